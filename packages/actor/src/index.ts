@@ -1,1 +1,41 @@
-export const placeholder = 1;
+export type { ActorContext } from './ActorContext.ts';
+export { ActorRef, isActorRef } from './ActorRef.ts';
+export {
+  ActorSystem,
+  type ActorSystemOptions,
+  type ExitListener,
+  type ServerRef,
+  type SpawnOptions,
+  type StartResult,
+} from './ActorSystem.ts';
+export { type Clock, SimulatedClock, systemClock, type TimerHandle } from './Clock.ts';
+export { DEFAULTS } from './DEFAULTS.ts';
+export { type ExitReason, formatReason, isCleanExit } from './ExitReason.ts';
+export {
+  ActorError,
+  AlreadyStartedError,
+  BadReturnError,
+  CallingSelfError,
+  CallTimeoutError,
+  ExitError,
+  NoProcError,
+  StartError,
+} from './errors.ts';
+export { fromMachine, type GetSnapshot, type MachineState } from './fromMachine.ts';
+export {
+  type CallResult,
+  type DownMessage,
+  type ExitMessage,
+  type From,
+  type GenServer,
+  type InitResult,
+  isDownMessage,
+  isExitMessage,
+  type MaybePromise,
+  type MonitorRef,
+  type NoReplyResult,
+  type SystemInfo,
+} from './GenServer.ts';
+export { defaultLogger, type Logger, silentLogger } from './Logger.ts';
+export { type ActorName, Registry, type ViaRegistry } from './Registry.ts';
+export { reply } from './reply.ts';

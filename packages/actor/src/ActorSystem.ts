@@ -1,0 +1,219 @@
+import type { ActorRef } from './ActorRef.ts';
+import { type Clock, systemClock } from './Clock.ts';
+import { DEFAULTS } from './DEFAULTS.ts';
+import type { ExitReason } from './ExitReason.ts';
+import { NoProcError, StartError } from './errors.ts';
+import type { GenServer } from './GenServer.ts';
+import { type ExitListener, Kernel } from './internal/Kernel.ts';
+import { Process } from './internal/Process.ts';
+import { type DrainBudget, Scheduler } from './internal/Scheduler.ts';
+import { defaultLogger, type Logger } from './Logger.ts';
+import { type ActorName, Registry, type ViaRegistry } from './Registry.ts';
+
+/** Anything `call`, `cast` and `send` accept: a ref, a local name, or `{ via, name }`. */
+export type ServerRef = ActorRef | string | { readonly via: ViaRegistry; readonly name: unknown };
+
+/** Options of `start` / `spawn`. */
+export interface SpawnOptions {
+  /** Register the actor under this name (`{local, Name}` or `{via, Module, Name}`). */
+  readonly name?: ActorName;
+  /** Link the new actor to this one before `init` runs and make it the parent (`start_link`). */
+  readonly link?: ActorRef;
+  /** Start with `trap_exit` set, before `init` runs. @default false */
+  readonly trapExit?: boolean;
+}
+
+/**
+ * What `start` resolves with: gen_server's `{ok, Pid}`, `ignore`, or `{error, Reason}` (including
+ * `{already_started, Pid}` for a taken name).
+ */
+export type StartResult =
+  | { readonly ok: ActorRef }
+  | 'ignore'
+  | { readonly error: ExitReason | { readonly alreadyStarted: ActorRef } };
+
+/** Options of an `ActorSystem`. */
+export interface ActorSystemOptions {
+  /** @default DEFAULTS.node */
+  readonly node?: string;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** @default defaultLogger() (pino) */
+  readonly logger?: Logger;
+  /** @default DEFAULTS.drainBudget */
+  readonly drainBudget?: Partial<DrainBudget>;
+}
+
+/**
+ * A node: the actors, their names, the scheduler and the clock.
+ *
+ * @example
+ * ```ts
+ * const system = new ActorSystem({ node: 'chat@local' });
+ * const counter = await system.spawn<number, number, 'get', number, 'inc'>({
+ *   init: (start) => ({ ok: start }),
+ *   handleCast: (_msg, n) => ({ noreply: true, state: n + 1 }),
+ *   handleCall: (_req, _from, n) => ({ reply: n, state: n }),
+ * }, 0);
+ * system.cast(counter, 'inc');
+ * await system.call(counter, 'get'); // 1
+ * ```
+ */
+export class ActorSystem {
+  readonly node: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly registry = new Registry();
+  private readonly kernel: Kernel;
+
+  constructor(options: ActorSystemOptions = {}) {
+    this.node = options.node ?? DEFAULTS.node;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? defaultLogger();
+    const scheduler = new Scheduler({ ...DEFAULTS.drainBudget, ...options.drainBudget });
+    this.kernel = new Kernel(this, this.node, this.clock, this.logger, this.registry, scheduler);
+  }
+
+  /**
+   * Starts a gen_server and resolves once `init` returned (`gen_server:start/start_link`).
+   * Never rejects: failures are `{ error }` or `'ignore'`.
+   */
+  start<S, A, C, R, K, I>(
+    behaviour: GenServer<S, A, C, R, K, I>,
+    args: A,
+    options: SpawnOptions = {},
+  ): Promise<StartResult> {
+    return Promise.resolve(this.startSync(behaviour, args, options));
+  }
+
+  private startSync<S, A, C, R, K, I>(
+    behaviour: GenServer<S, A, C, R, K, I>,
+    args: A,
+    options: SpawnOptions,
+  ): StartResult | Promise<StartResult> {
+    const kernel = this.kernel;
+    const ref = kernel.newRef();
+    const process = new Process(ref, kernel, behaviour as never);
+    if (options.name !== undefined) {
+      const name = options.name;
+      const taken =
+        typeof name === 'string'
+          ? !this.registry.registerName(name, ref)
+          : !name.via.registerName(name.name, ref);
+      if (taken) {
+        const existing = kernel.refOf(name);
+        return { error: existing ? { alreadyStarted: existing } : 'noproc' };
+      }
+      process.registeredAs = name;
+    }
+    kernel.processes.set(ref.id, process);
+    if (options.trapExit) process.trapping = true;
+    if (options.link !== undefined) {
+      const parent = kernel.lookup(options.link);
+      if (!parent || parent.status === 'dead') {
+        kernel.remove(process);
+        return { error: 'noproc' };
+      }
+      process.linkParent(parent);
+    }
+    return process.init(args);
+  }
+
+  /** Like `start`, but resolves with the ref and rejects with `StartError` on `{ error }` or `ignore`. */
+  async spawn<S, A, C, R, K, I>(
+    behaviour: GenServer<S, A, C, R, K, I>,
+    args: A,
+    options: SpawnOptions = {},
+  ): Promise<ActorRef> {
+    const result = await this.startSync(behaviour, args, options);
+    if (result === 'ignore') throw new StartError('ignore');
+    if ('error' in result) throw new StartError(result.error);
+    return result.ok;
+  }
+
+  /**
+   * `gen_server:call`: sends `request` and waits for the reply. Rejects with `CallTimeoutError` after
+   * `timeoutMs` (`Infinity` for none), `NoProcError` if the target does not exist, `ExitError` with
+   * its reason if it ends first. A reply after the timeout is dropped.
+   */
+  call<Reply = unknown>(
+    target: ServerRef,
+    request: unknown,
+    timeoutMs: number = DEFAULTS.callTimeoutMs,
+  ): Promise<Reply> {
+    return this.kernel.call(target, request, timeoutMs);
+  }
+
+  /** `gen_server:cast`: fire and forget; a missing target is ignored. */
+  cast(target: ServerRef, message: unknown): void {
+    this.kernel.cast(target, message);
+  }
+
+  /** `Pid ! Msg`: a raw message for `handleInfo`. A dead ref is ignored; an unknown name throws `NoProcError`. */
+  send(target: ServerRef, message: unknown): void {
+    this.kernel.send(target, message);
+  }
+
+  /** Sends an exit signal from outside any actor (`exit/2`); `'kill'` cannot be trapped. */
+  exit(target: ActorRef, reason: ExitReason): void {
+    this.kernel.lookup(target)?.exitSignal(undefined, reason, false);
+  }
+
+  /**
+   * `gen_server:stop`: asks the actor to terminate with `reason` (after the messages already in its
+   * mailbox), runs `terminate`, and resolves when it is gone. Rejects with `NoProcError` if it is
+   * not alive.
+   */
+  stop(target: ServerRef, reason: ExitReason = 'normal'): Promise<void> {
+    const process = this.kernel.resolve(target);
+    if (!process || process.status === 'dead') {
+      return Promise.reject(
+        new NoProcError(target instanceof Object && !('via' in target) ? target : String(target)),
+      );
+    }
+    const done = process.whenExit();
+    process.deliverStop(reason);
+    return done.then(() => undefined);
+  }
+
+  /** Resolves with the actor's exit reason when it ends (`noproc` if it is not alive). */
+  whenExit(target: ActorRef): Promise<ExitReason> {
+    const process = this.kernel.lookup(target);
+    return process ? process.whenExit() : Promise.resolve('noproc');
+  }
+
+  /** Links two actors (`link/1` as seen from `a`). */
+  link(a: ActorRef, b: ActorRef): void {
+    const process = this.kernel.lookup(a);
+    if (process) process.link(b);
+  }
+
+  /** The ref registered under a local name or `{ via, name }` (`whereis/1`). */
+  whereis(name: string | { readonly via: ViaRegistry; readonly name: unknown }): ActorRef | undefined {
+    return this.kernel.refOf(name);
+  }
+
+  /** True while the actor exists (`is_process_alive/1`); an actor running `terminate` is alive. */
+  isAlive(ref: ActorRef): boolean {
+    const process = this.kernel.lookup(ref);
+    return process !== undefined && process.status !== 'dead';
+  }
+
+  /** Number of live actors on this node. */
+  count(): number {
+    return this.kernel.processes.size;
+  }
+
+  /** Every live actor on this node (`processes/0`). */
+  processes(): ActorRef[] {
+    return [...this.kernel.processes.values()].map((p) => p.self);
+  }
+
+  /** Calls `listener` whenever an actor ends; returns a function that removes it. */
+  onExit(listener: ExitListener): () => void {
+    this.kernel.exitListeners.add(listener);
+    return () => this.kernel.exitListeners.delete(listener);
+  }
+}
+
+export type { ExitListener };

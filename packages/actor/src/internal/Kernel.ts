@@ -1,0 +1,120 @@
+import { ActorRef } from '../ActorRef.ts';
+import type { ActorSystem, ServerRef } from '../ActorSystem.ts';
+import type { Clock } from '../Clock.ts';
+import { type ExitReason, isCleanExit } from '../ExitReason.ts';
+import { NoProcError } from '../errors.ts';
+import type { Logger } from '../Logger.ts';
+import type { Registry } from '../Registry.ts';
+import { Deadlines } from './Deadlines.ts';
+import { PendingCall } from './PendingCall.ts';
+import type { Process } from './Process.ts';
+import type { Scheduler } from './Scheduler.ts';
+
+/** Listener for every actor exit (for observability; see `ActorSystem.onExit`). */
+export type ExitListener = (ref: ActorRef, reason: ExitReason, name: string | undefined) => void;
+
+/**
+ * The runtime's shared core: the process table, names, scheduler and call deadlines. `ActorSystem`
+ * is its public face; `Process` reaches it for everything outside itself.
+ */
+export class Kernel {
+  readonly processes = new Map<number, Process>();
+  readonly deadlines: Deadlines;
+  readonly exitListeners = new Set<ExitListener>();
+  private nextId = 1;
+
+  constructor(
+    readonly system: ActorSystem,
+    readonly node: string,
+    readonly clock: Clock,
+    readonly logger: Logger,
+    readonly registry: Registry,
+    readonly scheduler: Scheduler,
+  ) {
+    this.deadlines = new Deadlines(clock);
+  }
+
+  newRef(): ActorRef {
+    return new ActorRef(this.node, this.nextId++);
+  }
+
+  lookup(ref: ActorRef): Process | undefined {
+    return ref.node === this.node ? this.processes.get(ref.id) : undefined;
+  }
+
+  /** A ref, a local name or `{ via, name }` to a live process, or undefined. */
+  resolve(target: ServerRef): Process | undefined {
+    if (target instanceof ActorRef) return this.lookup(target);
+    const ref = this.refOf(target);
+    return ref ? this.lookup(ref) : undefined;
+  }
+
+  refOf(target: ServerRef): ActorRef | undefined {
+    if (target instanceof ActorRef) return target;
+    if (typeof target === 'string') return this.registry.whereisName(target);
+    return target.via.whereisName(target.name);
+  }
+
+  call<Reply>(target: ServerRef, request: unknown, timeoutMs = 5000): Promise<Reply> {
+    const process = this.resolve(target);
+    if (process === undefined || process.status === 'dead') {
+      return Promise.reject(new NoProcError(target instanceof ActorRef ? target : describeName(target)));
+    }
+    return new Promise<Reply>((resolve, reject) => {
+      const call = new PendingCall(process.self, request, timeoutMs, resolve as (v: unknown) => void, reject);
+      if (timeoutMs !== Number.POSITIVE_INFINITY) this.deadlines.add(call);
+      process.deliverCall(call);
+    });
+  }
+
+  /** `gen_server:cast`: never fails, a missing target is ignored. */
+  cast(target: ServerRef, message: unknown): void {
+    this.resolve(target)?.deliverCast(message);
+  }
+
+  /** `!`: a dead ref is ignored; an unregistered name throws, as `badarg` does in Erlang. */
+  send(target: ServerRef, message: unknown): void {
+    const process = this.resolve(target);
+    if (process) process.deliverInfo(message);
+    else if (!(target instanceof ActorRef)) throw new NoProcError(describeName(target));
+  }
+
+  remove(process: Process): void {
+    this.processes.delete(process.self.id);
+    const name = process.registeredAs;
+    if (name === undefined) return;
+    if (typeof name === 'string') {
+      if (this.registry.whereisName(name) === process.self) this.registry.unregisterName(name);
+    } else {
+      name.via.unregisterName(name.name);
+    }
+  }
+
+  exited(process: Process, reason: ExitReason): void {
+    const name = typeof process.registeredAs === 'string' ? process.registeredAs : undefined;
+    if (!isCleanExit(reason)) {
+      this.logger.error(
+        { actor: process.self.toString(), name, reason: reasonForLog(reason) },
+        'actor exited abnormally',
+      );
+    }
+    for (const listener of this.exitListeners) {
+      try {
+        listener(process.self, reason, name);
+      } catch (error) {
+        this.logger.error({ err: error }, 'exit listener threw');
+      }
+    }
+  }
+}
+
+function describeName(target: Exclude<ServerRef, ActorRef>): string {
+  return typeof target === 'string' ? target : `{via, ${String(target.name)}}`;
+}
+
+function reasonForLog(reason: ExitReason): unknown {
+  if (typeof reason === 'object' && 'error' in reason && reason.error instanceof Error) {
+    return { error: { name: reason.error.name, message: reason.error.message, stack: reason.error.stack } };
+  }
+  return reason;
+}
