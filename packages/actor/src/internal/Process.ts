@@ -527,7 +527,7 @@ export class Process implements ActorContext {
 
 function isExitFrom(message: unknown, parent: ActorRef): boolean {
   const m = message as Partial<ExitMessage> | null;
-  return m !== null && typeof m === 'object' && m.type === 'EXIT' && m.from?.equals(parent);
+  return m !== null && typeof m === 'object' && m.type === 'EXIT' && m.from?.equals(parent) === true;
 }
 
 function callbackName(kind: number): string {
