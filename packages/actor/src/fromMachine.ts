@@ -75,7 +75,8 @@ export function fromMachine<M extends AnyStateMachine>(
     handleCall(event, _from, actor) {
       if ((event as { type?: string }).type !== '$otp.getSnapshot') actor.send(event as EventFromLogic<M>);
       const result = afterEvent(actor);
-      return { ...result, reply: actor.getSnapshot() as SnapshotFrom<M> };
+      const reply = actor.getSnapshot() as SnapshotFrom<M>;
+      return 'stop' in result ? { stop: result.stop, reply, state: actor } : { reply, state: actor };
     },
     handleInfo(event, actor) {
       const e = event as { type?: string; error?: unknown };

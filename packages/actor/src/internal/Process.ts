@@ -219,8 +219,7 @@ export class Process implements ActorContext {
       this.state = result.state;
       const after =
         kind === CALL && 'reply' in result ? () => (item as PendingCall).settle(result.reply) : undefined;
-      if (kind === STOP) this.exit_(result.stop, true, undefined);
-      else this.exit_(result.stop, true, after);
+      this.exit_(result.stop, true, after);
       return;
     } else {
       this.crash(new BadReturnError(callbackName(kind), value));
@@ -314,8 +313,8 @@ export class Process implements ActorContext {
     if (this.status === 'dead' || this.status === 'exiting') return;
     const terminate = this.behaviour.terminate;
     if (!runTerminate || !terminate || this.status === 'init') {
-      this.finalize(reason);
       after?.();
+      this.finalize(reason);
       return;
     }
     this.status = 'exiting';
@@ -333,19 +332,19 @@ export class Process implements ActorContext {
     ) {
       (result as Promise<unknown>).then(
         () => {
-          this.finalize(reason);
           after?.();
+          this.finalize(reason);
         },
         (error: unknown) => {
           this.logger.error({ actor: this.self.toString(), err: error }, 'terminate rejected');
-          this.finalize({ error });
           after?.();
+          this.finalize({ error });
         },
       );
       return;
     }
-    this.finalize(reason);
     after?.();
+    this.finalize(reason);
   }
 
   /**

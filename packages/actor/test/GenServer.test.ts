@@ -1,0 +1,357 @@
+// gen_server semantics (otp-and-actor-anchors.md §1.3): init results, calls, casts, continue,
+// deferred replies, async handlers, stop, crash isolation.
+import { describe, expect, it } from 'vitest';
+import {
+  type ActorContext,
+  BadReturnError,
+  CallingSelfError,
+  CallTimeoutError,
+  ExitError,
+  type ExitReason,
+  type From,
+  type GenServer,
+  NoProcError,
+  StartError,
+} from '../src/index.ts';
+import { flush, testSystem } from './helpers.ts';
+
+type Req =
+  | { readonly op: 'get' }
+  | { readonly op: 'defer' }
+  | { readonly op: 'stop-reply' }
+  | { readonly op: 'self' };
+
+function counter(
+  log: string[] = [],
+): GenServer<{ n: number; deferred: From[] }, number, Req, unknown, 'inc' | 'crash', unknown> {
+  return {
+    init: (n) => ({ ok: { n, deferred: [] } }),
+    handleCall(req, from, s, ctx) {
+      switch (req.op) {
+        case 'get':
+          return { reply: s.n, state: s };
+        case 'defer':
+          s.deferred.push(from);
+          return { noreply: true, state: s };
+        case 'stop-reply':
+          return { stop: 'normal', reply: 'bye', state: s };
+        case 'self':
+          return ctx.call(ctx.self, { op: 'get' }).then(
+            () => ({ reply: 'no', state: s }),
+            (e: unknown) => ({ reply: (e as Error).name, state: s }),
+          );
+      }
+    },
+    handleCast(msg, s) {
+      if (msg === 'crash') throw new Error('boom');
+      log.push(`cast ${s.n}`);
+      return { noreply: true, state: { ...s, n: s.n + 1 } };
+    },
+    handleInfo(msg, s, ctx: ActorContext) {
+      if (msg === 'release') for (const f of s.deferred) ctx.reply(f, 'released');
+      return { noreply: true, state: { ...s, deferred: [] } };
+    },
+    terminate(reason) {
+      log.push(`terminate ${JSON.stringify(reason)}`);
+    },
+  };
+}
+
+describe('init results (gen_server:init/1)', () => {
+  const cases: Array<{ name: string; init: () => unknown; expect: 'ok' | 'ignore' | ExitReason }> = [
+    { name: '{ ok } starts', init: () => ({ ok: 1 }), expect: 'ok' },
+    { name: 'async { ok } starts', init: async () => ({ ok: 1 }), expect: 'ok' },
+    { name: "'ignore' gives ignore", init: () => 'ignore', expect: 'ignore' },
+    { name: '{ stop } gives { error: reason }', init: () => ({ stop: 'shutdown' }), expect: 'shutdown' },
+    {
+      name: 'a throw gives { error: { error } }',
+      init: () => {
+        throw 'bad';
+      },
+      expect: { error: 'bad' },
+    },
+    {
+      name: 'a rejection gives { error: { error } }',
+      init: () => Promise.reject('bad'),
+      expect: { error: 'bad' },
+    },
+  ];
+  it.each(cases)('$name', async (c) => {
+    const { system } = testSystem();
+    const result = await system.start({ init: c.init } as GenServer<unknown, void>, undefined);
+    if (c.expect === 'ok') expect(result).toHaveProperty('ok');
+    else if (c.expect === 'ignore') expect(result).toBe('ignore');
+    else expect(result).toEqual({ error: c.expect });
+    expect(system.count()).toBe(c.expect === 'ok' ? 1 : 0);
+  });
+
+  it('an invalid init result is a BadReturnError', async () => {
+    const { system } = testSystem();
+    const result = await system.start({ init: () => 42 } as unknown as GenServer<unknown, void>, undefined);
+    expect((result as { error: { error: unknown } }).error.error).toBeInstanceOf(BadReturnError);
+  });
+
+  it('spawn rejects with StartError carrying the reason', async () => {
+    const { system } = testSystem();
+    await expect(system.spawn({ init: () => ({ stop: 'shutdown' }) }, undefined)).rejects.toMatchObject({
+      name: 'StartError',
+      reason: 'shutdown',
+    });
+    await expect(system.spawn({ init: () => 'ignore' as const }, undefined)).rejects.toBeInstanceOf(
+      StartError,
+    );
+  });
+
+  it('a failed init of a linked actor does not signal the parent (OTP 26)', async () => {
+    const { system } = testSystem();
+    const parent = await system.spawn(counter(), 0);
+    await system.start({ init: () => ({ stop: { error: 'x' } }) }, undefined, { link: parent });
+    await flush();
+    expect(system.isAlive(parent)).toBe(true);
+  });
+
+  it('{ ok, continue } runs handleContinue before any message', async () => {
+    const { system } = testSystem();
+    const seen: string[] = [];
+    const ref = await system.spawn<string[], void, 'get', string[], never, string>(
+      {
+        init: () => ({ ok: [], continue: 'warm-up' }),
+        handleContinue: (c, s) => {
+          seen.push(`continue ${String(c)}`);
+          return { noreply: true, state: s };
+        },
+        handleInfo: (m, s) => {
+          seen.push(`info ${m}`);
+          return { noreply: true, state: s };
+        },
+        handleCall: (_r, _f, s) => ({ reply: seen, state: s }),
+      },
+      undefined,
+    );
+    system.send(ref, 'first');
+    expect(await system.call(ref, 'get')).toEqual(['continue warm-up', 'info first']);
+  });
+});
+
+describe('call (gen_server:call/3)', () => {
+  it('replies in order with the state after each message', async () => {
+    const { system } = testSystem();
+    const ref = await system.spawn(counter(), 5);
+    system.cast(ref, 'inc');
+    system.cast(ref, 'inc');
+    expect(await system.call(ref, { op: 'get' })).toBe(7);
+  });
+
+  it('times out with CallTimeoutError on the simulated clock, default 5000 ms; a late reply is dropped', async () => {
+    const { system, clock } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    const pending = system.call(ref, { op: 'defer' });
+    const settled = pending.then(
+      (v) => ({ v }),
+      (e: unknown) => ({ e }),
+    );
+    await flush();
+    clock.advance(4999);
+    await flush();
+    let done = false;
+    void settled.then(() => {
+      done = true;
+    });
+    await flush();
+    expect(done).toBe(false);
+    clock.advance(1);
+    const outcome = await settled;
+    expect((outcome as { e: unknown }).e).toBeInstanceOf(CallTimeoutError);
+    expect((outcome as { e: CallTimeoutError }).e.timeoutMs).toBe(5000);
+    // the server replies late: nothing happens, the server goes on
+    system.send(ref, 'release');
+    expect(await system.call(ref, { op: 'get' })).toBe(0);
+  });
+
+  it('different timeouts expire in deadline order from one shared timer', async () => {
+    const { system, clock } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    const order: number[] = [];
+    for (const t of [300, 100, 200, 100]) system.call(ref, { op: 'defer' }, t).catch(() => order.push(t));
+    await flush();
+    expect(clock.pending()).toBe(1);
+    clock.advance(1000);
+    await flush();
+    expect(order).toEqual([100, 100, 200, 300]);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('a deferred reply (noreply + reply(from)) answers the caller', async () => {
+    const { system } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    const a = system.call(ref, { op: 'defer' });
+    const b = system.call(ref, { op: 'defer' });
+    system.send(ref, 'release');
+    expect(await Promise.all([a, b])).toEqual(['released', 'released']);
+  });
+
+  it('rejects with NoProcError for a dead ref or an unknown name', async () => {
+    const { system } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    await system.stop(ref);
+    await expect(system.call(ref, { op: 'get' })).rejects.toBeInstanceOf(NoProcError);
+    await expect(system.call('nobody', { op: 'get' })).rejects.toBeInstanceOf(NoProcError);
+  });
+
+  it('rejects with ExitError and the exit reason when the server dies first', async () => {
+    const { system } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    const pending = system.call(ref, { op: 'defer' });
+    await flush();
+    system.exit(ref, 'kill');
+    await expect(pending).rejects.toMatchObject({ name: 'ExitError', reason: 'killed' });
+    const crashed = await system.spawn(counter(), 0);
+    system.cast(crashed, 'crash');
+    const err = await system.call(crashed, { op: 'get' }).catch((e: unknown) => e);
+    // the crash was handled before the call: the call either found it dead or saw it die
+    expect(err instanceof NoProcError || err instanceof ExitError).toBe(true);
+  });
+
+  it('{ stop, reply } replies after terminate ran', async () => {
+    const { system } = testSystem();
+    const log: string[] = [];
+    const ref = await system.spawn(counter(log), 0);
+    expect(await system.call(ref, { op: 'stop-reply' })).toBe('bye');
+    expect(log).toEqual(['terminate "normal"']);
+    expect(system.isAlive(ref)).toBe(false);
+  });
+
+  it('calling self is CallingSelfError, not a deadlock', async () => {
+    const { system } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    expect(await system.call(ref, { op: 'self' })).toBe(new CallingSelfError(ref).name);
+  });
+});
+
+describe('async handlers hold the mailbox (one message at a time)', () => {
+  it('messages queue behind an async handler and are handled in order', async () => {
+    const { system } = testSystem();
+    const events: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const ref = await system.spawn<null, void, 'get', string[], string, never>(
+      {
+        init: () => ({ ok: null }),
+        async handleCast(msg, s) {
+          events.push(`start ${msg}`);
+          if (msg === 'slow') await gate;
+          events.push(`end ${msg}`);
+          return { noreply: true, state: s };
+        },
+        handleCall: (_r, _f, s) => ({ reply: events, state: s }),
+      },
+      undefined,
+    );
+    system.cast(ref, 'slow');
+    system.cast(ref, 'fast');
+    await flush();
+    expect(events).toEqual(['start slow']);
+    release();
+    expect(await system.call(ref, 'get')).toEqual(['start slow', 'end slow', 'start fast', 'end fast']);
+  });
+});
+
+describe('crash isolation', () => {
+  it('a throw or rejection in any handler crashes only that actor, with { error }, after terminate', async () => {
+    const { system } = testSystem();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const log: string[] = [];
+      const bystander = await system.spawn(counter(), 0);
+      const thrower = await system.spawn(counter(log), 0);
+      const rejecter = await system.spawn<null, void, never, never, 'go', never>(
+        { init: () => ({ ok: null }), handleCast: async () => Promise.reject(new Error('async boom')) },
+        undefined,
+      );
+      const reasons: ExitReason[] = [];
+      system.onExit((_ref, reason) => reasons.push(reason));
+      system.cast(thrower, 'crash');
+      system.cast(rejecter, 'go');
+      await flush();
+      await flush();
+      expect(system.isAlive(thrower)).toBe(false);
+      expect(system.isAlive(rejecter)).toBe(false);
+      expect(log[0]).toMatch(/^terminate \{"error":/);
+      expect(reasons.map((r) => ((r as { error: Error }).error as Error).message).sort()).toEqual([
+        'async boom',
+        'boom',
+      ]);
+      expect(await system.call(bystander, { op: 'get' })).toBe(0);
+      await flush();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('an invalid callback result crashes with BadReturnError', async () => {
+    const { system } = testSystem();
+    const ref = await system.spawn<null, void, never, never, 'x', never>(
+      { init: () => ({ ok: null }), handleCast: () => 'oops' as never },
+      undefined,
+    );
+    const exit = system.whenExit(ref);
+    system.cast(ref, 'x');
+    const reason = (await exit) as { error: unknown };
+    expect(reason.error).toBeInstanceOf(BadReturnError);
+  });
+});
+
+describe('fairness', () => {
+  it('a flood of messages yields to the event loop (setImmediate and I/O run meanwhile)', async () => {
+    const { system } = testSystem();
+    let handled = 0;
+    let handledWhenImmediateRan = -1;
+    const ref = await system.spawn<null, void, never, never, 'm', never>(
+      {
+        init: () => ({ ok: null }),
+        handleCast: (_m, s) => {
+          handled++;
+          return { noreply: true, state: s };
+        },
+      },
+      undefined,
+    );
+    const total = 200_000;
+    for (let i = 0; i < total; i++) system.cast(ref, 'm');
+    setImmediate(() => {
+      handledWhenImmediateRan = handled;
+    });
+    while (handled < total) await flush();
+    expect(handledWhenImmediateRan).toBeGreaterThan(0);
+    expect(handledWhenImmediateRan).toBeLessThan(total);
+  });
+
+  it('two busy actors interleave instead of one running to completion', async () => {
+    const { system } = testSystem();
+    const trace: string[] = [];
+    const make = (name: string) =>
+      system.spawn<null, void, never, never, 'm', never>(
+        {
+          init: () => ({ ok: null }),
+          handleCast: (_m, s) => {
+            trace.push(name);
+            return { noreply: true, state: s };
+          },
+        },
+        undefined,
+      );
+    const a = await make('a');
+    const b = await make('b');
+    for (let i = 0; i < 1000; i++) system.cast(a, 'm');
+    for (let i = 0; i < 1000; i++) system.cast(b, 'm');
+    while (trace.length < 2000) await flush();
+    const firstB = trace.indexOf('b');
+    expect(firstB).toBeGreaterThan(0);
+    expect(firstB).toBeLessThan(1000);
+  });
+});
