@@ -1,1 +1,10 @@
-export {};
+/**
+ * `@otp-chat/session-manager/testing`: the backend conformance suite and small test helpers.
+ *
+ * ```ts
+ * import { backendConformance } from '@otp-chat/session-manager/testing';
+ * backendConformance('RedisBackend', { create: () => new RedisBackend({ url }), destroy: (b) => b.stop?.() });
+ * ```
+ */
+export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
+export { fakeRef, makeRow } from './rows.ts';

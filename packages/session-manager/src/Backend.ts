@@ -1,0 +1,67 @@
+import type { Clock, Logger } from '@otp-chat/actor';
+import type { Session } from './Session.ts';
+
+/** A value or a promise of it: the memory backend answers synchronously, network backends do not. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** What a backend's `init` receives. */
+export interface BackendInitContext {
+  /** This node's name (`node()`): the one written into the sids this node makes. */
+  readonly node: string;
+  /** The virtual hosts that use this backend (`get_vh_by_backend/1`). */
+  readonly hosts: readonly string[];
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+/**
+ * The session store contract, ejabberd's `ejabberd_sm` backend behaviour (spec §6.1), plus the
+ * node clean-up ejabberd only has for mnesia (spec §7, §16). Every backend runs the conformance
+ * suite of `@otp-chat/session-manager/testing`.
+ *
+ * - Rows are {@link Session}s, immutable; `setSession` is an **upsert keyed by sid** (the same sid
+ *   overwrites the row, whatever else changed).
+ * - `deleteSession` removes the row with that sid, and only that row (delete by exact key, never
+ *   by user or resource: spec §14.14). Deleting a missing row is not an error.
+ * - Reads return every row, duplicates for one resource included: de-duplication ("newest sid
+ *   wins") is the session manager's job.
+ * - A failure is a thrown error or a rejected promise, never an empty answer: the session manager
+ *   reports it (`backend_error`) and never caches it as "no sessions".
+ * - Methods may answer synchronously (the memory backend) or with a promise (Redis, SQL). The
+ *   session manager keeps the routing hot path synchronous when they do.
+ * - The session manager calls `init` once (from the backend's actor, under the backend
+ *   supervisor), then `cleanNode(ownNode)` to drop rows a previous run of this node left behind,
+ *   and `stop` at shut-down.
+ */
+export interface Backend {
+  /** A short name for logs and `backend_error` events (`'memory'`, `'redis'`). */
+  readonly name: string;
+  /**
+   * Prepares the store (`Mod:init()`). Throwing or rejecting fails the session manager's start with
+   * that reason.
+   */
+  init(context: BackendInitContext): MaybePromise<void>;
+  /** Writes the row, replacing any row with the same sid (`set_session/1`). */
+  setSession(session: Session): MaybePromise<void>;
+  /** Removes the row with `session.sid` (`delete_session/1`). */
+  deleteSession(session: Session): MaybePromise<void>;
+  /** Every row of every host using this backend (`get_sessions/0`). */
+  getSessions(): MaybePromise<readonly Session[]>;
+  /** Every row of the virtual host `lserver` (`get_sessions/1`). */
+  getSessions(lserver: string): MaybePromise<readonly Session[]>;
+  /** Every row of the user `luser@lserver` (`get_sessions/2`); fails rather than answer `[]` on error. */
+  getSessions(luser: string, lserver: string): MaybePromise<readonly Session[]>;
+  /**
+   * Removes every row whose connection lives on `node` and returns the removed rows, so that the
+   * session manager can run the session-removed hooks for them. Used at start-up for this node's
+   * leftovers and when a cluster node goes down.
+   */
+  cleanNode(node: string): MaybePromise<readonly Session[]>;
+  /**
+   * Whether the session manager should cache per-user reads for `lserver` (`use_cache/1`).
+   * @default false when absent (ejabberd defaults to the `sm_use_cache` option instead)
+   */
+  useCache?(lserver: string): boolean;
+  /** Releases resources (connections, timers) at shut-down. */
+  stop?(): MaybePromise<void>;
+}

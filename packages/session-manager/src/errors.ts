@@ -1,0 +1,63 @@
+/**
+ * The errors of `@otp-chat/session-manager`. Each has a literal `name`, structured fields and an
+ * optional `cause`.
+ */
+
+/** Base of every session-manager error. */
+export abstract class SessionManagerError extends Error {
+  abstract override readonly name: string;
+}
+
+/** A backend call failed (thrown or rejected). */
+export class BackendError extends SessionManagerError {
+  override readonly name = 'BackendError' as const;
+  constructor(
+    readonly backend: string,
+    readonly operation: string,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(`session backend ${backend} failed in ${operation}`, options);
+  }
+}
+
+/** A backend failed to start: the session manager's start fails with it. */
+export class BackendInitError extends SessionManagerError {
+  override readonly name = 'BackendInitError' as const;
+  constructor(
+    readonly backend: string,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(`session backend ${backend} failed to start`, options);
+  }
+}
+
+/** No backend is configured for this virtual host. */
+export class UnknownHostError extends SessionManagerError {
+  override readonly name = 'UnknownHostError' as const;
+  constructor(readonly host: string) {
+    super(`no session backend for virtual host ${host}`);
+  }
+}
+
+/**
+ * Thrown by an IQ handler that cannot decode its query: the session manager answers `bad-request`
+ * with this message (spec §10, `{xmpp_codec, Why}`).
+ */
+export class IqDecodeError extends SessionManagerError {
+  override readonly name = 'IqDecodeError' as const;
+  constructor(
+    readonly ns: string,
+    message: string,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(message, options);
+  }
+}
+
+/** The session manager is not running (not started yet, or stopped). */
+export class NotStartedError extends SessionManagerError {
+  override readonly name = 'NotStartedError' as const;
+  constructor() {
+    super('the session manager is not running');
+  }
+}
