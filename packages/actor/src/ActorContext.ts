@@ -38,6 +38,6 @@ export interface ActorContext {
   start<S, A, C, R, K, I>(
     behaviour: GenServer<S, A, C, R, K, I>,
     args: A,
-    options?: SpawnOptions & { readonly link?: boolean },
+    options?: Omit<SpawnOptions, 'link'> & { readonly link?: boolean },
   ): Promise<StartResult>;
 }

@@ -120,15 +120,14 @@ export class ActorSystem {
   }
 
   /** Like `start`, but resolves with the ref and rejects with `StartError` on `{ error }` or `ignore`. */
-  async spawn<S, A, C, R, K, I>(
+  spawn<S, A, C, R, K, I>(
     behaviour: GenServer<S, A, C, R, K, I>,
     args: A,
     options: SpawnOptions = {},
   ): Promise<ActorRef> {
-    const result = await this.startSync(behaviour, args, options);
-    if (result === 'ignore') throw new StartError('ignore');
-    if ('error' in result) throw new StartError(result.error);
-    return result.ok;
+    const result = this.startSync(behaviour, args, options);
+    // A synchronous init settles without an extra promise hop.
+    return result instanceof Promise ? result.then(refOrThrow) : settleStart(result);
   }
 
   /**
@@ -217,3 +216,14 @@ export class ActorSystem {
 }
 
 export type { ExitListener };
+
+function refOrThrow(result: StartResult): ActorRef {
+  if (result === 'ignore') throw new StartError('ignore');
+  if ('error' in result) throw new StartError(result.error);
+  return result.ok;
+}
+
+function settleStart(result: StartResult): Promise<ActorRef> {
+  if (result !== 'ignore' && 'ok' in result) return Promise.resolve(result.ok);
+  return Promise.reject(new StartError(result === 'ignore' ? 'ignore' : result.error));
+}

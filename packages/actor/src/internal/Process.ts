@@ -49,7 +49,8 @@ export class Process implements ActorContext {
   private head = 0;
   private continueValue: unknown;
   private hasContinue = false;
-  private readonly calls = new CallList();
+  /** Calls received and not yet answered (allocated on the first call). */
+  private calls: CallList | null = null;
   private links: Set<Process> | null = null;
   /** Monitors this actor holds: id → target. */
   private monitors: Map<number, Process> | null = null;
@@ -84,7 +85,7 @@ export class Process implements ActorContext {
   }
 
   deliverCall(call: PendingCall): void {
-    this.calls.add(call);
+    (this.calls ??= new CallList()).add(call);
     if (this.status === 'exiting') return; // answered with the exit reason when it ends
     this.push(CALL, call);
   }
@@ -379,7 +380,7 @@ export class Process implements ActorContext {
     this.items = null;
     this.hasContinue = false;
     this.continueValue = undefined;
-    this.calls.failAll(reason);
+    this.calls?.failAll(reason);
     if (this.monitors) {
       for (const [id, target] of this.monitors) target.watchers?.delete(id);
       this.monitors = null;
@@ -508,7 +509,7 @@ export class Process implements ActorContext {
   start<S, A, C, R, K, I>(
     behaviour: GenServer<S, A, C, R, K, I>,
     args: A,
-    options?: SpawnOptions & { readonly link?: boolean },
+    options?: Omit<SpawnOptions, 'link'> & { readonly link?: boolean },
   ): Promise<StartResult> {
     const { link, ...rest } = options ?? {};
     return this.kernel.system.start(behaviour, args, link ? { ...rest, link: this.self } : rest);
