@@ -40,6 +40,16 @@ interface Slot {
   subscribers: readonly SubEntry[] | null;
 }
 
+/**
+ * The slots of one hook, by host, with a one-entry cache of the last host looked up: a server
+ * with one virtual host (and the global list) then finds its slot with a single `Map` lookup.
+ */
+interface HookRecord {
+  readonly byHost: Map<HookHost, Slot>;
+  lastHost: HookHost | undefined;
+  lastSlot: Slot | undefined;
+}
+
 /** Options of `new Hooks()`. */
 export interface HooksOptions {
   /** Where handler failures are logged. @default a stderr JSON logger (warn and error only). */
@@ -186,7 +196,7 @@ class Trace {
  *   first handler that returns a thenable the rest of the run continues asynchronously.
  */
 export class Hooks<M = HookMap> {
-  private readonly table = new Map<string, Map<HookHost, Slot>>();
+  private readonly table = new Map<string, HookRecord>();
   private readonly logger: Logger;
   private readonly events: EventBus | undefined;
   private order = 0;
@@ -289,7 +299,14 @@ export class Hooks<M = HookMap> {
     a4?: unknown,
     a5?: unknown,
   ): void | Promise<void> {
-    const slot = this.table.get(hook)?.get(host);
+    const rec = this.table.get(hook);
+    if (rec === undefined) return;
+    let slot = rec.lastSlot;
+    if (rec.lastHost !== host) {
+      slot = rec.byHost.get(host);
+      rec.lastHost = host;
+      rec.lastSlot = slot;
+    }
     if (slot === undefined) return;
     // biome-ignore lint/complexity/noArguments: counting positional arguments avoids a rest array per run.
     const n = arguments.length - 2;
@@ -342,7 +359,14 @@ export class Hooks<M = HookMap> {
     a4?: unknown,
     a5?: unknown,
   ): unknown {
-    const slot = this.table.get(hook)?.get(host);
+    const rec = this.table.get(hook);
+    if (rec === undefined) return acc;
+    let slot = rec.lastSlot;
+    if (rec.lastHost !== host) {
+      slot = rec.byHost.get(host);
+      rec.lastHost = host;
+      rec.lastSlot = slot;
+    }
     if (slot === undefined) return acc;
     // biome-ignore lint/complexity/noArguments: counting positional arguments avoids a rest array per run.
     const n = arguments.length - 3;
@@ -499,16 +523,18 @@ export class Hooks<M = HookMap> {
   private slot(hook: string, host: HookHost, create: true): Slot;
   private slot(hook: string, host: HookHost, create: false): Slot | undefined;
   private slot(hook: string, host: HookHost, create: boolean): Slot | undefined {
-    let byHost = this.table.get(hook);
-    if (byHost === undefined) {
+    let rec = this.table.get(hook);
+    if (rec === undefined) {
       if (!create) return undefined;
-      byHost = new Map();
-      this.table.set(hook, byHost);
+      rec = { byHost: new Map(), lastHost: undefined, lastSlot: undefined };
+      this.table.set(hook, rec);
     }
-    let slot = byHost.get(host);
+    let slot = rec.byHost.get(host);
     if (slot === undefined && create) {
       slot = { handlers: [], subscribers: null };
-      byHost.set(host, slot);
+      rec.byHost.set(host, slot);
+      rec.lastHost = undefined;
+      rec.lastSlot = undefined;
     }
     return slot;
   }
@@ -516,9 +542,12 @@ export class Hooks<M = HookMap> {
   /** Drops an empty slot so that `run` on it is as cheap as on a hook never registered. */
   private prune(hook: string, host: HookHost, slot: Slot): void {
     if (slot.handlers.length > 0 || slot.subscribers !== null) return;
-    const byHost = this.table.get(hook);
-    byHost?.delete(host);
-    if (byHost?.size === 0) this.table.delete(hook);
+    const rec = this.table.get(hook);
+    if (rec === undefined) return;
+    rec.byHost.delete(host);
+    rec.lastHost = undefined;
+    rec.lastSlot = undefined;
+    if (rec.byHost.size === 0) this.table.delete(hook);
   }
 }
 
