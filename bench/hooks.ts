@@ -13,7 +13,7 @@ interface BenchHooks {
 
 const f1 = (acc: number, x: number) => acc + x;
 const f2 = (acc: number, x: number) => acc ^ x;
-const f3 = (acc: number, x: number) => (acc * 3) | 0;
+const f3 = (acc: number, x: number) => (acc * 3 + (x & 1)) | 0;
 const f4 = (acc: number, x: number) => acc - (x & 7);
 const f5 = (acc: number, _x: number) => (acc & 0xffff) + 1;
 const fns = [f1, f2, f3, f4, f5];
