@@ -131,3 +131,20 @@ describe('agreement with stanza/lib/stringprep (reference model, fast-check)', (
     );
   });
 });
+
+describe('ASCII shortcuts of prepare() match the RFC 3454 tables', () => {
+  it('no ASCII code point is in A.1, B.1 or D.1; B.2 maps exactly A–Z to a–z; D.2 holds exactly the letters', () => {
+    for (let cp = 0; cp < 0x80; cp++) {
+      const upper = cp >= 0x41 && cp <= 0x5a;
+      const letter = upper || (cp >= 0x61 && cp <= 0x7a);
+      expect([stanza.A1.contains(cp), stanza.B1.contains(cp), stanza.D1.contains(cp)]).toEqual([
+        false,
+        false,
+        false,
+      ]);
+      expect(stanza.D2.contains(cp)).toBe(letter);
+      expect(stanza.B2.hasMapping(cp)).toBe(upper);
+      if (upper) expect([stanza.B2.map(cp)].flat()).toEqual([cp + 0x20]);
+    }
+  });
+});

@@ -60,6 +60,22 @@ export const RESOURCEPREP: Profile = {
   prohibitedAscii: new Set(),
 };
 
+/** Per profile, which ASCII code points are prohibited output (precomputed from the tables). */
+const asciiProhibited = new WeakMap<Profile, Uint8Array>();
+function asciiTable(profile: Profile): Uint8Array {
+  let t = asciiProhibited.get(profile);
+  if (t === undefined) {
+    t = new Uint8Array(0x80);
+    for (let cp = 0; cp < 0x80; cp++) t[cp] = isProhibited(profile, cp) ? 1 : 0;
+    asciiProhibited.set(profile, t);
+  }
+  return t;
+}
+
+function isAsciiLetter(cp: number): boolean {
+  return (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a);
+}
+
 function isProhibited(profile: Profile, cp: number): boolean {
   if (profile.prohibitedAscii.has(cp)) return true;
   for (const table of profile.prohibited) if (table.contains(cp)) return true;
@@ -73,9 +89,16 @@ function isProhibited(profile: Profile, cp: number): boolean {
  */
 export function prepare(profile: Profile, input: string, raw: string = input): string {
   // §3 mapping (B.1 always, B.2 for case-folding profiles); §7 unassigned check on the input.
+  // ASCII code points take shortcuts: none is in A.1, B.1 or D.1, B.2 only lowercases A–Z, the
+  // prohibited ones are precomputed and only letters are in D.2.
+  const prohibitedAscii = asciiTable(profile);
   let mapped = '';
   for (const ch of input) {
     const cp = ch.codePointAt(0)!;
+    if (cp < 0x80) {
+      mapped += profile.caseFold && cp >= 0x41 && cp <= 0x5a ? String.fromCharCode(cp + 0x20) : ch;
+      continue;
+    }
     if (A1.contains(cp)) throw new InvalidJidError(profile.part, 'unassigned', raw, { codePoint: cp });
     if (B1.contains(cp)) continue;
     if (profile.caseFold && B2.hasMapping(cp)) {
@@ -95,6 +118,15 @@ export function prepare(profile: Profile, input: string, raw: string = input): s
   let last = -1;
   for (const ch of normalized) {
     const cp = ch.codePointAt(0)!;
+    if (cp < 0x80) {
+      if (prohibitedAscii[cp] === 1) {
+        throw new InvalidJidError(profile.part, 'prohibited_character', raw, { codePoint: cp });
+      }
+      if (first < 0) first = cp;
+      last = cp;
+      if (firstL < 0 && isAsciiLetter(cp)) firstL = cp;
+      continue;
+    }
     if (isProhibited(profile, cp)) {
       throw new InvalidJidError(profile.part, 'prohibited_character', raw, { codePoint: cp });
     }
