@@ -1,0 +1,97 @@
+import type { Element } from '@xmpp/xml';
+
+/**
+ * `{route, Packet}`: a stanza for the connection to write to its client (spec §3.2). `smCopy` is
+ * ejabberd's `sm_copy` meta: true on the non-primary copies of a bare-JID message delivered to
+ * several resources at the same priority (spec §3.3), so that archiving and carbons act once.
+ * Treat `stanza` as immutable: one element may be delivered to several connections.
+ */
+export interface RouteMessage {
+  readonly type: 'route';
+  readonly stanza: Element;
+  readonly smCopy: boolean;
+}
+
+/**
+ * `replaced`: a newer session took this full JID, or `maxUserSessions` kicked this (oldest)
+ * session (spec §4.3, §4.6). The connection sends `<conflict/>` "Replaced by new connection" and
+ * closes; closing runs `closeSession`.
+ */
+export interface ReplacedMessage {
+  readonly type: 'replaced';
+}
+
+/** `kick`: an administrator kicked the session (spec §4.7). `<policy-violation/>` "has been kicked". */
+export interface KickMessage {
+  readonly type: 'kick';
+}
+
+/** `{exit, Reason}`: the user was removed or `kick_session` ran (spec §3.1). `<conflict/>` with `reason`. */
+export interface SessionExitMessage {
+  readonly type: 'exit';
+  readonly reason: string;
+}
+
+/**
+ * The session manager is stopping (spec §1.2 `terminate`): `<system-shutdown/>` on a single node,
+ * `<reset/>` in a cluster (so that clients reconnect elsewhere).
+ */
+export interface ShutdownMessage {
+  readonly type: 'system-shutdown' | 'reset';
+}
+
+/** Every message the session manager itself sends to a connection actor (spec §5.2). */
+export type ConnectionMessage =
+  | RouteMessage
+  | ReplacedMessage
+  | KickMessage
+  | SessionExitMessage
+  | ShutdownMessage;
+
+/** The one `replaced` message (frozen, shared). */
+export const REPLACED: ReplacedMessage = Object.freeze({ type: 'replaced' });
+/** The one `kick` message (frozen, shared). */
+export const KICK: KickMessage = Object.freeze({ type: 'kick' });
+/** The one `system-shutdown` message (frozen, shared). */
+export const SYSTEM_SHUTDOWN: ShutdownMessage = Object.freeze({ type: 'system-shutdown' });
+
+const TYPES = new Set(['route', 'replaced', 'kick', 'exit', 'system-shutdown', 'reset']);
+
+/** True for a {@link ConnectionMessage}. */
+export function isConnectionMessage(message: unknown): message is ConnectionMessage {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    TYPES.has((message as { type?: unknown }).type as string)
+  );
+}
+
+/** A stream error the connection must send before closing. */
+export interface StreamErrorSpec {
+  /** The RFC 6120 §4.9.3 condition element name. */
+  readonly condition: 'conflict' | 'policy-violation' | 'system-shutdown' | 'reset';
+  readonly text?: string;
+  /** True for `kick`: run the `sm_kick_user` hook (spec §5.2). */
+  readonly runKickHook?: true;
+}
+
+/**
+ * What a connection does with a control message, ejabberd_sm's `c2s_handle_info/2` (spec §5.2):
+ * the stream error to send, after which it closes. `undefined` for `route` messages.
+ */
+export function streamErrorFor(message: ConnectionMessage): StreamErrorSpec | undefined {
+  switch (message.type) {
+    case 'replaced':
+      return { condition: 'conflict', text: 'Replaced by new connection' };
+    case 'kick':
+      return { condition: 'policy-violation', text: 'has been kicked', runKickHook: true };
+    case 'exit':
+      return { condition: 'conflict', text: message.reason };
+    case 'system-shutdown':
+      return { condition: 'system-shutdown' };
+    case 'reset':
+      return { condition: 'reset' };
+    default:
+      return undefined;
+  }
+}
