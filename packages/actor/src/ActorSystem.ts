@@ -1,4 +1,4 @@
-import type { ActorRef } from './ActorRef.ts';
+import { type ActorRef, isActorRef } from './ActorRef.ts';
 import { type Clock, systemClock } from './Clock.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
 import type { ExitReason } from './ExitReason.ts';
@@ -172,7 +172,8 @@ export class ActorSystem {
     }
     const done = process.whenExit();
     process.deliverStop(reason);
-    return done.then(() => undefined);
+    // Resolves with the exit reason; typed void as gen_server:stop returns ok. Saves a promise.
+    return done as Promise<unknown> as Promise<void>;
   }
 
   /** Resolves with the actor's exit reason when it ends (`noproc` if it is not alive). */
@@ -216,6 +217,11 @@ export class ActorSystem {
 }
 
 export type { ExitListener };
+
+function describeTarget(target: ServerRef): ActorRef | string {
+  if (typeof target === 'string' || isActorRef(target)) return target;
+  return `{via, ${String(target.name)}}`;
+}
 
 function refOrThrow(result: StartResult): ActorRef {
   if (result === 'ignore') throw new StartError('ignore');

@@ -6,9 +6,10 @@ import { BadReturnError, CallingSelfError } from '../errors.ts';
 import type { DownMessage, ExitMessage, From, GenServer, MonitorRef } from '../GenServer.ts';
 import type { Logger } from '../Logger.ts';
 import type { Kernel } from './Kernel.ts';
+import { Mailbox } from './Mailbox.ts';
 import { CallList, type PendingCall } from './PendingCall.ts';
 
-// Mailbox entry kinds. Two parallel arrays (kinds, items) avoid an envelope object per message.
+// Mailbox entry kinds.
 const CALL = 0;
 const CAST = 1;
 const INFO = 2;
@@ -44,9 +45,8 @@ export class Process implements ActorContext {
   parent: ActorRef | undefined;
   registeredAs: SpawnOptions['name'];
 
-  private kinds: number[] | null = null;
-  private items: unknown[] | null = null;
-  private head = 0;
+  /** Allocated on the first message. */
+  private mailbox: Mailbox | null = null;
   private continueValue: unknown;
   private hasContinue = false;
   /** Calls received and not yet answered (allocated on the first call). */
@@ -56,7 +56,8 @@ export class Process implements ActorContext {
   private monitors: Map<number, Process> | null = null;
   /** Monitors on this actor: id → watcher. */
   private watchers: Map<number, Process> | null = null;
-  private exitWaiters: Array<(reason: ExitReason) => void> | null = null;
+  /** Who waits for the exit: one function, or an array once there are several. */
+  private exitWaiters: ((reason: ExitReason) => void) | Array<(reason: ExitReason) => void> | null = null;
 
   constructor(
     readonly self: ActorRef,
@@ -75,12 +76,7 @@ export class Process implements ActorContext {
   // ---- mailbox -------------------------------------------------------------------------------
 
   private push(kind: number, item: unknown): void {
-    if (this.kinds === null) {
-      this.kinds = [];
-      this.items = [];
-    }
-    this.kinds.push(kind);
-    this.items!.push(item);
+    (this.mailbox ??= new Mailbox()).push(kind, item);
     if (!this.busy) this.kernel.scheduler.enqueue(this);
   }
 
@@ -107,7 +103,7 @@ export class Process implements ActorContext {
     return (
       !this.busy &&
       this.status === 'running' &&
-      (this.hasContinue || (this.kinds !== null && this.head < this.kinds.length))
+      (this.hasContinue || (this.mailbox !== null && this.mailbox.length > 0))
     );
   }
 
@@ -123,18 +119,10 @@ export class Process implements ActorContext {
         this.hasContinue = false;
         this.continueValue = undefined;
       } else {
-        const kinds = this.kinds;
-        if (kinds === null) break;
-        if (this.head >= kinds.length) {
-          // Empty: reset in place rather than keep a growing array.
-          kinds.length = 0;
-          this.items!.length = 0;
-          this.head = 0;
-          break;
-        }
-        kind = kinds[this.head]!;
-        item = this.items![this.head];
-        this.items![this.head++] = undefined;
+        const mailbox = this.mailbox;
+        if (mailbox === null || mailbox.length === 0) break;
+        kind = mailbox.peekKind();
+        item = mailbox.shiftItem();
       }
       handled++;
       this.handle(kind, item);
@@ -376,8 +364,7 @@ export class Process implements ActorContext {
     this.deathReason = reason;
     this.busy = true;
     this.kernel.remove(this); // also unregisters the name, before anyone is told
-    this.kinds = null;
-    this.items = null;
+    this.mailbox = null;
     this.hasContinue = false;
     this.continueValue = undefined;
     this.calls?.failAll(reason);
@@ -404,7 +391,8 @@ export class Process implements ActorContext {
     }
     const waiters = this.exitWaiters;
     this.exitWaiters = null;
-    if (waiters) for (const waiter of waiters) waiter(reason);
+    if (typeof waiters === 'function') waiters(reason);
+    else if (waiters) for (const waiter of waiters) waiter(reason);
     this.kernel.exited(this, reason);
   }
 
@@ -412,8 +400,10 @@ export class Process implements ActorContext {
   whenExit(): Promise<ExitReason> {
     if (this.status === 'dead') return Promise.resolve(this.deathReason ?? 'noproc');
     return new Promise((resolve) => {
-      this.exitWaiters ??= [];
-      this.exitWaiters.push(resolve);
+      const waiters = this.exitWaiters;
+      if (waiters === null) this.exitWaiters = resolve;
+      else if (typeof waiters === 'function') this.exitWaiters = [waiters, resolve];
+      else waiters.push(resolve);
     });
   }
 
@@ -466,15 +456,11 @@ export class Process implements ActorContext {
       this.monitors!.delete(ref.monitorId);
       target.watchers?.delete(ref.monitorId);
     }
-    if (options?.flush && this.kinds !== null) {
-      for (let i = this.head; i < this.kinds.length; i++) {
-        const item = this.items![i] as Partial<DownMessage> | undefined;
-        if (this.kinds[i] === INFO && item?.type === 'DOWN' && item.ref?.monitorId === ref.monitorId) {
-          this.kinds.splice(i, 1);
-          this.items!.splice(i, 1);
-          break;
-        }
-      }
+    if (options?.flush) {
+      this.mailbox?.removeFirst((kind, item) => {
+        const down = item as Partial<DownMessage> | undefined;
+        return kind === INFO && down?.type === 'DOWN' && down.ref?.monitorId === ref.monitorId;
+      });
     }
   }
 
