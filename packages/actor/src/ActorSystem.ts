@@ -166,9 +166,7 @@ export class ActorSystem {
   stop(target: ServerRef, reason: ExitReason = 'normal'): Promise<void> {
     const process = this.kernel.resolve(target);
     if (!process || process.status === 'dead') {
-      return Promise.reject(
-        new NoProcError(target instanceof Object && !('via' in target) ? target : String(target)),
-      );
+      return Promise.reject(new NoProcError(describeTarget(target)));
     }
     const done = process.whenExit();
     process.deliverStop(reason);

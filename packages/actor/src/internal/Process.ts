@@ -76,12 +76,14 @@ export class Process implements ActorContext {
   // ---- mailbox -------------------------------------------------------------------------------
 
   private push(kind: number, item: unknown): void {
-    (this.mailbox ??= new Mailbox()).push(kind, item);
+    this.mailbox ??= new Mailbox();
+    this.mailbox.push(kind, item);
     if (!this.busy) this.kernel.scheduler.enqueue(this);
   }
 
   deliverCall(call: PendingCall): void {
-    (this.calls ??= new CallList()).add(call);
+    this.calls ??= new CallList();
+    this.calls.add(call);
     if (this.status === 'exiting') return; // answered with the exit reason when it ends
     this.push(CALL, call);
   }
