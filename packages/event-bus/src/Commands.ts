@@ -134,8 +134,8 @@ export class Commands {
     args: CommandCallArgs<A, P>,
     caller: Caller,
   ): Promise<z.output<R>>;
-  execute(
-    name: string,
+  execute<N extends string>(
+    name: N extends keyof CommandMap ? never : N,
     args: Readonly<Record<string, unknown>>,
     caller: Caller,
     version?: number,
