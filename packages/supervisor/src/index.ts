@@ -1,3 +1,4 @@
+export { Application, type ApplicationOptions, type SignalSource, type StopSignal } from './Application.ts';
 export {
   type AutoShutdown,
   type ChildSpec,
