@@ -1,6 +1,6 @@
 // Restart intensity, exactly as add_restart/1 (anchors §1.2 "Restart intensity, exactly"): whole
 // seconds of the clock, inclusive window, counted per supervisor, failed attempts count too.
-import type { ActorRef, StartResult } from '@otp-chat/actor';
+import type { ActorRef, ExitReason, StartResult } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
 import { type ChildSpec, Supervisor, worker } from '../src/index.ts';
 import { eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
@@ -87,7 +87,7 @@ describe('restart intensity (spec §1.2 add_restart)', () => {
   it.each(rows)('$name', async (row) => {
     const { system, clock } = testSystem();
     const log = eventLog();
-    const terminated: Array<[unknown, unknown]> = [];
+    const terminated: Array<[unknown, ExitReason]> = [];
     const sup = okRef(
       await Supervisor.start(system, {
         intensity: row.intensity,

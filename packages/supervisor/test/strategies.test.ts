@@ -114,7 +114,7 @@ describe('strategy × restart type × exit reason (spec §1.2 strategies, do_res
           children: [worker('conn', testWorker({ started }), 'template', { restart })],
         }),
       );
-      const refs = [];
+      const refs: ActorRef[] = [];
       for (let i = 0; i < 3; i++) refs.push(okRef(await Supervisor.startChild(system, sup, i)));
       endChild(system, refs[1]!, reason.reason);
       await flush();
