@@ -1,3 +1,4 @@
+import type { ActorRef, ExitReason } from '@otp-chat/actor';
 import type { Caller } from './Caller.ts';
 
 /**
@@ -8,25 +9,22 @@ import type { Caller } from './Caller.ts';
  *   interface EventMap { iq_handler_failed: { readonly ns: string; readonly error: unknown } }
  * }
  * ```
- *
- * Actor references are typed `unknown` here until `@otp-chat/actor` exports `ActorRef`; emitters
- * pass the `ActorRef` itself.
  */
 export interface EventMap {
   /** An actor stopped with a reason other than `normal` / `shutdown`. */
-  actor_crashed: { readonly actor: unknown; readonly name?: string; readonly reason: unknown };
+  actor_crashed: { readonly actor: ActorRef; readonly name?: string; readonly reason: ExitReason };
   /** A supervisor restarted a child. */
   child_restarted: {
-    readonly supervisor: unknown;
+    readonly supervisor: ActorRef;
     readonly childId: string;
-    readonly reason: unknown;
+    readonly reason: ExitReason;
     readonly restarts: number;
   };
   /** A supervisor failed to start (or restart) a child. */
-  child_start_failed: { readonly supervisor: unknown; readonly childId: string; readonly error: unknown };
+  child_start_failed: { readonly supervisor: ActorRef; readonly childId: string; readonly error: unknown };
   /** A supervisor exceeded its restart intensity and is shutting down. */
   intensity_exceeded: {
-    readonly supervisor: unknown;
+    readonly supervisor: ActorRef;
     readonly intensity: number;
     readonly periodMs: number;
   };

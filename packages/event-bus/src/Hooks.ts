@@ -1,3 +1,4 @@
+import { defaultLogger, type Logger } from '@otp-chat/actor';
 import { DEFAULTS } from './DEFAULTS.ts';
 import type { EventBus } from './EventBus.ts';
 import { HookArityError, InvalidHookSeqError } from './HookError.ts';
@@ -12,7 +13,7 @@ import type {
   HookTraceEvent,
   RunHookName,
 } from './HookMap.ts';
-import { defaultLogger, handlerName, type Logger } from './internal/Logger.ts';
+import { handlerName } from './internal/handlerName.ts';
 
 type AnyFn = (...args: unknown[]) => unknown;
 
@@ -52,7 +53,7 @@ interface HookRecord {
 
 /** Options of `new Hooks()`. */
 export interface HooksOptions {
-  /** Where handler failures are logged. @default a stderr JSON logger (warn and error only). */
+  /** Where handler failures are logged. @default `defaultLogger()` of `@otp-chat/actor` (pino) */
   readonly logger?: Logger;
   /** Where `hook_handler_failed` is emitted. @default none */
   readonly events?: EventBus;
@@ -202,7 +203,7 @@ export class Hooks<M = HookMap> {
   private order = 0;
 
   constructor(options: HooksOptions = {}) {
-    this.logger = options.logger ?? defaultLogger;
+    this.logger = options.logger ?? defaultLogger();
     this.events = options.events;
   }
 

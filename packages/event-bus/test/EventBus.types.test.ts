@@ -1,4 +1,5 @@
 // EventBus: typed names and payloads (checked by `tsc -b`), and its runtime behaviour.
+import { ActorRef } from '@otp-chat/actor';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { EventBus, type EventMap } from '../src/index.ts';
 
@@ -37,6 +38,10 @@ describe('EventBus', () => {
       bus.emit('test_custom_event', { n: 'seven' });
     });
     typeOnly(() => {
+      // @ts-expect-error the crashed actor is an ActorRef
+      bus.emit('actor_crashed', { actor: 'a', reason: 'killed' });
+    });
+    typeOnly(() => {
       // @ts-expect-error payload is required
       bus.emit('backend_error');
     });
@@ -44,16 +49,18 @@ describe('EventBus', () => {
 
   it('once and off', () => {
     const bus = new EventBus();
+    // A ref built by hand only to fill the payloads; nothing is sent to it.
+    const ref = new ActorRef('test@local', 1);
     let count = 0;
     const listener = () => {
       count++;
     };
     bus.once('actor_crashed', listener);
-    bus.emit('actor_crashed', { actor: 'a', reason: { error: 'x' } });
-    bus.emit('actor_crashed', { actor: 'a', reason: { error: 'x' } });
+    bus.emit('actor_crashed', { actor: ref, reason: { error: 'x' } });
+    bus.emit('actor_crashed', { actor: ref, reason: { error: 'x' } });
     bus.on('intensity_exceeded', listener);
     bus.off('intensity_exceeded', listener);
-    bus.emit('intensity_exceeded', { supervisor: 's', intensity: 1, periodMs: 5000 });
+    bus.emit('intensity_exceeded', { supervisor: ref, intensity: 1, periodMs: 5000 });
     expect(count).toBe(1);
   });
 
