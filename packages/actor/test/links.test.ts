@@ -185,4 +185,13 @@ describe('exit signals (anchors §1.1 table)', () => {
     expect(await system.whenExit(actor)).toBe('noproc');
     expect(terminated).toEqual([]);
   });
+
+  it('a crash spreads through a chain of 20k links without growing the stack', async () => {
+    const { system } = testSystem();
+    const refs: ActorRef[] = [];
+    for (let i = 0; i < 20_000; i++) refs.push(await system.spawn(probe(), undefined));
+    for (let i = 1; i < refs.length; i++) system.link(refs[i - 1]!, refs[i]!);
+    system.exit(refs[0]!, { error: 'chain' });
+    expect(system.count()).toBe(0);
+  });
 });

@@ -34,6 +34,31 @@ export class Kernel {
     this.deadlines = new Deadlines(clock);
   }
 
+  private signals: Array<{ to: Process; from: ActorRef; reason: ExitReason }> = [];
+  private signalling = false;
+
+  /**
+   * Queues a link's exit signal; `flushSignals` delivers the queue in order from one loop, so a
+   * crash spreading through a long chain of links is breadth-first and never deepens the stack.
+   */
+  queueSignal(to: Process, from: ActorRef, reason: ExitReason): void {
+    this.signals.push({ to, from, reason });
+  }
+
+  flushSignals(): void {
+    if (this.signalling) return; // the outer loop delivers what was queued
+    this.signalling = true;
+    try {
+      for (let i = 0; i < this.signals.length; i++) {
+        const s = this.signals[i]!;
+        s.to.exitSignal(s.from, s.reason, true);
+      }
+    } finally {
+      this.signals = [];
+      this.signalling = false;
+    }
+  }
+
   newRef(): ActorRef {
     return new ActorRef(this.node, this.nextId++);
   }

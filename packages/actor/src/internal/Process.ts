@@ -379,8 +379,9 @@ export class Process implements ActorContext {
     if (links) {
       for (const linked of links) {
         linked.links?.delete(this);
-        linked.exitSignal(this.self, reason, true);
+        this.kernel.queueSignal(linked, this.self, reason);
       }
+      this.kernel.flushSignals();
     }
     const watchers = this.watchers;
     this.watchers = null;
