@@ -10,6 +10,8 @@ import { type DrainBudget, Scheduler } from './internal/Scheduler.ts';
 import { defaultLogger, type Logger } from './Logger.ts';
 import { type ActorName, Registry, type ViaRegistry } from './Registry.ts';
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Anything `call`, `cast` and `send` accept: a ref, a local name, or `{ via, name }`. */
 export type ServerRef = ActorRef | string | { readonly via: ViaRegistry; readonly name: unknown };
 
@@ -168,8 +170,9 @@ export class ActorSystem {
     if (!process || process.status === 'dead') {
       return Promise.reject(new NoProcError(describeTarget(target)));
     }
+    if (process.stopIfIdle(reason) && !this.isAlive(process.self)) return RESOLVED;
     const done = process.whenExit();
-    process.deliverStop(reason);
+    if (process.status !== 'exiting') process.deliverStop(reason);
     // Resolves with the exit reason; typed void as gen_server:stop returns ok. Saves a promise.
     return done as Promise<unknown> as Promise<void>;
   }

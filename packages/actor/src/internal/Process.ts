@@ -100,6 +100,19 @@ export class Process implements ActorContext {
     if (this.status !== 'exiting') this.push(STOP, reason);
   }
 
+  /**
+   * Stops now if nothing is queued, running or pending: with an empty mailbox, handling the stop
+   * request immediately is indistinguishable from handling it as the next message (gen_server:stop
+   * blocks its caller until the server is gone either way) and saves a mailbox and a scheduler turn.
+   * Returns false when the request has to wait its turn in the mailbox.
+   */
+  stopIfIdle(reason: ExitReason): boolean {
+    if (this.status !== 'running' || this.busy || this.inRunQueue || this.hasContinue) return false;
+    if (this.mailbox !== null && this.mailbox.length > 0) return false;
+    this.exit_(reason, true, undefined);
+    return true;
+  }
+
   /** Has work and may do it now. */
   isRunnable(): boolean {
     return (
