@@ -355,3 +355,49 @@ describe('fairness', () => {
     expect(firstB).toBeLessThan(1000);
   });
 });
+
+describe('stop (gen_server:stop/2)', () => {
+  it('handles the messages already queued, then runs terminate with the reason', async () => {
+    const { system } = testSystem();
+    const log: string[] = [];
+    const ref = await system.spawn(counter(log), 0);
+    system.cast(ref, 'inc');
+    system.cast(ref, 'inc');
+    await system.stop(ref, 'shutdown');
+    expect(log).toEqual(['cast 0', 'cast 1', 'terminate "shutdown"']);
+  });
+
+  it('an idle actor stops at once; an async terminate is awaited', async () => {
+    const { system } = testSystem();
+    let finished = false;
+    const ref = await system.spawn<null, void, never, never, never, never>(
+      {
+        init: () => ({ ok: null }),
+        terminate: async () => {
+          await flush();
+          finished = true;
+        },
+      },
+      undefined,
+    );
+    await system.stop(ref);
+    expect(finished).toBe(true);
+    expect(system.isAlive(ref)).toBe(false);
+    await expect(system.stop(ref)).rejects.toBeInstanceOf(NoProcError);
+  });
+
+  it('kill during an async terminate ends the actor at once with killed', async () => {
+    const { system } = testSystem();
+    const ref = await system.spawn<null, void, never, never, never, never>(
+      { init: () => ({ ok: null }), terminate: () => new Promise<void>(() => {}) },
+      undefined,
+    );
+    const stopped = system.stop(ref);
+    expect(system.isAlive(ref)).toBe(true); // still in terminate
+    const reasons: ExitReason[] = [];
+    system.onExit((_r, reason) => reasons.push(reason));
+    system.exit(ref, 'kill');
+    await stopped;
+    expect(reasons).toEqual(['killed']);
+  });
+});
