@@ -1,5 +1,21 @@
 export type { Backend, BackendInitContext, MaybePromise } from './Backend.ts';
 export {
+  type ConnectionMessage,
+  isConnectionMessage,
+  KICK,
+  type KickMessage,
+  REPLACED,
+  type ReplacedMessage,
+  type RouteMessage,
+  type SessionExitMessage,
+  type ShutdownMessage,
+  type StreamErrorSpec,
+  SYSTEM_SHUTDOWN,
+  streamErrorFor,
+} from './ConnectionMessage.ts';
+export { sessionManagerCommands } from './commands.ts';
+export { DEFAULTS } from './DEFAULTS.ts';
+export {
   BackendError,
   BackendInitError,
   IqDecodeError,
@@ -7,7 +23,18 @@ export {
   SessionManagerError,
   UnknownHostError,
 } from './errors.ts';
+export type { SmPacketAcc } from './hooks.ts';
+export { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
 export { MemoryBackend } from './MemoryBackend.ts';
+export {
+  messageType,
+  newestOfResource,
+  type PresentResource,
+  presentResources,
+  type RoutingEnv,
+  routeMessage,
+  routeStanza,
+} from './routing.ts';
 export {
   cleanSessionList,
   compareSessions,
@@ -18,4 +45,22 @@ export {
   type SessionInfo,
   type SessionJSON,
 } from './Session.ts';
+export {
+  ignoreSmBounce,
+  type PerUser,
+  type ServerState,
+  SessionManager,
+  type SessionManagerOptions,
+  type SessionSummary,
+  sessionManagerServer,
+  type UserSessionInfo,
+} from './SessionManager.ts';
 export { compareSid, Sid, SidFactory, type SidJSON } from './Sid.ts';
+export {
+  errorCondition,
+  errorText,
+  makeErrorReply,
+  mayAnswerWithError,
+  STANZA_ERROR_TYPES,
+  type StanzaErrorCondition,
+} from './stanzaError.ts';

@@ -1,0 +1,23 @@
+/**
+ * The defaults of `@otp-chat/session-manager`, each with its ejabberd counterpart (spec §13).
+ */
+export const DEFAULTS = Object.freeze({
+  /** Registered name of the session manager actor (ejabberd registers `ejabberd_sm`). */
+  name: 'session_manager',
+  /**
+   * `replaced_connection_timeout`: how long `openSession` waits for replaced sessions to end.
+   * 0 means don't wait. Same as ejabberd (1 s).
+   */
+  replacedConnectionTimeoutMs: 1000,
+  /** `max_user_sessions`: unlimited, as ejabberd's option default (its example config sets 10). */
+  maxUserSessions: Number.POSITIVE_INFINITY,
+  /** The reason sent to a removed user's connections (`disconnect_removed_user/2`). */
+  userRemovedReason: 'User removed',
+  /** Hook sequence numbers ejabberd_sm registers with (spec §12). */
+  hookSeq: Object.freeze({
+    rosterInSubscription: 20,
+    offlineMessageHook: 100,
+    bounceSmPacket: 100,
+    removeUser: 100,
+  }),
+});
