@@ -1,0 +1,158 @@
+import type { Element } from '@xmpp/xml';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { StreamError } from '../src/errors.ts';
+import { StreamParser } from '../src/StreamParser.ts';
+
+const HEADER =
+  "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
+
+interface Recorded {
+  starts: Element[];
+  elements: Element[];
+  ended: number;
+  errors: StreamError[];
+}
+
+function record(options: { maxStanzaSize?: number; sliceBytes?: number } = {}) {
+  const r: Recorded = { starts: [], elements: [], ended: 0, errors: [] };
+  const parser = new StreamParser(
+    {
+      onStreamStart: (h) => r.starts.push(h),
+      onElement: (e) => r.elements.push(e),
+      onStreamEnd: () => r.ended++,
+      onError: (e) => r.errors.push(e),
+    },
+    options,
+  );
+  return { r, parser };
+}
+
+describe('StreamParser', () => {
+  it('reports the header, each top-level stanza and the end (RFC 6120 §4.2, §4.4)', () => {
+    const { r, parser } = record();
+    parser.write(HEADER);
+    parser.write("<message to='b@localhost'><body>hi &amp; bye</body></message> \n");
+    parser.write('<presence/></stream:stream>');
+    expect(r.starts.map((h) => h.attrs.to)).toEqual(['localhost']);
+    expect(r.elements.map((e) => e.name)).toEqual(['message', 'presence']);
+    expect(r.elements[0]!.getChildText('body')).toBe('hi & bye');
+    expect(r.elements[0]!.parent ?? undefined).toBeUndefined();
+    expect(r.ended).toBe(1);
+    expect(r.errors).toEqual([]);
+  });
+
+  it('a stream header at stanza level is a stream restart (RFC 6120 §4.3.3)', () => {
+    const { r, parser } = record();
+    parser.write(`${HEADER}<auth/>${HEADER}<iq type='set' id='1'/>`);
+    expect(r.starts).toHaveLength(2);
+    expect(r.elements.map((e) => e.name)).toEqual(['auth', 'iq']);
+  });
+
+  it('reassembles stanzas split at any byte, multi-byte UTF-8 included (property)', () => {
+    const doc = `${HEADER}<message><body>żółć — 😀</body></message><iq id='a'><ping xmlns='urn:xmpp:ping'/></iq>`;
+    const bytes = Buffer.from(doc);
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 8 }), (cuts) => {
+        const { r, parser } = record({ sliceBytes: 7 });
+        const points = [0, ...cuts.sort((a, b) => a - b), bytes.length];
+        for (let i = 0; i + 1 < points.length; i++) parser.write(bytes.subarray(points[i]!, points[i + 1]!));
+        expect(r.errors).toEqual([]);
+        expect(r.elements.map((e) => e.toString())).toEqual([
+          '<message><body>żółć — 😀</body></message>',
+          '<iq id="a"><ping xmlns="urn:xmpp:ping"/></iq>',
+        ]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  const malformed: Array<[string, string, string]> = [
+    ['mismatched close tag', `${HEADER}<message></iq>`, 'not-well-formed'],
+    ['text before the header', 'hello<stream:stream>', 'not-well-formed'],
+    ['text between stanzas', `${HEADER}<presence/>garbage<presence/>`, 'not-well-formed'],
+    ['unknown entity', `${HEADER}<message><body>&foo;</body></message>`, 'not-well-formed'],
+    ['illegal character reference', `${HEADER}<message><body>&#0;</body></message>`, 'not-well-formed'],
+  ];
+  it.each(malformed)('malformed XML: %s → %s', (_name, input, condition) => {
+    const { r, parser } = record();
+    parser.write(input);
+    expect(r.errors.map((e) => e.condition)).toEqual([condition]);
+    expect(parser.closed).toBe(true);
+    const seen = r.elements.length;
+    parser.write('<presence/>');
+    expect(r.elements).toHaveLength(seen);
+  });
+
+  it('garbage bytes at stream level are refused at once, without waiting for a <', () => {
+    const { r, parser } = record();
+    parser.write(HEADER);
+    parser.write('\x00\x01 garbage');
+    expect(r.errors.map((e) => e.condition)).toEqual(['not-well-formed']);
+  });
+
+  it.each([
+    ['a comment', '<!-- hi -->'],
+    ['a comment split after <!', '<!'],
+    ['a DTD', '<!DOCTYPE x>'],
+  ])('%s → restricted-xml (RFC 6120 §11.1)', (_n, input) => {
+    const { r, parser } = record();
+    parser.write(HEADER);
+    parser.write(input);
+    if (input === '<!') parser.write('-- x -->');
+    expect(r.errors.map((e) => e.condition)).toEqual(['restricted-xml']);
+  });
+
+  it('the XML declaration is accepted split at any point, before the first and a restarted header', () => {
+    for (let cut = 1; cut < 22; cut++) {
+      const { r, parser } = record();
+      const doc = `${HEADER}<auth/>${HEADER}<iq/>`;
+      parser.write(doc.slice(0, cut));
+      parser.write(doc.slice(cut, cut + 90));
+      parser.write(doc.slice(cut + 90));
+      expect(r.errors).toEqual([]);
+      expect(r.starts).toHaveLength(2);
+      expect(r.elements.map((e) => e.name)).toEqual(['auth', 'iq']);
+    }
+  });
+
+  it('invalid UTF-8 → not-well-formed', () => {
+    const { r, parser } = record();
+    parser.write(HEADER);
+    parser.write(Buffer.from([0x3c, 0x61, 0xff, 0xfe, 0x3e]));
+    expect(r.errors.map((e) => e.condition)).toEqual(['not-well-formed']);
+  });
+
+  it('an oversized stanza → policy-violation, refused before it is read whole', () => {
+    const { r, parser } = record({ maxStanzaSize: 1000, sliceBytes: 100 });
+    parser.write(HEADER);
+    parser.write(`<message><body>${'x'.repeat(5000)}</body></message>`);
+    expect(r.errors.map((e) => [e.condition, e.text])).toEqual([
+      ['policy-violation', 'XML stanza is too big'],
+    ]);
+    expect(r.elements).toEqual([]);
+  });
+
+  it('an oversized stream header → policy-violation', () => {
+    const { r, parser } = record({ maxStanzaSize: 200, sliceBytes: 50 });
+    parser.write(`<stream:stream a='${'y'.repeat(500)}'>`);
+    expect(r.errors.map((e) => e.condition)).toEqual(['policy-violation']);
+  });
+
+  it('many small stanzas summing past the limit are fine; the limit is per stanza', () => {
+    const { r, parser } = record({ maxStanzaSize: 300, sliceBytes: 64 });
+    parser.write(HEADER);
+    const stanza = `<message><body>${'z'.repeat(100)}</body></message>`;
+    for (let i = 0; i < 50; i++) parser.write(stanza);
+    parser.write(stanza.repeat(20));
+    expect(r.errors).toEqual([]);
+    expect(r.elements).toHaveLength(70);
+  });
+
+  it('whitespace keep-alives between stanzas are ignored (RFC 6120 §4.6.1)', () => {
+    const { r, parser } = record();
+    parser.write(`${HEADER}\n \t<presence/>\n\n`);
+    expect(r.errors).toEqual([]);
+    expect(r.elements).toHaveLength(1);
+  });
+});
