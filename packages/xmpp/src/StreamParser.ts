@@ -125,10 +125,7 @@ export class StreamParser {
   /** True when the previous slice ended right after a stanza boundary (the parser is in text). */
   private atStreamLevel = false;
 
-  constructor(
-    sink: StreamParserSink,
-    options: StreamParserOptions = {},
-  ) {
+  constructor(sink: StreamParserSink, options: StreamParserOptions = {}) {
     this.maxStanzaSize = options.maxStanzaSize ?? DEFAULTS.maxStanzaSize;
     this.sliceBytes = options.sliceBytes ?? DEFAULTS.parserSliceBytes;
     this.framer = new Framer();
