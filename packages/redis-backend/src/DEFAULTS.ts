@@ -1,0 +1,31 @@
+/**
+ * The defaults of `@otp-chat/redis-backend`, each with its ejabberd counterpart where one exists
+ * (spec §6.3, §8, §13). Every {@link RedisBackendOptions} field falls back to these.
+ */
+export const DEFAULTS = Object.freeze({
+  /** Redis URL. */
+  url: 'redis://127.0.0.1:6379',
+  /**
+   * Key prefix and pub/sub channel. ejabberd hard-codes `ejabberd:sm`; the layout under the prefix
+   * is ejabberd's (`<prefix>:<luser>@<lserver>`, `<prefix>:<lserver>`, `<prefix>:<lserver>:node:<node>`).
+   */
+  prefix: 'otp-chat:sm',
+  /**
+   * Rows per Lua clean-up batch (ejabberd's `HSCAN … COUNT 1000`). Each batch is one script call whose
+   * reply holds at most about this many rows, so cleaning is bounded in memory (ejabberd #1905).
+   */
+  cleanBatchSize: 1000,
+  /**
+   * Entries in the per-user LRU cache. ejabberd's `sm_cache_size` is 1000 and clears the whole table
+   * when full; this is an LRU, so a larger default costs only the entries actually used.
+   */
+  cacheSize: 10_000,
+  /** Lifetime of a cache entry, a safety net behind pub/sub invalidation (ejabberd: 3600 s). */
+  cacheLifetimeMs: 3_600_000,
+  /** First reconnect delay; doubled on each attempt up to {@link DEFAULTS.reconnectMaxMs}. */
+  reconnectInitialMs: 50,
+  /** Longest reconnect delay (ioredis' own default caps at 5000 ms plus jitter). */
+  reconnectMaxMs: 2000,
+  /** TCP connect timeout of each attempt. */
+  connectTimeoutMs: 2000,
+});

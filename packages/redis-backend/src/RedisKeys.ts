@@ -1,0 +1,52 @@
+import type { Session } from '@otp-chat/session-manager';
+
+/**
+ * The key layout of the Redis backend, ejabberd's (spec §6.3) under a configurable prefix:
+ *
+ * | key | type | field | value |
+ * |---|---|---|---|
+ * | `<prefix>:<luser>@<lserver>` | hash | {@link RedisKeys.userField} (`sid.key()`) | encoded row |
+ * | `<prefix>:<lserver>` | hash | {@link RedisKeys.serverField} | encoded row |
+ * | `<prefix>:<lserver>:node:<node>` | hash | the server field | JSON `[userKey, userField]` |
+ * | channel `<prefix>` | pub/sub | — | `<instance>\n<userKey>` or `<instance>\n*` |
+ *
+ * The node is the row's connection node (`sid.ref.node`), so any node's rows can be cleaned, not
+ * only this node's. Unlike ejabberd's `USKey||SIDKey` fields, the node index value is JSON, so the
+ * clean-up script never guesses where a field ends.
+ */
+export class RedisKeys {
+  constructor(
+    /** The key prefix, also the pub/sub channel. */
+    readonly prefix: string,
+  ) {}
+
+  /** The pub/sub invalidation channel. */
+  get channel(): string {
+    return this.prefix;
+  }
+
+  /** `<prefix>:<luser>@<lserver>`: the user's hash, and the cache key. */
+  user(luser: string, lserver: string): string {
+    return `${this.prefix}:${luser}@${lserver}`;
+  }
+
+  /** `<prefix>:<lserver>`: the virtual host's hash. */
+  server(lserver: string): string {
+    return `${this.prefix}:${lserver}`;
+  }
+
+  /** `<prefix>:<lserver>:node:<node>`: the index of one node's rows on one host. */
+  node(lserver: string, node: string): string {
+    return `${this.prefix}:${lserver}:node:${node}`;
+  }
+
+  /** Field of a row in its user's hash: the sid's stable key. */
+  userField(s: Session): string {
+    return s.sid.key();
+  }
+
+  /** Field of a row in the server hash and the node index: unique per (user, sid), length-prefixed. */
+  serverField(s: Session): string {
+    return `${s.luser.length}:${s.luser}|${s.sid.key()}`;
+  }
+}

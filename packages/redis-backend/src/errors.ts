@@ -1,0 +1,49 @@
+import { SessionManagerError } from '@otp-chat/session-manager';
+
+/**
+ * The errors of `@otp-chat/redis-backend`. Each has a literal `name`, structured fields and an
+ * optional `cause`.
+ */
+
+/**
+ * Redis could not be reached: the connection is down or reconnecting, or it closed while the
+ * command was in flight. Commands fail fast with this error (no silent offline queue). A write that
+ * failed this way is retried by the backend once Redis is back (see `RedisBackend.pendingWrites`).
+ */
+export class BackendUnavailableError extends SessionManagerError {
+  override readonly name = 'BackendUnavailableError' as const;
+  constructor(
+    /** The backend's name (`'redis'`). */
+    readonly backend: string,
+    /** `setSession`, `deleteSession`, `getSessions`, `cleanNode`, `init`. */
+    readonly operation: string,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(`session backend ${backend} is unavailable (${operation})`, options);
+  }
+}
+
+/** Redis answered a command with an error reply (`WRONGTYPE`, `OOM`, `EXECABORT`, a script error). */
+export class RedisCommandError extends SessionManagerError {
+  override readonly name = 'RedisCommandError' as const;
+  constructor(
+    readonly backend: string,
+    readonly operation: string,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(`session backend ${backend} failed in ${operation}`, options);
+  }
+}
+
+/** A stored value could not be decoded. Such a value is skipped and logged, never a crash. */
+export class SessionDecodeError extends SessionManagerError {
+  override readonly name = 'SessionDecodeError' as const;
+  constructor(
+    /** The start of the value (at most 200 characters). */
+    readonly value: string,
+    reason: string,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(`cannot decode session value: ${reason}`, options);
+  }
+}
