@@ -10,6 +10,7 @@ import {
   isExitMessage,
   type NoReplyResult,
   type StartResult,
+  silentLogger,
   type TimerHandle,
 } from '@otp-chat/actor';
 import { type ChildSpec, type ChildType, checkChildSpec, type NormalizedChildSpec } from '../ChildSpec.ts';
@@ -110,8 +111,9 @@ export interface SupervisorState {
   /** simple_one_for_one children by ref id (a restarting one stays under its old ref id). */
   readonly dynamic: Map<number, DynamicChild>;
   dynamicRestarting: number;
-  /** Restart times in whole seconds, newest first (OTP's `restarts`). */
-  restarts: number[];
+  /** Restart times in whole seconds, oldest first from `restartsHead` (OTP's `restarts`). */
+  readonly restarts: number[];
+  restartsHead: number;
   readonly listeners: Set<SupervisorListener>;
   readonly timers: Set<TimerHandle>;
 }
@@ -143,6 +145,7 @@ export const supervisorServer: GenServer<
       dynamic: new Map(),
       dynamicRestarting: 0,
       restarts: [],
+      restartsHead: 0,
       listeners: new Set(),
       timers: new Set(),
     };
@@ -204,11 +207,14 @@ type EventBody = SupervisorEvent extends infer E
   : never;
 
 function emit(state: SupervisorState, ctx: ActorContext, body: EventBody): void {
-  const event = { ...body, supervisor: ctx.self, supervisorName: state.spec.label } as SupervisorEvent;
-  log(ctx, event);
+  // `body` is a fresh literal at every call site: complete it in place rather than copy it.
+  const event = body as { supervisor?: ActorRef; supervisorName?: string | undefined };
+  event.supervisor = ctx.self;
+  event.supervisorName = state.spec.label;
+  if (ctx.logger !== silentLogger) log(ctx, event as SupervisorEvent);
   const onEvent = state.spec.onEvent;
-  if (onEvent !== undefined) deliver(ctx, onEvent, event);
-  for (const listener of state.listeners) deliver(ctx, listener, event);
+  if (onEvent !== undefined) deliver(ctx, onEvent, event as SupervisorEvent);
+  for (const listener of state.listeners) deliver(ctx, listener, event as SupervisorEvent);
 }
 
 function deliver(ctx: ActorContext, listener: SupervisorListener, event: SupervisorEvent): void {
@@ -326,7 +332,7 @@ async function startChildren(
         id: child.spec.id,
         ref: started.ok,
         previous: child.previous,
-        restartsInWindow: state.restarts.length,
+        restartsInWindow: restartCount(state),
       });
     }
   }
@@ -501,17 +507,25 @@ function autoShutdown(state: SupervisorState, ctx: ActorContext, spec: Normalize
 /**
  * `add_restart/1`: OTP's algorithm. Times are whole seconds of the clock; restarts older than
  * `now - period` fall out (the window is inclusive); more than `intensity` left means terminate.
+ * OTP keeps a newest-first list and `takewhile`s it; as the clock is monotonic, dropping from the
+ * oldest end of an ascending queue is the same thing, in amortised O(1) per restart.
  */
 function addRestart(state: SupervisorState, ctx: ActorContext): boolean {
   const now = Math.floor(ctx.system.clock.now() / 1000);
   const threshold = now - state.spec.period;
-  const kept: number[] = [now];
-  for (const r of state.restarts) {
-    if (r < threshold) break;
-    kept.push(r);
+  const times = state.restarts;
+  times.push(now);
+  while (times[state.restartsHead]! < threshold) state.restartsHead++;
+  if (state.restartsHead > 1024 && state.restartsHead * 2 > times.length) {
+    times.splice(0, state.restartsHead);
+    state.restartsHead = 0;
   }
-  state.restarts = kept;
-  return kept.length <= state.spec.intensity;
+  return restartCount(state) <= state.spec.intensity;
+}
+
+/** Restarts in the current window (OTP's `length(Restarts)`). */
+function restartCount(state: SupervisorState): number {
+  return state.restarts.length - state.restartsHead;
 }
 
 /** `restart/2`: count the restart, then restart by strategy (or escalate). */
@@ -521,7 +535,7 @@ async function restart(state: SupervisorState, ctx: ActorContext, target: Restar
     emit(state, ctx, {
       type: 'intensity_exceeded',
       id: spec.id,
-      restarts: state.restarts.length,
+      restarts: restartCount(state),
       intensity: state.spec.intensity,
       period: state.spec.period,
     });
@@ -531,7 +545,7 @@ async function restart(state: SupervisorState, ctx: ActorContext, target: Restar
   const backoff = state.spec.backoff;
   if (backoff !== undefined) {
     markRestarting(state, target);
-    const n = state.restarts.length;
+    const n = restartCount(state);
     const delayMs = Math.min(backoff.maxMs, backoff.initialMs * backoff.factor ** (n - 1));
     emit(state, ctx, { type: 'restart_delayed', id: spec.id, delayMs });
     const key = target.kind === 'static' ? target.child.spec.id : target.key;
@@ -630,7 +644,7 @@ async function restartDynamic(
     id: template.id,
     ref: started.ok,
     previous: child.ref,
-    restartsInWindow: state.restarts.length,
+    restartsInWindow: restartCount(state),
   });
   return 'ok';
 }
