@@ -1,0 +1,217 @@
+import { silentLogger, systemClock } from '@otp-chat/actor';
+import type { Session } from '@otp-chat/session-manager';
+import { makeRow } from '@otp-chat/session-manager/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendUnavailableError } from '../src/errors.ts';
+import { RedisBackend } from '../src/RedisBackend.ts';
+import { canRunRedisTests, RedisServer } from '../src/testing/index.ts';
+
+const HOSTS = ['a.example', 'b.example'] as const;
+
+/** A small deterministic PRNG (mulberry32), so that every run issues the same operations. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sidKeys(rows: readonly Session[]): string[] {
+  return rows.map((r) => `${r.luser}@${r.lserver}/${r.lresource}#${r.sid.key()}`).sort();
+}
+
+// Spec §14 (#1271): Redis killed (SIGKILL) under load and started again. The harness plays the
+// session manager's part as the contract requires it: an open whose setSession failed is
+// compensated with deleteSession (the connection is refused), a close always deletes by sid.
+describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
+  'RedisBackend under Redis crashes',
+  () => {
+    let server: RedisServer;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+
+    beforeAll(async () => {
+      // Persistent (AOF, fsync always): a killed Redis comes back with every acknowledged write.
+      server = await RedisServer.start({ persistent: true });
+      process.on('unhandledRejection', onUnhandled);
+    });
+    afterAll(async () => {
+      process.off('unhandledRejection', onUnhandled);
+      await server.stop();
+    });
+
+    it('10k operations across kill -9 and restart: typed failures only, store equals the model afterwards', async () => {
+      const backend = new RedisBackend({
+        url: server.url,
+        prefix: 'fault',
+        reconnectInitialMs: 10,
+        reconnectMaxMs: 50,
+      });
+      await backend.init({ node: 'node1', hosts: HOSTS, logger: silentLogger, clock: systemClock });
+
+      const random = prng(1271);
+      const model = new Map<string, Session>(); // rows acknowledged open, not closed
+      const open: Session[] = []; // candidates for close / update (subset of the model)
+      const failures: unknown[] = [];
+      let ok = 0;
+      let failed = 0;
+      let counter = 0;
+
+      const expectTyped = (error: unknown): void => {
+        failed++;
+        if (!(error instanceof BackendUnavailableError)) failures.push(error);
+      };
+
+      const openOne = async (): Promise<void> => {
+        counter++;
+        const row = makeRow(`u${counter % 500}`, HOSTS[counter % 2]!, `r${counter % 3}`, counter, {
+          priority: counter % 7,
+        });
+        try {
+          await backend.setSession(row);
+          ok++;
+          model.set(row.sid.key(), row);
+          open.push(row);
+        } catch (error) {
+          expectTyped(error);
+          // The connection is refused: the row must not survive (compensation, retried if need be).
+          await backend.deleteSession(row).catch(expectTyped);
+        }
+      };
+      const closeOne = async (): Promise<void> => {
+        const i = Math.floor(random() * open.length);
+        const row = open[i]!;
+        open[i] = open[open.length - 1]!;
+        open.pop();
+        model.delete(row.sid.key());
+        try {
+          await backend.deleteSession(row);
+          ok++;
+        } catch (error) {
+          expectTyped(error);
+        }
+      };
+      const updateOne = async (): Promise<void> => {
+        const row = open[Math.floor(random() * open.length)]!;
+        try {
+          await backend.setSession(row.withPriority(-1));
+          ok++;
+        } catch (error) {
+          expectTyped(error);
+        }
+      };
+
+      const TOTAL = 10_000;
+      const WINDOW = 100;
+      let issued = 0;
+      const step = (): Promise<void> => {
+        const r = random();
+        if (open.length < 10 || r < 0.5) return openOne();
+        return r < 0.85 ? closeOne() : updateOne();
+      };
+      const run = async (until: number): Promise<void> => {
+        const inFlight = new Set<Promise<void>>();
+        while (issued < until) {
+          issued++;
+          const p: Promise<void> = step().finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (inFlight.size >= WINDOW) await Promise.race(inFlight);
+        }
+        await Promise.all(inFlight);
+      };
+
+      await run(3000);
+      // Kill while a window of operations is in flight.
+      const killed = server.kill();
+      await run(6000);
+      await killed;
+      expect(backend.status).toBe('unavailable');
+      await server.restart();
+      await backend.whenSynced();
+      await run(TOTAL);
+      await backend.whenSynced();
+
+      expect(failures).toEqual([]);
+      expect(unhandled).toEqual([]);
+      expect(failed).toBeGreaterThan(1000); // the outage really happened under load
+      expect(ok).toBeGreaterThan(5000);
+      const rows = [...model.values()];
+      expect(sidKeys(await backend.getSessions())).toEqual(sidKeys(rows));
+      for (const host of HOSTS) {
+        expect(sidKeys(await backend.getSessions(host))).toEqual(
+          sidKeys(rows.filter((r) => r.lserver === host)),
+        );
+      }
+      for (const u of ['u1', 'u2', 'u3']) {
+        expect(sidKeys(await backend.getSessions(u, HOSTS[1]))).toEqual(
+          sidKeys(rows.filter((r) => r.luser === u && r.lserver === HOSTS[1])),
+        );
+      }
+      // No ghost in the node index either: cleaning node1 removes exactly the model's rows.
+      expect(sidKeys(await backend.cleanNode('node1'))).toEqual(sidKeys(rows));
+      await backend.stop();
+    });
+
+    it('fails fast with BackendUnavailableError while Redis is down, reads included, and never caches the failure', async () => {
+      const backend = new RedisBackend({
+        url: server.url,
+        prefix: 'fast',
+        reconnectInitialMs: 10,
+        reconnectMaxMs: 50,
+      });
+      await backend.init({ node: 'node1', hosts: HOSTS, logger: silentLogger, clock: systemClock });
+      const row = makeRow('alice', HOSTS[0], 'r', 1);
+      await backend.setSession(row);
+      expect(backend.cacheSize).toBe(1); // filled by the write's own HGETALL
+      await server.kill();
+      const results = await Promise.allSettled([
+        backend.setSession(makeRow('bob', HOSTS[0], 'r', 2)),
+        backend.deleteSession(row),
+        Promise.resolve().then(() => backend.getSessions('carol', HOSTS[0])),
+        backend.getSessions(HOSTS[0]),
+        backend.getSessions(),
+        backend.cleanNode('node9'),
+      ]);
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(BackendUnavailableError);
+      }
+      // The cache was flushed when the pub/sub connection went: no stale answer is served.
+      expect(backend.cacheEnabled).toBe(false);
+      await expect(
+        Promise.resolve().then(() => backend.getSessions('alice', HOSTS[0])),
+      ).rejects.toBeInstanceOf(BackendUnavailableError);
+      await server.restart();
+      await backend.whenSynced();
+      // The failed delete and set were replayed: alice is gone, bob is there.
+      expect(sidKeys(await backend.getSessions('alice', HOSTS[0]))).toEqual([]);
+      expect((await backend.getSessions('bob', HOSTS[0])).map((r) => r.luser)).toEqual(['bob']);
+      expect(await backend.getSessions('carol', HOSTS[0])).toEqual([]);
+      await backend.cleanNode('node1');
+      await backend.stop();
+    });
+
+    it('init rejects with BackendUnavailableError when Redis is unreachable, and a later init recovers', async () => {
+      await server.kill();
+      const backend = new RedisBackend({
+        url: server.url,
+        prefix: 'init',
+        reconnectInitialMs: 10,
+        connectTimeoutMs: 500,
+      });
+      const ctx = { node: 'node1', hosts: HOSTS, logger: silentLogger, clock: systemClock };
+      await expect(backend.init(ctx)).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(backend.status).toBe('stopped');
+      await server.restart();
+      await backend.init(ctx);
+      expect(backend.status).toBe('ready');
+      await backend.stop();
+    });
+  },
+);
