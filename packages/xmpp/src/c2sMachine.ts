@@ -1,0 +1,342 @@
+import type { ConnectionMessage } from '@otp-chat/session-manager';
+import { streamErrorFor } from '@otp-chat/session-manager';
+import type { Element } from '@xmpp/xml';
+import { assign, setup } from 'xstate';
+import type { StreamErrorCondition } from './errors.ts';
+
+/** The stream error a closing connection sends, if any. */
+export interface StreamErrorInfo {
+  readonly condition: StreamErrorCondition;
+  readonly text?: string;
+}
+
+/** The machine's context: the protocol facts of one C2S stream (ejabberd_c2s's state map). */
+export interface C2SContext {
+  /** The virtual hosts served (prepared). */
+  readonly hosts: readonly string[];
+  readonly maxAuthFailures: number;
+  /** The host of the stream (`to` of the first header), prepared. */
+  readonly server: string;
+  /** The authenticated user (prepared localpart) once SASL succeeded. */
+  readonly user: string | undefined;
+  /** The bound resource once bind succeeded. */
+  readonly resource: string | undefined;
+  readonly authFailures: number;
+  /** Set when the stream closes with an error. */
+  readonly streamError: StreamErrorInfo | undefined;
+  /** True for a `kick` (the connection runs `sm_kick_user`). */
+  readonly kicked: boolean;
+}
+
+/** What creates a machine: the hosts served and the SASL failure limit. */
+export interface C2SInput {
+  readonly hosts: readonly string[];
+  readonly maxAuthFailures: number;
+}
+
+/**
+ * The events of the c2s machine. The connection actor classifies each top-level element it
+ * parses (`STREAM_HEADER`, `AUTH`, `SASL_RESPONSE`, `SASL_ABORT`, `BIND`, `STANZA`), reports the
+ * outcome of the work an action started (`SASL_*`, `BOUND`, `BIND_FAILED`) and forwards what the
+ * session manager and the socket tell it (`ROUTE`, `CONTROL`, `STREAM_END`, `STREAM_ERROR`,
+ * `SOCKET_CLOSED`, `TIMEOUT`).
+ */
+export type C2SEvent =
+  | { readonly type: 'STREAM_HEADER'; readonly header: Element }
+  | { readonly type: 'AUTH'; readonly element: Element }
+  | { readonly type: 'SASL_RESPONSE'; readonly element: Element }
+  | { readonly type: 'SASL_ABORT' }
+  | { readonly type: 'SASL_CHALLENGE'; readonly data: string }
+  | { readonly type: 'SASL_SUCCESS'; readonly user: string; readonly data: string | undefined }
+  | { readonly type: 'SASL_FAILURE'; readonly condition: string; readonly text?: string }
+  | { readonly type: 'BIND'; readonly iq: Element }
+  | { readonly type: 'BOUND'; readonly iq: Element; readonly resource: string }
+  | { readonly type: 'BIND_FAILED'; readonly iq: Element; readonly condition: string; readonly text?: string }
+  | { readonly type: 'STANZA'; readonly element: Element }
+  | { readonly type: 'ROUTE'; readonly stanza: Element }
+  | { readonly type: 'CONTROL'; readonly message: Exclude<ConnectionMessage, { type: 'route' }> }
+  | { readonly type: 'STREAM_END' }
+  | { readonly type: 'STREAM_ERROR'; readonly condition: StreamErrorCondition; readonly text?: string }
+  | { readonly type: 'SOCKET_CLOSED' }
+  | { readonly type: 'TIMEOUT' };
+
+/** The state names (ejabberd_c2s / xmpp_stream_in states, plus the two where work is pending). */
+export type C2SStateName =
+  | 'wait_for_stream'
+  | 'wait_for_auth'
+  | 'authenticating'
+  | 'wait_for_sasl_response'
+  | 'wait_for_bind'
+  | 'binding'
+  | 'session_established'
+  | 'closed';
+
+/**
+ * The named actions: the machine declares **what** to do; the connection actor does it
+ * (socket writes, SASL steps, the session manager calls). They are no-ops here because the
+ * connection runs the machine with xstate's pure `transition()` and executes the returned
+ * actions itself, in order, awaiting each.
+ */
+export type C2SActionName =
+  | 'sendStreamHeader'
+  | 'sendAuthFeatures'
+  | 'sendBindFeatures'
+  | 'saslStart'
+  | 'saslContinue'
+  | 'sendSaslChallenge'
+  | 'sendSaslSuccess'
+  | 'sendSaslFailure'
+  | 'bind'
+  | 'sendBindResult'
+  | 'sendBindError'
+  | 'sendStanzaError'
+  | 'routeOut'
+  | 'deliver'
+  | 'closeSession'
+  | 'runKickHook'
+  | 'closeStream';
+
+const STREAMS_NS = 'http://etherx.jabber.org/streams';
+
+function headerProblem(header: Element, hosts: readonly string[]): StreamErrorInfo | undefined {
+  if (header.attrs.xmlns !== 'jabber:client' || header.attrs['xmlns:stream'] !== STREAMS_NS) {
+    return { condition: 'invalid-namespace' };
+  }
+  const version = String(header.attrs.version ?? '');
+  if (!/^1\.\d+$/.test(version)) return { condition: 'unsupported-version' };
+  const to = String(header.attrs.to ?? '').toLowerCase();
+  if (!hosts.includes(to)) return { condition: 'host-unknown' };
+  return undefined;
+}
+
+const notAuthorized: StreamErrorInfo = { condition: 'not-authorized' };
+const internalError: StreamErrorInfo = { condition: 'internal-server-error' };
+
+const noop = () => {};
+
+const ELEMENT_EVENTS = ['STREAM_HEADER', 'AUTH', 'SASL_RESPONSE', 'SASL_ABORT', 'BIND', 'STANZA'] as const;
+const RESULT_EVENTS = ['SASL_CHALLENGE', 'SASL_SUCCESS', 'SASL_FAILURE', 'BOUND', 'BIND_FAILED'] as const;
+
+/** Transitions that close the stream with `error` for each of `events` (those not otherwise handled). */
+function refuse<const E extends readonly string[]>(events: E, error: StreamErrorInfo) {
+  const out: Record<string, { target: 'closed'; actions: ReturnType<typeof assign> }> = {};
+  for (const e of events) out[e] = { target: 'closed', actions: assign({ streamError: error }) as never };
+  return out as { [K in E[number]]: { target: 'closed'; actions: never } };
+}
+
+/**
+ * The c2s state machine (xstate v5), ejabberd_c2s's
+ * `wait_for_stream → wait_for_auth → wait_for_bind → session_established`, with
+ * `authenticating` and `binding` while the connection does the SASL step or the bind, and a final
+ * `closed` state whose entry closes the stream. Leaving `session_established` (to `closed`, for
+ * any reason: stream end, error, socket loss, `replaced`, `kick`, `{exit}`, shutdown) runs
+ * `closeSession`, so a session row never outlives its stream.
+ *
+ * Stanzas before authentication end the stream with `not-authorized` (RFC 6120 §6.4.1 and
+ * §7.1); the first stream header's namespace, version and host are checked (§4.9.3).
+ */
+export const c2sMachine = setup({
+  types: {
+    context: {} as C2SContext,
+    events: {} as C2SEvent,
+    input: {} as C2SInput,
+  },
+  actions: {
+    sendStreamHeader: noop,
+    sendAuthFeatures: noop,
+    sendBindFeatures: noop,
+    saslStart: noop,
+    saslContinue: noop,
+    sendSaslChallenge: noop,
+    sendSaslSuccess: noop,
+    sendSaslFailure: noop,
+    bind: noop,
+    sendBindResult: noop,
+    sendBindError: noop,
+    sendStanzaError: noop,
+    routeOut: noop,
+    deliver: noop,
+    closeSession: noop,
+    runKickHook: noop,
+    closeStream: noop,
+  },
+  guards: {
+    badHeader: ({ context, event }) =>
+      event.type === 'STREAM_HEADER' && headerProblem(event.header, context.hosts) !== undefined,
+    authenticated: ({ context }) => context.user !== undefined,
+    tooManyFailures: ({ context }) => context.authFailures + 1 >= context.maxAuthFailures,
+    isKick: ({ event }) => event.type === 'CONTROL' && event.message.type === 'kick',
+  },
+}).createMachine({
+  id: 'c2s',
+  context: ({ input }) => ({
+    hosts: input.hosts,
+    maxAuthFailures: input.maxAuthFailures,
+    server: '',
+    user: undefined,
+    resource: undefined,
+    authFailures: 0,
+    streamError: undefined,
+    kicked: false,
+  }),
+  initial: 'wait_for_stream',
+  on: {
+    STREAM_END: { target: '.closed' },
+    STREAM_ERROR: {
+      target: '.closed',
+      actions: assign({
+        streamError: ({ event }) => ({
+          condition: event.condition,
+          ...(event.text === undefined ? {} : { text: event.text }),
+        }),
+      }),
+    },
+    SOCKET_CLOSED: { target: '.closed' },
+    TIMEOUT: {
+      target: '.closed',
+      actions: assign({ streamError: { condition: 'connection-timeout' } }),
+    },
+    CONTROL: {
+      target: '.closed',
+      actions: assign({
+        streamError: ({ event }) => {
+          const spec = streamErrorFor(event.message)!;
+          return { condition: spec.condition, ...(spec.text === undefined ? {} : { text: spec.text }) };
+        },
+      }),
+    },
+    // Routed stanzas before the session exists are dropped (there is no session row yet).
+    ROUTE: {},
+  },
+  states: {
+    wait_for_stream: {
+      on: {
+        ...refuse(['AUTH', 'SASL_RESPONSE', 'SASL_ABORT', 'BIND', 'STANZA'] as const, notAuthorized),
+        ...refuse(RESULT_EVENTS, internalError),
+        STREAM_HEADER: [
+          {
+            guard: 'badHeader',
+            target: 'closed',
+            actions: [
+              assign({
+                server: ({ event }) => String(event.header.attrs.to ?? '').toLowerCase(),
+                streamError: ({ context, event }) => headerProblem(event.header, context.hosts),
+              }),
+              'sendStreamHeader',
+            ],
+          },
+          {
+            guard: 'authenticated',
+            target: 'wait_for_bind',
+            actions: ['sendStreamHeader', 'sendBindFeatures'],
+          },
+          {
+            target: 'wait_for_auth',
+            actions: [
+              assign({ server: ({ event }) => String(event.header.attrs.to).toLowerCase() }),
+              'sendStreamHeader',
+              'sendAuthFeatures',
+            ],
+          },
+        ],
+      },
+    },
+    wait_for_auth: {
+      on: {
+        ...refuse(ELEMENT_EVENTS, notAuthorized),
+        ...refuse(RESULT_EVENTS, internalError),
+        AUTH: { target: 'authenticating', actions: 'saslStart' },
+      },
+    },
+    authenticating: {
+      on: {
+        ...refuse(ELEMENT_EVENTS, internalError),
+        ...refuse(RESULT_EVENTS, internalError),
+        SASL_CHALLENGE: { target: 'wait_for_sasl_response', actions: 'sendSaslChallenge' },
+        SASL_SUCCESS: {
+          target: 'wait_for_stream',
+          actions: [assign({ user: ({ event }) => event.user }), 'sendSaslSuccess'],
+        },
+        SASL_FAILURE: [
+          {
+            guard: 'tooManyFailures',
+            target: 'closed',
+            actions: ['sendSaslFailure', assign({ streamError: notAuthorized })],
+          },
+          {
+            target: 'wait_for_auth',
+            actions: ['sendSaslFailure', assign({ authFailures: ({ context }) => context.authFailures + 1 })],
+          },
+        ],
+      },
+    },
+    wait_for_sasl_response: {
+      on: {
+        ...refuse(ELEMENT_EVENTS, notAuthorized),
+        ...refuse(RESULT_EVENTS, internalError),
+        SASL_RESPONSE: { target: 'authenticating', actions: 'saslContinue' },
+        SASL_ABORT: {
+          target: 'wait_for_auth',
+          actions: ['sendSaslFailure', assign({ authFailures: ({ context }) => context.authFailures + 1 })],
+        },
+      },
+    },
+    wait_for_bind: {
+      on: {
+        ...refuse(ELEMENT_EVENTS, notAuthorized),
+        ...refuse(RESULT_EVENTS, internalError),
+        BIND: { target: 'binding', actions: 'bind' },
+      },
+    },
+    binding: {
+      on: {
+        ...refuse(ELEMENT_EVENTS, internalError),
+        ...refuse(RESULT_EVENTS, internalError),
+        BOUND: {
+          target: 'session_established',
+          actions: [assign({ resource: ({ event }) => event.resource }), 'sendBindResult'],
+        },
+        BIND_FAILED: { target: 'wait_for_bind', actions: 'sendBindError' },
+      },
+    },
+    session_established: {
+      exit: 'closeSession',
+      on: {
+        ...refuse(['AUTH', 'SASL_RESPONSE', 'SASL_ABORT', 'BIND', 'STREAM_HEADER'] as const, {
+          condition: 'policy-violation',
+          text: 'negotiation element after the session was established',
+        }),
+        ...refuse(RESULT_EVENTS, internalError),
+        STANZA: { actions: 'routeOut' },
+        ROUTE: { actions: 'deliver' },
+        TIMEOUT: {},
+        CONTROL: [
+          {
+            guard: 'isKick',
+            target: 'closed',
+            actions: [
+              assign({
+                streamError: { condition: 'policy-violation', text: 'has been kicked' },
+                kicked: true,
+              }),
+              'runKickHook',
+            ],
+          },
+          {
+            target: 'closed',
+            actions: assign({
+              streamError: ({ event }) => {
+                const spec = streamErrorFor(event.message)!;
+                return { condition: spec.condition, ...(spec.text === undefined ? {} : { text: spec.text }) };
+              },
+            }),
+          },
+        ],
+      },
+    },
+    closed: {
+      type: 'final',
+      entry: 'closeStream',
+    },
+  },
+});

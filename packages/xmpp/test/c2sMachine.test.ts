@@ -1,0 +1,229 @@
+import { KICK, REPLACED, SYSTEM_SHUTDOWN } from '@otp-chat/session-manager';
+import xml from '@xmpp/xml';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { initialTransition, transition } from 'xstate';
+import { type C2SEvent, c2sMachine } from '../src/c2sMachine.ts';
+
+const header = (attrs: Record<string, string> = {}) =>
+  xml('stream:stream', {
+    to: 'localhost',
+    version: '1.0',
+    xmlns: 'jabber:client',
+    'xmlns:stream': 'http://etherx.jabber.org/streams',
+    ...attrs,
+  });
+const el = xml('message', { to: 'bob@localhost' });
+const iq = xml('iq', { type: 'set', id: 'b1' });
+
+const E = {
+  header: { type: 'STREAM_HEADER', header: header() },
+  auth: { type: 'AUTH', element: xml('auth') },
+  success: { type: 'SASL_SUCCESS', user: 'alice', data: undefined },
+  failure: { type: 'SASL_FAILURE', condition: 'not-authorized' },
+  challenge: { type: 'SASL_CHALLENGE', data: 'r=x' },
+  response: { type: 'SASL_RESPONSE', element: xml('response') },
+  bind: { type: 'BIND', iq },
+  bound: { type: 'BOUND', iq, resource: 'laptop' },
+  bindFailed: { type: 'BIND_FAILED', iq, condition: 'not-allowed' },
+  stanza: { type: 'STANZA', element: el },
+  route: { type: 'ROUTE', stanza: el },
+  end: { type: 'STREAM_END' },
+  closed: { type: 'SOCKET_CLOSED' },
+  timeout: { type: 'TIMEOUT' },
+} satisfies Record<string, C2SEvent>;
+
+function run(events: readonly C2SEvent[]) {
+  let [snap] = initialTransition(c2sMachine, { hosts: ['localhost'], maxAuthFailures: 3 });
+  const actions: string[] = [];
+  for (const e of events) {
+    if (snap.status === 'done') break; // the connection stops feeding a closed machine
+    const [next, acts] = transition(c2sMachine, snap, e);
+    snap = next;
+    for (const a of acts) actions.push(a.type);
+  }
+  return { state: snap.value as string, context: snap.context, actions, status: snap.status };
+}
+
+const toEstablished: C2SEvent[] = [E.header, E.auth, E.success, E.header, E.bind, E.bound];
+
+describe('c2sMachine: the happy path (ejabberd_c2s states)', () => {
+  it('wait_for_stream → wait_for_auth → wait_for_bind → session_established', () => {
+    const steps: Array<[C2SEvent[], string]> = [
+      [[], 'wait_for_stream'],
+      [[E.header], 'wait_for_auth'],
+      [[E.header, E.auth], 'authenticating'],
+      [[E.header, E.auth, E.success], 'wait_for_stream'],
+      [[E.header, E.auth, E.success, E.header], 'wait_for_bind'],
+      [[E.header, E.auth, E.success, E.header, E.bind], 'binding'],
+      [toEstablished, 'session_established'],
+    ];
+    for (const [events, state] of steps) expect(run(events).state).toBe(state);
+    const r = run(toEstablished);
+    expect(r.context.user).toBe('alice');
+    expect(r.context.resource).toBe('laptop');
+    expect(r.actions).toEqual([
+      'sendStreamHeader',
+      'sendAuthFeatures',
+      'saslStart',
+      'sendSaslSuccess',
+      'sendStreamHeader',
+      'sendBindFeatures',
+      'bind',
+      'sendBindResult',
+    ]);
+  });
+
+  it('SCRAM: a challenge, then the response goes back to authenticating', () => {
+    const r = run([E.header, E.auth, E.challenge, E.response]);
+    expect(r.state).toBe('authenticating');
+    expect(r.actions.slice(-2)).toEqual(['sendSaslChallenge', 'saslContinue']);
+  });
+
+  it('established: stanzas route out, routed stanzas are delivered, the state does not change (fast path)', () => {
+    const r = run([...toEstablished, E.stanza, E.route, E.timeout]);
+    expect(r.state).toBe('session_established');
+    expect(r.actions.slice(-2)).toEqual(['routeOut', 'deliver']);
+  });
+});
+
+describe('c2sMachine: closing, with the stream error of each cause', () => {
+  const cases: Array<[string, C2SEvent[], string | undefined, string[]]> = [
+    ['stanza before auth (RFC 6120 §6.4.1)', [E.header, E.stanza], 'not-authorized', []],
+    ['bind before auth', [E.header, E.bind], 'not-authorized', []],
+    ['stanza before bind', [E.header, E.auth, E.success, E.header, E.stanza], 'not-authorized', []],
+    [
+      'wrong namespace',
+      [{ type: 'STREAM_HEADER', header: header({ xmlns: 'jabber:server' }) }],
+      'invalid-namespace',
+      ['sendStreamHeader'],
+    ],
+    [
+      'unknown host',
+      [{ type: 'STREAM_HEADER', header: header({ to: 'example.org' }) }],
+      'host-unknown',
+      ['sendStreamHeader'],
+    ],
+    [
+      'no version',
+      [{ type: 'STREAM_HEADER', header: header({ version: '0.9' }) }],
+      'unsupported-version',
+      ['sendStreamHeader'],
+    ],
+    [
+      'third SASL failure',
+      [E.header, E.auth, E.failure, E.auth, E.failure, E.auth, E.failure],
+      'not-authorized',
+      ['sendSaslFailure'],
+    ],
+    [
+      'parse error',
+      [E.header, { type: 'STREAM_ERROR', condition: 'not-well-formed' }],
+      'not-well-formed',
+      [],
+    ],
+    [
+      'oversized stanza',
+      [
+        ...toEstablished,
+        { type: 'STREAM_ERROR', condition: 'policy-violation', text: 'XML stanza is too big' },
+      ],
+      'policy-violation',
+      ['closeSession'],
+    ],
+    ['negotiation timeout', [E.header, E.timeout], 'connection-timeout', []],
+    ['client ends the stream', [...toEstablished, E.end], undefined, ['closeSession']],
+    ['socket lost', [...toEstablished, E.closed], undefined, ['closeSession']],
+    [
+      'replaced (spec §5.2)',
+      [...toEstablished, { type: 'CONTROL', message: REPLACED }],
+      'conflict',
+      ['closeSession'],
+    ],
+    [
+      'kick (spec §5.2)',
+      [...toEstablished, { type: 'CONTROL', message: KICK }],
+      'policy-violation',
+      ['runKickHook', 'closeSession'],
+    ],
+    [
+      '{exit} (spec §5.2)',
+      [...toEstablished, { type: 'CONTROL', message: { type: 'exit', reason: 'User removed' } }],
+      'conflict',
+      ['closeSession'],
+    ],
+    [
+      'system-shutdown (spec §1.2)',
+      [...toEstablished, { type: 'CONTROL', message: SYSTEM_SHUTDOWN }],
+      'system-shutdown',
+      ['closeSession'],
+    ],
+    [
+      'system-shutdown before auth',
+      [E.header, { type: 'CONTROL', message: SYSTEM_SHUTDOWN }],
+      'system-shutdown',
+      [],
+    ],
+    ['bind again after the session', [...toEstablished, E.bind], 'policy-violation', ['closeSession']],
+  ];
+  it.each(cases)('%s', (_name, events, condition, mustInclude) => {
+    const r = run(events);
+    expect(r.state).toBe('closed');
+    expect(r.status).toBe('done');
+    expect(r.context.streamError?.condition).toBe(condition);
+    expect(r.actions.at(-1)).toBe('closeStream');
+    for (const a of mustInclude) expect(r.actions).toContain(a);
+  });
+
+  it('texts: replaced → "Replaced by new connection", kick → "has been kicked", exit → its reason', () => {
+    expect(run([...toEstablished, { type: 'CONTROL', message: REPLACED }]).context.streamError).toEqual({
+      condition: 'conflict',
+      text: 'Replaced by new connection',
+    });
+    expect(run([...toEstablished, { type: 'CONTROL', message: KICK }]).context.streamError?.text).toBe(
+      'has been kicked',
+    );
+    expect(
+      run([...toEstablished, { type: 'CONTROL', message: { type: 'exit', reason: 'User removed' } }]).context
+        .streamError?.text,
+    ).toBe('User removed');
+  });
+
+  it('a failed bind goes back to wait_for_bind; a second bind may succeed', () => {
+    const r = run([E.header, E.auth, E.success, E.header, E.bind, E.bindFailed]);
+    expect(r.state).toBe('wait_for_bind');
+    expect(run([E.header, E.auth, E.success, E.header, E.bind, E.bindFailed, E.bind, E.bound]).state).toBe(
+      'session_established',
+    );
+  });
+
+  it('routed stanzas before the session are dropped without closing', () => {
+    expect(run([E.header, E.route]).state).toBe('wait_for_auth');
+  });
+});
+
+describe('c2sMachine: invariants (property)', () => {
+  const all = Object.values(E) as C2SEvent[];
+  it('closeSession runs exactly once iff the session was established and then left; closeStream once on close', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...all), { maxLength: 30 }), (events) => {
+        const r = run(events);
+        // Reference model: established at some point?
+        let established = false;
+        let [snap] = initialTransition(c2sMachine, { hosts: ['localhost'], maxAuthFailures: 3 });
+        for (const e of events) {
+          if (snap.status === 'done') break;
+          [snap] = transition(c2sMachine, snap, e);
+          if (snap.value === 'session_established') established = true;
+        }
+        const closes = r.actions.filter((a) => a === 'closeSession').length;
+        const streamCloses = r.actions.filter((a) => a === 'closeStream').length;
+        expect(streamCloses).toBe(r.state === 'closed' ? 1 : 0);
+        expect(closes).toBe(established && r.state === 'closed' ? 1 : 0);
+        // Nothing routes out unless established.
+        if (!established) expect(r.actions).not.toContain('routeOut');
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
