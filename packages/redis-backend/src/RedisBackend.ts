@@ -83,6 +83,9 @@ export class RedisBackend implements Backend {
   private sub: Redis | undefined;
   private cache: SessionCache;
   private readonly pending = new Map<string, PendingWrite>();
+  /** The sequence number of the latest write issued per row, while writes of that row are in flight. */
+  private readonly latest = new Map<string, number>();
+  private seq = 0;
   private readonly hosts = new Set<string>();
   private logger: Logger = silentLogger;
   private node = '';
@@ -296,7 +299,10 @@ export class RedisBackend implements Backend {
   }
 
   private onMainClose(main: Redis): void {
-    if (this.main !== main || this.mainDown) return;
+    if (this.main !== main) return;
+    // Nothing can be read while it is down, and nothing cached before may be trusted afterwards.
+    this.cache.flush();
+    if (this.mainDown) return;
     this.mainDown = true;
     this.logger.warn({ backend: this.name }, 'redis connection lost; commands fail until it is back');
   }
@@ -318,15 +324,18 @@ export class RedisBackend implements Backend {
     const userKey = keys.user(s.luser, s.lserver);
     const userField = keys.userField(s);
     const pendingKey = `${userKey}\n${userField}`;
-    // This write supersedes any earlier one of the same row still waiting for Redis.
+    // This write supersedes any earlier one of the same row, waiting for Redis or in flight.
     this.pending.delete(pendingKey);
+    const seq = ++this.seq;
     if (op === 'set') this.hosts.add(s.lserver);
     this.cache.invalidate(userKey);
     const main = this.main;
     if (main === undefined || main.status !== 'ready') {
       if (main !== undefined) this.pending.set(pendingKey, { op, session: s });
+      this.latest.delete(pendingKey);
       return Promise.reject(this.unavailable(operation));
     }
+    this.latest.set(pendingKey, seq);
     const serverKey = keys.server(s.lserver);
     const serverField = keys.serverField(s);
     const nodeKey = keys.node(s.lserver, s.sid.ref.node);
@@ -343,6 +352,7 @@ export class RedisBackend implements Backend {
     const ticket = this.cache.begin(userKey);
     return m.exec().then(
       (results) => {
+        if (this.latest.get(pendingKey) === seq) this.latest.delete(pendingKey);
         const last = results?.[results.length - 1];
         if (results === null || last === undefined || results.some((r) => r[0] !== null)) {
           this.cache.end(ticket);
@@ -355,8 +365,11 @@ export class RedisBackend implements Backend {
         this.cache.end(ticket);
         this.cache.invalidate(userKey);
         const e = this.failure(operation, error);
-        // Applied or not, we cannot tell: replay it (both writes are idempotent) unless superseded.
-        if (e instanceof BackendUnavailableError && this.main === main && !this.pending.has(pendingKey)) {
+        const isLatest = this.latest.get(pendingKey) === seq;
+        if (isLatest) this.latest.delete(pendingKey);
+        // Applied or not, we cannot tell: replay it (both writes are idempotent) unless a later
+        // write of the same row was issued meanwhile (its own outcome decides).
+        if (e instanceof BackendUnavailableError && this.main === main && isLatest) {
           this.pending.set(pendingKey, { op, session: s });
         }
         throw e;
