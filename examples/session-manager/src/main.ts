@@ -1,5 +1,7 @@
-// A walkthrough of @otp-chat/session-manager: simulated connections open sessions, messages are
-// routed by priority, a session is replaced, and an administrator kicks a user by command.
+// A walkthrough of @otp-chat/session-manager: the session manager runs as a worker of the
+// application's root supervisor (as ejabberd_sm under ejabberd_sup), simulated connections open
+// sessions, messages are routed by priority, a session is replaced, and an administrator kicks a
+// user by command.
 // Run: pnpm --filter @otp-chat/example-session-manager start
 import { type ActorRef, ActorSystem, silentLogger } from '@otp-chat/actor';
 import {
@@ -9,6 +11,7 @@ import {
   type Sid,
   xml,
 } from '@otp-chat/session-manager';
+import { Application, Supervisor } from '@otp-chat/supervisor';
 
 const HOST = 'example.com';
 
@@ -22,11 +25,19 @@ export async function walkthrough(
     print(line);
   };
   const system = new ActorSystem({ node: 'chat@local', logger: silentLogger });
-  const sm = await SessionManager.start({
+  const sm = new SessionManager({
     system,
     hosts: [HOST],
     router: (s) => say(`router <- ${s.toString()}`),
   });
+  // The root supervisor starts the session manager, whose init starts its backend supervisor
+  // (one actor per backend: here the default memory backend).
+  const app = await Application.start({ strategy: 'one_for_one', children: [sm.childSpec()] }, { system });
+  const [smChild] = await Supervisor.whichChildren(system, app.root);
+  const backends = await Supervisor.whichChildren(system, sm.backendSupervisor!);
+  say(
+    `0. application started: root -> ${smChild?.id} -> backend supervisor -> ${backends.map((b) => b.id).join(', ')}`,
+  );
 
   /** A simulated client connection: an actor that prints what it receives and closes on control messages. */
   async function connectClient(
@@ -101,7 +112,8 @@ export async function walkthrough(
   say('6. bob -> alice@example.com while she is offline: bounced with service-unavailable');
   await sm.route(message('alice@example.com', 'are you there?'));
 
-  await sm.stop();
+  await app.stop(); // reverse order: the session manager's terminate, then its backend supervisor
+  say('7. application stopped');
   return lines;
 }
 

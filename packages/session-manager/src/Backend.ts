@@ -29,9 +29,11 @@ export interface BackendInitContext {
  *   reports it (`backend_error`) and never caches it as "no sessions".
  * - Methods may answer synchronously (the memory backend) or with a promise (Redis, SQL). The
  *   session manager keeps the routing hot path synchronous when they do.
- * - The session manager calls `init` once (from the backend's actor, under the backend
- *   supervisor), then `cleanNode(ownNode)` to drop rows a previous run of this node left behind,
- *   and `stop` at shut-down.
+ * - The session manager calls `init` from the backend's actor, under the backend supervisor, then
+ *   `cleanNode(ownNode)` to drop rows a previous run of this node left behind, and `stop` at an
+ *   orderly shut-down. When the backend actor crashes, the supervisor restarts it and `init` runs
+ *   **again without `stop` in between**: `init` must be re-entrant, and the store (owned by the
+ *   backend object, as mnesia owns its tables) keeps its rows.
  */
 export interface Backend {
   /** A short name for logs and `backend_error` events (`'memory'`, `'redis'`). */

@@ -13,6 +13,17 @@ export const DEFAULTS = Object.freeze({
   maxUserSessions: Number.POSITIVE_INFINITY,
   /** The reason sent to a removed user's connections (`disconnect_removed_user/2`). */
   userRemovedReason: 'User removed',
+  /**
+   * The backend supervisor (ejabberd's `ejabberd_backend_sup`, spec §1.1): `one_for_one`, at most
+   * `intensity` restarts in `period` seconds (ejabberd: 10 per 1 s), each backend actor a
+   * `transient` worker stopped within `workerShutdownMs` (ejabberd's `ejabberd_sm_mnesia`: 5000).
+   */
+  backendSupervisor: Object.freeze({ intensity: 10, period: 1, workerShutdownMs: 5000 }),
+  /**
+   * Shutdown of the session manager's own child spec (`SessionManager#childSpec`): ejabberd's
+   * `ejabberd_sup` gives its workers 1 minute.
+   */
+  shutdownMs: 60_000,
   /** Hook sequence numbers ejabberd_sm registers with (spec §12). */
   hookSeq: Object.freeze({
     rosterInSubscription: 20,

@@ -1,6 +1,7 @@
 import type { ActorContext, ActorRef, ActorSystem, ExitReason, GenServer, Logger } from '@otp-chat/actor';
 import { type AnyCommandSpec, Commands, EventBus, Hooks } from '@otp-chat/event-bus';
 import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/jid';
+import type { ChildSpec } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
 import type { Backend, MaybePromise } from './Backend.ts';
 import { KICK, REPLACED, type RouteMessage, SYSTEM_SHUTDOWN } from './ConnectionMessage.ts';
@@ -10,7 +11,7 @@ import { BackendInitError, IqDecodeError, UnknownHostError } from './errors.ts';
 import type { SmPacketAcc } from './hooks.ts';
 import { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
 import { awaitDown } from './internal/awaitDown.ts';
-import { type StartedBackend, startBackendActors, stopBackendActors } from './internal/backendActors.ts';
+import { startBackendSupervisor, stopBackendSupervisor } from './internal/backendActors.ts';
 import { andThen, isThenable } from './internal/maybe.ts';
 import { MemoryBackend } from './MemoryBackend.ts';
 import { type PresentResource, presentResources, type RoutingEnv, routeStanza } from './routing.ts';
@@ -98,10 +99,11 @@ export function ignoreSmBounce(stanza: Element): Element {
   return stanza;
 }
 
-/** The actor's state: the session manager it runs for and its started backends. */
+/** The actor's state: the session manager it runs for and its backend supervisor. */
 export interface ServerState {
   readonly sm: SessionManager;
-  readonly backends: readonly StartedBackend[];
+  /** The backend supervisor (ejabberd's `ejabberd_backend_sup`), linked to the session manager. */
+  readonly backendSupervisor: ActorRef;
 }
 
 /**
@@ -138,6 +140,7 @@ export class SessionManager {
   private readonly name: string;
   private commandSpecs: AnyCommandSpec[] = [];
   private actor: ActorRef | undefined;
+  private backendSup: ActorRef | undefined;
   private readonly env: RoutingEnv;
 
   constructor(options: SessionManagerOptions) {
@@ -184,9 +187,39 @@ export class SessionManager {
     return sm;
   }
 
+  /**
+   * A child spec that starts this session manager's actor under a supervisor, as `ejabberd_sm` is
+   * a `permanent` worker of `ejabberd_sup` (spec §1.1): registered under its name, trapping exits
+   * (so that a shut-down runs its `terminate`), `DEFAULTS.shutdownMs` to stop. A restart runs
+   * `init` again on the same object (backends, hooks, commands).
+   *
+   * @example
+   * ```ts
+   * const sm = new SessionManager({ system, hosts: ['example.com'] });
+   * const app = await Application.start({ children: [sm.childSpec()] }, { system });
+   * ```
+   */
+  childSpec(id: string = this.name): ChildSpec {
+    return {
+      id,
+      start: (ctx) => ctx.start(sessionManagerServer, this, { link: true, name: this.name, trapExit: true }),
+      restart: 'permanent',
+      shutdown: DEFAULTS.shutdownMs,
+      type: 'worker',
+    };
+  }
+
   /** The actor, once started. */
   get ref(): ActorRef | undefined {
     return this.actor;
+  }
+
+  /**
+   * The backend supervisor (ejabberd's `ejabberd_backend_sup`) the actor started, once started: a
+   * `@otp-chat/supervisor` `Supervisor` with one worker per distinct backend (`whichChildren` works).
+   */
+  get backendSupervisor(): ActorRef | undefined {
+    return this.backendSup;
   }
 
   /** Stops the actor: local sessions get `system-shutdown`, hooks and commands are removed. */
@@ -201,17 +234,24 @@ export class SessionManager {
   /** @internal `init/1` of the actor (spec §1.2). */
   async initServer(ctx: ActorContext): Promise<{ ok: ServerState } | { stop: ExitReason }> {
     this.actor = ctx.self;
-    // 1. one actor per distinct backend; a failure fails the start.
-    const started = await startBackendActors(ctx, this.distinctBackends, {
+    // A restart after a crash (no terminate ran): the previous backend supervisor is shutting down
+    // because its parent died; wait for it, so that its backends' `stop` cannot race the new
+    // `init`. Hooks and commands the previous run left are removed before they are added again.
+    const previous = this.backendSup;
+    this.backendSup = undefined;
+    if (previous !== undefined && this.system.isAlive(previous)) await this.system.whenExit(previous);
+    this.removeRegistrations();
+    // 1. one actor per distinct backend, under the backend supervisor; a failure fails the start.
+    const started = await startBackendSupervisor(ctx, this.distinctBackends, {
       node: this.node,
       hosts: this.hosts,
       logger: this.logger,
       clock: this.system.clock,
     });
     if ('error' in started) {
-      const cause =
-        typeof started.error === 'object' && 'error' in started.error ? started.error.error : started.error;
-      return { stop: { error: new BackendInitError(started.backend.name, { cause }) } };
+      return {
+        stop: { error: new BackendInitError(started.backend?.name ?? 'unknown', { cause: started.error }) },
+      };
     }
     // Rows a previous run of this node left behind (spec §16).
     await this.cleanNode(this.node);
@@ -222,7 +262,8 @@ export class SessionManager {
     // 4. the commands (spec §11.3).
     this.commandSpecs = sessionManagerCommands(this);
     this.commands.register(this.commandSpecs, { definer: 'session_manager' });
-    return { ok: { sm: this, backends: started.ok } };
+    this.backendSup = started.ok;
+    return { ok: { sm: this, backendSupervisor: started.ok } };
   }
 
   /** @internal `terminate/2` of the actor (spec §1.2). */
@@ -233,10 +274,34 @@ export class SessionManager {
     } catch (error) {
       this.logger.error({ err: error }, 'session manager: could not list local sessions at shut-down');
     }
+    this.removeRegistrations();
+    await stopBackendSupervisor(ctx, state.backendSupervisor);
+  }
+
+  /**
+   * @internal `handle_info` of the actor: the backend supervisor ending (it gave up after too many
+   * restarts) stops the session manager with its reason, so that the root supervisor restarts the
+   * whole subtree; anything else is logged, as ejabberd's "Unexpected info".
+   */
+  handleServerInfo(
+    message: unknown,
+    state: ServerState,
+    ctx: ActorContext,
+  ): { noreply: true; state: ServerState } | { stop: ExitReason; state: ServerState } {
+    const m = message as { type?: unknown; from?: ActorRef; reason?: ExitReason } | null;
+    if (m !== null && typeof m === 'object' && m.type === 'EXIT' && m.from?.equals(state.backendSupervisor)) {
+      ctx.logger.error({ reason: m.reason }, 'session manager: backend supervisor ended');
+      return { stop: m.reason ?? 'shutdown', state };
+    }
+    ctx.logger.debug({ message }, 'session manager: unexpected info');
+    return { noreply: true, state };
+  }
+
+  /** Deletes the per-host hooks and unregisters the commands this session manager added. */
+  private removeRegistrations(): void {
     for (const host of this.hosts) this.deleteHostHooks(host);
     for (const name of new Set(this.commandSpecs.map((c) => c.name))) this.commands.unregister(name);
     this.commandSpecs = [];
-    await stopBackendActors(ctx, state.backends);
   }
 
   private readonly hookHandlers = {
@@ -1036,13 +1101,10 @@ function userInfo(s: Session): UserSessionInfo {
  * The session manager's gen_server (spec §1.2): `init` starts the backends, the IQ table, the
  * hooks and the commands; `terminate` sends `system-shutdown` to local sessions and undoes the
  * rest. Its argument is the {@link SessionManager} whose lifecycle it owns, so a supervisor child
- * spec can start it: `system.start(sessionManagerServer, new SessionManager(opts), { trapExit: true })`.
+ * spec can start it (see {@link SessionManager.childSpec}).
  */
 export const sessionManagerServer: GenServer<ServerState, SessionManager> = {
   init: (sm, ctx) => sm.initServer(ctx),
-  handleInfo(message, state, ctx) {
-    ctx.logger.debug({ message }, 'session manager: unexpected info');
-    return { noreply: true, state };
-  },
+  handleInfo: (message, state, ctx) => state.sm.handleServerInfo(message, state, ctx),
   terminate: (_reason, state, ctx) => state.sm.terminateServer(state, ctx),
 };

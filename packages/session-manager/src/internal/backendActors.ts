@@ -1,5 +1,13 @@
-import type { ActorContext, ActorRef, ExitReason, GenServer } from '@otp-chat/actor';
+import {
+  type ActorContext,
+  type ActorRef,
+  type ExitReason,
+  type GenServer,
+  isCleanExit,
+} from '@otp-chat/actor';
+import { type ChildSpec, Supervisor, worker } from '@otp-chat/supervisor';
 import type { Backend, BackendInitContext } from '../Backend.ts';
+import { DEFAULTS } from '../DEFAULTS.ts';
 
 interface BackendActorArgs {
   readonly backend: Backend;
@@ -8,9 +16,17 @@ interface BackendActorArgs {
 
 /**
  * The actor that owns one backend's lifecycle, as `ejabberd_sm_mnesia` / `ejabberd_sm_redis` are
- * gen_servers under `ejabberd_backend_sup` (spec §1.1, §6): `init` runs the backend's `init`
- * (a failure fails the start with that reason), `terminate` its `stop`. Reads and writes do not go
- * through this actor: they run in the caller, as mnesia's dirty operations do.
+ * gen_servers under `ejabberd_backend_sup` (spec §1.1, §6.2, §6.3): `init` runs the backend's
+ * `init` (a failure fails the start with that reason), `terminate` its `stop`. Reads and writes do
+ * not go through this actor: they run in the caller, as mnesia's dirty operations do.
+ *
+ * **What survives a restart of this actor.** The store belongs to the {@link Backend} object, not
+ * to the actor, as mnesia's `session` table belongs to mnesia and outlives `ejabberd_sm_mnesia`:
+ * when the actor crashes its `terminate` does **not** call `backend.stop` (so a `MemoryBackend`
+ * keeps every row), and the restarted actor runs `backend.init` again, which must be re-entrant
+ * (mnesia's `create_table` on an existing table keeps its rows; a network backend reconnects).
+ * `backend.stop` runs only on an orderly shut-down (`normal`, `shutdown`, `{ shutdown }`), i.e. when
+ * the session manager stops the backend supervisor.
  */
 const backendActor: GenServer<Backend, BackendActorArgs> = {
   async init({ backend, context }) {
@@ -21,52 +37,86 @@ const backendActor: GenServer<Backend, BackendActorArgs> = {
     }
     return { ok: backend };
   },
-  async terminate(_reason, backend) {
-    await backend.stop?.();
+  handleInfo(message, backend, ctx) {
+    ctx.logger.debug({ message, backend: backend.name }, 'session backend actor: unexpected info');
+    return { noreply: true, state: backend };
+  },
+  async terminate(reason, backend) {
+    if (isCleanExit(reason)) await backend.stop?.();
   },
 };
 
-/** A started backend actor. */
-export interface StartedBackend {
-  readonly backend: Backend;
-  readonly ref: ActorRef;
+/** The child id of the `index`-th distinct backend under the backend supervisor. */
+export function backendChildId(backend: Backend, index: number): string {
+  return `backend:${index}:${backend.name}`;
 }
 
 /**
- * Starts one actor per backend, linked to the calling actor (the session manager), in order;
- * stops at the first failure and stops the ones already started. This is the one place to switch
- * to a `@otp-chat/supervisor` backend supervisor (ejabberd's `ejabberd_backend_sup`).
+ * The backend supervisor's spec: ejabberd's `ejabberd_backend_sup` (`one_for_one`, 10 restarts per
+ * second, spec §1.1), one `transient` worker per distinct backend with a 5 s shutdown (as
+ * `ejabberd_sm_mnesia`'s child spec, spec §6.2), trapping exits so that a shut-down runs `terminate`.
  */
-export async function startBackendActors(
+export function backendSupervisorSpec(
+  backends: readonly Backend[],
+  context: BackendInitContext,
+): { strategy: 'one_for_one'; intensity: number; period: number; label: string; children: ChildSpec[] } {
+  const sup = DEFAULTS.backendSupervisor;
+  return {
+    strategy: 'one_for_one',
+    intensity: sup.intensity,
+    period: sup.period,
+    label: 'session_manager.backend_sup',
+    children: backends.map((backend, i) =>
+      worker(
+        backendChildId(backend, i),
+        backendActor,
+        { backend, context },
+        {
+          restart: 'transient',
+          shutdown: sup.workerShutdownMs,
+          trapExit: true,
+        },
+      ),
+    ),
+  };
+}
+
+/**
+ * Starts the backend supervisor linked to the calling actor (the session manager), which starts
+ * one backend actor per backend in order (each runs `backend.init`). On the first failure the
+ * supervisor stops the ones already started (reverse order) and the result names the backend that
+ * failed and the reason its `init` gave.
+ */
+export async function startBackendSupervisor(
   ctx: ActorContext,
   backends: readonly Backend[],
   context: BackendInitContext,
-): Promise<{ ok: StartedBackend[] } | { error: ExitReason; backend: Backend }> {
-  const started: StartedBackend[] = [];
-  for (const backend of backends) {
-    const result = await ctx.start(backendActor, { backend, context }, { link: true });
-    if (result === 'ignore' || 'error' in result) {
-      await stopBackendActors(ctx, started);
-      const error: ExitReason =
-        result === 'ignore'
-          ? 'normal'
-          : typeof result.error === 'object' && 'alreadyStarted' in result.error
-            ? 'noproc'
-            : result.error;
+): Promise<{ ok: ActorRef } | { error: ExitReason | unknown; backend: Backend | undefined }> {
+  const result = await Supervisor.start(ctx, backendSupervisorSpec(backends, context));
+  if (result === 'ignore') return { error: 'normal', backend: undefined };
+  if ('ok' in result) return { ok: result.ok };
+  const reason = result.error;
+  // `{ shutdown: { failedToStartChild: id, reason } }`, where the child's reason is `{ error: thrown }`.
+  if (typeof reason === 'object' && reason !== null && 'shutdown' in reason) {
+    const failed = reason.shutdown as { failedToStartChild?: unknown; reason?: unknown } | undefined;
+    if (failed !== undefined && typeof failed.failedToStartChild === 'string') {
+      const backend = backends.find((b, i) => backendChildId(b, i) === failed.failedToStartChild);
+      const childReason = failed.reason;
+      const error =
+        typeof childReason === 'object' && childReason !== null && 'error' in childReason
+          ? (childReason as { error: unknown }).error
+          : childReason;
       return { error, backend };
     }
-    started.push({ backend, ref: result.ok });
   }
-  return { ok: started };
+  return { error: reason, backend: undefined };
 }
 
-/** Stops backend actors in reverse start order (their `terminate` runs `backend.stop`). */
-export async function stopBackendActors(
-  ctx: ActorContext,
-  started: readonly StartedBackend[],
-): Promise<void> {
-  for (const { ref } of [...started].reverse()) {
-    ctx.unlink(ref);
-    if (ctx.system.isAlive(ref)) await ctx.system.stop(ref, 'shutdown');
-  }
+/**
+ * Shuts the backend supervisor down (its children in reverse start order, each by its shutdown
+ * spec: `terminate` runs `backend.stop`). Unlinks first so that its exit is not an `EXIT` message.
+ */
+export async function stopBackendSupervisor(ctx: ActorContext, sup: ActorRef): Promise<void> {
+  ctx.unlink(sup);
+  if (ctx.system.isAlive(sup)) await ctx.system.stop(sup, 'shutdown');
 }

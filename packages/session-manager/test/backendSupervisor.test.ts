@@ -1,0 +1,175 @@
+import { type ActorRef, ActorSystem, SimulatedClock, silentLogger } from '@otp-chat/actor';
+import { Application, Supervisor } from '@otp-chat/supervisor';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../src/Backend.ts';
+import { SYSTEM_SHUTDOWN } from '../src/ConnectionMessage.ts';
+import { BackendInitError } from '../src/errors.ts';
+import { MemoryBackend } from '../src/MemoryBackend.ts';
+import { SessionManager } from '../src/SessionManager.ts';
+import { chat, connect, HOST, startSm } from './harness.ts';
+
+const OTHER = 'other.example';
+
+/** A memory backend that records its lifecycle calls in a shared log. */
+class Recording extends MemoryBackend {
+  constructor(
+    readonly label: string,
+    readonly log: string[],
+    readonly failInit?: unknown,
+  ) {
+    super();
+  }
+  override init(): void {
+    this.log.push(`init:${this.label}`);
+    if (this.failInit !== undefined) throw this.failInit;
+  }
+  override stop(): void {
+    this.log.push(`stop:${this.label}`);
+    super.stop();
+  }
+}
+
+async function backendChildren(sm: SessionManager): Promise<{ id: string; ref: ActorRef }[]> {
+  const sup = sm.backendSupervisor;
+  if (sup === undefined) throw new Error('no backend supervisor');
+  const children = await Supervisor.whichChildren(sm.system, sup);
+  return children.map((c) => {
+    if (c.ref === undefined || c.ref === 'restarting') throw new Error(`child ${c.id} not running`);
+    return { id: c.id ?? '', ref: c.ref };
+  });
+}
+
+describe('backend supervisor (spec §1.1 ejabberd_backend_sup, §1.2 init step 3)', () => {
+  it('is a real Supervisor with one running worker per distinct backend, in host order', async () => {
+    const log: string[] = [];
+    const a = new Recording('a', log);
+    const b = new Recording('b', log);
+    const { sm, system } = await startSm({ hosts: [HOST, OTHER], backends: { [HOST]: a, [OTHER]: b } });
+    const children = await backendChildren(sm);
+    expect(children.map((c) => c.id)).toEqual(['backend:0:memory', 'backend:1:memory']);
+    for (const c of children) expect(system.isAlive(c.ref)).toBe(true);
+    expect(await Supervisor.countChildren(system, sm.backendSupervisor!)).toMatchObject({
+      specs: 2,
+      active: 2,
+      workers: 2,
+    });
+    expect(log).toEqual(['init:a', 'init:b']);
+    await sm.stop();
+  });
+
+  it.each([
+    ['throws synchronously', (e: Error) => Object.assign(new Recording('x', [], e), { name: 'bad' })],
+    [
+      'rejects',
+      (e: Error) =>
+        Object.assign(new MemoryBackend(), { name: 'bad', init: () => Promise.reject(e) }) as Backend,
+    ],
+  ])('a backend whose init %s fails the SM start with that reason (§1.2 step 3)', async (_label, make) => {
+    const boom = new Error('store unavailable');
+    const log: string[] = [];
+    const good = new Recording('good', log);
+    const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+    const err = await SessionManager.start({
+      system,
+      hosts: [HOST, OTHER],
+      backends: { [HOST]: good, [OTHER]: make(boom) },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendInitError);
+    expect((err as BackendInitError).backend).toBe('bad');
+    expect((err as BackendInitError).cause).toBe(boom);
+    // The backend started before the failing one was stopped again, and nothing is left running.
+    expect(log).toEqual(['init:good', 'stop:good']);
+    expect(system.whereis('session_manager')).toBeUndefined();
+    expect(system.count()).toBe(0);
+  });
+
+  it('a crashed backend actor is restarted; the memory store outlives it (as a mnesia table) and the SM keeps working', async () => {
+    const log: string[] = [];
+    const backend = new Recording('mem', log);
+    const { sm, system } = await startSm({ backends: { [HOST]: backend } });
+    const alice = await connect(sm, 'alice', 'phone');
+    const [before] = await backendChildren(sm);
+    system.exit(before!.ref, 'kill'); // untrappable: no terminate, so no backend.stop
+    const [after] = await backendChildren(sm);
+    expect(after!.ref.equals(before!.ref)).toBe(false);
+    expect(system.isAlive(after!.ref)).toBe(true);
+    // init ran again on the same store; stop never ran; the row is still there.
+    expect(log).toEqual(['init:mem', 'init:mem']);
+    expect(backend.size).toBe(1);
+    expect(await sm.getUserResources('alice', HOST)).toEqual(['phone']);
+    // Routing and new sessions still work.
+    await sm.route(chat(`alice@${HOST}/phone`, 'after restart'));
+    expect((await alice.routed()).map((r) => r.stanza.getChildText('body'))).toEqual(['after restart']);
+    const bob = await connect(sm, 'bob', 'laptop');
+    expect(await sm.connectedUsers()).toEqual([`alice@${HOST}/phone`, `bob@${HOST}/laptop`]);
+    await sm.closeSession(bob.sid, 'bob', HOST, 'laptop');
+    expect(await sm.connectedUsersNumber()).toBe(1);
+    await sm.stop();
+    expect(log).toEqual(['init:mem', 'init:mem', 'stop:mem']);
+  });
+
+  it('more restarts than the intensity (10 per 1 s) end the backend supervisor, and the SM stops with it', async () => {
+    const clock = new SimulatedClock(0); // time stands still: every restart falls in one window
+    const system = new ActorSystem({ node: 'node1', clock, logger: silentLogger });
+    const { sm } = await startSm({ system });
+    const smRef = sm.ref!;
+    const smExit = system.whenExit(smRef);
+    for (let i = 0; i <= 10; i++) {
+      const [child] = await backendChildren(sm);
+      system.exit(child!.ref, 'kill');
+    }
+    expect(await smExit).toBe('shutdown');
+    expect(system.isAlive(smRef)).toBe(false);
+    expect(system.isAlive(sm.backendSupervisor!)).toBe(false);
+  });
+
+  it('terminate: sessions get system-shutdown, then the backend supervisor stops backends in reverse order', async () => {
+    const log: string[] = [];
+    const a = new Recording('a', log);
+    const b = new Recording('b', log);
+    const { sm, system } = await startSm({ hosts: [HOST, OTHER], backends: { [HOST]: a, [OTHER]: b } });
+    const conn = await connect(sm, 'alice', 'phone', { closeOnControl: false });
+    const sup = sm.backendSupervisor!;
+    await sm.stop();
+    expect(log).toEqual(['init:a', 'init:b', 'stop:b', 'stop:a']);
+    expect(await conn.received()).toContainEqual(SYSTEM_SHUTDOWN);
+    expect(system.isAlive(sup)).toBe(false);
+  });
+});
+
+describe('SessionManager under an Application root supervisor (spec §1.1: ejabberd_sm is a worker of ejabberd_sup)', () => {
+  it('childSpec starts it registered; the app stop runs its terminate and stops its backends', async () => {
+    const log: string[] = [];
+    const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+    const sm = new SessionManager({ system, hosts: [HOST], backends: { [HOST]: new Recording('m', log) } });
+    const app = await Application.start({ children: [sm.childSpec()] }, { system, handleSignals: false });
+    const [child] = await Supervisor.whichChildren(system, app.root);
+    expect(child?.id).toBe('session_manager');
+    expect(system.whereis('session_manager')).toEqual(sm.ref);
+    const conn = await connect(sm, 'alice', 'phone', { closeOnControl: false });
+    await app.stop();
+    expect(await conn.received()).toContainEqual(SYSTEM_SHUTDOWN);
+    expect(log).toEqual(['init:m', 'stop:m']);
+  });
+
+  it('a crashed SM is restarted by the root with fresh backends, hooks and commands', async () => {
+    const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+    const sm = new SessionManager({ system, hosts: [HOST] });
+    const app = await Application.start({ children: [sm.childSpec()] }, { system, handleSignals: false });
+    const first = sm.ref!;
+    const firstSup = sm.backendSupervisor!;
+    system.exit(first, 'kill');
+    const [child] = await Supervisor.whichChildren(system, app.root);
+    expect(child?.ref).not.toBe('restarting');
+    expect(sm.ref?.equals(first)).toBe(false);
+    expect(system.whereis('session_manager')).toEqual(sm.ref);
+    // The old backend supervisor went down with its parent; a new one runs.
+    expect(system.isAlive(firstSup)).toBe(false);
+    expect(system.isAlive(sm.backendSupervisor!)).toBe(true);
+    expect(sm.commands.list().map((c) => c.name)).toContain('connected_users');
+    const conn = await connect(sm, 'bob', 'laptop');
+    await sm.route(chat(`bob@${HOST}/laptop`, 'hello'));
+    expect((await conn.routed()).length).toBe(1);
+    await app.stop();
+  });
+});
