@@ -248,6 +248,18 @@ export class Hooks<M = HookMap> {
     return true;
   }
 
+  /**
+   * True when `run`/`runFold` on `(hook, host)` would call anything (a handler or a tracing
+   * subscriber). Allocates nothing: a caller can skip building the arguments of a hook nobody
+   * listens to.
+   */
+  has(hook: keyof M & string, host: HookHost): boolean {
+    const rec = this.table.get(hook);
+    if (rec === undefined) return false;
+    if (rec.lastHost === host) return rec.lastSlot !== undefined;
+    return rec.byHost.has(host);
+  }
+
   /** The registrations of `(hook, host)` in run order. */
   handlers(hook: keyof M & string, host: HookHost): readonly HookRegistration[] {
     const slot = this.slot(hook, host, false);

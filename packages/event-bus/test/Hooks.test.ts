@@ -138,6 +138,29 @@ describe('Hooks host lists (spec §9.3 "Per host vs global")', () => {
     expect(log).toEqual(expected);
   });
 
+  it('has(hook, host) is true exactly when its own list (handlers or subscribers) is non-empty', () => {
+    const { hooks } = setup();
+    const h = tag('x');
+    const sub = (state: number) => state;
+    expect(hooks.has('ping', 'a.example')).toBe(false);
+    hooks.add('ping', 'a.example', h, 50);
+    // A run caches the last host looked up: has must agree before and after it.
+    for (const afterRun of [false, true]) {
+      if (afterRun) hooks.run('ping', 'a.example', []);
+      expect(hooks.has('ping', 'a.example')).toBe(true);
+      expect(hooks.has('ping', 'b.example')).toBe(false);
+      expect(hooks.has('ping', 'global')).toBe(false); // no fallback between host and global lists
+      expect(hooks.has('two', 'a.example')).toBe(false);
+    }
+    hooks.delete('ping', 'a.example', h, 50);
+    expect(hooks.has('ping', 'a.example')).toBe(false);
+    hooks.subscribe('ping', 'a.example', sub, 0);
+    expect(hooks.has('ping', 'a.example')).toBe(true);
+    hooks.unsubscribe('ping', 'a.example', sub);
+    hooks.run('ping', 'a.example', []);
+    expect(hooks.has('ping', 'a.example')).toBe(false);
+  });
+
   it('a hook nobody registered: run returns undefined, runFold the initial value', () => {
     const { hooks } = setup();
     expect(hooks.run('ping', 'h', [])).toBeUndefined();
