@@ -282,6 +282,61 @@ describe('autoShutdown (spec §1.2 auto_shutdown)', () => {
     expect(await exit).toBe('shutdown');
   });
 
+  // supervisor.erl do_auto_shutdown/2 (all_significant): a child counts as active while its pid is
+  // not `undefined`, and `{restarting, OldPid}` is not `undefined`. So a significant child whose
+  // restart is pending keeps the supervisor up when another significant child ends.
+  it.each([
+    { name: 'a failed restart awaiting try_again_restart', backoff: false },
+    { name: 'a restart delayed by the backoff extension', backoff: true },
+  ])('all_significant: a significant child in restart ($name) still counts as active', async (row) => {
+    const { system, clock } = testSystem();
+    let attempts = 0;
+    let s2: ActorRef | undefined;
+    const flaky: ChildSpec = {
+      id: 's1',
+      restart: 'transient',
+      significant: true,
+      start: async (ctx) => {
+        attempts++;
+        if (attempts === 2 && !row.backoff) {
+          // s2 ends normally while s1's restart is failing: its EXIT is queued before try_again.
+          await system.stop(s2!);
+          return { error: { exit: 'not yet' } };
+        }
+        return ctx.start(testWorker(), 's1', { link: true });
+      },
+    };
+    const sup = okRef(
+      await Supervisor.start(system, {
+        autoShutdown: 'all_significant',
+        intensity: 10,
+        children: [flaky, sig('s2')],
+        ...(row.backoff ? { backoff: { initialMs: 1000 } } : {}),
+      }),
+    );
+    const [s1] = (await Supervisor.whichChildren(system, sup)).map((r) => r.ref as ActorRef);
+    s2 = (await Supervisor.whichChildren(system, sup))[1]!.ref as ActorRef;
+    system.exit(s1!, { exit: 'crash' });
+    await flush();
+    if (row.backoff) {
+      expect((await Supervisor.whichChildren(system, sup))[0]!.ref).toBe('restarting');
+      system.cast(s2, { stop: 'normal' });
+      await flush();
+      expect(system.isAlive(sup)).toBe(true);
+      clock.advance(1000);
+    }
+    await flush();
+    expect(system.isAlive(sup)).toBe(true);
+    const rows = await Supervisor.whichChildren(system, sup);
+    expect(rows.map((r) => r.id)).toEqual(['s1', 's2']);
+    expect(rows[0]!.ref).toSatisfy((ref) => typeof ref === 'object' && system.isAlive(ref as ActorRef));
+    expect(rows[1]!.ref).toBeUndefined();
+    // Now the last significant child ends by itself: the supervisor shuts down.
+    const exit = system.whenExit(sup);
+    system.cast(rows[0]!.ref as ActorRef, { stop: 'normal' });
+    expect(await exit).toBe('shutdown');
+  });
+
   it('a significant transient child that crashes is restarted, not a shutdown trigger', async () => {
     const { system } = testSystem();
     const sup = okRef(

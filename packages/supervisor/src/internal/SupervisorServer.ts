@@ -497,7 +497,9 @@ function autoShutdown(state: SupervisorState, ctx: ActorContext, spec: Normalize
     const anyLeft =
       state.spec.strategy === 'simple_one_for_one'
         ? state.dynamic.size > 0
-        : state.children.some((c) => c.ref !== undefined && c.spec.significant);
+        : // OTP counts `{restarting, OldPid}` as a pid: a significant child whose restart is
+          // pending (a failed attempt, or a backoff delay) is still active.
+          state.children.some((c) => (c.ref !== undefined || c.restarting) && c.spec.significant);
     if (anyLeft) return 'ok';
   }
   emit(state, ctx, { type: 'auto_shutdown', id: spec.id });
