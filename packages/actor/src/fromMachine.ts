@@ -27,6 +27,8 @@ const ERROR = '$otp.machineError';
  * - A machine error (a throwing action or guard, a failed invoked actor without `onError`) crashes
  *   the actor with `{ error }`, so its supervisor restarts it: xstate has no restarts of its own.
  * - Reaching a final state stops the actor with `normal`.
+ * - However the actor ends (including `kill`, which skips `terminate`), the xstate actor is
+ *   stopped, so no delayed transition or invoked actor outlives it.
  * - Delayed transitions use the system's `Clock`, so a `SimulatedClock` drives them in tests.
  *
  * @example
@@ -64,6 +66,15 @@ export function fromMachine<M extends AnyStateMachine>(
       // Errors raised outside a send (delayed transitions, invoked actors) reach us here.
       actor.subscribe({ error: (error: unknown) => ctx.send(ctx.self, { type: ERROR, error }) });
       actor.start();
+      // However this actor ends (a kill or an untrapped exit signal skip `terminate`), the xstate
+      // actor goes with it: its delayed transitions and invoked actors must not outlive the process.
+      void ctx.system.whenExit(ctx.self).then(() => {
+        try {
+          actor.stop();
+        } catch (error) {
+          ctx.logger.error({ actor: ctx.self.toString(), err: error }, 'machine stop threw');
+        }
+      });
       const snapshot = actor.getSnapshot() as { status: string; error?: unknown };
       if (snapshot.status === 'error') return { stop: { error: snapshot.error } };
       return { ok: actor };
