@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import {
   type ActorContext,
+  type ActorRef,
+  type ActorSystem,
   BadReturnError,
   CallingSelfError,
   CallTimeoutError,
@@ -178,6 +180,53 @@ describe('call (gen_server:call/3)', () => {
     clock.advance(1000);
     await flush();
     expect(order).toEqual([100, 100, 200, 300]);
+    expect(clock.pending()).toBe(0);
+  });
+
+  // gen_server:call demonitors and cancels nothing but its own receive timeout once it has the
+  // reply: nothing outlives an answered call. Here the shared deadline timer must be cleared once no
+  // call with a deadline is outstanding, or a Node process (systemClock) stays alive for up to the
+  // longest call timeout after its work is done.
+  it.each([
+    {
+      name: 'answered',
+      settle: async (system: ActorSystem, ref: ActorRef, p: Promise<unknown>) => {
+        system.send(ref, 'release');
+        await p;
+      },
+    },
+    {
+      name: 'failed because the server died',
+      settle: async (system: ActorSystem, ref: ActorRef, p: Promise<unknown>) => {
+        system.exit(ref, 'kill');
+        await p.catch(() => undefined);
+      },
+    },
+  ])('no clock timer is left once every call is $name', async (row) => {
+    const { system, clock } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    const calls = [system.call(ref, { op: 'defer' }), system.call(ref, { op: 'defer' }, 60_000)];
+    await flush();
+    expect(clock.pending()).toBe(1);
+    await row.settle(system, ref, Promise.all(calls));
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('a timer stays armed for the calls still waiting, and they still time out on time', async () => {
+    const { system, clock } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    const first = system.call(ref, { op: 'defer' }, 100);
+    await flush();
+    system.send(ref, 'release');
+    await first;
+    expect(clock.pending()).toBe(0);
+    const second = system.call(ref, { op: 'defer' }, 300).catch((e: unknown) => e);
+    await flush();
+    expect(clock.pending()).toBe(1);
+    clock.advance(299);
+    await flush();
+    clock.advance(1);
+    expect(await second).toBeInstanceOf(CallTimeoutError);
     expect(clock.pending()).toBe(0);
   });
 

@@ -9,18 +9,25 @@ interface Bucket {
 /**
  * Call timeouts without a `setTimeout` per call: one FIFO per distinct timeout value (deadlines in
  * one FIFO are in order, because the clock is monotonic), and a single clock timer armed for the
- * earliest live deadline. Answered calls are skipped lazily and compacted away.
+ * earliest live deadline. Answered calls are skipped lazily and compacted away; once no call is
+ * outstanding the timer is cleared and the FIFOs dropped, so an answered call never keeps the
+ * event loop alive until its old deadline.
  */
 export class Deadlines {
   private readonly buckets = new Map<number, Bucket>();
   private armedAt = Number.POSITIVE_INFINITY;
   private handle: TimerHandle | undefined;
+  /** Calls added and not yet done. */
+  private live = 0;
+  private firing = false;
 
   constructor(private readonly clock: Clock) {}
 
   add(call: PendingCall): void {
     const timeout = call.timeoutMs;
     call.deadline = this.clock.now() + timeout;
+    call.deadlines = this;
+    this.live++;
     let bucket = this.buckets.get(timeout);
     if (!bucket) {
       bucket = { items: [], head: 0 };
@@ -44,6 +51,15 @@ export class Deadlines {
     if (call.deadline < this.armedAt) this.arm(call.deadline);
   }
 
+  /** A call that was added is done (answered, expired or failed). */
+  release(): void {
+    if (--this.live > 0 || this.firing) return;
+    if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
+    this.handle = undefined;
+    this.armedAt = Number.POSITIVE_INFINITY;
+    this.buckets.clear();
+  }
+
   private arm(at: number): void {
     if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
     this.armedAt = at;
@@ -53,6 +69,7 @@ export class Deadlines {
   private readonly fire = (): void => {
     this.handle = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
+    this.firing = true;
     const now = this.clock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const [timeout, bucket] of this.buckets) {
@@ -66,6 +83,8 @@ export class Deadlines {
       if (bucket.head === items.length) this.buckets.delete(timeout);
       else next = Math.min(next, items[bucket.head]!.deadline);
     }
-    if (next !== Number.POSITIVE_INFINITY && next < this.armedAt) this.arm(next);
+    this.firing = false;
+    if (this.live === 0) this.buckets.clear();
+    else if (next !== Number.POSITIVE_INFINITY && next < this.armedAt) this.arm(next);
   };
 }

@@ -1,6 +1,7 @@
 import type { ActorRef } from '../ActorRef.ts';
 import type { ExitReason } from '../ExitReason.ts';
 import { CallTimeoutError, ExitError } from '../errors.ts';
+import type { Deadlines } from './Deadlines.ts';
 
 /**
  * One outstanding `call`: the caller's promise, its deadline, and its place in the server's list of
@@ -15,6 +16,8 @@ export class PendingCall {
   next: PendingCall | null = null;
   /** The list this call is on (the server's), so that it can unlink itself. */
   owner: CallList | null = null;
+  /** The deadline set tracking this call (none for `Infinity`); told when the call is done. */
+  deadlines: Deadlines | null = null;
 
   constructor(
     readonly target: ActorRef,
@@ -29,6 +32,7 @@ export class PendingCall {
     if (this.done) return;
     this.done = true;
     this.owner?.remove(this);
+    this.deadlines?.release();
     this.resolve(value);
   }
 
@@ -37,6 +41,7 @@ export class PendingCall {
     if (this.done) return;
     this.done = true;
     this.owner?.remove(this);
+    this.deadlines?.release();
     this.reject(new CallTimeoutError(this.target, this.timeoutMs));
   }
 
@@ -44,6 +49,7 @@ export class PendingCall {
   fail(reason: ExitReason): void {
     if (this.done) return;
     this.done = true;
+    this.deadlines?.release();
     this.reject(new ExitError(this.target, reason));
   }
 }
