@@ -63,9 +63,10 @@ export class MemoryBackend implements Backend {
     if (cur === undefined) return;
     if (!Array.isArray(cur)) {
       if (cur.sid.equals(session.sid)) {
+        // An emptied host map is kept: hosts are few, and dropping it would make the next
+        // `setSession` of that host allocate a new Map (open/close churn).
         users.delete(session.luser);
         this.count--;
-        if (users.size === 0) this.servers.delete(session.lserver);
       }
       return;
     }

@@ -92,6 +92,18 @@ export interface SessionSummary {
 const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
 const NO_INFO: SessionInfo = Object.freeze({});
 const IGNORE_SM_BOUNCE = new WeakSet<Element>();
+/** What `closeSession` was asked to close, raw and prepared. */
+interface CloseTarget {
+  readonly sid: Sid;
+  readonly user: string;
+  readonly server: string;
+  readonly resource: string;
+  readonly luser: string;
+  readonly lserver: string;
+  readonly lresource: string;
+}
+/** Bound of the raw-host-name → prepared-host memo (spellings of served hosts only). */
+const MAX_PREPARED_HOSTS = 256;
 
 /** Marks a stanza with ejabberd's `ignore_sm_bounce` meta: a `{bounce}` of it is dropped, not answered. */
 export function ignoreSmBounce(stanza: Element): Element {
@@ -138,6 +150,7 @@ export class SessionManager {
   private readonly router: (stanza: Element) => void;
   private readonly remoteSend: ((ref: ActorRef, message: unknown) => boolean) | undefined;
   private readonly name: string;
+  private readonly preparedHosts = new Map<string, string>();
   private commandSpecs: AnyCommandSpec[] = [];
   private actor: ActorRef | undefined;
   private backendSup: ActorRef | undefined;
@@ -353,20 +366,72 @@ export class SessionManager {
     priority: Priority = undefined,
     info: SessionInfo = NO_INFO,
   ): MaybePromise<void> {
-    const j = jid(user, server, resource);
-    const backend = this.backendOf(j.lserver);
-    const row = new Session(sid, j.luser, j.lserver, j.lresource, priority, info);
+    // ejabberd's order (jid:make/3): user, server, resource; each throws InvalidJidError.
+    const luser = nodeprep(user);
+    const lserver = this.prepareHost(server);
+    const lresource = resourceprep(resource);
+    const backend = this.backendOf(lserver);
+    const row = new Session(sid, luser, lserver, lresource, priority, info);
+    // 1. write; 2. replacement and max_user_sessions checks; 3. hook (spec §2, §4). Synchronous as
+    // long as the backend answers synchronously: no closure, no promise.
     const written = this.write(backend, row);
-    const afterReplace = andThen(written, () =>
-      this.checkForSessionsToReplace(backend, j.luser, j.lserver, j.lresource),
-    );
-    return andThen(afterReplace, () => {
-      const r = this.hooks.run('sm_register_connection_hook', j.lserver, sid, j, info);
-      if (this.events.has('session_opened')) {
-        this.events.emit('session_opened', { sid, user: j.luser, host: j.lserver, resource: j.lresource });
-      }
-      return r;
-    });
+    if (isThenable(written)) {
+      return written.then(() => this.openReplace(backend, row, user, server, resource, info));
+    }
+    return this.openReplace(backend, row, user, server, resource, info);
+  }
+
+  private openReplace(
+    backend: Backend,
+    row: Session,
+    user: string,
+    server: string,
+    resource: string,
+    info: SessionInfo,
+  ): MaybePromise<void> {
+    const replaced = this.checkForSessionsToReplace(backend, row.luser, row.lserver, row.lresource);
+    if (isThenable(replaced)) {
+      return replaced.then(() => this.openedHooks(row, user, server, resource, info));
+    }
+    return this.openedHooks(row, user, server, resource, info);
+  }
+
+  /** `sm_register_connection_hook` and the `session_opened` event; nothing is built for nobody. */
+  private openedHooks(
+    row: Session,
+    user: string,
+    server: string,
+    resource: string,
+    info: SessionInfo,
+  ): MaybePromise<void> {
+    const { sid, luser, lserver, lresource } = row;
+    const r = this.hooks.has('sm_register_connection_hook', lserver)
+      ? this.hooks.run(
+          'sm_register_connection_hook',
+          lserver,
+          sid,
+          new Jid(user, server, resource, luser, lserver, lresource),
+          info,
+        )
+      : undefined;
+    if (this.events.has('session_opened')) {
+      this.events.emit('session_opened', { sid, user: luser, host: lserver, resource: lresource });
+    }
+    return r;
+  }
+
+  /**
+   * `nameprep(server)`, remembered for the raw spellings of served hosts (a handful of strings), so
+   * the hot path does not re-prepare the same host name on every call.
+   */
+  private prepareHost(server: string): string {
+    const known = this.preparedHosts.get(server);
+    if (known !== undefined) return known;
+    const lserver = nameprep(server);
+    if (this.backendByHost.has(lserver) && this.preparedHosts.size < MAX_PREPARED_HOSTS) {
+      this.preparedHosts.set(server, lserver);
+    }
+    return lserver;
   }
 
   /** `check_for_sessions_to_replace/4` (spec §4.2, §4.3, §4.6). */
@@ -376,26 +441,36 @@ export class SessionManager {
     lserver: string,
     lresource: string,
   ): MaybePromise<void> {
-    return andThen(this.userRows(backend, luser, lserver), (rows) => {
-      let same = 0;
-      for (let i = 0; i < rows.length; i++) if (rows[i]!.lresource === lresource) same++;
-      if (same <= 1) return this.checkMaxSessions(backend, luser, lserver, rows);
-      // Every row of this full JID except the newest gets `replaced`.
-      const sameRes = rows.filter((s) => s.lresource === lresource);
-      const newest = newestSession(sameRes)!;
-      const waitFor: ActorRef[] = [];
-      for (const s of sameRes) {
-        if (s === newest) continue;
-        this.send(s.sid.ref, REPLACED);
-        waitFor.push(s.sid.ref);
-      }
-      const timeout =
-        typeof this.replaceTimeout === 'function' ? this.replaceTimeout(lserver) : this.replaceTimeout;
-      if (timeout <= 0) return this.checkMaxSessions(backend, luser, lserver, undefined);
-      return awaitDown(this.system, waitFor, timeout).then(() =>
-        this.checkMaxSessions(backend, luser, lserver, undefined),
-      );
-    });
+    const rows = this.userRows(backend, luser, lserver);
+    if (isThenable(rows)) return rows.then((r) => this.replaceOlder(backend, luser, lserver, lresource, r));
+    return this.replaceOlder(backend, luser, lserver, lresource, rows);
+  }
+
+  private replaceOlder(
+    backend: Backend,
+    luser: string,
+    lserver: string,
+    lresource: string,
+    rows: readonly Session[],
+  ): MaybePromise<void> {
+    let same = 0;
+    for (let i = 0; i < rows.length; i++) if (rows[i]!.lresource === lresource) same++;
+    if (same <= 1) return this.checkMaxSessions(backend, luser, lserver, rows);
+    // Every row of this full JID except the newest gets `replaced`.
+    const sameRes = rows.filter((s) => s.lresource === lresource);
+    const newest = newestSession(sameRes)!;
+    const waitFor: ActorRef[] = [];
+    for (const s of sameRes) {
+      if (s === newest) continue;
+      this.send(s.sid.ref, REPLACED);
+      waitFor.push(s.sid.ref);
+    }
+    const timeout =
+      typeof this.replaceTimeout === 'function' ? this.replaceTimeout(lserver) : this.replaceTimeout;
+    if (timeout <= 0) return this.checkMaxSessions(backend, luser, lserver, undefined);
+    return awaitDown(this.system, waitFor, timeout).then(() =>
+      this.checkMaxSessions(backend, luser, lserver, undefined),
+    );
   }
 
   /** `check_max_sessions/2` (spec §4.6): all rows, not deduplicated; kicks exactly the oldest. */
@@ -419,27 +494,52 @@ export class SessionManager {
    * `sm_remove_connection_hook` (with `{}` as info when there was no row).
    */
   closeSession(sid: Sid, user: string, server: string, resource: string): MaybePromise<void> {
-    const j = jid(user, server, resource);
-    const backend = this.backendOf(j.lserver);
-    return andThen(this.userRows(backend, j.luser, j.lserver), (rows) => {
-      let found: Session | undefined;
-      for (let i = 0; i < rows.length; i++) {
-        const s = rows[i]!;
-        if (s.lresource === j.lresource && s.sid.equals(sid)) {
-          found = s;
-          break;
-        }
+    const luser = nodeprep(user);
+    const lserver = this.prepareHost(server);
+    const lresource = resourceprep(resource);
+    const backend = this.backendOf(lserver);
+    const target: CloseTarget = { sid, user, server, resource, luser, lserver, lresource };
+    const rows = this.userRows(backend, luser, lserver);
+    if (isThenable(rows)) return rows.then((r) => this.closeFound(backend, r, target));
+    return this.closeFound(backend, rows, target);
+  }
+
+  private closeFound(backend: Backend, rows: readonly Session[], t: CloseTarget): MaybePromise<void> {
+    let found: Session | undefined;
+    for (let i = 0; i < rows.length; i++) {
+      const s = rows[i]!;
+      if (s.lresource === t.lresource && s.sid.equals(t.sid)) {
+        found = s;
+        break;
       }
-      const info = found === undefined ? NO_INFO : found.info;
-      const deleted = found === undefined ? undefined : this.remove(backend, found);
-      return andThen(deleted, () => {
-        const r = this.hooks.run('sm_remove_connection_hook', j.lserver, sid, j, info);
-        if (this.events.has('session_closed')) {
-          this.events.emit('session_closed', { sid, user: j.luser, host: j.lserver, resource: j.lresource });
-        }
-        return r;
+    }
+    if (found === undefined) return this.closedHooks(t, NO_INFO);
+    const info = found.info;
+    const deleted = this.remove(backend, found);
+    if (isThenable(deleted)) return deleted.then(() => this.closedHooks(t, info));
+    return this.closedHooks(t, info);
+  }
+
+  /** `sm_remove_connection_hook` (always; `{}` info without a row), then `session_closed`. */
+  private closedHooks(t: CloseTarget, info: SessionInfo): MaybePromise<void> {
+    const r = this.hooks.has('sm_remove_connection_hook', t.lserver)
+      ? this.hooks.run(
+          'sm_remove_connection_hook',
+          t.lserver,
+          t.sid,
+          new Jid(t.user, t.server, t.resource, t.luser, t.lserver, t.lresource),
+          info,
+        )
+      : undefined;
+    if (this.events.has('session_closed')) {
+      this.events.emit('session_closed', {
+        sid: t.sid,
+        user: t.luser,
+        host: t.lserver,
+        resource: t.lresource,
       });
-    });
+    }
+    return r;
   }
 
   /** `close_session_unset_presence/5`: `closeSession`, then `unset_presence_hook`. */
