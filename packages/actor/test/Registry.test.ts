@@ -1,7 +1,15 @@
 // Registered names (anchors §1.3 "Name registration").
 import { describe, expect, it } from 'vitest';
-import { type ActorRef, NoProcError, type ViaRegistry } from '../src/index.ts';
-import { probe, testSystem } from './helpers.ts';
+import {
+  type ActorRef,
+  ActorSystem,
+  type GenServer,
+  type Logger,
+  NoProcError,
+  SimulatedClock,
+  type ViaRegistry,
+} from '../src/index.ts';
+import { flush, probe, testSystem } from './helpers.ts';
 
 describe('Registry', () => {
   it('a taken local name gives { error: { alreadyStarted } } with the holder', async () => {
@@ -63,5 +71,39 @@ describe('Registry', () => {
     expect(back.equals(ref)).toBe(true);
     system.send(back, 'via copy');
     expect(await system.call(ref, { type: 'inbox' })).toEqual(['via copy']);
+  });
+
+  // OTP: `{via, Mod, Name}` calls Mod:unregister_name/1 from the ending process; a failure there
+  // is that registry's problem. Here it runs inside the runtime's finalize: a throwing registry
+  // must not leave the actor half-dead nor stall the scheduler for every other actor.
+  it('a via registry whose unregisterName throws: the actor still ends, watchers are told, others run', async () => {
+    const errors: string[] = [];
+    const logger: Logger = { debug() {}, info() {}, warn() {}, error: (_o, msg) => errors.push(msg ?? '') };
+    const system = new ActorSystem({ node: 'test@local', clock: new SimulatedClock(), logger });
+    const via: ViaRegistry = {
+      registerName: () => true,
+      unregisterName: () => {
+        throw new Error('registry down');
+      },
+      whereisName: () => undefined,
+    };
+    const stopper: GenServer<null, undefined, never, unknown, 'stop'> = {
+      init: () => ({ ok: null }),
+      handleCast: (_m, s) => ({ stop: 'normal', state: s }),
+    };
+    const named = await system.spawn(stopper, undefined, { name: { via, name: 'x' } });
+    const other = await system.spawn(stopper, undefined);
+    const watcher = await system.spawn(probe(), undefined);
+    const mon = await system.call(watcher, { type: 'monitor', to: named });
+    system.cast(named, 'stop');
+    await flush();
+    expect(system.isAlive(named)).toBe(false);
+    expect(await system.call(watcher, { type: 'inbox' })).toEqual([
+      { type: 'DOWN', ref: mon, target: named, reason: 'normal' },
+    ]);
+    system.cast(other, 'stop');
+    await flush();
+    expect(system.isAlive(other)).toBe(false);
+    expect(errors).toContain('via registry unregisterName threw');
   });
 });

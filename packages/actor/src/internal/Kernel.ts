@@ -111,7 +111,16 @@ export class Kernel {
     if (typeof name === 'string') {
       if (this.registry.whereisName(name) === process.self) this.registry.unregisterName(name);
     } else {
-      name.via.unregisterName(name.name);
+      // User code, run from inside finalize: a throw here must not leave the actor half-dead
+      // (links, monitors and waiters untold) nor escape into the scheduler and stall every actor.
+      try {
+        name.via.unregisterName(name.name);
+      } catch (error) {
+        this.logger.error(
+          { actor: process.self.toString(), name: String(name.name), err: error },
+          'via registry unregisterName threw',
+        );
+      }
     }
   }
 
