@@ -1,3 +1,14 @@
+export { C2SConnection, type C2SConnectionArgs, c2sConnectionServer } from './C2SConnection.ts';
+export type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './C2SOptions.ts';
+export {
+  type C2SActionName,
+  type C2SContext,
+  type C2SEvent,
+  type C2SInput,
+  type C2SStateName,
+  c2sMachine,
+  type StreamErrorInfo,
+} from './c2sMachine.ts';
 export { DEFAULTS } from './DEFAULTS.ts';
 export {
   RegisterError,
@@ -7,6 +18,9 @@ export {
   XmppError,
 } from './errors.ts';
 export { MemoryUserStore, type MemoryUserStoreOptions } from './MemoryUserStore.ts';
+export { type ModOfflineOptions, modOffline, type OfflineStore } from './modOffline.ts';
+export { modPing, NS_PING } from './modPing.ts';
+export { modRegister } from './modRegister.ts';
 export { type RedisHashClient, RedisUserStore, type RedisUserStoreOptions } from './RedisUserStore.ts';
 export { type PlainMessage, parsePlain } from './SaslPlain.ts';
 export {
@@ -18,4 +32,7 @@ export {
   scramCredentials,
 } from './ScramSha1.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
+export { type C2SStanzaErrorCondition, stanzaErrorReply } from './stanzaErrors.ts';
 export type { MaybePromise, PasswordFormat, UserStore } from './UserStore.ts';
+export type { XmppModule } from './XmppModule.ts';
+export { XmppServer, type XmppServerOptions } from './XmppServer.ts';

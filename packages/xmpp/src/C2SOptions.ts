@@ -1,0 +1,31 @@
+import type { Jid } from '@otp-chat/jid';
+import type { MaybePromise } from './internal/maybe.ts';
+
+/** `resource_conflict` (spec §4.1). */
+export type ResourceConflict = 'setresource' | 'closeold' | 'closenew' | 'acceptnew';
+
+/** The SASL mechanisms the C2S offers. */
+export type SaslMechanism = 'SCRAM-SHA-1' | 'PLAIN';
+
+/** The `c2s` access rule: `allow` or `deny` for a user binding from an address (spec §4.1). */
+export type AccessRule = (jid: Jid, ip: string) => MaybePromise<'allow' | 'deny'>;
+
+/** Per-connection options of the C2S listener (ejabberd's listener options). */
+export interface C2SOptions {
+  /** @default DEFAULTS.maxStanzaSize */
+  readonly maxStanzaSize: number;
+  /** @default DEFAULTS.shaperBytesPerSecond */
+  readonly shaperBytesPerSecond: number;
+  /** @default DEFAULTS.shaperBurstBytes */
+  readonly shaperBurstBytes: number;
+  /** @default DEFAULTS.maxAuthFailures */
+  readonly maxAuthFailures: number;
+  /** @default DEFAULTS.resourceConflict */
+  readonly resourceConflict: ResourceConflict;
+  /** @default DEFAULTS.negotiationTimeoutMs */
+  readonly negotiationTimeoutMs: number;
+  /** Offered in this order. @default ['SCRAM-SHA-1', 'PLAIN'] */
+  readonly mechanisms: readonly SaslMechanism[];
+  /** @default allow everyone */
+  readonly access: AccessRule;
+}

@@ -1,0 +1,329 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { ActorRef, ActorSystem, Logger } from '@otp-chat/actor';
+import { Commands, Hooks } from '@otp-chat/event-bus';
+import { type Jid, nameprep, parseJid } from '@otp-chat/jid';
+import {
+  type Backend,
+  type IqHandler,
+  IqHandlerTable,
+  type PerUser,
+  SessionManager,
+} from '@otp-chat/session-manager';
+import { dynamicWorker, Supervisor } from '@otp-chat/supervisor';
+import type { Element } from '@xmpp/xml';
+import { c2sConnectionServer } from './C2SConnection.ts';
+import type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './C2SOptions.ts';
+import { DEFAULTS } from './DEFAULTS.ts';
+import { XmppConfigError } from './errors.ts';
+import type { C2SHost } from './internal/C2SHost.ts';
+import { isThenable } from './internal/maybe.ts';
+import { MemoryUserStore } from './MemoryUserStore.ts';
+import { stanzaErrorReply } from './stanzaErrors.ts';
+import type { UserStore } from './UserStore.ts';
+import type { XmppModule } from './XmppModule.ts';
+
+/** Options of {@link XmppServer.start}. Every one has a default. */
+export interface XmppServerOptions {
+  readonly system: ActorSystem;
+  /** Virtual hosts served. @default [DEFAULTS.domain] */
+  readonly hosts?: readonly string[];
+  /** Listen address. @default DEFAULTS.host */
+  readonly host?: string;
+  /** Listen port; 0 picks a free one. @default DEFAULTS.port */
+  readonly port?: number;
+  /** @default a new `MemoryUserStore` */
+  readonly users?: UserStore;
+  /** Session backend per host (`sm_db_type`). @default memory */
+  readonly backends?: Readonly<Record<string, Backend>>;
+  /** `max_user_sessions`. @default unlimited (the session manager's default) */
+  readonly maxUserSessions?: PerUser<number>;
+  /** @default the session manager's (1000 ms) */
+  readonly replacedConnectionTimeoutMs?: number;
+  readonly hooks?: Hooks;
+  readonly commands?: Commands;
+  /** @default the system's logger */
+  readonly logger?: Logger;
+  /** Modules started after the session manager, stopped before it. @default [] */
+  readonly modules?: readonly XmppModule[];
+  readonly maxStanzaSize?: number;
+  readonly shaperBytesPerSecond?: number;
+  readonly shaperBurstBytes?: number;
+  readonly maxAuthFailures?: number;
+  readonly resourceConflict?: ResourceConflict;
+  readonly negotiationTimeoutMs?: number;
+  readonly mechanisms?: readonly SaslMechanism[];
+  readonly access?: AccessRule;
+  /** @default DEFAULTS.backlog */
+  readonly backlog?: number;
+}
+
+/**
+ * An XMPP server: the session manager, the C2S listener (RFC 6120 over TCP, no TLS) whose
+ * connections are supervised actors, the local router, and the modules. ejabberd's
+ * `ejabberd_listener` + `ejabberd_c2s` + `ejabberd_router` + `ejabberd_local` in one object.
+ *
+ * Supervision: the session manager is a root actor; connections run under a
+ * `simple_one_for_one` supervisor as `temporary` children trapping exits, so stopping the
+ * server ends every stream with `<system-shutdown/>` and closes every session.
+ */
+export class XmppServer {
+  readonly system: ActorSystem;
+  readonly sm: SessionManager;
+  readonly users: UserStore;
+  readonly hooks: Hooks;
+  readonly commands: Commands;
+  readonly logger: Logger;
+  /** Prepared virtual hosts. */
+  readonly hosts: readonly string[];
+  /** IQ handlers for stanzas addressed to a host itself (`ejabberd_local`'s table). */
+  readonly localIq = new IqHandlerTable();
+  private readonly hostSet: ReadonlySet<string>;
+  private listener: Server | undefined;
+  private connections: ActorRef | undefined;
+  private modules: readonly XmppModule[] = [];
+  private readonly sockets = new Set<Socket>();
+  private boundPort = 0;
+  private boundHost = '';
+
+  private constructor(options: XmppServerOptions, sm: SessionManager, users: UserStore, hooks: Hooks) {
+    this.system = options.system;
+    this.sm = sm;
+    this.users = users;
+    this.hooks = hooks;
+    this.commands = sm.commands;
+    this.logger = options.logger ?? options.system.logger;
+    this.hosts = sm.hosts;
+    this.hostSet = new Set(this.hosts);
+  }
+
+  /** The address the listener is bound to. */
+  get address(): { readonly host: string; readonly port: number } {
+    return { host: this.boundHost, port: this.boundPort };
+  }
+
+  /**
+   * Starts the session manager, the modules, the connection supervisor and the listener.
+   * Throws `XmppConfigError` for invalid options and rejects when the port cannot be bound.
+   */
+  static async start(options: XmppServerOptions): Promise<XmppServer> {
+    const hosts = (options.hosts ?? [DEFAULTS.domain]).map((h) => nameprep(h));
+    if (hosts.length === 0) throw new XmppConfigError('hosts', hosts, 'at least one host');
+    const port = options.port ?? DEFAULTS.port;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new XmppConfigError('port', port, 'an integer in 0..65535');
+    }
+    const users = options.users ?? new MemoryUserStore();
+    const hooks = options.hooks ?? new Hooks({ logger: options.logger ?? options.system.logger });
+    let server: XmppServer | undefined;
+    const sm = await SessionManager.start({
+      system: options.system,
+      hosts,
+      hooks,
+      commands: options.commands ?? new Commands({ hooks }),
+      ...(options.backends === undefined ? {} : { backends: options.backends }),
+      ...(options.maxUserSessions === undefined ? {} : { maxUserSessions: options.maxUserSessions }),
+      ...(options.replacedConnectionTimeoutMs === undefined
+        ? {}
+        : { replacedConnectionTimeoutMs: options.replacedConnectionTimeoutMs }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      userExists: (luser, lserver) => users.userExists(luser, lserver),
+      router: (stanza) => server?.route(stanza),
+    });
+    server = new XmppServer(options, sm, users, hooks);
+    try {
+      await server.startModules(options.modules ?? []);
+      await server.listen(options, port);
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+    return server;
+  }
+
+  private async startModules(modules: readonly XmppModule[]): Promise<void> {
+    const started: XmppModule[] = [];
+    this.modules = started;
+    for (const m of modules) {
+      await m.start(this);
+      started.push(m);
+    }
+  }
+
+  private async listen(options: XmppServerOptions, port: number): Promise<void> {
+    const c2s: C2SOptions = {
+      maxStanzaSize: options.maxStanzaSize ?? DEFAULTS.maxStanzaSize,
+      shaperBytesPerSecond: options.shaperBytesPerSecond ?? DEFAULTS.shaperBytesPerSecond,
+      shaperBurstBytes: options.shaperBurstBytes ?? DEFAULTS.shaperBurstBytes,
+      maxAuthFailures: options.maxAuthFailures ?? DEFAULTS.maxAuthFailures,
+      resourceConflict: options.resourceConflict ?? DEFAULTS.resourceConflict,
+      negotiationTimeoutMs: options.negotiationTimeoutMs ?? DEFAULTS.negotiationTimeoutMs,
+      mechanisms: options.mechanisms ?? ['SCRAM-SHA-1', 'PLAIN'],
+      access: options.access ?? (() => 'allow'),
+    };
+    const host: C2SHost = {
+      sm: this.sm,
+      users: this.users,
+      hooks: this.hooks,
+      logger: this.logger,
+      hosts: this.hosts,
+      options: c2s,
+      route: (stanza, to) => this.routeTo(stanza, to),
+    };
+    const started = await Supervisor.start(this.system, {
+      strategy: 'simple_one_for_one',
+      intensity: 1000,
+      period: 1,
+      children: [
+        dynamicWorker('c2s', c2sConnectionServer, (socket) => ({ socket: socket as Socket, host }), {
+          restart: 'temporary',
+          shutdown: 5000,
+          trapExit: true,
+        }),
+      ],
+    });
+    if (typeof started !== 'object' || !('ok' in started)) {
+      throw new XmppConfigError('supervisor', started, 'the connection supervisor did not start');
+    }
+    const sup = started.ok;
+    this.connections = sup;
+    const listener = createServer({ noDelay: true }, (socket) => this.accept(sup, socket));
+    this.listener = listener;
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(
+        { host: options.host ?? DEFAULTS.host, port, backlog: options.backlog ?? DEFAULTS.backlog },
+        () => {
+          listener.off('error', reject);
+          resolve();
+        },
+      );
+    });
+    listener.on('error', (error) => this.logger.error({ err: error }, 'c2s listener error'));
+    const addr = listener.address();
+    if (addr !== null && typeof addr === 'object') {
+      this.boundPort = addr.port;
+      this.boundHost = addr.address;
+    }
+  }
+
+  private accept(sup: ActorRef, socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+    Supervisor.startChild(this.system, sup, socket).then(
+      (result) => {
+        if (typeof result !== 'object' || !('ok' in result)) socket.destroy();
+      },
+      () => socket.destroy(),
+    );
+  }
+
+  /** Registers a handler for IQs addressed to `host` itself (`ejabberd_local`). */
+  registerLocalIqHandler(host: string, ns: string, handler: IqHandler): void {
+    this.localIq.register(nameprep(host), ns, handler);
+  }
+
+  unregisterLocalIqHandler(host: string, ns: string): boolean {
+    return this.localIq.unregister(nameprep(host), ns);
+  }
+
+  /** `ejabberd_router:route/1`: routes a stanza by its `to`. Stanzas to invalid JIDs are dropped. */
+  route(stanza: Element): void {
+    let to: Jid;
+    try {
+      to = parseJid(String(stanza.attrs.to ?? ''));
+    } catch {
+      this.logger.debug({ to: stanza.attrs.to }, 'router: stanza to an invalid JID dropped');
+      return;
+    }
+    this.routeTo(stanza, to);
+  }
+
+  private routeTo(stanza: Element, to: Jid): void {
+    try {
+      if (!this.hostSet.has(to.lserver)) {
+        // No s2s: any other domain is unreachable.
+        this.replyError(stanza, 'remote-server-not-found');
+        return;
+      }
+      if (to.luser === '') {
+        this.routeLocal(stanza, to);
+        return;
+      }
+      const r = this.sm.route(stanza);
+      if (isThenable(r)) {
+        (r as Promise<void>).catch((error: unknown) => this.routingFailed(stanza, error));
+      }
+    } catch (error) {
+      this.routingFailed(stanza, error);
+    }
+  }
+
+  private routingFailed(stanza: Element, error: unknown): void {
+    this.logger.error({ err: error, to: stanza.attrs.to }, 'router: routing failed');
+    this.replyError(stanza, 'internal-server-error');
+  }
+
+  /** Stanzas to a host itself (`ejabberd_local`): IQ get/set by namespace, others dropped. */
+  private routeLocal(stanza: Element, to: Jid): void {
+    if (stanza.name !== 'iq') return;
+    const type = stanza.attrs.type;
+    if (type !== 'get' && type !== 'set') return;
+    const children = stanza.children.filter((c): c is Element => typeof c !== 'string');
+    if (children.length !== 1) {
+      this.replyError(stanza, 'bad-request');
+      return;
+    }
+    const handler = this.localIq.lookup(to.lserver, String(children[0]!.attrs.xmlns ?? ''));
+    if (handler === undefined) {
+      this.replyError(stanza, 'service-unavailable');
+      return;
+    }
+    const deliver = (reply: Element | 'ignore') => {
+      if (reply !== 'ignore') this.route(reply);
+    };
+    const fail = (error: unknown) => {
+      this.logger.error({ err: error }, 'local IQ handler failed');
+      this.replyError(stanza, 'internal-server-error');
+    };
+    try {
+      const r = handler(stanza);
+      if (isThenable(r)) (r as Promise<Element | 'ignore'>).then(deliver, fail);
+      else deliver(r as Element | 'ignore');
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  private replyError(stanza: Element, condition: Parameters<typeof stanzaErrorReply>[1]): void {
+    const reply = stanzaErrorReply(stanza, condition);
+    if (reply === undefined || reply.attrs.to === undefined) return;
+    this.route(reply);
+  }
+
+  /**
+   * Stops accepting, ends every connection (`<system-shutdown/>`; each closes its session), stops
+   * the modules, then the session manager. Idempotent.
+   */
+  async stop(): Promise<void> {
+    const listener = this.listener;
+    this.listener = undefined;
+    const closed =
+      listener === undefined ? Promise.resolve() : new Promise<void>((r) => listener.close(() => r()));
+    const sup = this.connections;
+    this.connections = undefined;
+    if (sup !== undefined && this.system.isAlive(sup)) await this.system.stop(sup, 'shutdown');
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+    const modules = this.modules;
+    this.modules = [];
+    for (const m of [...modules].reverse()) {
+      try {
+        await m.stop?.(this);
+      } catch (error) {
+        this.logger.error({ err: error, module: m.name }, 'module stop failed');
+      }
+    }
+    await this.sm.stop();
+  }
+}

@@ -1,0 +1,57 @@
+import { escapeXML, escapeXMLText } from '@xmpp/xml';
+import type { StreamErrorCondition } from '../errors.ts';
+
+export const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+export const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
+export const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
+export const NS_STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
+export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+
+/** The response stream header (RFC 6120 §4.7). */
+export function streamHeader(id: string, from: string): string {
+  return (
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' " +
+    "xmlns:stream='http://etherx.jabber.org/streams' " +
+    `id='${escapeXML(id)}' from='${escapeXML(from)}' version='1.0' xml:lang='en'>`
+  );
+}
+
+/** Stream features before authentication: the SASL mechanisms (RFC 6120 §6.4.1). */
+export function authFeatures(mechanisms: readonly string[]): string {
+  let m = '';
+  for (const name of mechanisms) m += `<mechanism>${name}</mechanism>`;
+  return `<stream:features><mechanisms xmlns='${NS_SASL}'>${m}</mechanisms></stream:features>`;
+}
+
+/** Stream features after authentication: bind, and the legacy session marked optional. */
+export const BIND_FEATURES = `<stream:features><bind xmlns='${NS_BIND}'/><session xmlns='${NS_SESSION}'><optional/></session></stream:features>`;
+
+/** `<stream:error>` (RFC 6120 §4.9). */
+export function streamError(condition: StreamErrorCondition, text?: string): string {
+  const t = text === undefined ? '' : `<text xmlns='${NS_STREAMS}'>${escapeXMLText(text)}</text>`;
+  return `<stream:error><${condition} xmlns='${NS_STREAMS}'/>${t}</stream:error>`;
+}
+
+export const STREAM_END = '</stream:stream>';
+
+export function saslChallenge(data: string): string {
+  return `<challenge xmlns='${NS_SASL}'>${Buffer.from(data).toString('base64')}</challenge>`;
+}
+
+export function saslSuccess(data: string | undefined): string {
+  if (data === undefined) return `<success xmlns='${NS_SASL}'/>`;
+  return `<success xmlns='${NS_SASL}'>${Buffer.from(data).toString('base64')}</success>`;
+}
+
+export function saslFailure(condition: string, text?: string): string {
+  const t = text === undefined ? '' : `<text xml:lang='en'>${escapeXMLText(text)}</text>`;
+  return `<failure xmlns='${NS_SASL}'><${condition}/>${t}</failure>`;
+}
+
+/** Decodes a SASL payload: `=` is the empty response (RFC 6120 §6.4.2). */
+export function decodeSasl(text: string): Buffer | undefined {
+  const t = text.trim();
+  if (t === '=' || t === '') return Buffer.alloc(0);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t)) return undefined;
+  return Buffer.from(t, 'base64');
+}
