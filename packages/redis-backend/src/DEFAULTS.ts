@@ -20,8 +20,13 @@ export const DEFAULTS = Object.freeze({
    * when full; this is an LRU, so a larger default costs only the entries actually used.
    */
   cacheSize: 10_000,
-  /** Lifetime of a cache entry, a safety net behind pub/sub invalidation (ejabberd: 3600 s). */
-  cacheLifetimeMs: 3_600_000,
+  /**
+   * Lifetime of a cache entry. ejabberd uses 3600 s as a safety net; here invalidation is complete
+   * while the pub/sub subscription is up and the cache is flushed whenever it drops, so entries do
+   * not expire by default, which keeps a clock read off the routing hot path. Set a number to get
+   * ejabberd's safety net back.
+   */
+  cacheLifetimeMs: Number.POSITIVE_INFINITY,
   /** First reconnect delay; doubled on each attempt up to {@link DEFAULTS.reconnectMaxMs}. */
   reconnectInitialMs: 50,
   /** Longest reconnect delay (ioredis' own default caps at 5000 ms plus jitter). */

@@ -57,7 +57,7 @@ export class SessionCache {
   get(key: string): readonly Session[] | undefined {
     const e = this.lru.get(key);
     if (e === undefined) return undefined;
-    if (this.clock.now() - e.at > this.lifetimeMs) {
+    if (this.lifetimeMs !== Number.POSITIVE_INFINITY && this.clock.now() - e.at > this.lifetimeMs) {
       this.lru.delete(key);
       return undefined;
     }
@@ -81,7 +81,8 @@ export class SessionCache {
     const fresh = f !== undefined && f.version === ticket.version && ticket.epoch === this.epoch;
     if (f !== undefined && --f.refs === 0) this.inFlight.delete(ticket.key);
     if (rows !== undefined && fresh && this.enabled) {
-      this.lru.set(ticket.key, { rows, at: this.clock.now() });
+      const at = this.lifetimeMs === Number.POSITIVE_INFINITY ? 0 : this.clock.now();
+      this.lru.set(ticket.key, { rows, at });
     }
   }
 

@@ -1,0 +1,185 @@
+// bench/redis-backend: the Redis session backend against bare ioredis and redis-benchmark on the
+// same Redis in the same run, and routing with a warm cache against the memory backend.
+//
+//   RATIO open-close-vs-ioredis  SessionManager openSession + closeSession on RedisBackend, 200
+//                                concurrent callers, vs bare ioredis issuing the same MULTIs with
+//                                the same concurrency (>= 0.8 wanted).
+//   RATIO route-vs-memory        route() to a full JID, warm cache, vs the memory backend (>= 0.5).
+//   FIGURE redis-benchmark-hset-pipelined  redis-benchmark -t hset -P 16: the ceiling.
+import { execFileSync } from 'node:child_process';
+import { type ActorRef, ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { jid } from '@otp-chat/jid';
+import { RedisBackend } from '@otp-chat/redis-backend';
+import { RedisServer } from '@otp-chat/redis-backend/testing';
+import { type Backend, MemoryBackend, SessionManager } from '@otp-chat/session-manager';
+import { Redis } from 'ioredis';
+import { figure, header, type Measurement, measure, ratio, table } from './lib.ts';
+
+const HOST = 'bench.example';
+const CALLERS = 200;
+
+/** A connection actor that drops whatever it receives (routing's destination). */
+const sink: GenServer<number, void, 'sync', number> = {
+  init: () => ({ ok: 0 }),
+  handleInfo: (_m, n) => ({ noreply: true, state: n + 1 }),
+  handleCall: (_r, _f, n) => ({ reply: n, state: n }),
+};
+
+async function startSm(backend: Backend, node: string): Promise<{ sm: SessionManager; system: ActorSystem }> {
+  const system = new ActorSystem({ node, logger: silentLogger });
+  const sm = await SessionManager.start({
+    system,
+    hosts: [HOST],
+    backends: { [HOST]: backend },
+    logger: silentLogger,
+  });
+  return { sm, system };
+}
+
+/** `ops` operations spread over `CALLERS` concurrent callers, each awaiting its own in sequence. */
+async function concurrently(ops: number, one: (caller: number, i: number) => Promise<void>): Promise<void> {
+  const per = Math.ceil(ops / CALLERS);
+  const callers: Promise<void>[] = [];
+  for (let c = 0; c < CALLERS; c++) {
+    callers.push(
+      (async () => {
+        for (let i = 0; i < per; i++) await one(c, i);
+      })(),
+    );
+  }
+  await Promise.all(callers);
+}
+
+function redisBenchmark(port: number): number | undefined {
+  try {
+    const out = execFileSync(
+      'redis-benchmark',
+      ['-h', '127.0.0.1', '-p', String(port), '-t', 'hset', '-n', '200000', '-P', '16', '-q'],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    const m = /HSET:\s*([\d.]+)\s*requests per second/.exec(out.replace(/\r/g, '\n'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  header('redis-backend: RedisBackend vs bare ioredis, redis-benchmark and the memory backend');
+  const server = await RedisServer.start();
+  const rows: Measurement[] = [];
+  try {
+    // ---- open + close ------------------------------------------------------------------------
+    const backend = new RedisBackend({ url: server.url, prefix: 'bench' });
+    const { sm, system } = await startSm(backend, 'bench1');
+    const conns: ActorRef[] = [];
+    for (let c = 0; c < CALLERS; c++) conns.push(await system.spawn(sink, undefined));
+    const OPS = 20_000;
+    const smCase = await measure(
+      'SessionManager open+close (RedisBackend)',
+      { ops: OPS, rounds: 5, warmup: 1 },
+      (n) =>
+        concurrently(n, async (c) => {
+          const sid = sm.makeSid(conns[c]!);
+          await sm.openSession(sid, `user${c}`, HOST, 'res', 5, { conn: 'c2s' });
+          await sm.closeSession(sid, `user${c}`, HOST, 'res');
+        }),
+    );
+
+    // Bare ioredis: the very MULTIs the backend issues (3 HSET + PUBLISH + HGETALL, then the HDELs).
+    const bare = new Redis(server.url, { lazyConnect: true });
+    await bare.connect();
+    const k = backend.keys;
+    let counter = 0;
+    const bareCase = await measure('bare ioredis, same MULTIs', { ops: OPS, rounds: 5, warmup: 1 }, (n) =>
+      concurrently(n, async (c) => {
+        const id = ++counter;
+        const userKey = k.user(`user${c}`, HOST);
+        const field = `1700000000.${id}.bench1.bench1.${c}`;
+        const sf = `${String(c).length + 4}:user${c}|${field}`;
+        const value = `[1,1700000000,${id},"bench1","bench1",${c},"user${c}","${HOST}","res",5,{"conn":"c2s"}]`;
+        await bare
+          .multi()
+          .hset(userKey, field, value)
+          .hset(k.server(HOST), sf, value)
+          .hset(k.node(HOST, 'bench1'), sf, JSON.stringify([userKey, field]))
+          .publish(k.channel, `x\n${userKey}`)
+          .hgetall(userKey)
+          .exec();
+        await bare
+          .multi()
+          .hdel(userKey, field)
+          .hdel(k.server(HOST), sf)
+          .hdel(k.node(HOST, 'bench1'), sf)
+          .publish(k.channel, `x\n${userKey}`)
+          .hgetall(userKey)
+          .exec();
+      }),
+    );
+    rows.push(smCase, bareCase);
+    bare.disconnect();
+
+    // ---- route to a full JID, warm cache -------------------------------------------------------
+    const target = jid('alice', HOST, 'phone');
+    const aliceRedis = await system.spawn(sink, undefined);
+    await sm.openSession(sm.makeSid(aliceRedis), 'alice', HOST, 'phone', 1);
+    const memory = await startSm(new MemoryBackend(), 'bench2');
+    const aliceMem = await memory.system.spawn(sink, undefined);
+    await memory.sm.openSession(memory.sm.makeSid(aliceMem), 'alice', HOST, 'phone', 1);
+    const ROUTES = 200_000;
+    const term = { type: 'bench' };
+    const routeOn = (s: SessionManager, sys: ActorSystem, ref: ActorRef) => async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const r = s.route(target, term);
+        if (r instanceof Promise) await r;
+      }
+      await sys.call(ref, 'sync');
+    };
+    // Interleave the two so that machine noise hits both alike.
+    let redisRoute: Measurement | undefined;
+    let memRoute: Measurement | undefined;
+    for (let round = 0; round < 2; round++) {
+      redisRoute = await measure(
+        'route full JID (RedisBackend, warm cache)',
+        { ops: ROUTES, rounds: 3, warmup: 1 },
+        routeOn(sm, system, aliceRedis),
+      );
+      memRoute = await measure(
+        'route full JID (MemoryBackend)',
+        { ops: ROUTES, rounds: 3, warmup: 1 },
+        routeOn(memory.sm, memory.system, aliceMem),
+      );
+    }
+    rows.push(redisRoute!, memRoute!);
+
+    await memory.sm.stop();
+    await sm.stop();
+
+    // ---- the ceiling ---------------------------------------------------------------------------
+    const hsetPipelined = redisBenchmark(server.port);
+    table(rows);
+    // Each open+close is 2 MULTIs of 7 commands (MULTI, 3 writes, PUBLISH, HGETALL, EXEC).
+    const commandsPerSec = smCase.opsPerSec * 14;
+    if (hsetPipelined !== undefined) {
+      process.stdout.write(
+        `redis-benchmark -t hset -P 16: ${Math.round(hsetPipelined).toLocaleString('en-US')} req/s (ceiling);\n` +
+          `open+close through the session manager: ${Math.round(commandsPerSec).toLocaleString('en-US')} Redis commands/s ` +
+          `= ${((100 * commandsPerSec) / hsetPipelined).toFixed(1)}% of it\n\n`,
+      );
+    } else {
+      process.stdout.write('redis-benchmark not available: no ceiling figure\n\n');
+    }
+    ratio('open-close-vs-ioredis', smCase.opsPerSec / bareCase.opsPerSec);
+    ratio('route-vs-memory', redisRoute!.opsPerSec / memRoute!.opsPerSec);
+    figure('open-close-redis', smCase.opsPerSec, 'ops/s');
+    figure('route-redis-warm', redisRoute!.opsPerSec, 'ops/s');
+    if (hsetPipelined !== undefined) {
+      figure('redis-benchmark-hset-pipelined', hsetPipelined, 'req/s');
+      figure('open-close-commands-vs-ceiling', (100 * commandsPerSec) / hsetPipelined, '%');
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+await main();
