@@ -76,7 +76,10 @@ export interface ExitMessage {
   readonly reason: ExitReason;
 }
 
-/** `{'DOWN', Ref, process, Pid, Reason}`: a monitored actor ended (`noproc` if it never lived). */
+/**
+ * `{'DOWN', Ref, process, Pid, Reason}`: a monitored actor ended (`noproc` if it never lived).
+ * When a name with no holder was monitored, `target` is a ref that never lived (OTP: `{Name, Node}`).
+ */
 export interface DownMessage {
   readonly type: 'DOWN';
   readonly ref: MonitorRef;

@@ -1,6 +1,6 @@
 // Monitors (anchors §1.1): one-way, DOWN exactly once, noproc for a dead target, independent refs.
 import { describe, expect, it } from 'vitest';
-import type { DownMessage, MonitorRef } from '../src/index.ts';
+import type { DownMessage, GenServer, MonitorRef } from '../src/index.ts';
 import { flush, probe, testSystem } from './helpers.ts';
 
 describe('monitor / demonitor', () => {
@@ -93,5 +93,28 @@ describe('monitor / demonitor', () => {
     await system.stop(watcher);
     await system.stop(target); // would deliver DOWN to a dead watcher: must be a no-op
     expect(system.count()).toBe(0);
+  });
+
+  // OTP: monitoring a registered name that is not registered gives
+  // {'DOWN', Ref, process, {Name, Node}, noproc}: the target names the missing process, never the
+  // watcher. DownMessage.target is an ActorRef, so it must at least be one that never lived.
+  it('monitoring an unregistered name gives DOWN noproc whose target is not the watcher', async () => {
+    const { system } = testSystem();
+    const inbox: unknown[] = [];
+    const watcherServer: GenServer<null, undefined, string, MonitorRef, never, unknown> = {
+      init: () => ({ ok: null }),
+      handleCall: (name, _from, s, ctx) => ({ reply: ctx.monitor(name), state: s }),
+      handleInfo: (message, s) => {
+        inbox.push(message);
+        return { noreply: true, state: s };
+      },
+    };
+    const watcher = await system.spawn(watcherServer, undefined);
+    const mon = await system.call(watcher, 'nobody');
+    await flush();
+    expect(inbox).toEqual([{ type: 'DOWN', ref: mon, target: expect.anything(), reason: 'noproc' }]);
+    const down = inbox[0] as DownMessage;
+    expect(down.target.equals(watcher)).toBe(false);
+    expect(system.isAlive(down.target)).toBe(false);
   });
 });

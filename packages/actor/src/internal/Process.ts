@@ -453,7 +453,9 @@ export class Process implements ActorContext {
       const down: DownMessage = {
         type: 'DOWN',
         ref,
-        target: process?.self ?? this.kernel.refOf(target) ?? this.self,
+        // OTP names the missing process ({Name, Node}); never the watcher itself. For a name
+        // with no holder, a fresh ref that never lived stands for it.
+        target: process?.self ?? this.kernel.refOf(target) ?? this.kernel.newRef(),
         reason: 'noproc',
       };
       this.deliverInfo(down);
