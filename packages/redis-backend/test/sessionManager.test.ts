@@ -1,0 +1,69 @@
+import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { jid } from '@otp-chat/jid';
+import { SessionManager } from '@otp-chat/session-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisBackend } from '../src/RedisBackend.ts';
+import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
+
+const HOST = 'example.com';
+
+/** A connection actor that records what it receives. */
+const recorder: GenServer<unknown[], void, 'inbox', unknown[]> = {
+  init: () => ({ ok: [] }),
+  handleInfo: (m, inbox) => ({ noreply: true, state: [...inbox, m] }),
+  handleCall: (_r, _f, inbox) => ({ reply: inbox, state: inbox }),
+};
+
+// The session manager on this backend: two nodes (two actor systems, two backends, two
+// connection pairs) on one Redis see each other's sessions, and each other's cache invalidations.
+describe.runIf(canRunRedisTests('SessionManager on RedisBackend'))('SessionManager on RedisBackend', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  it('opens, routes and closes across two nodes sharing one Redis', async () => {
+    const prefix = uniquePrefix('sm');
+    const nodes = await Promise.all(
+      ['node1', 'node2'].map(async (node) => {
+        const system = new ActorSystem({ node, logger: silentLogger });
+        const backend = new RedisBackend({ url: redis.url, prefix });
+        const sm = await SessionManager.start({
+          system,
+          hosts: [HOST],
+          backends: { [HOST]: backend },
+          logger: silentLogger,
+          remoteSend: () => false,
+        });
+        return { system, backend, sm };
+      }),
+    );
+    const [n1, n2] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+    const phone = await n1.system.spawn(recorder, undefined);
+    const sid = n1.sm.makeSid(phone);
+    await n1.sm.openSession(sid, 'alice', HOST, 'phone', 5);
+
+    // node2 sees node1's session (and caches the answer).
+    expect(await n2.sm.getUserResources('alice', HOST)).toEqual(['phone']);
+    // Routing on node1 to the full JID reaches the connection (warm cache: synchronous).
+    n1.sm.route(jid('alice', HOST, 'phone'), { type: 'hello' });
+    expect(await n1.system.call(phone, 'inbox')).toEqual([{ type: 'hello' }]);
+
+    // node1 closes; node2's cached answer is invalidated through pub/sub.
+    await n1.sm.closeSession(sid, 'alice', HOST, 'phone');
+    await n2.backend.whenSynced();
+    let resources = await n2.sm.getUserResources('alice', HOST);
+    while (resources.length > 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      resources = await n2.sm.getUserResources('alice', HOST);
+    }
+    expect(resources).toEqual([]);
+    expect(await n1.sm.connectedUsersNumber()).toBe(0);
+
+    for (const n of nodes) await n.sm.stop();
+    expect(n1.backend.status).toBe('stopped');
+  });
+});
