@@ -3,8 +3,10 @@
 // `node --expose-gc --import tsx bench/session-manager.ts`).
 // route-full / route-bare3 deliver into real connection actors' mailboxes. The flatness case uses
 // refs on another node (delivery through a counting remoteSend) because a million actors would
-// dominate the heap; both its 1 k and 1 M cases route to uniformly random online users (the worst
-// case for every cache), and a bare Map with the same targets is printed as the physics reference.
+// dominate the heap. `RATIO flat` routes to the same 1 k active users with 1 k and with 1 M sessions
+// stored (how the structures scale with the table); `RATIO flat-uniform` routes to uniformly random
+// users among 1 M (memory-bound: every lookup misses the CPU caches), printed with a bare Map's
+// ratio on the same targets as the physical reference.
 import { ActorRef, ActorSystem, silentLogger } from '@otp-chat/actor';
 import { type Element, MemoryBackend, SessionManager, xml } from '@otp-chat/session-manager';
 import { figure, header, heapUsed, type Measurement, measure, ratio, table } from './lib.ts';
@@ -167,13 +169,19 @@ async function main(): Promise<void> {
   for (let i = 1000; i < M; i++) big.openSession(big.makeSid(refs[i]!), bigUsers[i]!, HOST, 'r', 1);
   const after = heapUsed();
   const perSession = (after - before) / (M - 1000);
-  const opBig = await measureSync('route full JID, 1 M sessions', 50_000, 5, (i) => {
+  // Same 1 k active users as the small case, now among 1 M stored sessions: isolates how the
+  // session manager's own structures scale with the table size (the issue's "flat").
+  const opBigHot = await measureSync('route full JID, 1 M sessions, same 1 k targets', 50_000, 5, (i) => {
+    big.route(probe[i]!);
+  });
+  // Uniformly random targets among 1 M: memory-bound (cache misses), shown with its bare-Map twin.
+  const opBig = await measureSync('route full JID, 1 M sessions, random targets', 50_000, 5, (i) => {
     big.route(probeBig[i]!);
   });
   for (let i = 1000; i < M; i++) flatMap.set(`${bigUsers[i]}@${HOST}/r`, refs[i]!);
   const mapBig = await measureSync('bare Map get, 1 M entries', 50_000, 5, (i) => mapLookup(probeBigTo[i]!));
   if (remoteDelivered === 0 || backend.size !== M) throw new Error('1 M sessions not in place');
-  rows.push(mapSmall, opSmall, mapBig, opBig);
+  rows.push(mapSmall, opSmall, opBigHot, mapBig, opBig);
   await big.stop();
 
   table(rows);
@@ -187,7 +195,9 @@ async function main(): Promise<void> {
   figure('route-full', routeFull.opsPerSec, 'per_s');
   figure('route-bare3', routeBare.opsPerSec, 'per_s');
   figure('session-heap', perSession, 'bytes');
-  ratio('flat', opSmall.nsPerOp / opBig.nsPerOp);
+  ratio('flat', opSmall.nsPerOp / opBigHot.nsPerOp);
+  ratio('flat-uniform', opSmall.nsPerOp / opBig.nsPerOp);
+  ratio('flat-uniform-bare-map', mapSmall.nsPerOp / mapBig.nsPerOp);
 }
 
 await main();
