@@ -1,0 +1,52 @@
+// The otp-chat XMPP server: `pnpm start` (memory backend, two demo users, 127.0.0.1:5222).
+// Ctrl-C ends every stream with <system-shutdown/>, closes the sessions and exits.
+import { ConfigError, parseConfig, USAGE } from './config.ts';
+import { startChatServer } from './startChatServer.ts';
+
+// Quiet by default (connection start/stop is logged at info); OTP_CHAT_LOG_LEVEL=info to see it.
+// The default logger is created lazily, on first use, so this applies.
+process.env.OTP_CHAT_LOG_LEVEL ??= 'warn';
+
+let config: ReturnType<typeof parseConfig>;
+try {
+  config = parseConfig(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(`${error.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  throw error;
+}
+if (config === 'help') {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const server = await startChatServer(config);
+const { host, port } = server.address;
+const max = Number.isFinite(config.maxUserSessions) ? config.maxUserSessions : 'unlimited';
+console.log(`otp-chat XMPP server listening on ${host}:${port} (domain ${config.domain})`);
+console.log(`  session backend: ${config.backend}, max sessions per user: ${max}`);
+console.log(
+  `  users: ${config.users.map((u) => `${u.user}@${config.domain} (password "${u.password}")`).join(', ')}`,
+);
+console.log('  connect with any XMPP client over plain TCP (no TLS), e.g. @xmpp/client:');
+console.log(
+  `    client({ service: "xmpp://${host}:${port}", domain: "${config.domain}", username: "alice", password: "alice" })`,
+);
+console.log('  Ctrl-C to stop.');
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) {
+    console.log('forced exit');
+    process.exit(130);
+  }
+  stopping = true;
+  console.log(`\n${signal}: closing every stream (system-shutdown) and session...`);
+  await server.stop();
+  console.log('stopped.');
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

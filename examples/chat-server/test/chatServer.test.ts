@@ -1,0 +1,96 @@
+import { silentLogger } from '@otp-chat/actor';
+import { connectClient } from '@otp-chat/xmpp/testing';
+import xml from '@xmpp/xml';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../src/config.ts';
+import { startChatServer } from '../src/startChatServer.ts';
+
+describe('chat-server config', () => {
+  const cases: Array<[string, string[], Partial<typeof DEFAULT_CONFIG>]> = [
+    ['defaults: memory backend, 127.0.0.1:5222, two demo users', [], DEFAULT_CONFIG],
+    [
+      '--port and --domain',
+      ['--port', '5333', '--domain=chat.example'],
+      { port: 5333, domain: 'chat.example' },
+    ],
+    [
+      '--backend redis with a URL',
+      ['--backend', 'redis', '--redis-url', 'redis://10.0.0.1:6380'],
+      { backend: 'redis', redisUrl: 'redis://10.0.0.1:6380' },
+    ],
+    ['--max-user-sessions', ['--max-user-sessions', '3'], { maxUserSessions: 3 }],
+    [
+      '--max-user-sessions infinity',
+      ['--max-user-sessions', 'infinity'],
+      { maxUserSessions: Number.POSITIVE_INFINITY },
+    ],
+    [
+      '--user replaces the demo users',
+      ['--user', 'carol:pw', '--user', 'dan:x:y'],
+      {
+        users: [
+          { user: 'carol', password: 'pw' },
+          { user: 'dan', password: 'x:y' },
+        ],
+      },
+    ],
+  ];
+  it.each(cases)('%s', (_name, argv, expected) => {
+    expect(parseConfig(argv)).toEqual({ ...DEFAULT_CONFIG, ...expected });
+  });
+
+  it('a config file, with flags winning over it', () => {
+    const file = JSON.stringify({
+      backend: 'redis',
+      port: 6000,
+      maxUserSessions: 5,
+      users: [{ user: 'zed', password: 'z' }],
+    });
+    const config = parseConfig(['--config', 'c.json', '--port', '7000'], () => file);
+    expect(config).toEqual({
+      ...DEFAULT_CONFIG,
+      backend: 'redis',
+      port: 7000,
+      maxUserSessions: 5,
+      users: [{ user: 'zed', password: 'z' }],
+    });
+  });
+
+  it.each([
+    [['--port', 'x']],
+    [['--backend', 'mnesia']],
+    [['--max-user-sessions', '0']],
+    [['--user', 'nopassword']],
+    [['--bogus', '1']],
+    [['--port']],
+  ])('rejects %j with a ConfigError', (argv) => {
+    expect(() => parseConfig(argv)).toThrow(ConfigError);
+  });
+
+  it('--help', () => {
+    expect(parseConfig(['--help'])).toBe('help');
+  });
+});
+
+describe('chat-server with @xmpp/client', () => {
+  it('the demo users log in and chat; stop() ends their streams with system-shutdown', async () => {
+    const server = await startChatServer({ ...DEFAULT_CONFIG, port: 0 }, { logger: silentLogger });
+    const port = server.address.port;
+    const alice = await connectClient({ port, username: 'alice', password: 'alice', resource: 'laptop' });
+    const bob = await connectClient({ port, username: 'bob', password: 'bob', resource: 'phone' });
+    await alice.send(
+      xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, 'hello from alice')),
+    );
+    await bob.send(xml('presence'));
+    await alice.send(
+      xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, 'are you there?')),
+    );
+    const got = await bob.waitFor((s) => s.getChildText('body') === 'are you there?');
+    expect(got.attrs.from).toBe('alice@localhost/laptop');
+    // The first message went to the offline store (bob had not sent presence) and arrives too.
+    await bob.waitFor((s) => s.getChildText('body') === 'hello from alice');
+    await server.stop();
+    await Promise.all([alice.offline, bob.offline]);
+    expect(alice.streamErrors.map((e) => e.condition)).toEqual(['system-shutdown']);
+  });
+});
