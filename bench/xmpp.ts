@@ -1,0 +1,392 @@
+// bench/xmpp: the otp-chat XMPP server against ejabberd 23.01 (Debian), same load driver, same
+// N and K, one run. The driver is @xmpp/client (PLAIN over plain TCP on loopback): N users log in
+// with bounded concurrency, then each sends K chat messages to the next user's full JID; we
+// measure logins/s, messages/s end to end (until every message arrived) and the server's memory
+// per session. Each server runs in its own process (ours: a forked Node with --expose-gc).
+//
+//   npx tsx bench/xmpp.ts                 # N=500 K=20, ours then ejabberd
+//   N=1000 K=20 CONCURRENCY=50 npx tsx bench/xmpp.ts
+//   EJABBERD=0 npx tsx bench/xmpp.ts      # ours only (no RATIO lines)
+//
+// ejabberd: `apt-get install ejabberd` first. The script writes a config to a temp dir owned by
+// the ejabberd user (loopback only, in-memory sessions, plain TCP, ulimit -n raised), registers
+// the users over distributed Erlang, and stops the node at the end. Memory is compared as each
+// VM accounts for it after the logins minus before: erlang:memory(total) for ejabberd, V8 heap
+// used + external after a full GC for otp-chat; RSS deltas of both processes are printed as well.
+import { execFile, execFileSync, fork } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ActorSystem, silentLogger } from '@otp-chat/actor';
+import { MemoryUserStore, modOffline, modPing, XmppServer } from '@otp-chat/xmpp';
+import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
+import xml from '@xmpp/xml';
+import { figure, header, ratio } from './lib.ts';
+
+const run = promisify(execFile);
+const N = Number(process.env.N ?? 500);
+const K = Number(process.env.K ?? 20);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
+const DOMAIN = 'localhost';
+const PASSWORD = 'secret';
+const user = (i: number) => `u${i}`;
+
+interface ServerHandle {
+  readonly name: string;
+  readonly port: number;
+  /** VM-accounted bytes (see the header comment). */
+  memory(): Promise<number>;
+  /** Resident set size of the server process, bytes. */
+  rss(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+interface Row {
+  readonly server: string;
+  readonly loginsPerSec: number;
+  readonly msgsPerSec: number;
+  readonly delivered: number;
+  readonly bytesPerSession: number;
+  readonly rssPerSession: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// otp-chat in a child process
+
+function startOtpChat(): Promise<ServerHandle> {
+  const child = fork(fileURLToPath(import.meta.url), ['--otp-chat-server', String(N)], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ask = () =>
+    new Promise<{ vm: number; rss: number }>((resolve) => {
+      const onMessage = (m: { type: string; vm: number; rss: number }) => {
+        if (m.type !== 'memory') return;
+        child.off('message', onMessage);
+        resolve(m);
+      };
+      child.on('message', onMessage);
+      child.send({ type: 'memory' });
+    });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.on('message', (m: { type: string; port?: number }) => {
+      if (m.type !== 'ready') return;
+      resolve({
+        name: 'otp-chat',
+        port: m.port!,
+        memory: async () => (await ask()).vm,
+        rss: async () => (await ask()).rss,
+        stop: () =>
+          new Promise<void>((done) => {
+            child.once('exit', () => done());
+            child.send({ type: 'stop' });
+          }),
+      });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// ejabberd 23.01 from Debian
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const EJABBERD_YML = (port: number) => `hosts: [${DOMAIN}]
+loglevel: warning
+listen:
+  - port: ${port}
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    max_stanza_size: 262144
+    backlog: 1024
+    access: c2s
+    starttls_required: false
+auth_method: internal
+auth_password_format: plain
+sm_db_type: mnesia
+router_db_type: mnesia
+shaper_rules:
+  max_user_sessions: 10
+access_rules:
+  c2s:
+    allow: all
+  local:
+    allow: local
+acl:
+  local:
+    user_regexp: ""
+api_permissions:
+  "console commands":
+    from: [ejabberd_ctl]
+    who: all
+    what: "*"
+modules:
+  mod_disco: {}
+  mod_ping: {}
+  mod_offline: {}
+`;
+
+function pidsOf(name: string): Set<string> {
+  try {
+    return new Set(execFileSync('pgrep', ['-x', name]).toString().trim().split('\n').filter(Boolean));
+  } catch {
+    return new Set();
+  }
+}
+
+async function startEjabberd(): Promise<ServerHandle | string> {
+  try {
+    execFileSync('which', ['ejabberdctl']);
+  } catch {
+    return 'ejabberdctl not found (apt-get install ejabberd)';
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'otp-chat-ejabberd-'));
+  const node = `otpchat${process.pid}@localhost`;
+  for (const sub of ['spool', 'logs', 'run']) mkdirSync(join(dir, sub));
+  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port));
+  writeFileSync(
+    join(dir, 'ejabberdctl.cfg'),
+    `ERLANG_NODE=${node}\nINET_DIST_INTERFACE=127.0.0.1\nEJABBERD_PID_PATH=${join(dir, 'run', 'ejabberd.pid')}\n`,
+  );
+  const uid = Number(execFileSync('id', ['-u', 'ejabberd']).toString());
+  const gid = Number(execFileSync('id', ['-g', 'ejabberd']).toString());
+  for (const p of ['', 'spool', 'logs', 'run', 'ejabberd.yml', 'ejabberdctl.cfg'])
+    chownSync(join(dir, p), uid, gid);
+  const ctl = [
+    '--ctl-config',
+    join(dir, 'ejabberdctl.cfg'),
+    '--config',
+    join(dir, 'ejabberd.yml'),
+    '--spool',
+    join(dir, 'spool'),
+    '--logs',
+    join(dir, 'logs'),
+    '--node',
+    node,
+  ];
+  const epmdBefore = pidsOf('epmd');
+  const stop = async () => {
+    try {
+      await run('ejabberdctl', [...ctl, 'stop'], { timeout: 60_000 });
+      await run('ejabberdctl', [...ctl, 'stopped'], { timeout: 60_000 });
+    } finally {
+      // Only an epmd this run started is ours to stop.
+      for (const p of pidsOf('epmd')) if (!epmdBefore.has(p)) process.kill(Number(p));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const shell = `ulimit -n 20000; cd ${dir}/spool; ejabberdctl ${ctl.join(' ')} start`;
+  await run('su', ['-s', '/bin/bash', 'ejabberd', '-c', shell]);
+  try {
+    return await prepareEjabberd(ctl, node, port, dir, stop);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function prepareEjabberd(
+  ctl: readonly string[],
+  node: string,
+  port: number,
+  dir: string,
+  stop: () => Promise<void>,
+): Promise<ServerHandle> {
+  await run('ejabberdctl', [...ctl, 'started'], { timeout: 60_000 });
+  const cookie = readFileSync('/var/lib/ejabberd/.erlang.cookie', 'utf8').trim();
+  const rpc = async (expr: string): Promise<string> => {
+    const { stdout } = await run(
+      'erl',
+      [
+        '-sname',
+        `bench${process.pid}${Math.floor(Math.random() * 1e6)}@localhost`,
+        '-setcookie',
+        cookie,
+        '-noshell',
+        '-eval',
+        `N='${node}', R=begin ${expr} end, io:format("~p~n", [R]), init:stop().`,
+      ],
+      { timeout: 120_000, cwd: dir },
+    );
+    return stdout.trim();
+  };
+  await rpc(
+    `[rpc:call(N, ejabberd_auth, try_register, [list_to_binary("u"++integer_to_list(I)), <<"${DOMAIN}">>, <<"${PASSWORD}">>]) || I <- lists:seq(0, ${N - 1})], ok`,
+  );
+  const beamPid = async () => (await rpc('rpc:call(N, os, getpid, [])')).replace(/"/g, '');
+  const pid = await beamPid();
+  return {
+    name: 'ejabberd 23.01',
+    port,
+    memory: async () => Number(await rpc('rpc:call(N, erlang, memory, [total])')),
+    rss: async () => {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+    },
+    stop,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// the load driver (the same for both servers)
+
+async function drive(server: ServerHandle): Promise<Row> {
+  const memBefore = await server.memory();
+  const rssBefore = await server.rss();
+  const clients: TestClient[] = new Array(N);
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < N) {
+        const i = next++;
+        clients[i] = await connectClient({
+          port: server.port,
+          domain: DOMAIN,
+          username: user(i),
+          password: PASSWORD,
+          resource: 'bench',
+          timeoutMs: 30_000,
+        });
+      }
+    }),
+  );
+  const loginSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const memAfter = await server.memory();
+  const rssAfter = await server.rss();
+
+  const total = N * K;
+  let received = 0;
+  let finish: () => void = () => {};
+  const allIn = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  for (const c of clients) {
+    c.xmpp.on('stanza', (s) => {
+      if (s.name === 'message' && ++received === total) finish();
+    });
+  }
+  const t1 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) {
+    const to = `${user((i + 1) % N)}@${DOMAIN}/bench`;
+    for (let k = 0; k < K; k++) {
+      void clients[i]!.send(xml('message', { to, type: 'chat' }, xml('body', {}, `m${k}`)));
+    }
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, 120_000)))]);
+  clearTimeout(timer);
+  const msgSec = Number(process.hrtime.bigint() - t1) / 1e9;
+  await Promise.all(clients.map((c) => c.stop()));
+  return {
+    server: server.name,
+    loginsPerSec: N / loginSec,
+    msgsPerSec: received / msgSec,
+    delivered: received,
+    bytesPerSession: (memAfter - memBefore) / N,
+    rssPerSession: (rssAfter - rssBefore) / N,
+  };
+}
+
+function printRows(rows: readonly Row[]): void {
+  const line = (cells: readonly string[]) =>
+    `${cells[0]!.padEnd(16)}${cells
+      .slice(1)
+      .map((c) => c.padStart(14))
+      .join('')}\n`;
+  process.stdout.write(line(['server', 'logins/s', 'msgs/s', 'delivered', 'B/session', 'RSS B/sess']));
+  for (const r of rows) {
+    process.stdout.write(
+      line([
+        r.server,
+        r.loginsPerSec.toFixed(0),
+        r.msgsPerSec.toFixed(0),
+        `${r.delivered}/${N * K}`,
+        r.bytesPerSession.toFixed(0),
+        r.rssPerSession.toFixed(0),
+      ]),
+    );
+  }
+  process.stdout.write('\n');
+}
+
+async function main(): Promise<void> {
+  header(`xmpp: otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}`);
+  const rows: Row[] = [];
+  const ours = await startOtpChat();
+  try {
+    rows.push(await drive(ours));
+  } finally {
+    await ours.stop();
+  }
+  let ej: Row | undefined;
+  if (process.env.EJABBERD !== '0') {
+    const started = await startEjabberd();
+    if (typeof started === 'string') {
+      process.stdout.write(`# ejabberd skipped: ${started}\n`);
+    } else {
+      try {
+        ej = await drive(started);
+        rows.push(ej);
+      } finally {
+        await started.stop();
+      }
+    }
+  }
+  printRows(rows);
+  const o = rows[0]!;
+  if (ej !== undefined) {
+    ratio('logins-vs-ejabberd', o.loginsPerSec / ej.loginsPerSec);
+    ratio('msgs-vs-ejabberd', o.msgsPerSec / ej.msgsPerSec);
+    ratio('memory-vs-ejabberd', ej.bytesPerSession / o.bytesPerSession);
+    figure('ejabberd-bytes-per-session', ej.bytesPerSession, 'B');
+  }
+  figure('otp-chat-logins-per-sec', o.loginsPerSec, 'logins/s');
+  figure('otp-chat-msgs-per-sec', o.msgsPerSec, 'msgs/s');
+  figure('otp-chat-bytes-per-session', o.bytesPerSession, 'B');
+  figure('otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
+}
+
+// Dispatch last, so that every constant above is initialised.
+if (process.argv[2] === '--otp-chat-server') {
+  const system = new ActorSystem({ logger: silentLogger });
+  const users = new MemoryUserStore();
+  const n = Number(process.argv[3]);
+  for (let i = 0; i < n; i++) users.register(user(i), DOMAIN, PASSWORD);
+  const server = await XmppServer.start({
+    system,
+    hosts: [DOMAIN],
+    port: 0,
+    users,
+    logger: silentLogger,
+    modules: [modPing(), modOffline()],
+  });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type === 'memory') {
+      gc?.();
+      gc?.();
+      const m = process.memoryUsage();
+      process.send?.({ type: 'memory', vm: m.heapUsed + m.external, rss: m.rss });
+    } else if (msg.type === 'stop') {
+      void server.stop().then(() => process.exit(0));
+    }
+  });
+  process.send?.({ type: 'ready', port: server.address.port });
+} else {
+  await main();
+}
