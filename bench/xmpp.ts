@@ -22,8 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
 import { MemoryUserStore, modOffline, modPing, XmppServer } from '@otp-chat/xmpp';
-import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
-import xml from '@xmpp/xml';
+import { connectClient, type TestClient, xml } from '@otp-chat/xmpp/testing';
 import { figure, header, ratio } from './lib.ts';
 
 const run = promisify(execFile);
@@ -276,7 +275,7 @@ async function drive(server: ServerHandle): Promise<Row> {
     finish = resolve;
   });
   for (const c of clients) {
-    c.xmpp.on('stanza', (s) => {
+    c.onStanza((s) => {
       if (s.name === 'message' && ++received === total) finish();
     });
   }

@@ -39,6 +39,8 @@ export interface TestClient {
   readonly streamErrors: ReceivedStreamError[];
   /** Resolves with the next received stanza (already received ones included) matching `match`. */
   waitFor(match: (stanza: Element) => boolean, timeoutMs?: number): Promise<Element>;
+  /** Calls `listener` for every stanza received from now on. */
+  onStanza(listener: (stanza: Element) => void): void;
   /** Resolves when the server closed the stream or the socket. */
   readonly offline: Promise<void>;
   send(stanza: Element): Promise<void>;
@@ -118,6 +120,7 @@ export async function connectClient(options: ConnectClientOptions): Promise<Test
         });
       });
     },
+    onStanza: (listener) => xmpp.on('stanza', listener),
     send: (stanza) => xmpp.send(stanza),
     async stop() {
       if (xmpp.status === 'offline' || xmpp.status === 'disconnect') return;

@@ -2,6 +2,9 @@
  * `@otp-chat/xmpp/testing`: a typed `@xmpp/client` login helper for tests, examples and
  * benchmarks (plain TCP, PLAIN by default).
  */
+
+/** `@xmpp/xml`'s element builder, re-exported so that drivers need no extra dependency. */
+export { default as xml } from '@xmpp/xml';
 export {
   type ConnectClientOptions,
   connectClient,
