@@ -12,6 +12,7 @@ import type { SmPacketAcc } from './hooks.ts';
 import { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
 import { awaitDown } from './internal/awaitDown.ts';
 import { startBackendSupervisor, stopBackendSupervisor } from './internal/backendActors.ts';
+import { compareBinary } from './internal/compareBinary.ts';
 import { andThen, isThenable } from './internal/maybe.ts';
 import { MemoryBackend } from './MemoryBackend.ts';
 import { type PresentResource, presentResources, type RoutingEnv, routeStanza } from './routing.ts';
@@ -728,10 +729,21 @@ export class SessionManager {
     return andThen(this.hostRows(nameprep(server)), (rows) => rows.length);
   }
 
-  /** `connected_users/0`: sorted `user@server/resource`, one per row. */
+  /**
+   * `connected_users/0`: `user@server/resource`, one per row, in the order of `lists:sort` on the
+   * `{user, server, resource}` tuples (element-wise, each compared as a binary), then formatted.
+   */
   connectedUsers(): MaybePromise<string[]> {
     return andThen(this.allRows(), (rows) =>
-      rows.map((s) => `${s.luser}@${s.lserver}/${s.lresource}`).sort(),
+      rows
+        .slice()
+        .sort(
+          (x, y) =>
+            compareBinary(x.luser, y.luser) ||
+            compareBinary(x.lserver, y.lserver) ||
+            compareBinary(x.lresource, y.lresource),
+        )
+        .map((s) => `${s.luser}@${s.lserver}/${s.lresource}`),
     );
   }
 
@@ -740,9 +752,9 @@ export class SessionManager {
     return andThen(this.allRows(), (rows) => rows.length);
   }
 
-  /** `user_resources/2`: sorted resources. */
+  /** `user_resources/2`: the resources, sorted as binaries (code point order). */
   userResources(user: string, server: string): MaybePromise<string[]> {
-    return andThen(this.getUserResources(user, server), (r) => r.sort());
+    return andThen(this.getUserResources(user, server), (r) => r.sort(compareBinary));
   }
 
   /** `kick_user/2`: `kick` to the newest session of each resource; the number sent. */

@@ -1,6 +1,7 @@
 import type { Jid } from '@otp-chat/jid';
 import type { Element } from '@xmpp/xml';
 import type { MaybePromise } from './Backend.ts';
+import { compareBinary } from './internal/compareBinary.ts';
 import { copyElement } from './internal/copyElement.ts';
 import { cleanSessionList, type Session } from './Session.ts';
 import { compareSid } from './Sid.ts';
@@ -151,7 +152,7 @@ function deliverSubscription(stanza: Element, to: Jid, sessions: readonly Sessio
 
 /**
  * `route_message/1` (spec §3.3): the highest non-negative priority wins, ties to all, the
- * lexicographically greatest resource gets the unmarked copy and the others `sm_copy`; a headline
+ * greatest resource (as a binary: code point order) gets the unmarked copy and the others `sm_copy`; a headline
  * also goes (unmarked) to every other priority ≥ 0; nothing available, or only negative
  * priorities, → the offline path.
  */
@@ -175,7 +176,7 @@ export function routeMessage(
   let maxRes = '';
   let found = false;
   for (const { priority, resource } of present) {
-    if (!found || priority > maxPrio || (priority === maxPrio && resource > maxRes)) {
+    if (!found || priority > maxPrio || (priority === maxPrio && compareBinary(resource, maxRes) > 0)) {
       maxPrio = priority;
       maxRes = resource;
       found = true;

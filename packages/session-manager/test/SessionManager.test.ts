@@ -625,3 +625,42 @@ describe('commands (spec §11.3)', () => {
 });
 
 export type { ActorRef };
+
+describe('Erlang term order of listings (spec §2 connected_users/0, user_resources/2; §11.3)', () => {
+  // connected_users/0 is lists:sort(USRs) *then* formatting: {U, S, R} tuples compare element-wise,
+  // so "a" < "a.b" as users, whereas the formatted strings compare "a@" > "a.".
+  const table: { label: string; sessions: [string, string][]; expected: string[] }[] = [
+    {
+      label: 'a user that is a prefix of another sorts first',
+      sessions: [
+        ['a.b', 'r'],
+        ['a', 'r'],
+      ],
+      expected: ['a@example.com/r', 'a.b@example.com/r'],
+    },
+    {
+      label: 'users before resources',
+      sessions: [
+        ['a-', 'a'],
+        ['a', 'z'],
+      ],
+      expected: ['a@example.com/z', 'a-@example.com/a'],
+    },
+  ];
+  for (const { label, sessions, expected } of table) {
+    it(`connectedUsers / connected_users sort the usr tuples: ${label}`, async () => {
+      const { sm } = await startSm();
+      for (const [u, r] of sessions) await connect(sm, u, r);
+      expect(await sm.connectedUsers()).toEqual(expected);
+      expect(await sm.commands.execute('connected_users', {}, { kind: 'local' })).toEqual(expected);
+    });
+  }
+
+  it('userResources / user_resources sort resources as binaries (code point order, not UTF-16)', async () => {
+    const { sm } = await startSm();
+    await connect(sm, 'alice', '\u{20000}');
+    await connect(sm, 'alice', '\uFA0E');
+    await connect(sm, 'alice', 'a');
+    expect(await sm.userResources('alice', HOST)).toEqual(['a', '\uFA0E', '\u{20000}']);
+  });
+});

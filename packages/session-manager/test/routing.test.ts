@@ -256,3 +256,20 @@ describe('spec §3.3 route_message priority rules', () => {
     expect(got).toEqual([{ priority: -1, resource: 'a' }]);
   });
 });
+
+describe('spec §3.3 MaxRes in Erlang term order (binaries compare byte-wise)', () => {
+  // lists:max([{Prio, LRes}]) compares the resources as UTF-8 binaries, i.e. by code point. JS `>`
+  // compares UTF-16 code units: an astral character (surrogates D800-DFFF) sorts *below* U+E000-FFFF.
+  const bmp = '\uFA0E'; // UTF-8 EF A8 8E
+  const astral = '\u{20000}'; // UTF-8 F0 A0 80 80: the greater binary
+  const table: [string, Session[], string[]][] = [
+    ['astral resource is MaxRes', [row(bmp, 1, 3), row(astral, 2, 3)], [`${bmp}#1 copy`, `${astral}#2`]],
+    ['order of rows does not matter', [row(astral, 1, 3), row(bmp, 2, 3)], [`${astral}#1`, `${bmp}#2 copy`]],
+    ['ASCII vs astral', [row('zzz', 1, 0), row(astral, 2, 0)], [`${astral}#2`, 'zzz#1 copy']],
+  ];
+  for (const [label, sessions, expected] of table) {
+    it(`ties get sm_copy except the greatest resource as a binary: ${label}`, () => {
+      expect(deliveries(run(msg('alice@example.com', 'chat'), sessions))).toEqual(expected.sort());
+    });
+  }
+});
