@@ -8,6 +8,10 @@ export interface Clock {
   now(): number;
   setTimeout(callback: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /** Lets the process exit while this timer is armed (Node's `timeout.unref()`); optional. */
+  unref?(handle: TimerHandle): void;
+  /** Undoes `unref` (Node's `timeout.ref()`); optional. */
+  ref?(handle: TimerHandle): void;
 }
 
 /** Whatever `setTimeout` returned; opaque. */
@@ -18,6 +22,8 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  unref: (handle) => void (handle as ReturnType<typeof setTimeout>).unref(),
+  ref: (handle) => void (handle as ReturnType<typeof setTimeout>).ref(),
 };
 
 interface SimulatedTimer {

@@ -9,17 +9,23 @@ interface Bucket {
 /**
  * Call timeouts without a `setTimeout` per call: one FIFO per distinct timeout value (deadlines in
  * one FIFO are in order, because the clock is monotonic), and a single clock timer armed for the
- * earliest live deadline. Answered calls are skipped lazily and compacted away; once no call is
- * outstanding the timer is cleared and the FIFOs dropped, so an answered call never keeps the
- * event loop alive until its old deadline.
+ * earliest live deadline. Answered calls are skipped lazily and compacted away.
+ *
+ * The timer is `unref`'d, so an answered call never keeps the process alive until its old deadline
+ * and no timer is set or cleared per call. When Node is about to exit (`beforeExit`) while calls
+ * are still waiting, the timer is `ref`'d again: those calls then time out as gen_server's would
+ * instead of being abandoned.
  */
 export class Deadlines {
   private readonly buckets = new Map<number, Bucket>();
   private armedAt = Number.POSITIVE_INFINITY;
   private handle: TimerHandle | undefined;
+  private lastTimeout = Number.NaN;
+  private lastBucket: Bucket | undefined;
   /** Calls added and not yet done. */
   private live = 0;
-  private firing = false;
+  /** Its entry in the `beforeExit` watch list, once armed on a clock that can `unref`. */
+  watchedBy: WeakRef<Deadlines> | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -28,11 +34,14 @@ export class Deadlines {
     call.deadline = this.clock.now() + timeout;
     call.deadlines = this;
     this.live++;
-    let bucket = this.buckets.get(timeout);
-    if (!bucket) {
+    // Nearly every call uses one timeout (the 5000 ms default): remember its bucket.
+    let bucket = timeout === this.lastTimeout ? this.lastBucket : this.buckets.get(timeout);
+    if (bucket === undefined) {
       bucket = { items: [], head: 0 };
       this.buckets.set(timeout, bucket);
     }
+    this.lastTimeout = timeout;
+    this.lastBucket = bucket;
     const items = bucket.items;
     // Drop answered calls from the front: calls mostly finish in the order they were made.
     while (bucket.head < items.length && items[bucket.head]!.done) items[bucket.head++] = undefined!;
@@ -53,23 +62,27 @@ export class Deadlines {
 
   /** A call that was added is done (answered, expired or failed). */
   release(): void {
-    if (--this.live > 0 || this.firing) return;
-    if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
-    this.handle = undefined;
-    this.armedAt = Number.POSITIVE_INFINITY;
-    this.buckets.clear();
+    this.live--;
   }
 
   private arm(at: number): void {
     if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
     this.armedAt = at;
     this.handle = this.clock.setTimeout(this.fire, Math.max(0, at - this.clock.now()));
+    if (this.clock.unref !== undefined) {
+      this.clock.unref(this.handle);
+      watchExit(this);
+    }
+  }
+
+  /** Called on `beforeExit`: keeps the process alive for calls still waiting on a deadline. */
+  holdForWaitingCalls(): void {
+    if (this.live > 0 && this.handle !== undefined) this.clock.ref?.(this.handle);
   }
 
   private readonly fire = (): void => {
     this.handle = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
-    this.firing = true;
     const now = this.clock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const [timeout, bucket] of this.buckets) {
@@ -80,11 +93,33 @@ export class Deadlines {
         items[bucket.head++] = undefined!;
         call.expire();
       }
-      if (bucket.head === items.length) this.buckets.delete(timeout);
-      else next = Math.min(next, items[bucket.head]!.deadline);
+      if (bucket.head === items.length) {
+        this.buckets.delete(timeout);
+        if (bucket === this.lastBucket) this.lastBucket = undefined;
+      } else next = Math.min(next, items[bucket.head]!.deadline);
     }
-    this.firing = false;
-    if (this.live === 0) this.buckets.clear();
-    else if (next !== Number.POSITIVE_INFINITY && next < this.armedAt) this.arm(next);
+    if (this.live === 0) {
+      this.buckets.clear();
+      this.lastBucket = undefined;
+    } else if (next !== Number.POSITIVE_INFINITY && next < this.armedAt) this.arm(next);
   };
+}
+
+// One `beforeExit` listener for every system, installed on first use (not one per system).
+const watched = new Set<WeakRef<Deadlines>>();
+let listening = false;
+
+function watchExit(deadlines: Deadlines): void {
+  if (deadlines.watchedBy !== undefined) return;
+  deadlines.watchedBy = new WeakRef(deadlines);
+  watched.add(deadlines.watchedBy);
+  if (listening) return;
+  listening = true;
+  process.on('beforeExit', () => {
+    for (const ref of watched) {
+      const d = ref.deref();
+      if (d === undefined) watched.delete(ref);
+      else d.holdForWaitingCalls();
+    }
+  });
 }

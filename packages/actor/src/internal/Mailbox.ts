@@ -33,6 +33,14 @@ export class Mailbox {
     return item;
   }
 
+  /** Calls `fn` on every entry, oldest first, without removing them. */
+  forEach(fn: (kind: number, item: unknown) => void): void {
+    for (let i = 0; i < this.length; i++) {
+      const slot = ((this.head + i) & this.mask) << 1;
+      fn(this.buffer[slot] as number, this.buffer[slot + 1]);
+    }
+  }
+
   /** Removes the first entry for which `match` is true (used by `demonitor` with `flush`). */
   removeFirst(match: (kind: number, item: unknown) => boolean): void {
     const entries: Array<[number, unknown]> = [];

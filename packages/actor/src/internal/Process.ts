@@ -49,8 +49,13 @@ export class Process implements ActorContext {
   private mailbox: Mailbox | null = null;
   private continueValue: unknown;
   private hasContinue = false;
-  /** Calls received and not yet answered (allocated on the first call). */
-  private calls: CallList | null = null;
+  /**
+   * Calls being handled or answered later (`noreply`): the one a callback is handling now, and a
+   * list of deferred ones (allocated on first use). Calls still in the mailbox are found there.
+   * Together they are every unanswered call, failed with the exit reason when the actor ends.
+   */
+  private currentCall: PendingCall | null = null;
+  private deferred: CallList | null = null;
   private links: Set<Process> | null = null;
   /** Monitors this actor holds: id → target. */
   private monitors: Map<number, Process> | null = null;
@@ -82,10 +87,17 @@ export class Process implements ActorContext {
   }
 
   deliverCall(call: PendingCall): void {
-    this.calls ??= new CallList();
-    this.calls.add(call);
-    if (this.status === 'exiting') return; // answered with the exit reason when it ends
+    if (this.status === 'exiting') {
+      this.defer(call); // answered with the exit reason when it ends
+      return;
+    }
     this.push(CALL, call);
+  }
+
+  /** Keeps a call that was received and not answered, so that it fails if this actor ends. */
+  private defer(call: PendingCall): void {
+    this.deferred ??= new CallList();
+    this.deferred.add(call);
   }
 
   deliverCast(message: unknown): void {
@@ -146,6 +158,7 @@ export class Process implements ActorContext {
   }
 
   private handle(kind: number, item: unknown): void {
+    if (kind === CALL) this.currentCall = item as PendingCall;
     let result: unknown;
     try {
       result = this.dispatch(kind, item);
@@ -208,6 +221,7 @@ export class Process implements ActorContext {
   }
 
   private apply(kind: number, item: unknown, value: unknown): void {
+    this.currentCall = null;
     if (this.status !== 'running') return;
     const result = value as AnyResult | null;
     if (result === null || typeof result !== 'object') {
@@ -216,6 +230,7 @@ export class Process implements ActorContext {
     }
     if (result.noreply === true) {
       this.state = result.state;
+      if (kind === CALL && !(item as PendingCall).done) this.defer(item as PendingCall);
     } else if (kind === CALL && 'reply' in result && !('stop' in result)) {
       this.state = result.state;
       (item as PendingCall).settle(result.reply);
@@ -379,10 +394,17 @@ export class Process implements ActorContext {
     this.deathReason = reason;
     this.busy = true;
     this.kernel.remove(this); // also unregisters the name, before anyone is told
+    const mailbox = this.mailbox;
     this.mailbox = null;
     this.hasContinue = false;
     this.continueValue = undefined;
-    this.calls?.failAll(reason);
+    const current = this.currentCall;
+    this.currentCall = null;
+    current?.fail(reason);
+    mailbox?.forEach((kind, item) => {
+      if (kind === CALL) (item as PendingCall).fail(reason);
+    });
+    this.deferred?.failAll(reason);
     if (this.monitors) {
       for (const [id, target] of this.monitors) target.watchers?.delete(id);
       this.monitors = null;

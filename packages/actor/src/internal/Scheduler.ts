@@ -19,8 +19,11 @@ export interface DrainBudget {
  * queue would otherwise starve the poll phase).
  */
 export class Scheduler {
-  private queue: Process[] = [];
+  // The run queue is a growable ring buffer: no array is shrunk or copied on the hot path.
+  private ring: Array<Process | undefined> = new Array(64);
+  private mask = 63;
   private head = 0;
+  private size = 0;
   private scheduled = false;
 
   constructor(private readonly budget: DrainBudget) {}
@@ -29,11 +32,21 @@ export class Scheduler {
   enqueue(process: Process): void {
     if (process.inRunQueue) return;
     process.inRunQueue = true;
-    this.queue.push(process);
+    if (this.size > this.mask) this.grow();
+    this.ring[(this.head + this.size) & this.mask] = process;
+    this.size++;
     if (!this.scheduled) {
       this.scheduled = true;
       RESOLVED.then(this.run);
     }
+  }
+
+  private grow(): void {
+    const next = new Array<Process | undefined>(this.ring.length * 2);
+    for (let i = 0; i < this.size; i++) next[i] = this.ring[(this.head + i) & this.mask];
+    this.ring = next;
+    this.mask = next.length - 1;
+    this.head = 0;
   }
 
   private readonly run = (): void => {
@@ -42,9 +55,11 @@ export class Scheduler {
     let start = -1;
     let checkAt = CHECK_EVERY;
     let handled = 0;
-    while (this.head < this.queue.length) {
-      const process = this.queue[this.head]!;
-      this.queue[this.head++] = undefined!;
+    while (this.size > 0) {
+      const process = this.ring[this.head]!;
+      this.ring[this.head] = undefined;
+      this.head = (this.head + 1) & this.mask;
+      this.size--;
       handled += process.drain(perActor);
       process.inRunQueue = false;
       if (process.isRunnable()) this.enqueue(process);
@@ -53,16 +68,12 @@ export class Scheduler {
         const now = performance.now();
         if (start < 0) start = now;
         if (handled >= messages || now - start >= ms) {
-          this.queue = this.queue.slice(this.head);
-          this.head = 0;
-          if (this.queue.length > 0) setImmediate(this.run);
+          if (this.size > 0) setImmediate(this.run);
           else this.scheduled = false;
           return;
         }
       }
     }
-    this.queue.length = 0;
-    this.head = 0;
     this.scheduled = false;
   };
 }
