@@ -6,8 +6,6 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import {
   type ActorContext,
-  type ActorRef,
-  type ActorSystem,
   BadReturnError,
   CallingSelfError,
   CallTimeoutError,
