@@ -556,7 +556,11 @@ export class SessionManager {
     );
   }
 
-  /** `set_presence/6`: rewrites the row with the new priority, then `set_presence_hook`. */
+  /**
+   * `set_presence/6`: rewrites the row with the new priority, then `set_presence_hook`. As in
+   * ejabberd, a failed write is not an error of this call: it is reported (`backend_error`) and the
+   * hook still runs.
+   */
   setPresence(
     sid: Sid,
     user: string,
@@ -570,7 +574,10 @@ export class SessionManager {
     );
   }
 
-  /** `unset_presence/5`: priority back to `undefined` (bound, not available), then `unset_presence_hook`. */
+  /**
+   * `unset_presence/5`: priority back to `undefined` (bound, not available), then
+   * `unset_presence_hook`; a failed write is reported, as in `setPresence`.
+   */
   unsetPresence(
     sid: Sid,
     user: string,
@@ -596,7 +603,8 @@ export class SessionManager {
     return andThen(this.userRows(backend, j.luser, j.lserver), (rows) => {
       const row = rows.find((s) => s.lresource === j.lresource && s.sid.equals(sid));
       if (row === undefined) return 'notfound' as const;
-      return andThen(this.write(backend, row.withPriority(priority)), () =>
+      // ejabberd ignores set_session's {error, _} here: reported (backend_error), then the hook.
+      return andThen(this.writeReported(backend, row.withPriority(priority)), () =>
         andThen(hook(j.lserver), () => 'ok' as const),
       );
     });
@@ -1178,6 +1186,16 @@ export class SessionManager {
     } catch (error) {
       this.backendError(backend, 'setSession', row.lserver, error);
       throw error;
+    }
+  }
+
+  /** `write`, but a failure is only reported (`backend_error`), as callers that ignore `set_session`'s result. */
+  private writeReported(backend: Backend, row: Session): MaybePromise<void> {
+    try {
+      const r = this.write(backend, row);
+      if (isThenable(r)) return r.catch(() => {});
+    } catch {
+      // reported by write
     }
   }
 

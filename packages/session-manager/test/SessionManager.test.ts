@@ -664,3 +664,42 @@ describe('Erlang term order of listings (spec §2 connected_users/0, user_resour
     expect(await sm.userResources('alice', HOST)).toEqual(['a', '\uFA0E', '\u{20000}']);
   });
 });
+
+describe('a failing backend write in set_presence / unset_presence (spec §2, §1.6: set_session errors are ignored)', () => {
+  // ejabberd's set_presence/unset_presence call set_session, ignore its {error, _}, run the hook and
+  // return ok: a store blip on a presence update does not take the connection down.
+  const modes = ['throws', 'rejects'] as const;
+  const ops = [
+    { op: 'setPresence', hook: 'set_presence_hook' },
+    { op: 'unsetPresence', hook: 'unset_presence_hook' },
+  ] as const;
+  for (const mode of modes) {
+    for (const { op, hook } of ops) {
+      it(`${op} when setSession ${mode}: reports backend_error, runs ${hook}, answers ok, row unchanged`, async () => {
+        const backend = new MemoryBackend();
+        const hooks = new Hooks();
+        const ran: string[] = [];
+        hooks.add('set_presence_hook', HOST, (_u, _s, r) => void ran.push(`set ${r}`), 50);
+        hooks.add('unset_presence_hook', HOST, (_u, _s, r) => void ran.push(`unset ${r}`), 50);
+        const { sm } = await startSm({ backends: { [HOST]: backend }, hooks });
+        const errors: string[] = [];
+        sm.events.on('backend_error', (e) => errors.push(e.operation));
+        const conn = await connect(sm, 'alice', 'r', { priority: 1 });
+        ran.length = 0;
+        const write = backend.setSession.bind(backend);
+        backend.setSession = (row) => {
+          if (mode === 'throws') throw new Error('store down');
+          return Promise.reject(new Error('store down')).then(() => write(row));
+        };
+        const result =
+          op === 'setPresence'
+            ? await sm.setPresence(conn.sid, 'alice', HOST, 'r', 7, presence(7))
+            : await sm.unsetPresence(conn.sid, 'alice', HOST, 'r', 'bye');
+        expect(result).toBe('ok');
+        expect(ran).toEqual([`${op === 'setPresence' ? 'set' : 'unset'} r`]);
+        expect(errors).toEqual(['setSession']);
+        expect(await sm.getUserPresentResources('alice', HOST)).toEqual([{ priority: 1, resource: 'r' }]);
+      });
+    }
+  }
+});
