@@ -934,6 +934,23 @@ export class SessionManager {
     return true;
   }
 
+  /**
+   * `ejabberd_auth:user_exists/2`, which answers false when the store fails: a `userExists` that
+   * throws or rejects is logged and counts as "does not exist".
+   */
+  private exists(luser: string, lserver: string): MaybePromise<boolean> {
+    const failed = (error: unknown): false => {
+      this.logger.error({ err: error, user: luser, host: lserver }, 'session manager: userExists failed');
+      return false;
+    };
+    try {
+      const r = this.userExists(luser, lserver);
+      return isThenable(r) ? r.then((v) => v === true, failed) : r === true;
+    } catch (error) {
+      return failed(error);
+    }
+  }
+
   private privacyAllows(to: Jid, packet: Element): MaybePromise<boolean> {
     return andThen(
       this.hooks.runFold('privacy_check_packet', to.domain, 'allow', to, packet, 'in'),
@@ -953,7 +970,7 @@ export class SessionManager {
   }
 
   private offline(message: Element, to: Jid): MaybePromise<void> {
-    return andThen(this.userExists(to.luser, to.lserver), (exists) =>
+    return andThen(this.exists(to.luser, to.lserver), (exists) =>
       andThen(exists ? this.privacyAllows(to, message) : false, (ok) => {
         if (!ok) {
           this.routeError(message, 'service-unavailable');
@@ -1044,7 +1061,7 @@ export class SessionManager {
     } catch {
       return { stop: false };
     }
-    return andThen(this.userExists(to.luser, to.lserver), (exists) => (exists ? acc : { stop: false }));
+    return andThen(this.exists(to.luser, to.lserver), (exists) => (exists ? acc : { stop: false }));
   }
 
   /** `bounce_offline_message/1` (seq 100): bounces `{bounce, message chat|groupchat|normal}`. */

@@ -703,3 +703,41 @@ describe('a failing backend write in set_presence / unset_presence (spec §2, §
     }
   }
 });
+
+describe('a failing user_exists (spec §3.3 offline branch, §3.4; ejabberd_auth:user_exists answers false on a DB error)', () => {
+  const failures = {
+    throws: () => {
+      throw new Error('auth store down');
+    },
+    rejects: () => Promise.reject(new Error('auth store down')),
+  } as const;
+  for (const [mode, userExists] of Object.entries(failures)) {
+    it(`offline path, userExists ${mode}: service-unavailable without text, route does not fail`, async () => {
+      const { sm, replies } = await startSm({ userExists });
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        await expect(Promise.resolve(sm.route(chat('alice@example.com')))).resolves.toBeUndefined();
+        await settle();
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+      expect(unhandled).toEqual([]);
+      expect(replies.map((r) => [errorCondition(r), errorText(r)])).toEqual([
+        ['service-unavailable', undefined],
+      ]);
+    });
+
+    it(`check_in_subscription, userExists ${mode}: {stop, false}, so a later roster handler cannot deliver`, async () => {
+      const hooks = new Hooks();
+      hooks.add('roster_in_subscription', HOST, () => true, 50);
+      const { sm } = await startSm({ hooks, userExists });
+      const conn = await connect(sm, 'alice', 'r', { priority: 0 });
+      await sm.route(
+        xml('presence', { to: 'alice@example.com', from: 'bob@example.com', type: 'subscribe' }),
+      );
+      expect(await conn.routed()).toEqual([]);
+    });
+  }
+});
