@@ -6,6 +6,12 @@
  * so a ref can travel inside a session row stored in Redis and be resolved on its node.
  */
 export class ActorRef {
+  /**
+   * @internal The live actor behind this ref, on the node that made it: lets the runtime reach it
+   * without a table lookup. Cleared when the actor ends; never serialised (see `toJSON`).
+   */
+  local: unknown = undefined;
+
   /** @internal use `ActorSystem.spawn`; a ref is never built by hand. */
   constructor(
     /** Name of the node (the `ActorSystem`) the actor lives on. */

@@ -109,11 +109,13 @@ export class ActorSystem {
       process.registeredAs = name;
     }
     kernel.processes.set(ref.id, process);
+    ref.local = process;
     if (options.trapExit) process.trapping = true;
     if (options.link !== undefined) {
       const parent = kernel.lookup(options.link);
       if (!parent || parent.status === 'dead') {
         kernel.remove(process);
+        ref.local = undefined;
         return { error: 'noproc' };
       }
       process.linkParent(parent);

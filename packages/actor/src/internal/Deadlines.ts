@@ -1,9 +1,44 @@
 import type { Clock, TimerHandle } from '../Clock.ts';
 import type { PendingCall } from './PendingCall.ts';
 
+/** The calls of one timeout value, oldest first: a growable ring buffer. */
 interface Bucket {
-  items: PendingCall[];
+  ring: Array<PendingCall | undefined>;
+  mask: number;
   head: number;
+  size: number;
+}
+
+function front(bucket: Bucket): PendingCall {
+  return bucket.ring[bucket.head]!;
+}
+
+function shift(bucket: Bucket): PendingCall {
+  const call = bucket.ring[bucket.head]!;
+  bucket.ring[bucket.head] = undefined;
+  bucket.head = (bucket.head + 1) & bucket.mask;
+  bucket.size--;
+  return call;
+}
+
+function push(bucket: Bucket, call: PendingCall): void {
+  if (bucket.size > bucket.mask) {
+    // Full. Answered calls pinned behind a long-pending one are dropped here, so the ring only
+    // grows when live calls need the room.
+    const live: PendingCall[] = [];
+    for (let i = 0; i < bucket.size; i++) {
+      const c = bucket.ring[(bucket.head + i) & bucket.mask]!;
+      if (!c.done) live.push(c);
+    }
+    const capacity = live.length * 2 > bucket.ring.length ? bucket.ring.length * 2 : bucket.ring.length;
+    bucket.ring = new Array(capacity);
+    for (let i = 0; i < live.length; i++) bucket.ring[i] = live[i];
+    bucket.mask = capacity - 1;
+    bucket.head = 0;
+    bucket.size = live.length;
+  }
+  bucket.ring[(bucket.head + bucket.size) & bucket.mask] = call;
+  bucket.size++;
 }
 
 /**
@@ -37,26 +72,14 @@ export class Deadlines {
     // Nearly every call uses one timeout (the 5000 ms default): remember its bucket.
     let bucket = timeout === this.lastTimeout ? this.lastBucket : this.buckets.get(timeout);
     if (bucket === undefined) {
-      bucket = { items: [], head: 0 };
+      bucket = { ring: new Array(16), mask: 15, head: 0, size: 0 };
       this.buckets.set(timeout, bucket);
     }
     this.lastTimeout = timeout;
     this.lastBucket = bucket;
-    const items = bucket.items;
     // Drop answered calls from the front: calls mostly finish in the order they were made.
-    while (bucket.head < items.length && items[bucket.head]!.done) items[bucket.head++] = undefined!;
-    if (bucket.head === items.length) {
-      items.length = 0;
-      bucket.head = 0;
-    } else if (bucket.head > 1024 && bucket.head * 2 > items.length) {
-      bucket.items = items.slice(bucket.head);
-      bucket.head = 0;
-    } else if (items.length - bucket.head > 4096 && (items.length & 4095) === 0) {
-      // A long-pending call at the front pins answered ones behind it: filter them out now and then.
-      bucket.items = items.slice(bucket.head).filter((c) => !c.done);
-      bucket.head = 0;
-    }
-    bucket.items.push(call);
+    while (bucket.size > 0 && front(bucket).done) shift(bucket);
+    push(bucket, call);
     if (call.deadline < this.armedAt) this.arm(call.deadline);
   }
 
@@ -86,17 +109,16 @@ export class Deadlines {
     const now = this.clock.now();
     let next = Number.POSITIVE_INFINITY;
     for (const [timeout, bucket] of this.buckets) {
-      const items = bucket.items;
-      while (bucket.head < items.length) {
-        const call = items[bucket.head]!;
+      while (bucket.size > 0) {
+        const call = front(bucket);
         if (!call.done && call.deadline > now) break;
-        items[bucket.head++] = undefined!;
+        shift(bucket);
         call.expire();
       }
-      if (bucket.head === items.length) {
+      if (bucket.size === 0) {
         this.buckets.delete(timeout);
         if (bucket === this.lastBucket) this.lastBucket = undefined;
-      } else next = Math.min(next, items[bucket.head]!.deadline);
+      } else next = Math.min(next, front(bucket).deadline);
     }
     if (this.live === 0) {
       this.buckets.clear();

@@ -64,6 +64,10 @@ export class Kernel {
   }
 
   lookup(ref: ActorRef): Process | undefined {
+    // The ref made at spawn points at its process (cleared at exit); copies read back from JSON
+    // go through the table.
+    const local = ref.local as Process | undefined;
+    if (local !== undefined && local.kernel === this) return local;
     return ref.node === this.node ? this.processes.get(ref.id) : undefined;
   }
 

@@ -394,6 +394,7 @@ export class Process implements ActorContext {
     this.deathReason = reason;
     this.busy = true;
     this.kernel.remove(this); // also unregisters the name, before anyone is told
+    this.self.local = undefined;
     const mailbox = this.mailbox;
     this.mailbox = null;
     this.hasContinue = false;
