@@ -923,15 +923,26 @@ export class SessionManager {
     const ref = s.sid.ref;
     const message: RouteMessage = { type: 'route', stanza, smCopy };
     if (ref.node === this.node) this.system.send(ref, message);
-    else this.remoteSend?.(ref, message);
+    else this.sendRemote(ref, message);
   }
 
   /** `ejabberd_cluster:send/2`: true when sent (a live local actor, or a remote send that succeeded). */
   private send(ref: ActorRef, message: unknown): boolean {
-    if (ref.node !== this.node) return this.remoteSend?.(ref, message) ?? false;
+    if (ref.node !== this.node) return this.sendRemote(ref, message);
     if (!this.system.isAlive(ref)) return false;
     this.system.send(ref, message);
     return true;
+  }
+
+  /** The remote send; one that throws is logged and counts as not sent (`noconnect` never raises). */
+  private sendRemote(ref: ActorRef, message: unknown): boolean {
+    if (this.remoteSend === undefined) return false;
+    try {
+      return this.remoteSend(ref, message);
+    } catch (error) {
+      this.logger.error({ err: error, to: ref.toString() }, 'session manager: remote send failed');
+      return false;
+    }
   }
 
   /**

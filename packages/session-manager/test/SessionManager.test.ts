@@ -741,3 +741,21 @@ describe('a failing user_exists (spec §3.3 offline branch, §3.4; ejabberd_auth
     });
   }
 });
+
+describe('a remote send that throws (spec §3.1: ejabberd_cluster:send answers false, never raises)', () => {
+  it('route, kickUser and route(jid, term) treat it as not sent', async () => {
+    const backend = new MemoryBackend();
+    const { sm } = await startSm({
+      backends: { [HOST]: backend },
+      remoteSend: () => {
+        throw new Error('transport down');
+      },
+    });
+    backend.setSession(makeRow('carol', HOST, 'r', 1, { node: 'node2', priority: 0 }));
+    expect(() => sm.route(chat('carol@example.com/r'))).not.toThrow();
+    expect(() => sm.route(chat('carol@example.com'))).not.toThrow();
+    expect(await sm.kickUser('carol', HOST)).toBe(0);
+    expect(await sm.kickUser('carol', HOST, 'r')).toBe(false);
+    expect(() => sm.route(jid('carol', HOST), { type: 'exit', reason: 'x' })).not.toThrow();
+  });
+});
