@@ -9,7 +9,11 @@ export const DEFAULTS = Object.freeze({
    * 0 means don't wait. Same as ejabberd (1 s).
    */
   replacedConnectionTimeoutMs: 1000,
-  /** `max_user_sessions`: unlimited, as ejabberd's option default (its example config sets 10). */
+  /**
+   * `max_user_sessions`: unlimited, as ejabberd's option default (its example config sets 10). Only
+   * an integer is a limit; any other number (`Infinity`, `NaN`, `1.5`) means unlimited, as
+   * `get_max_user_sessions/2` treats a non-integer.
+   */
   maxUserSessions: Number.POSITIVE_INFINITY,
   /** The reason sent to a removed user's connections (`disconnect_removed_user/2`). */
   userRemovedReason: 'User removed',

@@ -482,7 +482,8 @@ export class SessionManager {
     known: readonly Session[] | undefined,
   ): MaybePromise<void> {
     const max = typeof this.maxSessions === 'function' ? this.maxSessions(luser, lserver) : this.maxSessions;
-    if (max === Number.POSITIVE_INFINITY) return;
+    // get_max_user_sessions/2: an integer is the limit; anything else (infinity, NaN, 1.5) is infinity.
+    if (!Number.isInteger(max)) return;
     return andThen(known ?? this.userRows(backend, luser, lserver), (rows) => {
       if (rows.length <= max) return;
       const oldest = oldestSession(rows);

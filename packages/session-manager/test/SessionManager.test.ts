@@ -759,3 +759,20 @@ describe('a remote send that throws (spec §3.1: ejabberd_cluster:send answers f
     expect(() => sm.route(jid('carol', HOST), { type: 'exit', reason: 'x' })).not.toThrow();
   });
 });
+
+describe('get_max_user_sessions (spec §4.6): an integer is a limit, anything else is infinity', () => {
+  const table: [string, number, boolean][] = [
+    ['1 (integer): the oldest is kicked', 1, true],
+    ['NaN: unlimited', Number.NaN, false],
+    ['1.5 (not an integer): unlimited', 1.5, false],
+    ['Infinity: unlimited', Number.POSITIVE_INFINITY, false],
+  ];
+  for (const [label, max, kicked] of table) {
+    it(`maxUserSessions ${label}`, async () => {
+      const { sm } = await startSm({ maxUserSessions: () => max });
+      const first = await connect(sm, 'alice', 'a', { closeOnControl: false });
+      await connect(sm, 'alice', 'b', { closeOnControl: false });
+      expect(await first.received()).toEqual(kicked ? [REPLACED] : []);
+    });
+  }
+});
