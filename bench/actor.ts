@@ -3,7 +3,7 @@
 import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
 import { Queue } from 'mnemonist';
 import { assign, createActor, setup } from 'xstate';
-import { figure, header, heapUsed, measure, ratio, table } from './lib.ts';
+import { figure, header, heapUsed, interleaved, measure, ratio, table } from './lib.ts';
 
 header('bench/actor');
 const RESOLVED = Promise.resolve();
@@ -84,29 +84,48 @@ const CALLS = 300_000;
 const CASTS = 1_000_000;
 
 const bare = bareServer((x) => x + 1);
-const bareCall = await measure('bare promise round trip', { ops: CALLS }, async (n) => {
-  for (let i = 0; i < n; i++) await bare(i);
-});
-const call = await measure('call (5000 ms timeout armed)', { ops: CALLS }, async (n) => {
-  for (let i = 0; i < n; i++) await system.call(ref, 'get');
-});
+const calls = await interleaved(
+  {
+    name: 'bare promise round trip',
+    round: async (n) => {
+      for (let i = 0; i < n; i++) await bare(i);
+    },
+  },
+  {
+    name: 'call (5000 ms timeout armed)',
+    round: async (n) => {
+      for (let i = 0; i < n; i++) await system.call(ref, 'get');
+    },
+  },
+  { ops: CALLS },
+);
 
 const arrayBox = bareMailbox('array');
-const bareArray = await measure('bare batched mailbox (array)', { ops: CASTS }, async (n) => {
-  const settled = arrayBox.settle();
-  for (let i = 0; i < n; i++) arrayBox.send(1);
-  await settled;
-});
 const queueBox = bareMailbox('queue');
 const bareQueue = await measure('bare batched mailbox (mnemonist Queue)', { ops: CASTS }, async (n) => {
   const settled = queueBox.settle();
   for (let i = 0; i < n; i++) queueBox.send(1);
   await settled;
 });
-const cast = await measure('cast to one actor', { ops: CASTS }, async (n) => {
-  for (let i = 0; i < n; i++) system.cast(ref, 1);
-  await system.call(ref, 'get', Number.POSITIVE_INFINITY);
-});
+// The array mailbox is the faster baseline here: the cast ratio is taken against it.
+const casts = await interleaved(
+  {
+    name: 'bare batched mailbox (array)',
+    round: async (n) => {
+      const settled = arrayBox.settle();
+      for (let i = 0; i < n; i++) arrayBox.send(1);
+      await settled;
+    },
+  },
+  {
+    name: 'cast to one actor',
+    round: async (n) => {
+      for (let i = 0; i < n; i++) system.cast(ref, 1);
+      await system.call(ref, 'get', Number.POSITIVE_INFINITY);
+    },
+  },
+  { ops: CASTS },
+);
 
 const machine = setup({
   types: { context: {} as { n: number }, events: {} as { type: 'inc'; by: number } },
@@ -116,13 +135,22 @@ const machine = setup({
 });
 const xs = createActor(machine).start();
 const XS_OPS = 100_000;
-const xstate = await measure('xstate actor.send + assign', { ops: XS_OPS }, (n) => {
-  for (let i = 0; i < n; i++) xs.send({ type: 'inc', by: 1 });
-});
-const castSameUpdate = await measure('GenServer cast, same update', { ops: XS_OPS }, async (n) => {
-  for (let i = 0; i < n; i++) system.cast(ref, 1);
-  await system.call(ref, 'get', Number.POSITIVE_INFINITY);
-});
+const vsXstate = await interleaved(
+  {
+    name: 'xstate actor.send + assign',
+    round: (n) => {
+      for (let i = 0; i < n; i++) xs.send({ type: 'inc', by: 1 });
+    },
+  },
+  {
+    name: 'GenServer cast, same update',
+    round: async (n) => {
+      for (let i = 0; i < n; i++) system.cast(ref, 1);
+      await system.call(ref, 'get', Number.POSITIVE_INFINITY);
+    },
+  },
+  { ops: XS_OPS, rounds: 5 },
+);
 
 const idle: GenServer<null, void> = { init: () => ({ ok: null }) };
 const SPAWNS = 100_000;
@@ -133,7 +161,16 @@ const spawnStop = await measure('spawn + stop (100k)', { ops: SPAWNS, rounds: 3,
   await Promise.all(started.map((r) => system.stop(r)));
 });
 
-table([bareCall, call, bareArray, bareQueue, cast, xstate, castSameUpdate, spawnStop]);
+table([
+  calls.baseline,
+  calls.project,
+  casts.baseline,
+  bareQueue,
+  casts.project,
+  vsXstate.baseline,
+  vsXstate.project,
+  spawnStop,
+]);
 
 const before = heapUsed();
 const alive = [];
@@ -145,9 +182,10 @@ process.stdout.write(
   }\n\n`,
 );
 
-ratio('call', call.opsPerSec / bareCall.opsPerSec);
-ratio('cast', cast.opsPerSec / Math.max(bareArray.opsPerSec, bareQueue.opsPerSec));
-ratio('vs-xstate', castSameUpdate.opsPerSec / xstate.opsPerSec);
+// Each ratio is the median of per-round ratios of interleaved rounds (bench/lib.ts `interleaved`).
+ratio('call', calls.ratio);
+ratio('cast', casts.ratio);
+ratio('vs-xstate', vsXstate.ratio);
 figure('spawn-stop', spawnStop.opsPerSec, 'per_s');
 figure('idle-actor', perActor, 'bytes');
 process.exit(0);

@@ -49,6 +49,51 @@ export async function measure(
   return { name, nsPerOp, opsPerSec: 1e9 / nsPerOp };
 }
 
+/**
+ * Measures a baseline and the project in alternating rounds and returns both medians plus the
+ * median of the per-round ratios (project ops/s over baseline ops/s). On a shared machine the load
+ * drifts between rounds; pairing each project round with the baseline round next to it keeps that
+ * drift out of the ratio.
+ */
+export async function interleaved(
+  baseline: { readonly name: string; readonly round: (ops: number) => unknown },
+  project: { readonly name: string; readonly round: (ops: number) => unknown },
+  options: MeasureOptions,
+): Promise<{ baseline: Measurement; project: Measurement; ratio: number }> {
+  const rounds = options.rounds ?? 7;
+  const warmup = options.warmup ?? 2;
+  for (let i = 0; i < warmup; i++) {
+    await baseline.round(options.ops);
+    await project.round(options.ops);
+  }
+  const time = async (round: (ops: number) => unknown) => {
+    const start = process.hrtime.bigint();
+    await round(options.ops);
+    return Number(process.hrtime.bigint() - start) / options.ops;
+  };
+  const base: number[] = [];
+  const proj: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const b = await time(baseline.round);
+    const p = await time(project.round);
+    base.push(b);
+    proj.push(p);
+    ratios.push(b / p);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const asMeasurement = (name: string, ns: number): Measurement => ({
+    name,
+    nsPerOp: ns,
+    opsPerSec: 1e9 / ns,
+  });
+  return {
+    baseline: asMeasurement(baseline.name, median(base)),
+    project: asMeasurement(project.name, median(proj)),
+    ratio: median(ratios),
+  };
+}
+
 /** Prints measurements as an aligned table. */
 export function table(rows: readonly Measurement[]): void {
   const width = Math.max(...rows.map((r) => r.name.length), 4);
