@@ -878,12 +878,22 @@ export class SessionManager {
       return;
     }
     const packet = this.hooks.runFold('sm_receive_packet', to.lserver, target);
-    if (isThenable(packet)) return packet.then((p) => this.doRoute(p, to));
-    return this.doRoute(packet, to);
+    if (isThenable(packet)) return packet.then((p) => this.doRoute(p, to, toAttr));
+    return this.doRoute(packet, to, toAttr);
   }
 
-  private doRoute(packet: Element | 'drop', to: Jid): MaybePromise<void> {
+  private doRoute(packet: Element | 'drop', to: Jid, toAttr: string): MaybePromise<void> {
     if (packet === 'drop') return;
+    // do_route(Packet1) reads the destination from the stanza the fold returned.
+    const toNow = packet.attrs.to;
+    if (toNow !== toAttr && typeof toNow === 'string') {
+      try {
+        to = parseJid(toNow);
+      } catch (error) {
+        this.logger.debug({ err: error }, 'session manager: sm_receive_packet gave an invalid to; dropped');
+        return;
+      }
+    }
     const backend = this.backendByHost.get(to.lserver);
     if (backend === undefined) {
       this.logger.debug({ to: to.toString() }, 'session manager: stanza to a host not served dropped');

@@ -776,3 +776,21 @@ describe('get_max_user_sessions (spec §4.6): an integer is a limit, anything el
     });
   }
 });
+
+describe('route/1 routes the stanza sm_receive_packet returned (spec §2 route/1, §3.5)', () => {
+  it('a handler that readdresses the stanza sends it to the new destination (do_route(Packet1) reads Packet1.to)', async () => {
+    const hooks = new Hooks();
+    hooks.add(
+      'sm_receive_packet',
+      HOST,
+      (p) => (p === 'drop' ? p : xml(p.name, { ...p.attrs, to: 'bob@example.com/r' }, ...p.children)),
+      50,
+    );
+    const { sm } = await startSm({ hooks });
+    const alice = await connect(sm, 'alice', 'r', { priority: 0 });
+    const bob = await connect(sm, 'bob', 'r', { priority: 0 });
+    await sm.route(chat('alice@example.com/r'));
+    expect(await alice.routed()).toEqual([]);
+    expect((await bob.routed()).map((m) => m.stanza.attrs.to)).toEqual(['bob@example.com/r']);
+  });
+});
