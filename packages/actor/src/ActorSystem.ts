@@ -72,7 +72,14 @@ export class ActorSystem {
     this.node = options.node ?? DEFAULTS.node;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? defaultLogger();
-    const scheduler = new Scheduler({ ...DEFAULTS.drainBudget, ...options.drainBudget });
+    const logger = this.logger;
+    const scheduler = new Scheduler({ ...DEFAULTS.drainBudget, ...options.drainBudget }, (error) => {
+      try {
+        logger.error({ err: error }, 'error escaped an actor turn');
+      } catch {
+        // the logger itself is what failed: nothing more to tell
+      }
+    });
     this.kernel = new Kernel(this, this.node, this.clock, this.logger, this.registry, scheduler);
   }
 

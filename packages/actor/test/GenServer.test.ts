@@ -441,3 +441,29 @@ describe('stop (gen_server:stop/2)', () => {
     expect(reasons).toEqual(['killed']);
   });
 });
+
+describe('runtime robustness', () => {
+  it('a logger that throws does not stop the scheduler: other actors keep running', async () => {
+    const clock = new (await import('../src/index.ts')).SimulatedClock();
+    const { ActorSystem } = await import('../src/index.ts');
+    const throwing = {
+      debug() {},
+      info() {},
+      warn() {
+        throw new Error('logger down');
+      },
+      error() {
+        throw new Error('logger down');
+      },
+    };
+    const system = new ActorSystem({ node: 'test@local', clock, logger: throwing });
+    const noisy = await system.spawn<null, void, never, never, never, string>(
+      { init: () => ({ ok: null }) },
+      undefined,
+    );
+    const steady = await system.spawn(counter(), 1);
+    system.send(noisy, 'unexpected'); // no handleInfo: the runtime warns through the logger, which throws
+    system.cast(steady, 'inc');
+    expect(await system.call(steady, { op: 'get' })).toBe(2);
+  });
+});

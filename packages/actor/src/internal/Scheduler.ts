@@ -26,7 +26,10 @@ export class Scheduler {
   private size = 0;
   private scheduled = false;
 
-  constructor(private readonly budget: DrainBudget) {}
+  constructor(
+    private readonly budget: DrainBudget,
+    private readonly onError: (error: unknown) => void = () => {},
+  ) {}
 
   /** Puts an actor on the run queue unless it is there, running, busy or dead. */
   enqueue(process: Process): void {
@@ -60,7 +63,14 @@ export class Scheduler {
       this.ring[this.head] = undefined;
       this.head = (this.head + 1) & this.mask;
       this.size--;
-      handled += process.drain(perActor);
+      try {
+        handled += process.drain(perActor);
+      } catch (error) {
+        // Callbacks' errors are caught by the actor itself; what reaches here came from the
+        // runtime's own hooks (a throwing logger, say). Keep the other actors running.
+        this.onError(error);
+        handled++;
+      }
       process.inRunQueue = false;
       if (process.isRunnable()) this.enqueue(process);
       if (handled >= checkAt) {
