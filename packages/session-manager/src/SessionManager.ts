@@ -145,6 +145,7 @@ export class SessionManager {
   private readonly backendByHost = new Map<string, Backend>();
   private readonly distinctBackends: Backend[];
   private readonly sids: SidFactory;
+  private readonly wallClock: () => number;
   private readonly maxSessions: PerUser<number>;
   private readonly replaceTimeout: number | ((lserver: string) => number);
   private readonly userExists: (luser: string, lserver: string) => MaybePromise<boolean>;
@@ -165,7 +166,8 @@ export class SessionManager {
     this.events = options.events ?? new EventBus();
     this.logger = options.logger ?? options.system.logger;
     this.hosts = options.hosts.map((h) => nameprep(h));
-    this.sids = new SidFactory(this.node, options.wallClock);
+    this.wallClock = options.wallClock ?? Date.now;
+    this.sids = new SidFactory(this.node, this.wallClock);
     this.maxSessions = options.maxUserSessions ?? DEFAULTS.maxUserSessions;
     this.replaceTimeout = options.replacedConnectionTimeoutMs ?? DEFAULTS.replacedConnectionTimeoutMs;
     this.userExists = options.userExists ?? (() => true);
@@ -799,7 +801,7 @@ export class SessionManager {
 
   /** mod_admin_extra's `user_sessions_info`: one entry per resource. */
   userSessionsInfo(user: string, server: string): MaybePromise<SessionSummary[]> {
-    const nowS = Math.floor(Date.now() / 1000);
+    const nowS = Math.floor(this.wallClock() / 1000);
     return andThen(this.rowsOf(user, server), (rows) =>
       cleanSessionList(rows).map((s) => ({
         resource: s.lresource,

@@ -794,3 +794,14 @@ describe('route/1 routes the stanza sm_receive_packet returned (spec §2 route/1
     expect((await bob.routed()).map((m) => m.stanza.attrs.to)).toEqual(['bob@example.com/r']);
   });
 });
+
+describe('user_sessions_info uptime (mod_admin_extra)', () => {
+  it('is measured on the wallClock the sids are made with', async () => {
+    let nowMs = 5_000_000;
+    const { sm } = await startSm({ wallClock: () => nowMs });
+    await connect(sm, 'alice', 'a');
+    nowMs += 42_000;
+    const [info] = await sm.userSessionsInfo('alice', HOST);
+    expect(info?.uptime).toBe(42);
+  });
+});
