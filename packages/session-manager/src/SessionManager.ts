@@ -359,7 +359,8 @@ export class SessionManager {
    * (sends them `replaced` and waits up to `replacedConnectionTimeoutMs` for them to end), enforces
    * `maxUserSessions` by sending `replaced` to the oldest session, then runs
    * `sm_register_connection_hook`. Throws `InvalidJidError` for an invalid user, server or resource
-   * and `UnknownHostError` for a host not served.
+   * and `UnknownHostError` for a host not served. A failed backend write fails the call with the
+   * backend's error and nothing else happens (ejabberd ignores it and carries on: see the README).
    */
   openSession(
     sid: Sid,
