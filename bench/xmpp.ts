@@ -40,11 +40,20 @@ interface ServerHandle {
   memory(): Promise<number>;
   /** Resident set size of the server process, bytes. */
   rss(): Promise<number>;
+  /** CPU seconds the server process used so far (user + system). */
+  cpu(): Promise<number>;
   stop(): Promise<void>;
 }
 
 interface Row {
   readonly server: string;
+  /** Server and driver CPU seconds during the login phase and the message phase. */
+  readonly cpu: {
+    readonly loginServer: number;
+    readonly loginDriver: number;
+    readonly msgServer: number;
+    readonly msgDriver: number;
+  };
   readonly loginsPerSec: number;
   readonly msgsPerSec: number;
   readonly delivered: number;
@@ -57,7 +66,12 @@ interface Row {
 
 function startOtpChat(): Promise<ServerHandle> {
   const child = fork(fileURLToPath(import.meta.url), ['--otp-chat-server', String(N)], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--expose-gc',
+      ...(process.env.XMPP_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.XMPP_CPU_PROF}`] : []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const ask = () =>
@@ -79,6 +93,16 @@ function startOtpChat(): Promise<ServerHandle> {
         port: m.port!,
         memory: async () => (await ask()).vm,
         rss: async () => (await ask()).rss,
+        cpu: () =>
+          new Promise<number>((done) => {
+            const onMessage = (msg: { type: string; cpu: number }) => {
+              if (msg.type !== 'cpu') return;
+              child.off('message', onMessage);
+              done(msg.cpu);
+            };
+            child.on('message', onMessage);
+            child.send({ type: 'cpu' });
+          }),
         stop: () =>
           new Promise<void>((done) => {
             child.once('exit', () => done());
@@ -236,6 +260,11 @@ async function prepareEjabberd(
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
     },
+    cpu: async () => {
+      // utime and stime, fields 14 and 15 of /proc/pid/stat, in clock ticks (100 Hz).
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     stop,
   };
 }
@@ -248,6 +277,11 @@ async function drive(server: ServerHandle): Promise<Row> {
   const rssBefore = await server.rss();
   const clients: TestClient[] = new Array(N);
   let next = 0;
+  const driverCpu = () => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1e6;
+  };
+  const cpu0 = [await server.cpu(), driverCpu()] as const;
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -265,6 +299,7 @@ async function drive(server: ServerHandle): Promise<Row> {
     }),
   );
   const loginSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu1 = [await server.cpu(), driverCpu()] as const;
   const memAfter = await server.memory();
   const rssAfter = await server.rss();
 
@@ -279,6 +314,7 @@ async function drive(server: ServerHandle): Promise<Row> {
       if (s.name === 'message' && ++received === total) finish();
     });
   }
+  const cpu2 = [await server.cpu(), driverCpu()] as const;
   const t1 = process.hrtime.bigint();
   for (let i = 0; i < N; i++) {
     const to = `${user((i + 1) % N)}@${DOMAIN}/bench`;
@@ -290,9 +326,16 @@ async function drive(server: ServerHandle): Promise<Row> {
   await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, 120_000)))]);
   clearTimeout(timer);
   const msgSec = Number(process.hrtime.bigint() - t1) / 1e9;
+  const cpu3 = [await server.cpu(), driverCpu()] as const;
   await Promise.all(clients.map((c) => c.stop()));
   return {
     server: server.name,
+    cpu: {
+      loginServer: cpu1[0] - cpu0[0],
+      loginDriver: cpu1[1] - cpu0[1],
+      msgServer: cpu3[0] - cpu2[0],
+      msgDriver: cpu3[1] - cpu2[1],
+    },
     loginsPerSec: N / loginSec,
     msgsPerSec: received / msgSec,
     delivered: received,
@@ -318,6 +361,14 @@ function printRows(rows: readonly Row[]): void {
         r.bytesPerSession.toFixed(0),
         r.rssPerSession.toFixed(0),
       ]),
+    );
+  }
+  process.stdout.write('\n');
+  process.stdout.write('CPU seconds (server / driver): login phase, message phase\n');
+  for (const r of rows) {
+    const c = r.cpu;
+    process.stdout.write(
+      `${r.server.padEnd(16)}${c.loginServer.toFixed(2)} / ${c.loginDriver.toFixed(2)}, ${c.msgServer.toFixed(2)} / ${c.msgDriver.toFixed(2)}\n`,
     );
   }
   process.stdout.write('\n');
@@ -380,7 +431,16 @@ if (process.argv[2] === '--otp-chat-server') {
       gc?.();
       gc?.();
       const m = process.memoryUsage();
-      process.send?.({ type: 'memory', vm: m.heapUsed + m.external, rss: m.rss });
+      const c = process.cpuUsage();
+      process.send?.({
+        type: 'memory',
+        vm: m.heapUsed + m.external,
+        rss: m.rss,
+        cpu: (c.user + c.system) / 1e6,
+      });
+    } else if (msg.type === 'cpu') {
+      const c = process.cpuUsage();
+      process.send?.({ type: 'cpu', cpu: (c.user + c.system) / 1e6 });
     } else if (msg.type === 'stop') {
       void server.stop().then(() => process.exit(0));
     }

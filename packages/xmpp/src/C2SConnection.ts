@@ -1,14 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { ActorContext, ExitReason, GenServer, TimerHandle } from '@otp-chat/actor';
 import { InvalidJidError, type Jid, jid, nodeprep, parseJid } from '@otp-chat/jid';
 import { type ConnectionMessage, isConnectionMessage, type Sid } from '@otp-chat/session-manager';
 import { Element } from '@xmpp/xml';
-import { initialTransition, transition } from 'xstate';
 import type { C2SEvent } from './c2sMachine.ts';
-import { c2sMachine } from './c2sMachine.ts';
 import type { StreamError } from './errors.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
+import { type C2SAction, type C2SSnapshot, initialStep, step } from './internal/machineStep.ts';
 import { andThen, isThenable, type MaybePromise } from './internal/maybe.ts';
 import {
   authFeatures,
@@ -43,11 +42,12 @@ type SocketInfo =
   | { readonly type: '$timeout' }
   | { readonly type: '$resume' };
 
-type Snapshot = ReturnType<typeof transition<typeof c2sMachine>>[0];
-type Action = ReturnType<typeof transition<typeof c2sMachine>>[1][number];
+type Snapshot = C2SSnapshot;
+type Action = C2SAction;
 
+/** Stream ids and generated resources: random (RFC 6120 §4.7.3), from Node's cached UUID pool. */
 function randomId(): string {
-  return randomBytes(9).toString('base64url');
+  return randomUUID();
 }
 
 /**
@@ -211,7 +211,7 @@ export class C2SConnection {
       if (event.type === 'STANZA') return this.routeOut(event.element);
       if (event.type === 'ROUTE') return this.write(event.stanza.toString());
     }
-    const [next, actions] = transition(c2sMachine, this.snapshot, event);
+    const [next, actions] = step(this.snapshot, event);
     this.snapshot = next;
     return this.exec(actions, 0);
   }
@@ -531,14 +531,31 @@ export class C2SConnection {
     }
   }
 
+  /**
+   * Writes are corked until the end of the current tick, so that everything one mailbox drain
+   * produces for this socket (a header and its features, a burst of routed messages) leaves in one
+   * system call.
+   */
   private write(data: string): void {
-    if (!this.socketClosed) this.socket.write(data);
+    if (this.socketClosed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.socket.write(data);
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 }
 
 function initial(host: C2SHost) {
   // Pure initial transition: no xstate actor per connection, only a snapshot.
-  return initialTransition(c2sMachine, { hosts: host.hosts, maxAuthFailures: host.options.maxAuthFailures });
+  return initialStep({ hosts: host.hosts, maxAuthFailures: host.options.maxAuthFailures });
 }
 
 function classify(element: Element): C2SEvent {

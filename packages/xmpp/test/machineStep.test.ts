@@ -1,0 +1,61 @@
+import xml from '@xmpp/xml';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { initialTransition, transition } from 'xstate';
+import { type C2SEvent, c2sMachine } from '../src/c2sMachine.ts';
+import { initialStep, step } from '../src/internal/machineStep.ts';
+
+const header = (to: string) =>
+  xml('stream:stream', {
+    to,
+    version: '1.0',
+    xmlns: 'jabber:client',
+    'xmlns:stream': 'http://etherx.jabber.org/streams',
+  });
+const iq = xml('iq', { type: 'set', id: 'b' });
+const events: C2SEvent[] = [
+  { type: 'STREAM_HEADER', header: header('localhost') },
+  { type: 'STREAM_HEADER', header: header('elsewhere') },
+  { type: 'AUTH', element: xml('auth') },
+  { type: 'SASL_SUCCESS', user: 'alice', data: undefined },
+  { type: 'SASL_FAILURE', condition: 'not-authorized' },
+  { type: 'SASL_CHALLENGE', data: 'x' },
+  { type: 'SASL_RESPONSE', element: xml('response') },
+  { type: 'SASL_ABORT' },
+  { type: 'BIND', iq },
+  { type: 'BOUND', iq, resource: 'r' },
+  { type: 'BIND_FAILED', iq, condition: 'conflict' },
+  { type: 'STANZA', element: xml('message') },
+  { type: 'ROUTE', stanza: xml('message') },
+  { type: 'CONTROL', message: { type: 'replaced' } },
+  { type: 'CONTROL', message: { type: 'kick' } },
+  { type: 'STREAM_END' },
+  { type: 'STREAM_ERROR', condition: 'not-well-formed' },
+  { type: 'SOCKET_CLOSED' },
+  { type: 'TIMEOUT' },
+];
+
+describe('machineStep: the shared inert scope behaves as xstate transition()', () => {
+  it('same states, contexts and action lists on random event sequences (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...events), { maxLength: 25 }), (seq) => {
+        const input = { hosts: ['localhost'], maxAuthFailures: 2 };
+        let [a] = initialTransition(c2sMachine, input);
+        let [b] = initialStep(input);
+        for (const e of seq) {
+          if (a.status === 'done') break;
+          const [na, actsA] = transition(c2sMachine, a, e);
+          const [nb, actsB] = step(b, e);
+          a = na;
+          b = nb;
+          expect(nb.value).toEqual(na.value);
+          expect(nb.status).toBe(na.status);
+          expect(nb.context).toEqual(na.context);
+          expect(actsB.map((x) => [x.type, x.params])).toEqual(actsA.map((x) => [x.type, x.params]));
+          expect(actsB.map((x) => x.info.event)).toEqual(actsA.map((x) => x.info.event));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
