@@ -221,6 +221,21 @@ describe('call (gen_server:call/3)', () => {
     expect(clock.pending()).toBe(0);
   });
 
+  it('a thousand distinct timeouts expire in deadline order, each at its own time', async () => {
+    const { system, clock } = testSystem();
+    const ref = await system.spawn(counter(), 0);
+    const expired: number[] = [];
+    const timeouts = Array.from({ length: 1000 }, (_, i) => ((i * 7919) % 1000) + 1);
+    for (const t of timeouts) system.call(ref, { op: 'defer' }, t).catch(() => expired.push(t));
+    await flush();
+    for (let ms = 1; ms <= 1000; ms++) {
+      clock.advance(1);
+      await flush();
+      expect(expired.length).toBe(ms);
+    }
+    expect(expired).toEqual([...timeouts].sort((a, b) => a - b));
+  });
+
   it('a deferred reply (noreply + reply(from)) answers the caller', async () => {
     const { system } = testSystem();
     const ref = await system.spawn(counter(), 0);

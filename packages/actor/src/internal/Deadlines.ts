@@ -1,8 +1,12 @@
+import { Heap } from 'mnemonist';
 import type { Clock, TimerHandle } from '../Clock.ts';
 import type { PendingCall } from './PendingCall.ts';
 
 /** The calls of one timeout value, oldest first: a growable ring buffer. */
 interface Bucket {
+  readonly timeout: number;
+  /** Whether an entry for this bucket is in the heap. */
+  queued: boolean;
   ring: Array<PendingCall | undefined>;
   mask: number;
   head: number;
@@ -53,6 +57,12 @@ function push(bucket: Bucket, call: PendingCall): void {
  */
 export class Deadlines {
   private readonly buckets = new Map<number, Bucket>();
+  /**
+   * Buckets by the deadline of their oldest call (a lower bound: answered calls are dropped from
+   * the front lazily), so that a timer fire touches only buckets with something due, however many
+   * distinct timeouts are in use.
+   */
+  private readonly due = new Heap<{ at: number; bucket: Bucket }>((a, b) => a.at - b.at);
   private armedAt = Number.POSITIVE_INFINITY;
   private handle: TimerHandle | undefined;
   private lastTimeout = Number.NaN;
@@ -72,7 +82,7 @@ export class Deadlines {
     // Nearly every call uses one timeout (the 5000 ms default): remember its bucket.
     let bucket = timeout === this.lastTimeout ? this.lastBucket : this.buckets.get(timeout);
     if (bucket === undefined) {
-      bucket = { ring: new Array(16), mask: 15, head: 0, size: 0 };
+      bucket = { timeout, queued: false, ring: new Array(16), mask: 15, head: 0, size: 0 };
       this.buckets.set(timeout, bucket);
     }
     this.lastTimeout = timeout;
@@ -80,6 +90,10 @@ export class Deadlines {
     // Drop answered calls from the front: calls mostly finish in the order they were made.
     while (bucket.size > 0 && front(bucket).done) shift(bucket);
     push(bucket, call);
+    if (!bucket.queued) {
+      bucket.queued = true;
+      this.due.push({ at: front(bucket).deadline, bucket });
+    }
     if (call.deadline < this.armedAt) this.arm(call.deadline);
   }
 
@@ -107,8 +121,9 @@ export class Deadlines {
     this.handle = undefined;
     this.armedAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const [timeout, bucket] of this.buckets) {
+    while (this.due.size > 0 && this.due.peek()!.at <= now) {
+      const entry = this.due.pop()!;
+      const bucket = entry.bucket;
       while (bucket.size > 0) {
         const call = front(bucket);
         if (!call.done && call.deadline > now) break;
@@ -116,14 +131,19 @@ export class Deadlines {
         call.expire();
       }
       if (bucket.size === 0) {
-        this.buckets.delete(timeout);
+        bucket.queued = false;
+        this.buckets.delete(bucket.timeout);
         if (bucket === this.lastBucket) this.lastBucket = undefined;
-      } else next = Math.min(next, front(bucket).deadline);
+      } else {
+        entry.at = front(bucket).deadline;
+        this.due.push(entry);
+      }
     }
     if (this.live === 0) {
+      this.due.clear();
       this.buckets.clear();
       this.lastBucket = undefined;
-    } else if (next !== Number.POSITIVE_INFINITY && next < this.armedAt) this.arm(next);
+    } else if (this.due.size > 0) this.arm(this.due.peek()!.at);
   };
 }
 
