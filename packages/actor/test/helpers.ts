@@ -1,22 +1,19 @@
-import {
-  type ActorContext,
-  type ActorRef,
+import type {
+  ActorContext,
+  ActorRef,
   ActorSystem,
-  type ExitReason,
-  type GenServer,
+  ExitReason,
+  GenServer,
   SimulatedClock,
-  silentLogger,
 } from '../src/index.ts';
+
+import { flush, testSystem as makeTestSystem } from '../src/testing/index.ts';
+
+export { flush };
 
 /** A system on a simulated clock with logging off. */
 export function testSystem(): { system: ActorSystem; clock: SimulatedClock } {
-  const clock = new SimulatedClock();
-  return { system: new ActorSystem({ node: 'test@local', clock, logger: silentLogger }), clock };
-}
-
-/** Lets every pending microtask and one macrotask turn run. */
-export function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return makeTestSystem('test@local');
 }
 
 export type ProbeCall =

@@ -1,22 +1,12 @@
-import {
-  type ActorRef,
-  ActorSystem,
-  type ExitReason,
-  type GenServer,
-  SimulatedClock,
-  silentLogger,
-} from '@otp-chat/actor';
+import type { ActorRef, ActorSystem, ExitReason, GenServer, SimulatedClock } from '@otp-chat/actor';
+import { flush, testSystem as makeTestSystem } from '@otp-chat/actor/testing';
 import type { SupervisorEvent } from '../src/index.ts';
+
+export { flush };
 
 /** A system on a simulated clock with logging off. */
 export function testSystem(): { system: ActorSystem; clock: SimulatedClock } {
-  const clock = new SimulatedClock();
-  return { system: new ActorSystem({ node: 'sup@test', clock, logger: silentLogger }), clock };
-}
-
-/** Lets pending microtasks and one macrotask turn run. */
-export function flush(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return makeTestSystem('sup@test');
 }
 
 export type WorkerCall = 'ping' | 'args';
