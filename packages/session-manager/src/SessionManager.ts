@@ -360,7 +360,9 @@ export class SessionManager {
    * `maxUserSessions` by sending `replaced` to the oldest session, then runs
    * `sm_register_connection_hook`. Throws `InvalidJidError` for an invalid user, server or resource
    * and `UnknownHostError` for a host not served. A failed backend write fails the call with the
-   * backend's error and nothing else happens (ejabberd ignores it and carries on: see the README).
+   * backend's error and nothing else happens but a best-effort `deleteSession` of the refused row
+   * (so that a backend replaying failed writes cannot recreate it; ejabberd ignores the failure and
+   * carries on: see the README).
    */
   openSession(
     sid: Sid,
@@ -378,11 +380,37 @@ export class SessionManager {
     const row = new Session(sid, luser, lserver, lresource, priority, info);
     // 1. write; 2. replacement and max_user_sessions checks; 3. hook (spec §2, §4). Synchronous as
     // long as the backend answers synchronously: no closure, no promise.
-    const written = this.write(backend, row);
+    let written: MaybePromise<void>;
+    try {
+      written = this.write(backend, row);
+    } catch (error) {
+      // Issued now, not waited for: a synchronous failure stays synchronous.
+      const undone = this.remove(backend, row);
+      if (isThenable(undone)) undone.catch(() => {});
+      throw error;
+    }
     if (isThenable(written)) {
-      return written.then(() => this.openReplace(backend, row, user, server, resource, info));
+      return written.then(
+        () => this.openReplace(backend, row, user, server, resource, info),
+        (error: unknown) => this.refuseOpen(backend, row, error),
+      );
     }
     return this.openReplace(backend, row, user, server, resource, info);
+  }
+
+  /**
+   * A failed write refuses the session: the row is deleted (best effort; a failure is reported and
+   * logged) before the write's error is re-thrown, so that a backend that replays failed writes
+   * once it is back (Redis) does not recreate the row of a connection that was refused (§14 #1271).
+   */
+  private refuseOpen(backend: Backend, row: Session, error: unknown): Promise<never> {
+    const undone = this.remove(backend, row);
+    if (isThenable(undone)) {
+      return undone.then(() => {
+        throw error;
+      });
+    }
+    return Promise.reject(error);
   }
 
   private openReplace(

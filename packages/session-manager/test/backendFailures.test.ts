@@ -1,0 +1,85 @@
+import { Hooks } from '@otp-chat/event-bus';
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../src/MemoryBackend.ts';
+import type { Session } from '../src/Session.ts';
+import { connect, HOST, startSm } from './harness.ts';
+
+/**
+ * A memory backend double whose writes, per-user reads and deletes can be made to fail (by
+ * throwing or by rejecting), and that records every write and delete it is asked for.
+ */
+class FlakyBackend extends MemoryBackend {
+  readonly calls: string[] = [];
+  failSet: 'throws' | 'rejects' | undefined;
+  failDelete: 'throws' | 'rejects' | undefined;
+  failUserRead: 'throws' | 'rejects' | undefined;
+
+  override setSession(row: Session): void | Promise<void> {
+    this.calls.push(`set ${row.usr.join('/')} ${row.sid.counter}`);
+    if (this.failSet === 'throws') throw new Error('store down (set)');
+    if (this.failSet === 'rejects') return Promise.reject(new Error('store down (set)'));
+    super.setSession(row);
+  }
+
+  override deleteSession(row: Session): void | Promise<void> {
+    this.calls.push(`delete ${row.usr.join('/')} ${row.sid.counter} prio=${String(row.priority)}`);
+    if (this.failDelete === 'throws') throw new Error('store down (delete)');
+    if (this.failDelete === 'rejects') return Promise.reject(new Error('store down (delete)'));
+    super.deleteSession(row);
+  }
+
+  override getSessions(a?: string, b?: string): readonly Session[] {
+    if (b !== undefined && this.failUserRead === 'throws') throw new Error('store down (read)');
+    return super.getSessions(a as string, b as string);
+  }
+}
+
+const MODES = ['throws', 'rejects'] as const;
+
+describe('openSession when setSession fails: the refused row is deleted (compensation for backends that replay failed writes, spec §14 #1271)', () => {
+  for (const mode of MODES) {
+    it(`setSession ${mode}: deleteSession(row) is called, then the call fails with the write's error; no hook, no row`, async () => {
+      const backend = new FlakyBackend();
+      const hooks = new Hooks();
+      const ran: string[] = [];
+      hooks.add('sm_register_connection_hook', HOST, () => void ran.push('register'), 50);
+      const { sm } = await startSm({ backends: { [HOST]: backend }, hooks });
+      const errors: string[] = [];
+      sm.events.on('backend_error', (e) => errors.push(e.operation));
+      backend.failSet = mode;
+      const conn = connect(sm, 'alice', 'phone');
+      await expect(conn).rejects.toThrow('store down (set)');
+      // The sid is the one of the refused connection: the same row, written then deleted.
+      expect(backend.calls).toHaveLength(2);
+      const [set, del] = backend.calls as [string, string];
+      expect(set).toMatch(/^set alice\/example\.com\/phone \d+$/);
+      expect(del.startsWith(`delete ${set.slice('set '.length)} `)).toBe(true);
+      expect(errors).toEqual(['setSession']);
+      expect(ran).toEqual([]);
+      expect(backend.size).toBe(0);
+      expect(await sm.getUserResources('alice', HOST)).toEqual([]);
+      await sm.stop();
+    });
+
+    it(`setSession ${mode} and the compensating delete fails too: reported, and the call still fails with the write's error`, async () => {
+      const backend = new FlakyBackend();
+      const { sm } = await startSm({ backends: { [HOST]: backend } });
+      const errors: string[] = [];
+      sm.events.on('backend_error', (e) => errors.push(e.operation));
+      backend.failSet = mode;
+      backend.failDelete = mode;
+      await expect(connect(sm, 'alice', 'phone')).rejects.toThrow('store down (set)');
+      expect(backend.calls.map((c) => c.split(' ')[0])).toEqual(['set', 'delete']);
+      expect(errors).toEqual(['setSession', 'deleteSession']);
+      await sm.stop();
+    });
+  }
+
+  it('a successful open deletes nothing', async () => {
+    const backend = new FlakyBackend();
+    const { sm } = await startSm({ backends: { [HOST]: backend } });
+    await connect(sm, 'alice', 'phone');
+    expect(backend.calls.map((c) => c.split(' ')[0])).toEqual(['set']);
+    await sm.stop();
+  });
+});
