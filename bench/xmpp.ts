@@ -70,6 +70,7 @@ function startOtpChat(): Promise<ServerHandle> {
       '--import',
       'tsx',
       '--expose-gc',
+      ...(process.env.XMPP_NODE_FLAGS ? process.env.XMPP_NODE_FLAGS.split(' ') : []),
       ...(process.env.XMPP_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.XMPP_CPU_PROF}`] : []),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -374,41 +375,71 @@ function printRows(rows: readonly Row[]): void {
   process.stdout.write('\n');
 }
 
+/** The per-metric median of several rounds of one server (the machine is shared: rounds are noisy). */
+function median(rows: readonly Row[]): Row {
+  const mid = <T>(xs: T[], key: (x: T) => number) =>
+    xs.map(key).sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const r = [...rows];
+  return {
+    server: rows[0]!.server,
+    loginsPerSec: mid(r, (x) => x.loginsPerSec),
+    msgsPerSec: mid(r, (x) => x.msgsPerSec),
+    delivered: Math.min(...r.map((x) => x.delivered)),
+    bytesPerSession: mid(r, (x) => x.bytesPerSession),
+    // RSS only means something in the first (cold) round: later rounds reuse freed pages.
+    rssPerSession: r[0]!.rssPerSession,
+    cpu: {
+      loginServer: mid(r, (x) => x.cpu.loginServer),
+      loginDriver: mid(r, (x) => x.cpu.loginDriver),
+      msgServer: mid(r, (x) => x.cpu.msgServer),
+      msgDriver: mid(r, (x) => x.cpu.msgDriver),
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 async function main(): Promise<void> {
-  header(`xmpp: otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}`);
-  const rows: Row[] = [];
-  const ours = await startOtpChat();
+  const rounds = Number(process.env.ROUNDS ?? 3);
+  header(
+    `xmpp: otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
+      `${rounds} interleaved rounds (median per metric)`,
+  );
+  const servers: ServerHandle[] = [await startOtpChat()];
   try {
-    rows.push(await drive(ours));
-  } finally {
-    await ours.stop();
-  }
-  let ej: Row | undefined;
-  if (process.env.EJABBERD !== '0') {
-    const started = await startEjabberd();
-    if (typeof started === 'string') {
-      process.stdout.write(`# ejabberd skipped: ${started}\n`);
-    } else {
-      try {
-        ej = await drive(started);
-        rows.push(ej);
-      } finally {
-        await started.stop();
+    if (process.env.EJABBERD !== '0') {
+      const started = await startEjabberd();
+      if (typeof started === 'string') process.stdout.write(`# ejabberd skipped: ${started}\n`);
+      else servers.push(started);
+    }
+    const results: Row[][] = servers.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < servers.length; i++) {
+        results[i]!.push(await drive(servers[i]!));
+        await sleep(500); // let the closed sessions go before the next baseline
       }
     }
+    process.stdout.write('each round:\n');
+    printRows(results.flat());
+    const rows = results.map(median);
+    process.stdout.write('median (RSS B/sess: first round):\n');
+    printRows(rows);
+    const o = rows[0]!;
+    const ej = rows[1];
+    if (ej !== undefined) {
+      ratio('logins-vs-ejabberd', o.loginsPerSec / ej.loginsPerSec);
+      ratio('msgs-vs-ejabberd', o.msgsPerSec / ej.msgsPerSec);
+      ratio('memory-vs-ejabberd', ej.bytesPerSession / o.bytesPerSession);
+      ratio('rss-memory-vs-ejabberd', ej.rssPerSession / o.rssPerSession);
+      figure('ejabberd-bytes-per-session', ej.bytesPerSession, 'B');
+    }
+    figure('otp-chat-logins-per-sec', o.loginsPerSec, 'logins/s');
+    figure('otp-chat-msgs-per-sec', o.msgsPerSec, 'msgs/s');
+    figure('otp-chat-bytes-per-session', o.bytesPerSession, 'B');
+    figure('otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
+  } finally {
+    for (const s of servers) await s.stop();
   }
-  printRows(rows);
-  const o = rows[0]!;
-  if (ej !== undefined) {
-    ratio('logins-vs-ejabberd', o.loginsPerSec / ej.loginsPerSec);
-    ratio('msgs-vs-ejabberd', o.msgsPerSec / ej.msgsPerSec);
-    ratio('memory-vs-ejabberd', ej.bytesPerSession / o.bytesPerSession);
-    figure('ejabberd-bytes-per-session', ej.bytesPerSession, 'B');
-  }
-  figure('otp-chat-logins-per-sec', o.loginsPerSec, 'logins/s');
-  figure('otp-chat-msgs-per-sec', o.msgsPerSec, 'msgs/s');
-  figure('otp-chat-bytes-per-session', o.bytesPerSession, 'B');
-  figure('otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
 }
 
 // Dispatch last, so that every constant above is initialised.
