@@ -91,6 +91,8 @@ export interface SessionSummary {
 }
 
 const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
+/** What a per-user read answers on failure when the caller must tell a failure from "no rows" (by identity). */
+const READ_FAILED: readonly Session[] = Object.freeze([]) as readonly Session[];
 const NO_INFO: SessionInfo = Object.freeze({});
 const IGNORE_SM_BOUNCE = new WeakSet<Element>();
 /** What `closeSession` was asked to close, raw and prepared. */
@@ -524,7 +526,9 @@ export class SessionManager {
 
   /**
    * `close_session/4`: deletes the row with this sid if it exists and **always** runs
-   * `sm_remove_connection_hook` (with `{}` as info when there was no row).
+   * `sm_remove_connection_hook` (with `{}` as info when there was no row). When the user's rows
+   * cannot be read, the row is deleted by sid anyway (built from the sid and the prepared names,
+   * `priority: undefined`) and the hook runs with `{}`: no stale row outlives an outage (§14 #1271).
    */
   closeSession(sid: Sid, user: string, server: string, resource: string): MaybePromise<void> {
     const luser = nodeprep(user);
@@ -532,12 +536,20 @@ export class SessionManager {
     const lresource = resourceprep(resource);
     const backend = this.backendOf(lserver);
     const target: CloseTarget = { sid, user, server, resource, luser, lserver, lresource };
-    const rows = this.userRows(backend, luser, lserver);
+    const rows = this.userRows(backend, luser, lserver, READ_FAILED);
     if (isThenable(rows)) return rows.then((r) => this.closeFound(backend, r, target));
     return this.closeFound(backend, rows, target);
   }
 
   private closeFound(backend: Backend, rows: readonly Session[], t: CloseTarget): MaybePromise<void> {
+    if (rows === READ_FAILED) {
+      // The read failed (reported): delete by sid anyway, so that no stale row outlives the outage
+      // (§14 #1271); the row's priority and info are unknown, so the hook gets `{}`.
+      const row = new Session(t.sid, t.luser, t.lserver, t.lresource, undefined);
+      const deleted = this.remove(backend, row);
+      if (isThenable(deleted)) return deleted.then(() => this.closedHooks(t, NO_INFO));
+      return this.closedHooks(t, NO_INFO);
+    }
     let found: Session | undefined;
     for (let i = 0; i < rows.length; i++) {
       const s = rows[i]!;
@@ -1176,21 +1188,29 @@ export class SessionManager {
     return (parts as (readonly Session[])[]).flat();
   }
 
-  /** Reads a user's rows; a failure is reported and answered as no rows (never cached). */
-  private userRows(backend: Backend, luser: string, lserver: string): MaybePromise<readonly Session[]> {
+  /**
+   * Reads a user's rows; a failure is reported and answered as no rows (never cached), or as
+   * `failed` for a caller that must tell the two apart (`READ_FAILED`, compared by identity).
+   */
+  private userRows(
+    backend: Backend,
+    luser: string,
+    lserver: string,
+    failed: readonly Session[] = EMPTY,
+  ): MaybePromise<readonly Session[]> {
     let rows: MaybePromise<readonly Session[]>;
     try {
       rows = backend.getSessions(luser, lserver);
     } catch (error) {
       this.backendError(backend, 'getSessions', lserver, error);
-      return EMPTY;
+      return failed;
     }
     if (isThenable(rows)) {
       return rows.then(
         (r) => this.repair(backend, r),
         (error: unknown) => {
           this.backendError(backend, 'getSessions', lserver, error);
-          return EMPTY;
+          return failed;
         },
       );
     }

@@ -34,6 +34,17 @@ class FlakyBackend extends MemoryBackend {
   }
 }
 
+/** `getSessions(user, server)` rejecting instead of throwing (the network-backend shape). */
+function rejectingUserReads(backend: FlakyBackend): void {
+  const read = backend.getSessions.bind(backend);
+  backend.getSessions = ((a?: string, b?: string) => {
+    if (b !== undefined && backend.failUserRead === 'rejects') {
+      return Promise.reject(new Error('store down (read)'));
+    }
+    return read(a as string, b as string);
+  }) as FlakyBackend['getSessions'];
+}
+
 const MODES = ['throws', 'rejects'] as const;
 
 describe('openSession when setSession fails: the refused row is deleted (compensation for backends that replay failed writes, spec §14 #1271)', () => {
@@ -80,6 +91,64 @@ describe('openSession when setSession fails: the refused row is deleted (compens
     const { sm } = await startSm({ backends: { [HOST]: backend } });
     await connect(sm, 'alice', 'phone');
     expect(backend.calls.map((c) => c.split(' ')[0])).toEqual(['set']);
+    await sm.stop();
+  });
+});
+
+describe('closeSession when the user read fails: the row is still deleted by sid and the hook still runs (spec §14 #1271)', () => {
+  for (const mode of MODES) {
+    it(`getSessions(user, server) ${mode}: deleteSession by sid with priority undefined, sm_remove_connection_hook with {} info`, async () => {
+      const backend = new FlakyBackend();
+      rejectingUserReads(backend);
+      const hooks = new Hooks();
+      const ran: string[] = [];
+      hooks.add(
+        'sm_remove_connection_hook',
+        HOST,
+        (sid, j, info) => void ran.push(`${j.toString()} ${sid.counter} ${JSON.stringify(info)}`),
+        50,
+      );
+      const { sm } = await startSm({ backends: { [HOST]: backend }, hooks });
+      const errors: string[] = [];
+      sm.events.on('backend_error', (e) => errors.push(e.operation));
+      const conn = await connect(sm, 'Alice', 'Phone', { priority: 5, info: { conn: 'c2s' } });
+      backend.calls.length = 0;
+      backend.failUserRead = mode;
+      await sm.closeSession(conn.sid, 'Alice', HOST, 'Phone');
+      // Deleted by sid, from the prepared user/server/resource; the priority is unknown.
+      expect(backend.calls).toEqual([`delete alice/example.com/Phone ${conn.sid.counter} prio=undefined`]);
+      expect(backend.size).toBe(0);
+      expect(errors).toEqual(['getSessions']);
+      expect(ran).toEqual([`Alice@example.com/Phone ${conn.sid.counter} {}`]);
+      await sm.stop();
+    });
+
+    it(`getSessions(user, server) ${mode} and the delete fails too: both reported, the hook still runs, close resolves`, async () => {
+      const backend = new FlakyBackend();
+      rejectingUserReads(backend);
+      const hooks = new Hooks();
+      const ran: string[] = [];
+      hooks.add('sm_remove_connection_hook', HOST, () => void ran.push('remove'), 50);
+      const { sm } = await startSm({ backends: { [HOST]: backend }, hooks });
+      const errors: string[] = [];
+      sm.events.on('backend_error', (e) => errors.push(e.operation));
+      const conn = await connect(sm, 'alice', 'phone');
+      backend.failUserRead = mode;
+      backend.failDelete = mode;
+      await sm.closeSession(conn.sid, 'alice', HOST, 'phone');
+      expect(errors).toEqual(['getSessions', 'deleteSession']);
+      expect(ran).toEqual(['remove']);
+      await sm.stop();
+    });
+  }
+
+  it('a successful read that finds no row deletes nothing (closing twice is a no-op for the store)', async () => {
+    const backend = new FlakyBackend();
+    const { sm } = await startSm({ backends: { [HOST]: backend } });
+    const conn = await connect(sm, 'alice', 'phone');
+    await sm.closeSession(conn.sid, 'alice', HOST, 'phone');
+    await sm.closeSession(conn.sid, 'alice', HOST, 'phone');
+    expect(backend.calls.filter((c) => c.startsWith('delete'))).toHaveLength(1);
     await sm.stop();
   });
 });
