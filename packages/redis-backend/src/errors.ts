@@ -9,19 +9,12 @@ import { SessionManagerError } from '@otp-chat/session-manager';
  * Redis could not be reached: the connection is down or reconnecting, or it closed while the
  * command was in flight. Commands fail fast with this error (no silent offline queue). A write that
  * failed this way is retried by the backend once Redis is back (see `RedisBackend.pendingWrites`).
+ *
+ * The class is `@otp-chat/session-manager`'s, shared by every backend; it is re-exported here
+ * under the same name, so `import { BackendUnavailableError } from '@otp-chat/redis-backend'` and
+ * `instanceof` checks keep working.
  */
-export class BackendUnavailableError extends SessionManagerError {
-  override readonly name = 'BackendUnavailableError' as const;
-  constructor(
-    /** The backend's name (`'redis'`). */
-    readonly backend: string,
-    /** `setSession`, `deleteSession`, `getSessions`, `cleanNode`, `init`. */
-    readonly operation: string,
-    options: { readonly cause?: unknown } = {},
-  ) {
-    super(`session backend ${backend} is unavailable (${operation})`, options);
-  }
-}
+export { BackendUnavailableError } from '@otp-chat/session-manager';
 
 /** Redis answered a command with an error reply (`WRONGTYPE`, `OOM`, `EXECABORT`, a script error). */
 export class RedisCommandError extends SessionManagerError {

@@ -20,6 +20,26 @@ export class BackendError extends SessionManagerError {
   }
 }
 
+/**
+ * A backend's store could not be reached: the connection is down or reconnecting, or it closed
+ * while the operation was in flight. Backends fail fast with this error rather than queue
+ * silently, so every backend (Redis, SQL, ...) reports an outage with the same type. Whether a write
+ * that failed so is retried later is the backend's business (`@otp-chat/redis-backend` replays it
+ * once Redis is back), which is why `openSession` deletes a refused row after a failed write.
+ */
+export class BackendUnavailableError extends SessionManagerError {
+  override readonly name = 'BackendUnavailableError' as const;
+  constructor(
+    /** The backend's name (`'redis'`). */
+    readonly backend: string,
+    /** The operation that failed: `setSession`, `deleteSession`, `getSessions`, `cleanNode`, `init`. */
+    readonly operation: string,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(`session backend ${backend} is unavailable (${operation})`, options);
+  }
+}
+
 /** A backend failed to start: the session manager's start fails with it. */
 export class BackendInitError extends SessionManagerError {
   override readonly name = 'BackendInitError' as const;

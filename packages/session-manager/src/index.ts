@@ -20,6 +20,7 @@ export { DEFAULTS } from './DEFAULTS.ts';
 export {
   BackendError,
   BackendInitError,
+  BackendUnavailableError,
   IqDecodeError,
   NotStartedError,
   SessionManagerError,
