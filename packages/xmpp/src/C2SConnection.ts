@@ -553,9 +553,20 @@ export class C2SConnection {
   };
 }
 
-function initial(host: C2SHost) {
-  // Pure initial transition: no xstate actor per connection, only a snapshot.
-  return initialStep({ hosts: host.hosts, maxAuthFailures: host.options.maxAuthFailures });
+const initialSnapshots = new WeakMap<C2SHost, [C2SSnapshot, C2SAction[]]>();
+
+/**
+ * The initial snapshot depends only on the server's hosts and options, and snapshots are
+ * immutable (a transition returns a new one), so every connection of a server starts from the
+ * same one: no xstate actor and no initial transition per connection.
+ */
+function initial(host: C2SHost): [C2SSnapshot, C2SAction[]] {
+  let cached = initialSnapshots.get(host);
+  if (cached === undefined) {
+    cached = initialStep({ hosts: host.hosts, maxAuthFailures: host.options.maxAuthFailures });
+    initialSnapshots.set(host, cached);
+  }
+  return cached;
 }
 
 function classify(element: Element): C2SEvent {

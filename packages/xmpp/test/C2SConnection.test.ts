@@ -69,7 +69,13 @@ async function setup(options: Partial<C2SOptions> = {}) {
   const system = new ActorSystem({ clock, logger: silentLogger });
   systems.push(system);
   const hooks = new Hooks({ logger: silentLogger });
-  const sm = await SessionManager.start({ system, hosts: ['localhost'], hooks, logger: silentLogger, replacedConnectionTimeoutMs: 0 });
+  const sm = await SessionManager.start({
+    system,
+    hosts: ['localhost'],
+    hooks,
+    logger: silentLogger,
+    replacedConnectionTimeoutMs: 0,
+  });
   const users = new MemoryUserStore();
   users.register('alice', 'localhost', 'secret');
   const host: C2SHost = {
@@ -179,13 +185,13 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
   it.each([
     ['closenew', 'conflict error, no second session'],
     ['setresource', 'a generated resource'],
-  ] as const)('resource_conflict %s: %s (spec §4.1)', async (policy) => {
+  ] as const)('resource_conflict %s: %s (spec §4.1)', async (policy, _what) => {
     const { login, sm } = await setup({ resourceConflict: policy });
     await login('same');
     const second = await login('same');
     const resources = await sm.userResources('alice', 'localhost');
     if (policy === 'closenew') {
-      expect(second.socket.out).toContain("<iq type=\"error\" id=\"b1\"");
+      expect(second.socket.out).toContain('<iq type="error" id="b1"');
       expect(second.socket.out).toContain('<conflict');
       expect(resources).toEqual(['same']);
     } else {
@@ -201,7 +207,7 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
     for (let i = 0; i < 3; i++) socket.feed(plain('alice', 'nope'));
     await settle();
     expect(socket.out.match(/<failure/g)).toHaveLength(3);
-    expect(socket.out).toContain('<not-authorized xmlns=\'urn:ietf:params:xml:ns:xmpp-streams\'/>');
+    expect(socket.out).toContain("<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>");
   });
 
   it('a socket closing mid-session closes the session (no stream write)', async () => {

@@ -58,4 +58,31 @@ describe('machineStep: the shared inert scope behaves as xstate transition()', (
       { numRuns: 300 },
     );
   });
+
+  it('one shared initial snapshot serves interleaved connections (snapshots are immutable)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.constantFrom(...events)), { maxLength: 30 }), (seq) => {
+        const input = { hosts: ['localhost'], maxAuthFailures: 2 };
+        const [shared] = initialStep(input);
+        const frozen = JSON.stringify({ v: shared.value, c: shared.context });
+        let a = shared;
+        let b = shared;
+        let [refA] = initialTransition(c2sMachine, input);
+        let [refB] = initialTransition(c2sMachine, input);
+        for (const [which, e] of seq) {
+          if (which && a.status !== 'done') {
+            a = step(a, e)[0];
+            refA = transition(c2sMachine, refA, e)[0];
+          } else if (!which && b.status !== 'done') {
+            b = step(b, e)[0];
+            refB = transition(c2sMachine, refB, e)[0];
+          }
+        }
+        expect([a.value, a.context]).toEqual([refA.value, refA.context]);
+        expect([b.value, b.context]).toEqual([refB.value, refB.context]);
+        expect(JSON.stringify({ v: shared.value, c: shared.context })).toBe(frozen);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });
