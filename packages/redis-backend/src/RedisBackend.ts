@@ -43,6 +43,8 @@ interface PendingWrite {
 export type RedisBackendStatus = 'stopped' | 'ready' | 'unavailable';
 
 const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
+/** The incarnation of an `init` called without one (by hand): only the first such `init` cleans. */
+const FIRST_RUN: unique symbol = Symbol('first run');
 
 /**
  * The Redis session store, ejabberd's `ejabberd_sm_redis` (spec §6.3) without its weak spots
@@ -53,8 +55,8 @@ const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
  *   `HGETALL` of the user's hash that refreshes this node's cache with the state just written;
  * - values in a compact versioned JSON encoding; a value that cannot be decoded is skipped and
  *   logged;
- * - `init` cleans this node's previous rows in bounded Lua batches over the node index
- *   (ejabberd #1905) and subscribes to the invalidation channel on a second connection;
+ * - `init` cleans this node's previous rows (once per incarnation) in bounded Lua batches over the
+ *   node index (ejabberd #1905) and subscribes to the invalidation channel on a second connection;
  *   `cleanNode(node)` cleans any node the same way, and returns its rows;
  * - a per-user LRU cache, served synchronously on a hit so that routing stays synchronous, that
  *   never caches an error nor a read that raced a write, and is flushed whenever invalidations could
@@ -67,8 +69,9 @@ const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
  * The backend caches by itself (its cache is the one pub/sub invalidates), so `useCache` answers
  * false: the session manager must not add a cache on top.
  *
- * `init` may be called again after `stop` or on a running backend (an actor restarted by its
- * supervisor): it opens fresh connections and recovers.
+ * `init` may be called again after `stop` (it reconnects) or on a running backend (an actor
+ * restarted by its supervisor: it keeps its connections and pending writes, flushes the cache and
+ * resubscribes). Either way it cleans this node's rows only once per node incarnation.
  */
 export class RedisBackend implements Backend {
   readonly name: string;
@@ -93,6 +96,8 @@ export class RedisBackend implements Backend {
   private replayAgain = false;
   private mainDown = false;
   private syncWaiters: (() => void)[] = [];
+  /** The incarnation whose start cleaned this node's leftover rows (`FIRST_RUN` without one). */
+  private cleanedFor: string | typeof FIRST_RUN | undefined;
   private readonly keyMemo = new Map<string, Map<string, string>>();
   private keyMemoSize = 0;
   private readonly keyMemoMax: number;
@@ -129,15 +134,50 @@ export class RedisBackend implements Backend {
   }
 
   /**
-   * Connects both connections, subscribes to the invalidation channel and cleans the rows a
-   * previous run of this node left (spec §6.3 `clean_table`). Rejects with
-   * {@link BackendUnavailableError} when Redis cannot be reached.
+   * Connects both connections, subscribes to the invalidation channel and, once per node
+   * incarnation, cleans the rows a previous run of this node left (spec §6.3 `clean_table`).
+   * Rejects with {@link BackendUnavailableError} when Redis cannot be reached.
+   *
+   * On a running backend (its actor crashed and the backend supervisor restarted it) `init` keeps
+   * both connections, so writes in flight and writes waiting for replay are not lost: it flushes
+   * the cache, subscribes again and replays. Rows are cleaned only when the incarnation changes
+   * (`context.incarnation`, new at each start of the session manager) or, without one, at the
+   * first successful `init` of this object: a restart never deletes the rows of live connections.
    */
   async init(context: BackendInitContext): Promise<void> {
-    if (this.main !== undefined) await this.stop();
     this.logger = context.logger;
     this.node = context.node;
     for (const h of context.hosts) this.hosts.add(h);
+    const main = this.main;
+    if (main !== undefined && main.status !== 'end') await this.resume(main);
+    else await this.connect(context);
+    const incarnation = context.incarnation ?? FIRST_RUN;
+    if (this.cleanedFor === undefined || (incarnation !== FIRST_RUN && incarnation !== this.cleanedFor)) {
+      for (const host of this.hosts) {
+        const removed = await this.cleanHost(host, this.node, false, undefined);
+        if (removed > 0) {
+          this.logger.info(
+            { backend: this.name, host, node: this.node, removed },
+            'removed the sessions of a previous run of this node',
+          );
+        }
+      }
+      this.cleanedFor = incarnation;
+    }
+  }
+
+  /** `init` on a running backend: same connections, fresh cache, subscription renewed, replay. */
+  private async resume(main: Redis): Promise<void> {
+    this.cache.flush();
+    const sub = this.sub;
+    // A failure is logged by `subscribe`; the sub connection's `ready` handler subscribes again.
+    if (sub?.status === 'ready') await this.subscribe(sub).catch(() => {});
+    if (main.status === 'ready') void this.replay();
+  }
+
+  /** Opens both connections and subscribes; on failure closes them again and rejects. */
+  private async connect(context: BackendInitContext): Promise<void> {
+    if (this.main !== undefined) await this.closeConnections();
     this.cache = this.makeCache(context.clock);
     const main = this.makeClient('main');
     const sub = this.makeClient('sub');
@@ -148,7 +188,7 @@ export class RedisBackend implements Backend {
       await sub.connect();
       await this.subscribe(sub);
     } catch (cause) {
-      await this.stop();
+      await this.closeConnections();
       throw new BackendUnavailableError(this.name, 'init', { cause });
     }
     main.on('ready', () => this.onMainReady(main));
@@ -162,15 +202,6 @@ export class RedisBackend implements Backend {
     sub.on('message', (_channel: string, message: string) => {
       if (this.sub === sub) this.onMessage(message);
     });
-    for (const host of this.hosts) {
-      const removed = await this.cleanHost(host, this.node, false, undefined);
-      if (removed > 0) {
-        this.logger.info(
-          { backend: this.name, host, node: this.node, removed },
-          'removed the sessions of a previous run of this node',
-        );
-      }
-    }
   }
 
   setSession(session: Session): Promise<void> {
@@ -219,10 +250,6 @@ export class RedisBackend implements Backend {
 
   /** Closes both connections. Writes still pending are dropped (logged): the next `init` of this node cleans its rows. */
   async stop(): Promise<void> {
-    const clients = [this.main, this.sub];
-    this.main = undefined;
-    this.sub = undefined;
-    this.cache.setEnabled(false);
     if (this.pending.size > 0) {
       this.logger.warn(
         { backend: this.name, pending: this.pending.size },
@@ -230,6 +257,14 @@ export class RedisBackend implements Backend {
       );
       this.pending.clear();
     }
+    await this.closeConnections();
+  }
+
+  private async closeConnections(): Promise<void> {
+    const clients = [this.main, this.sub];
+    this.main = undefined;
+    this.sub = undefined;
+    this.cache.setEnabled(false);
     await Promise.all(clients.map((c) => (c === undefined ? undefined : closeClient(c))));
   }
 

@@ -250,6 +250,62 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     });
   });
 
+  describe('init on a restarted backend actor (the same incarnation) never cleans live rows', () => {
+    const ctx = (incarnation?: string) => ({
+      node: 'node1',
+      hosts: HOSTS,
+      logger: silentLogger,
+      clock: systemClock,
+      ...(incarnation === undefined ? {} : { incarnation }),
+    });
+
+    it('the same incarnation keeps this node’s rows; a new incarnation cleans them', async () => {
+      const b = new RedisBackend({ url: redis.url, prefix: uniquePrefix('inc') });
+      started.push(b);
+      await b.init(ctx('run-1'));
+      const mine = [makeRow('alice', A, 'r', 1), makeRow('bob', 'b.example', 'r', 2)];
+      for (const r of mine) await b.setSession(r);
+      await b.init(ctx('run-1')); // the backend actor crashed and was restarted
+      expect(keys(await b.getSessions())).toEqual(keys(mine));
+      await b.init(ctx('run-1'));
+      expect(keys(await b.getSessions('alice', A))).toEqual([mine[0]!.sid.key()]);
+      await b.stop();
+      await b.init(ctx('run-2')); // the session manager started again: leftovers go
+      expect(await b.getSessions()).toEqual([]);
+    });
+
+    it('without an incarnation, only the first successful init of the object cleans', async () => {
+      const prefix = uniquePrefix('noinc');
+      const b = new RedisBackend({ url: redis.url, prefix });
+      started.push(b);
+      await b.init(ctx());
+      const row = makeRow('alice', A, 'r', 1);
+      await b.setSession(row);
+      await b.init(ctx());
+      expect(keys(await b.getSessions())).toEqual([row.sid.key()]);
+      await b.stop();
+      await b.init(ctx());
+      expect(keys(await b.getSessions())).toEqual([row.sid.key()]);
+      // A new object for the same node is a new run: it cleans.
+      const fresh = new RedisBackend({ url: redis.url, prefix });
+      started.push(fresh);
+      await fresh.init(ctx());
+      expect(await fresh.getSessions()).toEqual([]);
+    });
+
+    it('a restart init keeps the connections and flushes the cache', async () => {
+      const b = await start();
+      await b.setSession(makeRow('alice', A, 'r', 1));
+      expect(b.cacheSize).toBe(1);
+      await b.init(ctx());
+      expect(b.status).toBe('ready');
+      expect(b.cacheSize).toBe(0);
+      expect(b.cacheEnabled).toBe(true);
+      expect(keys(await b.getSessions('alice', A))).toHaveLength(1);
+      expect(b.cacheSize).toBe(1);
+    });
+  });
+
   it('init may run again on a running backend (an actor restarted by its supervisor) and recovers', async () => {
     const b = await start();
     await b.setSession(makeRow('alice', A, 'r', 1, { node: 'node9' }));

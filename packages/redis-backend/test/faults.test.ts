@@ -197,6 +197,41 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
       await backend.stop();
     });
 
+    it('a restart init during an outage (backend actor restarted) resolves, keeps the writes waiting for replay, cleans nothing', async () => {
+      const backend = new RedisBackend({
+        url: server.url,
+        prefix: 'restart',
+        reconnectInitialMs: 10,
+        reconnectMaxMs: 50,
+      });
+      const ctx = {
+        node: 'node1',
+        hosts: HOSTS,
+        logger: silentLogger,
+        clock: systemClock,
+        incarnation: 'run-1',
+      };
+      await backend.init(ctx);
+      const kept = makeRow('alice', HOSTS[0], 'r', 1);
+      const closed = makeRow('bob', HOSTS[0], 'r', 2);
+      await backend.setSession(kept);
+      await backend.setSession(closed);
+      await server.kill();
+      while (backend.status !== 'unavailable') await new Promise((resolve) => setImmediate(resolve));
+      const added = makeRow('carol', HOSTS[1], 'r', 3);
+      await expect(backend.setSession(added)).rejects.toBeInstanceOf(BackendUnavailableError);
+      await expect(backend.deleteSession(closed)).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(backend.pendingWrites).toBe(2);
+      await backend.init(ctx); // the backend actor crashed meanwhile and was restarted
+      expect(backend.status).toBe('unavailable');
+      expect(backend.pendingWrites).toBe(2);
+      await server.restart();
+      await backend.whenSynced();
+      expect(sidKeys(await backend.getSessions())).toEqual(sidKeys([kept, added]));
+      await backend.cleanNode('node1');
+      await backend.stop();
+    });
+
     it('init rejects with BackendUnavailableError when Redis is unreachable, and a later init recovers', async () => {
       await server.kill();
       const backend = new RedisBackend({

@@ -1,6 +1,7 @@
 import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
 import { jid } from '@otp-chat/jid';
 import { SessionManager } from '@otp-chat/session-manager';
+import { backendActors } from '@otp-chat/session-manager/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
@@ -65,5 +66,50 @@ describe.runIf(canRunRedisTests('SessionManager on RedisBackend'))('SessionManag
 
     for (const n of nodes) await n.sm.stop();
     expect(n1.backend.status).toBe('stopped');
+  });
+
+  it('a crashed backend actor is restarted without wiping this node’s live sessions (init cleans once per incarnation)', async () => {
+    const prefix = uniquePrefix('sm-restart');
+    const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+    const backend = new RedisBackend({ url: redis.url, prefix });
+    const sm = await SessionManager.start({
+      system,
+      hosts: [HOST],
+      backends: { [HOST]: backend },
+      logger: silentLogger,
+    });
+    const conns = await Promise.all(['phone', 'laptop'].map(() => system.spawn(recorder, undefined)));
+    const sids = conns.map((c) => sm.makeSid(c));
+    await sm.openSession(sids[0]!, 'alice', HOST, 'phone', 5);
+    await sm.openSession(sids[1]!, 'bob', HOST, 'laptop', 1);
+
+    const [before] = await backendActors(sm);
+    system.exit(before!.ref, 'kill'); // no terminate: the supervisor restarts it and init runs again
+    const [after] = await backendActors(sm);
+    expect(after!.ref.equals(before!.ref)).toBe(false);
+    expect(system.isAlive(after!.ref)).toBe(true);
+    expect(backend.status).toBe('ready');
+
+    // Both sessions are still stored, listed and routable.
+    expect(await sm.getUserResources('alice', HOST)).toEqual(['phone']);
+    expect(await sm.dirtyGetSessionsList()).toHaveLength(2);
+    await sm.route(jid('alice', HOST, 'phone'), { type: 'still-here' });
+    await sm.route(jid('bob', HOST), { type: 'bare' });
+    expect(await system.call(conns[0]!, 'inbox')).toEqual([{ type: 'still-here' }]);
+    expect(await system.call(conns[1]!, 'inbox')).toEqual([{ type: 'bare' }]);
+    // And the store keeps working: close one, open another.
+    await sm.closeSession(sids[1]!, 'bob', HOST, 'laptop');
+    expect(await sm.connectedUsers()).toEqual([`alice@${HOST}/phone`]);
+
+    // A new start of the session manager is a new incarnation: this node's leftovers are cleaned.
+    await sm.stop();
+    const again = await SessionManager.start({
+      system,
+      hosts: [HOST],
+      backends: { [HOST]: backend },
+      logger: silentLogger,
+    });
+    expect(await again.connectedUsersNumber()).toBe(0);
+    await again.stop();
   });
 });

@@ -12,6 +12,15 @@ export interface BackendInitContext {
   readonly hosts: readonly string[];
   readonly logger: Logger;
   readonly clock: Clock;
+  /**
+   * Identifies one run of the session manager on this node: every `init` within that run (a
+   * backend actor restarted by the backend supervisor) gets the same value, the next start of the
+   * session manager a new one. A backend that drops this node's leftover rows at `init` does so
+   * only when the incarnation changes, never on a restart within one (the rows of live
+   * connections). Absent when `init` is called by hand: such a backend cleans at its first
+   * successful `init` only.
+   */
+  readonly incarnation?: string;
 }
 
 /**
@@ -32,8 +41,9 @@ export interface BackendInitContext {
  * - The session manager calls `init` from the backend's actor, under the backend supervisor, then
  *   `cleanNode(ownNode)` to drop rows a previous run of this node left behind, and `stop` at an
  *   orderly shut-down. When the backend actor crashes, the supervisor restarts it and `init` runs
- *   **again without `stop` in between**: `init` must be re-entrant, and the store (owned by the
- *   backend object, as mnesia owns its tables) keeps its rows.
+ *   **again without `stop` in between**, with the same `incarnation`: `init` must be re-entrant,
+ *   and the store (owned by the backend object, as mnesia owns its tables) keeps its rows, this
+ *   node's included (they belong to live connections).
  */
 export interface Backend {
   /** A short name for logs and `backend_error` events (`'memory'`, `'redis'`). */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ActorContext, ActorRef, ActorSystem, ExitReason, GenServer, Logger } from '@otp-chat/actor';
 import { type AnyCommandSpec, Commands, EventBus, Hooks } from '@otp-chat/event-bus';
 import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/jid';
@@ -260,11 +261,13 @@ export class SessionManager {
     if (previous !== undefined && this.system.isAlive(previous)) await this.system.whenExit(previous);
     this.removeRegistrations();
     // 1. one actor per distinct backend, under the backend supervisor; a failure fails the start.
+    // One incarnation per run: a backend actor restarted within this run re-inits with the same one.
     const started = await startBackendSupervisor(ctx, this.distinctBackends, {
       node: this.node,
       hosts: this.hosts,
       logger: this.logger,
       clock: this.system.clock,
+      incarnation: randomUUID(),
     });
     if ('error' in started) {
       return {

@@ -1,11 +1,12 @@
 import { type ActorRef, ActorSystem, SimulatedClock, silentLogger } from '@otp-chat/actor';
 import { Application, Supervisor } from '@otp-chat/supervisor';
 import { describe, expect, it } from 'vitest';
-import type { Backend } from '../src/Backend.ts';
+import type { Backend, BackendInitContext } from '../src/Backend.ts';
 import { SYSTEM_SHUTDOWN } from '../src/ConnectionMessage.ts';
 import { BackendInitError } from '../src/errors.ts';
 import { MemoryBackend } from '../src/MemoryBackend.ts';
 import { SessionManager } from '../src/SessionManager.ts';
+import { backendActors } from '../src/testing/index.ts';
 import { chat, connect, HOST, startSm } from './harness.ts';
 
 const OTHER = 'other.example';
@@ -106,6 +107,27 @@ describe('backend supervisor (spec §1.1 ejabberd_backend_sup, §1.2 init step 3
     expect(await sm.connectedUsersNumber()).toBe(1);
     await sm.stop();
     expect(log).toEqual(['init:mem', 'init:mem', 'stop:mem']);
+  });
+
+  it('a restarted backend actor re-inits with the same incarnation; a new start of the SM gets a new one', async () => {
+    const contexts: BackendInitContext[] = [];
+    const backend = new MemoryBackend();
+    backend.init = (context) => void contexts.push(context!);
+    const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+    const { sm } = await startSm({ system, backends: { [HOST]: backend } });
+    const [before] = await backendActors(sm);
+    system.exit(before!.ref, 'kill');
+    const [after] = await backendActors(sm);
+    expect(after!.ref.equals(before!.ref)).toBe(false);
+    await sm.stop();
+    const { sm: again } = await startSm({ system, backends: { [HOST]: backend } });
+    await again.stop();
+    const ids = contexts.map((c) => c.incarnation);
+    expect(ids).toHaveLength(3);
+    expect(typeof ids[0]).toBe('string');
+    expect(ids[1]).toBe(ids[0]);
+    expect(ids[2]).not.toBe(ids[0]);
+    expect(contexts.map((c) => c.node)).toEqual(['node1', 'node1', 'node1']);
   });
 
   it('more restarts than the intensity (10 per 1 s) end the backend supervisor, and the SM stops with it', async () => {

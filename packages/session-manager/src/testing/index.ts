@@ -6,5 +6,6 @@
  * backendConformance('RedisBackend', { create: () => new RedisBackend({ url }), destroy: (b) => b.stop?.() });
  * ```
  */
+export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
 export { fakeRef, makeRow } from './rows.ts';
