@@ -1,6 +1,6 @@
-import { silentLogger, systemClock } from '@otp-chat/actor';
-import type { Session } from '@otp-chat/session-manager';
-import { makeRow } from '@otp-chat/session-manager/testing';
+import { ActorSystem, silentLogger, systemClock } from '@otp-chat/actor';
+import { type Session, SessionManager } from '@otp-chat/session-manager';
+import { fakeRef, makeRow } from '@otp-chat/session-manager/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '../src/errors.ts';
 import { RedisBackend } from '../src/RedisBackend.ts';
@@ -195,6 +195,47 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
       expect(await backend.getSessions('carol', HOSTS[0])).toEqual([]);
       await backend.cleanNode('node1');
       await backend.stop();
+    });
+
+    it('SessionManager across an outage: a refused open leaves no row and a close deletes by sid, after the replay too (§14 #1271)', async () => {
+      const backend = new RedisBackend({
+        url: server.url,
+        prefix: 'sm-outage',
+        reconnectInitialMs: 10,
+        reconnectMaxMs: 50,
+      });
+      const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+      const sm = await SessionManager.start({
+        system,
+        hosts: [HOSTS[0]],
+        backends: { [HOSTS[0]]: backend },
+        logger: silentLogger,
+        remoteSend: () => true,
+      });
+      const errors: string[] = [];
+      sm.events.on('backend_error', (e) => errors.push(e.operation));
+      // Connections on another node: no liveness checks, so no read-repair gets in the way.
+      const [alice, bob, carol] = [1, 2, 3].map((id) => sm.makeSid(fakeRef('conn-node', id)));
+      await sm.openSession(alice!, 'alice', HOSTS[0], 'r');
+      await sm.openSession(bob!, 'bob', HOSTS[0], 'r');
+      await server.kill();
+      while (backend.status !== 'unavailable') await new Promise((resolve) => setImmediate(resolve));
+
+      // The connection is refused; the failed write is superseded by the compensating delete.
+      await expect(sm.openSession(carol!, 'carol', HOSTS[0], 'r')).rejects.toBeInstanceOf(
+        BackendUnavailableError,
+      );
+      // bob's rows cannot be read: deleted by sid anyway, the close resolves.
+      await sm.closeSession(bob!, 'bob', HOSTS[0], 'r');
+      expect(errors).toEqual(['setSession', 'deleteSession', 'getSessions', 'deleteSession']);
+      expect(backend.pendingWrites).toBe(2); // delete carol, delete bob
+
+      await server.restart();
+      await backend.whenSynced();
+      expect(sidKeys(await backend.getSessions())).toEqual([`alice@${HOSTS[0]}/r#${alice!.key()}`]);
+      expect(await sm.connectedUsers()).toEqual([`alice@${HOSTS[0]}/r`]);
+      await sm.closeSession(alice!, 'alice', HOSTS[0], 'r');
+      await sm.stop();
     });
 
     it('a restart init during an outage (backend actor restarted) resolves, keeps the writes waiting for replay, cleans nothing', async () => {
