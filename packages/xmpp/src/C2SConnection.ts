@@ -70,6 +70,8 @@ export class C2SConnection {
   private headerSent = false;
   private scram: ScramSha1Server | undefined;
   private sid: Sid | undefined;
+  /** The authenticated user (prepared localpart), set on SASL success. */
+  private user = '';
   private jid: Jid | undefined;
   private fullJid = '';
   private bareJid = '';
@@ -213,18 +215,17 @@ export class C2SConnection {
     }
     const [next, actions] = step(this.snapshot, event);
     this.snapshot = next;
-    return this.exec(actions, 0);
+    return this.exec(actions, 0, event);
   }
 
-  private exec(actions: readonly Action[], from: number): MaybePromise<void> {
+  private exec(actions: readonly Action[], from: number, event: C2SEvent): MaybePromise<void> {
     for (let i = from; i < actions.length; i++) {
-      const r = this.run(actions[i]!);
-      if (isThenable(r)) return (r as Promise<void>).then(() => this.exec(actions, i + 1));
+      const r = this.run(actions[i]!, event);
+      if (isThenable(r)) return (r as Promise<void>).then(() => this.exec(actions, i + 1, event));
     }
   }
 
-  private run(action: Action): MaybePromise<void> {
-    const event = action.info.event as C2SEvent;
+  private run(action: Action, event: C2SEvent): MaybePromise<void> {
     const context = this.snapshot.context;
     switch (action.type as string) {
       case 'sendStreamHeader':
@@ -247,6 +248,7 @@ export class C2SConnection {
         return;
       case 'sendSaslSuccess':
         this.scram = undefined;
+        this.user = (event as Extract<C2SEvent, { type: 'SASL_SUCCESS' }>).user;
         this.write(saslSuccess((event as Extract<C2SEvent, { type: 'SASL_SUCCESS' }>).data));
         return;
       case 'sendSaslFailure': {
@@ -368,7 +370,7 @@ export class C2SConnection {
     // c2s_handle_bind (seq 100): an empty resource gets a generated one.
     let j: Jid;
     try {
-      j = jid(context.user!, context.server, requested === '' ? randomId() : requested);
+      j = jid(this.user, context.server, requested === '' ? randomId() : requested);
     } catch (error) {
       if (error instanceof InvalidJidError) return failed('bad-request', 'Malformed resource');
       throw error;
@@ -553,14 +555,14 @@ export class C2SConnection {
   };
 }
 
-const initialSnapshots = new WeakMap<C2SHost, [C2SSnapshot, C2SAction[]]>();
+const initialSnapshots = new WeakMap<C2SHost, readonly [C2SSnapshot, readonly C2SAction[]]>();
 
 /**
  * The initial snapshot depends only on the server's hosts and options, and snapshots are
  * immutable (a transition returns a new one), so every connection of a server starts from the
  * same one: no xstate actor and no initial transition per connection.
  */
-function initial(host: C2SHost): [C2SSnapshot, C2SAction[]] {
+function initial(host: C2SHost): readonly [C2SSnapshot, readonly C2SAction[]] {
   let cached = initialSnapshots.get(host);
   if (cached === undefined) {
     cached = initialStep({ hosts: host.hosts, maxAuthFailures: host.options.maxAuthFailures });

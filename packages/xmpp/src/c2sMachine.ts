@@ -17,10 +17,12 @@ export interface C2SContext {
   readonly maxAuthFailures: number;
   /** The host of the stream (`to` of the first header), prepared. */
   readonly server: string;
-  /** The authenticated user (prepared localpart) once SASL succeeded. */
-  readonly user: string | undefined;
-  /** The bound resource once bind succeeded. */
-  readonly resource: string | undefined;
+  /**
+   * True once SASL succeeded. The user name and the bound resource are data, not control state:
+   * the connection keeps them, so that every stream of a server walks the same few snapshots
+   * (which `internal/machineStep.ts` memoises).
+   */
+  readonly authenticated: boolean;
   readonly authFailures: number;
   /** Set when the stream closes with an error. */
   readonly streamError: StreamErrorInfo | undefined;
@@ -163,7 +165,7 @@ export const c2sMachine = setup({
   guards: {
     badHeader: ({ context, event }) =>
       event.type === 'STREAM_HEADER' && headerProblem(event.header, context.hosts) !== undefined,
-    authenticated: ({ context }) => context.user !== undefined,
+    authenticated: ({ context }) => context.authenticated,
     tooManyFailures: ({ context }) => context.authFailures + 1 >= context.maxAuthFailures,
     isKick: ({ event }) => event.type === 'CONTROL' && event.message.type === 'kick',
   },
@@ -173,8 +175,7 @@ export const c2sMachine = setup({
     hosts: input.hosts,
     maxAuthFailures: input.maxAuthFailures,
     server: '',
-    user: undefined,
-    resource: undefined,
+    authenticated: false,
     authFailures: 0,
     streamError: undefined,
     kicked: false,
@@ -255,7 +256,7 @@ export const c2sMachine = setup({
         SASL_CHALLENGE: { target: 'wait_for_sasl_response', actions: 'sendSaslChallenge' },
         SASL_SUCCESS: {
           target: 'wait_for_stream',
-          actions: [assign({ user: ({ event }) => event.user }), 'sendSaslSuccess'],
+          actions: [assign({ authenticated: true }), 'sendSaslSuccess'],
         },
         SASL_FAILURE: [
           {
@@ -294,7 +295,7 @@ export const c2sMachine = setup({
         ...refuse(RESULT_EVENTS, internalError),
         BOUND: {
           target: 'session_established',
-          actions: [assign({ resource: ({ event }) => event.resource }), 'sendBindResult'],
+          actions: 'sendBindResult',
         },
         BIND_FAILED: { target: 'wait_for_bind', actions: 'sendBindError' },
       },

@@ -60,8 +60,8 @@ describe('c2sMachine: the happy path (ejabberd_c2s states)', () => {
     ];
     for (const [events, state] of steps) expect(run(events).state).toBe(state);
     const r = run(toEstablished);
-    expect(r.context.user).toBe('alice');
-    expect(r.context.resource).toBe('laptop');
+    expect(r.context.authenticated).toBe(true);
+    expect(r.context.server).toBe('localhost');
     expect(r.actions).toEqual([
       'sendStreamHeader',
       'sendAuthFeatures',
