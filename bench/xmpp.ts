@@ -7,6 +7,8 @@
 //   npx tsx bench/xmpp.ts                 # N=500 K=20, ours then ejabberd
 //   N=1000 K=20 CONCURRENCY=50 npx tsx bench/xmpp.ts
 //   EJABBERD=0 npx tsx bench/xmpp.ts      # ours only (no RATIO lines)
+//   ROUNDS=3 WARMUP=1 (defaults): one untimed round per server, then interleaved measured rounds;
+//   the median of each metric is kept (the machine is shared, single rounds are noisy).
 //
 // ejabberd: `apt-get install ejabberd` first. The script writes a config to a temp dir owned by
 // the ejabberd user (loopback only, in-memory sessions, plain TCP, ulimit -n raised), registers
@@ -386,7 +388,7 @@ function median(rows: readonly Row[]): Row {
     msgsPerSec: mid(r, (x) => x.msgsPerSec),
     delivered: Math.min(...r.map((x) => x.delivered)),
     bytesPerSession: mid(r, (x) => x.bytesPerSession),
-    // RSS only means something in the first (cold) round: later rounds reuse freed pages.
+    // RSS only means something in the first round: later rounds reuse freed pages.
     rssPerSession: r[0]!.rssPerSession,
     cpu: {
       loginServer: mid(r, (x) => x.cpu.loginServer),
@@ -403,7 +405,7 @@ async function main(): Promise<void> {
   const rounds = Number(process.env.ROUNDS ?? 3);
   header(
     `xmpp: otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
-      `${rounds} interleaved rounds (median per metric)`,
+      `${process.env.WARMUP ?? 1} warm-up + ${rounds} interleaved rounds (median per metric)`,
   );
   const servers: ServerHandle[] = [await startOtpChat()];
   try {
@@ -411,6 +413,15 @@ async function main(): Promise<void> {
       const started = await startEjabberd();
       if (typeof started === 'string') process.stdout.write(`# ejabberd skipped: ${started}\n`);
       else servers.push(started);
+    }
+    // One untimed round per server first: the JITs (V8's and BEAM's) and the servers' tables
+    // warm up, as bench/lib's measure() does with its warm-up rounds.
+    const warmup = Number(process.env.WARMUP ?? 1);
+    for (let round = 0; round < warmup; round++) {
+      for (const server of servers) {
+        await drive(server);
+        await sleep(500);
+      }
     }
     const results: Row[][] = servers.map(() => []);
     for (let round = 0; round < rounds; round++) {
@@ -422,7 +433,7 @@ async function main(): Promise<void> {
     process.stdout.write('each round:\n');
     printRows(results.flat());
     const rows = results.map(median);
-    process.stdout.write('median (RSS B/sess: first round):\n');
+    process.stdout.write('median (RSS B/sess: first measured round):\n');
     printRows(rows);
     const o = rows[0]!;
     const ej = rows[1];
