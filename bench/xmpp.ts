@@ -388,7 +388,6 @@ function median(rows: readonly Row[]): Row {
     msgsPerSec: mid(r, (x) => x.msgsPerSec),
     delivered: Math.min(...r.map((x) => x.delivered)),
     bytesPerSession: mid(r, (x) => x.bytesPerSession),
-    // RSS only means something in the first round: later rounds reuse freed pages.
     rssPerSession: r[0]!.rssPerSession,
     cpu: {
       loginServer: mid(r, (x) => x.cpu.loginServer),
@@ -417,9 +416,10 @@ async function main(): Promise<void> {
     // One untimed round per server first: the JITs (V8's and BEAM's) and the servers' tables
     // warm up, as bench/lib's measure() does with its warm-up rounds.
     const warmup = Number(process.env.WARMUP ?? 1);
+    const first: Row[][] = servers.map(() => []);
     for (let round = 0; round < warmup; round++) {
-      for (const server of servers) {
-        await drive(server);
+      for (let i = 0; i < servers.length; i++) {
+        first[i]!.push(await drive(servers[i]!));
         await sleep(500);
       }
     }
@@ -432,8 +432,13 @@ async function main(): Promise<void> {
     }
     process.stdout.write('each round:\n');
     printRows(results.flat());
-    const rows = results.map(median);
-    process.stdout.write('median (RSS B/sess: first measured round):\n');
+    // RSS growth is only meaningful for a fresh process (later rounds reuse freed pages): it is
+    // taken from each server's first round, warm-up or not.
+    const rows = results.map((r, i) => ({
+      ...median(r),
+      rssPerSession: (first[i]![0] ?? r[0]!).rssPerSession,
+    }));
+    process.stdout.write('median (RSS B/sess: growth of the fresh process in its first round):\n');
     printRows(rows);
     const o = rows[0]!;
     const ej = rows[1];
