@@ -1,5 +1,6 @@
 /**
- * `@otp-chat/session-manager/testing`: the backend conformance suite and small test helpers.
+ * `@otp-chat/session-manager/testing`: the backend conformance suite, the session manager's
+ * model-based test on any backend, and small test helpers.
  *
  * ```ts
  * import { backendConformance } from '@otp-chat/session-manager/testing';
@@ -9,3 +10,9 @@
 export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
 export { fakeRef, makeRow } from './rows.ts';
+export {
+  MODEL_HOST,
+  type ModelCommand,
+  type SessionManagerModelOptions,
+  sessionManagerModel,
+} from './sessionManagerModel.ts';

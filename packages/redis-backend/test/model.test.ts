@@ -1,0 +1,36 @@
+import { sessionManagerModel } from '@otp-chat/session-manager/testing';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { RedisBackend } from '../src/RedisBackend.ts';
+import {
+  canRunRedisTests,
+  deleteKeysWithPrefix,
+  startTestRedis,
+  type TestRedis,
+  uniquePrefix,
+} from '../src/testing/index.ts';
+
+/** Runs on Redis (about 13 ms each: a session manager on a fresh prefix); `REDIS_MODEL_RUNS=1000` for the memory run's count. */
+const RUNS = Number(process.env.REDIS_MODEL_RUNS ?? 300);
+
+// The session manager's model-based test (spec §3.2 row 5, §3.3, §4) on RedisBackend: the same
+// command sequences and reference model as on the memory backend, each run on a fresh key prefix
+// (both connections, the subscription and the start-up clean-up included), then its keys deleted.
+describe.runIf(canRunRedisTests('SessionManager model on RedisBackend'))('RedisBackend', () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  sessionManagerModel('RedisBackend', {
+    createBackend: () => new RedisBackend({ url: redis.url, prefix: uniquePrefix('model') }),
+    destroy: async (backend) => {
+      await deleteKeysWithPrefix(redis.url, backend.keys.prefix);
+    },
+    numRuns: RUNS,
+    commands: 50,
+    timeoutMs: 120_000,
+  });
+});
