@@ -316,13 +316,9 @@ export class C2SConnection {
       if (msg.authzid !== '' && !authzidMatches(msg.authzid, luser, server)) {
         return this.feed({ type: 'SASL_FAILURE', condition: 'invalid-authzid' });
       }
-      return andThen(this.host.users.checkPassword(luser, server, msg.password), (ok) =>
-        this.feed(
-          ok
-            ? { type: 'SASL_SUCCESS', user: luser, data: undefined }
-            : { type: 'SASL_FAILURE', condition: 'not-authorized', text: 'Invalid username or password' },
-        ),
-      );
+      const ok = this.host.users.checkPassword(luser, server, msg.password);
+      if (isThenable(ok)) return (ok as Promise<boolean>).then((v) => this.plainResult(v, luser));
+      return this.plainResult(ok as boolean, luser);
     }
     const users = this.host.users;
     this.scram = new ScramSha1Server(
@@ -338,6 +334,14 @@ export class C2SConnection {
       { authzidAllowed: (a, u) => a === '' || authzidMatches(a, u, server) },
     );
     return this.scram.start(payload.toString('utf8')).then((step) => this.saslStep(step));
+  }
+
+  private plainResult(ok: boolean, luser: string): MaybePromise<void> {
+    return this.feed(
+      ok
+        ? { type: 'SASL_SUCCESS', user: luser, data: undefined }
+        : { type: 'SASL_FAILURE', condition: 'not-authorized', text: 'Invalid username or password' },
+    );
   }
 
   private saslContinue(response: Element): MaybePromise<void> {
@@ -362,53 +366,64 @@ export class C2SConnection {
 
   // ---- bind (spec §4.1, RFC 6120 §7) ----
 
+  private bindFailed(iq: Element, condition: C2SStanzaErrorCondition, text?: string): MaybePromise<void> {
+    return this.feed({ type: 'BIND_FAILED', iq, condition, ...(text === undefined ? {} : { text }) });
+  }
+
+  /** Step 1 and 2 of spec §4.1: the resource (generated when empty), then `resource_conflict`. */
   private bind(iq: Element): MaybePromise<void> {
-    const failed = (condition: C2SStanzaErrorCondition, text?: string) =>
-      this.feed({ type: 'BIND_FAILED', iq, condition, ...(text === undefined ? {} : { text }) });
     const context = this.snapshot.context;
     const requested = iq.getChild('bind', NS_BIND)?.getChildText('resource') ?? '';
-    // c2s_handle_bind (seq 100): an empty resource gets a generated one.
     let j: Jid;
     try {
       j = jid(this.user, context.server, requested === '' ? randomId() : requested);
     } catch (error) {
-      if (error instanceof InvalidJidError) return failed('bad-request', 'Malformed resource');
+      if (error instanceof InvalidJidError) return this.bindFailed(iq, 'bad-request', 'Malformed resource');
       throw error;
     }
     const policy = this.host.options.resourceConflict;
-    const conflict =
-      policy === 'closenew' || policy === 'setresource'
-        ? this.host.sm.isExistingResource(j.luser, j.lserver, j.lresource)
-        : false;
-    return andThen(conflict, (exists) => {
-      if (exists && policy === 'closenew') return failed('conflict', 'Resource conflict');
-      if (exists && policy === 'setresource') j = jid(j.local, j.domain, randomId());
-      return andThen(this.host.options.access(j, this.ip), (rule) => {
-        if (rule !== 'allow') {
-          return andThen(this.host.hooks.run('forbidden_session_hook', j.lserver, j), () =>
-            failed('not-allowed', 'Access denied by service policy'),
-          );
-        }
-        const sm = this.host.sm;
-        const sid = sm.makeSid(this.ctx.self);
-        this.sid = sid;
-        this.jid = j;
-        this.fullJid = `${j.local}@${j.domain}/${j.resource}`;
-        this.bareJid = `${j.local}@${j.domain}`;
-        const info = { ip: this.ip, conn: 'c2s', authModule: this.host.users.name };
-        let opened: MaybePromise<void>;
-        try {
-          opened = sm.openSession(sid, j.local, j.domain, j.resource, undefined, info);
-        } catch (error) {
-          return this.bindError(iq, error);
-        }
-        const bound = () => this.feed({ type: 'BOUND', iq, resource: j.resource });
-        if (isThenable(opened)) {
-          return (opened as Promise<void>).then(bound, (error: unknown) => this.bindError(iq, error));
-        }
-        return bound();
-      });
+    if (policy !== 'closenew' && policy !== 'setresource') return this.bindAccess(iq, j);
+    return andThen(this.host.sm.isExistingResource(j.luser, j.lserver, j.lresource), (exists) => {
+      if (!exists) return this.bindAccess(iq, j);
+      if (policy === 'closenew') return this.bindFailed(iq, 'conflict', 'Resource conflict');
+      return this.bindAccess(iq, jid(j.local, j.domain, randomId()));
     });
+  }
+
+  /** Step 3: the access rule; a denial runs `forbidden_session_hook` and answers `not-allowed`. */
+  private bindAccess(iq: Element, j: Jid): MaybePromise<void> {
+    const rule = this.host.options.access(j, this.ip);
+    if (isThenable(rule)) return (rule as Promise<'allow' | 'deny'>).then((r) => this.bindOpen(iq, j, r));
+    return this.bindOpen(iq, j, rule as 'allow' | 'deny');
+  }
+
+  /** Step 4: `openSession` (which runs `sm_register_connection_hook`), then the bind result. */
+  private bindOpen(iq: Element, j: Jid, rule: 'allow' | 'deny'): MaybePromise<void> {
+    if (rule !== 'allow') {
+      return andThen(this.host.hooks.run('forbidden_session_hook', j.lserver, j), () =>
+        this.bindFailed(iq, 'not-allowed', 'Access denied by service policy'),
+      );
+    }
+    const sm = this.host.sm;
+    const sid = sm.makeSid(this.ctx.self);
+    this.sid = sid;
+    this.jid = j;
+    this.fullJid = `${j.local}@${j.domain}/${j.resource}`;
+    this.bareJid = `${j.local}@${j.domain}`;
+    const info = { ip: this.ip, conn: 'c2s', authModule: this.host.users.name };
+    let opened: MaybePromise<void>;
+    try {
+      opened = sm.openSession(sid, j.local, j.domain, j.resource, undefined, info);
+    } catch (error) {
+      return this.bindError(iq, error);
+    }
+    if (isThenable(opened)) {
+      return (opened as Promise<void>).then(
+        () => this.feed({ type: 'BOUND', iq, resource: j.resource }),
+        (error: unknown) => this.bindError(iq, error),
+      );
+    }
+    return this.feed({ type: 'BOUND', iq, resource: j.resource });
   }
 
   private bindError(iq: Element, error: unknown): MaybePromise<void> {
@@ -626,18 +641,19 @@ export const c2sConnectionServer: GenServer<C2SConnection, C2SConnectionArgs, ne
       return { ok: new C2SConnection(socket, host, ctx) };
     },
     handleInfo(message, conn) {
-      const finish = ():
-        | { noreply: true; state: C2SConnection }
-        | { stop: ExitReason; state: C2SConnection } =>
-        conn.done ? { stop: 'normal', state: conn } : { noreply: true, state: conn };
       let r: MaybePromise<void>;
       try {
         r = conn.handle(message);
       } catch (error) {
         return failed(conn, error);
       }
-      if (isThenable(r)) return (r as Promise<void>).then(finish, (error: unknown) => failed(conn, error));
-      return finish();
+      if (isThenable(r)) {
+        return (r as Promise<void>).then(
+          () => after(conn),
+          (error: unknown) => failed(conn, error),
+        );
+      }
+      return after(conn);
     },
     terminate(_reason, conn) {
       try {
@@ -648,6 +664,12 @@ export const c2sConnectionServer: GenServer<C2SConnection, C2SConnectionArgs, ne
       }
     },
   };
+
+function after(
+  conn: C2SConnection,
+): { noreply: true; state: C2SConnection } | { stop: ExitReason; state: C2SConnection } {
+  return conn.done ? { stop: 'normal', state: conn } : { noreply: true, state: conn };
+}
 
 function failed(conn: C2SConnection, error: unknown): { stop: ExitReason; state: C2SConnection } {
   // A per-connection failure ends this connection only; its supervisor logs it (temporary child).
