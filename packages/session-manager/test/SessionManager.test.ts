@@ -1,4 +1,4 @@
-import { type ActorRef, ActorSystem, silentLogger } from '@otp-chat/actor';
+import { ActorSystem, silentLogger } from '@otp-chat/actor';
 import { Commands, Hooks } from '@otp-chat/event-bus';
 import { jid } from '@otp-chat/jid';
 import xml from '@xmpp/xml';
@@ -623,8 +623,6 @@ describe('commands (spec §11.3)', () => {
     ]);
   });
 });
-
-export type { ActorRef };
 
 describe('Erlang term order of listings (spec §2 connected_users/0, user_resources/2; §11.3)', () => {
   // connected_users/0 is lists:sort(USRs) *then* formatting: {U, S, R} tuples compare element-wise,
