@@ -430,3 +430,29 @@ describe('crash loops are visible (anchors §5.3): every restart and exhaustion 
     ]);
   });
 });
+
+describe('routine exits stay quiet, as OTP reports only abnormal ones', () => {
+  it('a temporary child ending normally is logged at debug, never info or above', async () => {
+    const lines: Array<[string, string | undefined, object]> = [];
+    const logger: Logger = {
+      debug: (o, m) => lines.push(['debug', m, o]),
+      info: (o, m) => lines.push(['info', m, o]),
+      warn: (o, m) => lines.push(['warn', m, o]),
+      error: (o, m) => lines.push(['error', m, o]),
+    };
+    const system = new ActorSystem({ clock: new SimulatedClock(), logger });
+    const sup = okRef(
+      await Supervisor.start(system, {
+        label: 'quiet',
+        children: [worker('t', testWorker(), 't', { restart: 'temporary' })],
+      }),
+    );
+    const child = (await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef;
+    await system.stop(child, 'normal');
+    await flush();
+    const messages = lines
+      .filter(([, , o]) => (o as { name?: string }).name === 'quiet')
+      .map(([l, m]) => `${l} ${m}`);
+    expect(messages).toEqual(['debug child started', 'debug child terminated']);
+  });
+});

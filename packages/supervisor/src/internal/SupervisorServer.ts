@@ -233,7 +233,9 @@ function log(ctx: ActorContext, event: SupervisorEvent): void {
       return;
     case 'child_terminated': {
       const fields = { ...base, id: event.id, reason: formatReason(event.reason), action: event.action };
-      if (isCleanExit(event.reason)) ctx.logger.info(fields, 'child terminated');
+      // OTP reports only abnormal exits (a supervisor_report); a clean one is routine, e.g. every
+      // closed connection under a simple_one_for_one supervisor.
+      if (isCleanExit(event.reason)) ctx.logger.debug(fields, 'child terminated');
       else ctx.logger.error(fields, 'child terminated');
       return;
     }
