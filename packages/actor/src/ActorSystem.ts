@@ -44,6 +44,11 @@ export interface ActorSystemOptions {
   readonly logger?: Logger;
   /** @default DEFAULTS.drainBudget */
   readonly drainBudget?: Partial<DrainBudget>;
+  /**
+   * Tick of the call-timeout wheel in ms: a call times out no earlier than its timeout and about
+   * two ticks after it at most on an idle loop. @default DEFAULTS.callTimerTickMs (10)
+   */
+  readonly callTimerTickMs?: number;
 }
 
 /**
@@ -80,7 +85,9 @@ export class ActorSystem {
         // the logger itself is what failed: nothing more to tell
       }
     });
-    this.kernel = new Kernel(this, this.node, this.clock, this.logger, this.registry, scheduler);
+    const tick = options.callTimerTickMs ?? DEFAULTS.callTimerTickMs;
+    if (!(tick > 0)) throw new RangeError(`callTimerTickMs must be a positive number of ms, got ${tick}`);
+    this.kernel = new Kernel(this, this.node, this.clock, this.logger, this.registry, scheduler, tick);
   }
 
   /**

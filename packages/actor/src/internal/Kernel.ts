@@ -30,8 +30,9 @@ export class Kernel {
     readonly logger: Logger,
     readonly registry: Registry,
     readonly scheduler: Scheduler,
+    callTimerTickMs: number,
   ) {
-    this.deadlines = new Deadlines(clock);
+    this.deadlines = new Deadlines(clock, callTimerTickMs);
   }
 
   private signals: Array<{ to: Process; from: ActorRef; reason: ExitReason }> = [];
