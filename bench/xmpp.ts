@@ -49,12 +49,15 @@ interface ServerHandle {
 
 interface Row {
   readonly server: string;
-  /** Server and driver CPU seconds during the login phase and the message phase. */
+  /** Server, driver and idle-server CPU seconds during the login phase and the message phase. */
   readonly cpu: {
     readonly loginServer: number;
     readonly loginDriver: number;
     readonly msgServer: number;
     readonly msgDriver: number;
+    /** CPU seconds the other (idle) server used meanwhile: interference, should be ~0. */
+    readonly loginOthers: number;
+    readonly msgOthers: number;
   };
   readonly loginsPerSec: number;
   readonly msgsPerSec: number;
@@ -273,75 +276,191 @@ async function prepareEjabberd(
 }
 
 // ---------------------------------------------------------------------------------------------
-// the load driver (the same for both servers)
+// the load driver (the same for both servers), in its own process
+//
+// The driver is @xmpp/client (connectClient: PLAIN, reconnect off), kept as lean as it allows,
+// because on a 2-core machine its CPU competes with the server's and caps what a fast server can
+// show: after the login, each client's middleware (the IQ caller/callee and XEP-0198 layers, which
+// build two @xmpp/jid objects per received stanza) and the test helper's recording listeners are
+// removed; each client's K chat messages are built once with @xmpp/client's xml() before the timed
+// phase and written with its `write` in one call (the server receives the same stanzas; TCP
+// coalesces small writes anyway); received stanzas are still parsed by @xmpp/client's parser and
+// counted (name 'message', type 'chat', from the expected sender). Errors are created without a
+// stack in the driver (`Error.stackTraceLimit = 0`: @xmpp/client arms a TimeoutError per awaited
+// login step). The driver is one forked Node process, started once and used for every round of
+// both servers, so the bench orchestration (ejabberdctl, erl RPCs) never shares its event loop.
 
-async function drive(server: ServerHandle): Promise<Row> {
+interface DriverClient {
+  readonly tc: TestClient;
+  /** The raw @xmpp/client entity, an EventEmitter with `write(string)`. */
+  readonly raw: {
+    removeAllListeners(event: string): void;
+    on(event: 'stanza', listener: (stanza: { name: string; attrs: Record<string, string> }) => void): void;
+    write(data: string): Promise<void>;
+  };
+}
+
+type DriverRequest =
+  | { readonly type: 'login'; readonly port: number }
+  | { readonly type: 'blast' }
+  | { readonly type: 'logout' }
+  | { readonly type: 'exit' };
+
+type DriverReply =
+  | { readonly type: 'logged-in'; readonly sec: number; readonly cpu: number }
+  | { readonly type: 'delivered'; readonly sec: number; readonly received: number; readonly cpu: number }
+  | { readonly type: 'logged-out' };
+
+function cpuSeconds(): number {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+}
+
+function driverProcess(): void {
+  Error.stackTraceLimit = 0;
+  let clients: DriverClient[] = [];
+  let payloads: string[] = [];
+  const reply = (m: DriverReply) => process.send?.(m);
+  const login = async (port: number) => {
+    clients = new Array(N);
+    let next = 0;
+    const cpu0 = cpuSeconds();
+    const t0 = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < N) {
+          const i = next++;
+          const tc = await connectClient({
+            port,
+            domain: DOMAIN,
+            username: user(i),
+            password: PASSWORD,
+            resource: 'bench',
+            timeoutMs: 30_000,
+          });
+          const raw = tc.xmpp as unknown as DriverClient['raw'];
+          for (const event of ['element', 'stanza', 'nonza', 'send']) raw.removeAllListeners(event);
+          clients[i] = { tc, raw };
+        }
+      }),
+    );
+    const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+    reply({ type: 'logged-in', sec, cpu: cpuSeconds() - cpu0 });
+    // Untimed preparation of the message phase: each client's K stanzas, serialised once.
+    payloads = clients.map((_, i) => {
+      const to = `${user((i + 1) % N)}@${DOMAIN}/bench`;
+      let out = '';
+      for (let k = 0; k < K; k++)
+        out += xml('message', { to, type: 'chat' }, xml('body', {}, `m${k}`)).toString();
+      return out;
+    });
+  };
+  const blast = async () => {
+    const total = N * K;
+    let received = 0;
+    let finish: () => void = () => {};
+    const allIn = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    clients.forEach((c, i) => {
+      const from = `${user((i + N - 1) % N)}@${DOMAIN}/bench`;
+      c.raw.on('stanza', (s) => {
+        if (s.name === 'message' && s.attrs.type === 'chat' && s.attrs.from === from && ++received === total)
+          finish();
+      });
+    });
+    const cpu0 = cpuSeconds();
+    const t1 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) void clients[i]!.raw.write(payloads[i]!).catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, 120_000)))]);
+    clearTimeout(timer);
+    const sec = Number(process.hrtime.bigint() - t1) / 1e9;
+    reply({ type: 'delivered', sec, received, cpu: cpuSeconds() - cpu0 });
+  };
+  process.on('message', (m: DriverRequest) => {
+    if (m.type === 'login') void login(m.port);
+    else if (m.type === 'blast') void blast();
+    else if (m.type === 'exit') process.exit(0);
+    else if (m.type === 'logout') {
+      void Promise.all(clients.map((c) => c.tc.stop())).then(() => {
+        clients = [];
+        payloads = [];
+        reply({ type: 'logged-out' });
+      });
+    }
+  });
+  process.send?.({ type: 'ready' });
+}
+
+interface Driver {
+  request<T extends DriverReply['type']>(
+    m: DriverRequest,
+    answer: T,
+  ): Promise<Extract<DriverReply, { type: T }>>;
+  stop(): void;
+}
+
+function startDriver(): Promise<Driver> {
+  const child = fork(fileURLToPath(import.meta.url), ['--driver'], {
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.DRIVER_NODE_FLAGS ?? '--max-semi-space-size=32').split(' '),
+    ],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('message', () =>
+      resolve({
+        request: (m, answer) =>
+          new Promise((done) => {
+            const onMessage = (r: DriverReply) => {
+              if (r.type !== answer) return;
+              child.off('message', onMessage);
+              done(r as never);
+            };
+            child.on('message', onMessage);
+            child.send(m);
+          }),
+        stop: () => child.send({ type: 'exit' }),
+      }),
+    );
+  });
+}
+
+async function drive(driver: Driver, server: ServerHandle, all: readonly ServerHandle[]): Promise<Row> {
   const memBefore = await server.memory();
   const rssBefore = await server.rss();
-  const clients: TestClient[] = new Array(N);
-  let next = 0;
-  const driverCpu = () => {
-    const c = process.cpuUsage();
-    return (c.user + c.system) / 1e6;
-  };
-  const cpu0 = [await server.cpu(), driverCpu()] as const;
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < N) {
-        const i = next++;
-        clients[i] = await connectClient({
-          port: server.port,
-          domain: DOMAIN,
-          username: user(i),
-          password: PASSWORD,
-          resource: 'bench',
-          timeoutMs: 30_000,
-        });
-      }
-    }),
-  );
-  const loginSec = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu1 = [await server.cpu(), driverCpu()] as const;
+  await settle(all); // ejabberd's memory() is an `erl` RPC: let its node connection go quiet
+  const cpus = () => Promise.all(all.map((s) => s.cpu()));
+  const others = (a: number[], b: number[]) =>
+    b.reduce((sum, c, i) => (all[i] === server ? sum : sum + c - a[i]!), 0);
+  const mine = (a: number[], b: number[]) => b[all.indexOf(server)]! - a[all.indexOf(server)]!;
+  const s0 = await cpus();
+  const login = await driver.request({ type: 'login', port: server.port }, 'logged-in');
+  const s1 = await cpus();
   const memAfter = await server.memory();
   const rssAfter = await server.rss();
-
-  const total = N * K;
-  let received = 0;
-  let finish: () => void = () => {};
-  const allIn = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
-  for (const c of clients) {
-    c.onStanza((s) => {
-      if (s.name === 'message' && ++received === total) finish();
-    });
-  }
-  const cpu2 = [await server.cpu(), driverCpu()] as const;
-  const t1 = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) {
-    const to = `${user((i + 1) % N)}@${DOMAIN}/bench`;
-    for (let k = 0; k < K; k++) {
-      void clients[i]!.send(xml('message', { to, type: 'chat' }, xml('body', {}, `m${k}`)));
-    }
-  }
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, 120_000)))]);
-  clearTimeout(timer);
-  const msgSec = Number(process.hrtime.bigint() - t1) / 1e9;
-  const cpu3 = [await server.cpu(), driverCpu()] as const;
-  await Promise.all(clients.map((c) => c.stop()));
+  await settle(all);
+  const s2 = await cpus();
+  const msgs = await driver.request({ type: 'blast' }, 'delivered');
+  const s3 = await cpus();
+  await driver.request({ type: 'logout' }, 'logged-out');
   return {
     server: server.name,
     cpu: {
-      loginServer: cpu1[0] - cpu0[0],
-      loginDriver: cpu1[1] - cpu0[1],
-      msgServer: cpu3[0] - cpu2[0],
-      msgDriver: cpu3[1] - cpu2[1],
+      loginServer: mine(s0, s1),
+      loginDriver: login.cpu,
+      loginOthers: others(s0, s1),
+      msgServer: mine(s2, s3),
+      msgDriver: msgs.cpu,
+      msgOthers: others(s2, s3),
     },
-    loginsPerSec: N / loginSec,
-    msgsPerSec: received / msgSec,
-    delivered: received,
+    loginsPerSec: N / login.sec,
+    msgsPerSec: msgs.received / msgs.sec,
+    delivered: msgs.received,
     bytesPerSession: (memAfter - memBefore) / N,
     rssPerSession: (rssAfter - rssBefore) / N,
   };
@@ -367,11 +486,12 @@ function printRows(rows: readonly Row[]): void {
     );
   }
   process.stdout.write('\n');
-  process.stdout.write('CPU seconds (server / driver): login phase, message phase\n');
+  process.stdout.write('CPU seconds (server / driver / other server): login phase, message phase\n');
   for (const r of rows) {
     const c = r.cpu;
     process.stdout.write(
-      `${r.server.padEnd(16)}${c.loginServer.toFixed(2)} / ${c.loginDriver.toFixed(2)}, ${c.msgServer.toFixed(2)} / ${c.msgDriver.toFixed(2)}\n`,
+      `${r.server.padEnd(16)}${c.loginServer.toFixed(2)} / ${c.loginDriver.toFixed(2)} / ${c.loginOthers.toFixed(2)}, ` +
+        `${c.msgServer.toFixed(2)} / ${c.msgDriver.toFixed(2)} / ${c.msgOthers.toFixed(2)}\n`,
     );
   }
   process.stdout.write('\n');
@@ -394,11 +514,31 @@ function median(rows: readonly Row[]): Row {
       loginDriver: mid(r, (x) => x.cpu.loginDriver),
       msgServer: mid(r, (x) => x.cpu.msgServer),
       msgDriver: mid(r, (x) => x.cpu.msgDriver),
+      loginOthers: mid(r, (x) => x.cpu.loginOthers),
+      msgOthers: mid(r, (x) => x.cpu.msgOthers),
     },
   };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits until every server is idle (under 4% of a core over 250 ms, at most 10 s), so that one
+ * server's teardown of the previous round (closing 1000 sessions, BEAM's process exits and
+ * table deletes) does not run during the other's measured phases. Returns the seconds waited.
+ */
+async function settle(servers: readonly ServerHandle[]): Promise<number> {
+  const t0 = Date.now();
+  await sleep(250);
+  let before = await Promise.all(servers.map((s) => s.cpu()));
+  while (Date.now() - t0 < 10_000) {
+    await sleep(250);
+    const now = await Promise.all(servers.map((s) => s.cpu()));
+    if (now.every((c, i) => c - before[i]! < 0.01)) break;
+    before = now;
+  }
+  return (Date.now() - t0) / 1000;
+}
 
 async function main(): Promise<void> {
   const rounds = Number(process.env.ROUNDS ?? 3);
@@ -406,6 +546,7 @@ async function main(): Promise<void> {
     `xmpp: otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
       `${process.env.WARMUP ?? 1} warm-up + ${rounds} interleaved rounds (median per metric)`,
   );
+  const driver = await startDriver();
   const servers: ServerHandle[] = [await startOtpChat()];
   try {
     if (process.env.EJABBERD !== '0') {
@@ -419,15 +560,15 @@ async function main(): Promise<void> {
     const first: Row[][] = servers.map(() => []);
     for (let round = 0; round < warmup; round++) {
       for (let i = 0; i < servers.length; i++) {
-        first[i]!.push(await drive(servers[i]!));
-        await sleep(500);
+        first[i]!.push(await drive(driver, servers[i]!, servers));
+        await settle(servers);
       }
     }
     const results: Row[][] = servers.map(() => []);
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < servers.length; i++) {
-        results[i]!.push(await drive(servers[i]!));
-        await sleep(500); // let the closed sessions go before the next baseline
+        results[i]!.push(await drive(driver, servers[i]!, servers));
+        await settle(servers); // let the closed sessions go before the next baseline
       }
     }
     process.stdout.write('each round:\n');
@@ -449,17 +590,34 @@ async function main(): Promise<void> {
       ratio('rss-memory-vs-ejabberd', ej.rssPerSession / o.rssPerSession);
       figure('ejabberd-bytes-per-session', ej.bytesPerSession, 'B');
     }
+    // Server CPU per operation (user + system of the server process over the phase, medians):
+    // what each server costs, whatever the driver's share of the 2 cores.
+    const perLogin = (r: Row) => (r.cpu.loginServer / N) * 1e6;
+    const perMsg = (r: Row) => (r.cpu.msgServer / Math.max(1, r.delivered)) * 1e6;
+    if (ej !== undefined) {
+      ratio('cpu-per-login-vs-ejabberd', perLogin(ej) / perLogin(o));
+      ratio('cpu-per-msg-vs-ejabberd', perMsg(ej) / perMsg(o));
+      figure('ejabberd-cpu-us-per-login', perLogin(ej), 'us');
+      figure('ejabberd-cpu-us-per-msg', perMsg(ej), 'us');
+    }
+    figure('otp-chat-cpu-us-per-login', perLogin(o), 'us');
+    figure('otp-chat-cpu-us-per-msg', perMsg(o), 'us');
+    figure('driver-cpu-us-per-login', (o.cpu.loginDriver / N) * 1e6, 'us');
+    figure('driver-cpu-us-per-msg', (o.cpu.msgDriver / Math.max(1, o.delivered)) * 1e6, 'us');
     figure('otp-chat-logins-per-sec', o.loginsPerSec, 'logins/s');
     figure('otp-chat-msgs-per-sec', o.msgsPerSec, 'msgs/s');
     figure('otp-chat-bytes-per-session', o.bytesPerSession, 'B');
     figure('otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
   } finally {
+    driver.stop();
     for (const s of servers) await s.stop();
   }
 }
 
 // Dispatch last, so that every constant above is initialised.
-if (process.argv[2] === '--otp-chat-server') {
+if (process.argv[2] === '--driver') {
+  driverProcess();
+} else if (process.argv[2] === '--otp-chat-server') {
   const system = new ActorSystem({ logger: silentLogger });
   const users = new MemoryUserStore();
   const n = Number(process.argv[3]);

@@ -528,7 +528,9 @@ export class C2SConnection {
     this.clearTimer();
     if (this.socketClosed) return;
     const error = this.snapshot.context.streamError;
-    let out = '';
+    // What this tick already wrote goes first (the pending flush then finds nothing to do).
+    let out = this.out;
+    this.out = '';
     if (!this.headerSent && error !== undefined) {
       out += streamHeader(randomId(), this.snapshot.context.server || this.host.hosts[0] || '');
     }
@@ -549,24 +551,22 @@ export class C2SConnection {
   }
 
   /**
-   * Writes are corked until the end of the current tick, so that everything one mailbox drain
-   * produces for this socket (a header and its features, a burst of routed messages) leaves in one
-   * system call.
+   * Writes are buffered until the end of the current tick, so that everything one mailbox drain
+   * produces for this socket (a header and its features, a burst of routed messages) leaves in
+   * one `write` of one string: one system call, and no per-chunk `writev` bookkeeping.
    */
   private write(data: string): void {
     if (this.socketClosed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(data);
+    if (this.out === '') process.nextTick(this.flush);
+    this.out += data;
   }
 
-  private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
+  /** Output of the current tick, not yet written. */
+  private out = '';
+  private readonly flush = (): void => {
+    const out = this.out;
+    this.out = '';
+    if (!this.socketClosed && out !== '') this.socket.write(out);
   };
 }
 

@@ -8,5 +8,9 @@ const impl = require('saslprep') as (input: string, options?: { allowUnassigned?
  * characters (the caller answers `not-authorized`).
  */
 export function saslprep(input: string): string {
-  return impl(input);
+  // Printable ASCII is left unchanged by every SASLprep step (no mapping, NFKC is the identity,
+  // nothing prohibited, no RandALCat), so the common case skips the table walk.
+  return PRINTABLE_ASCII.test(input) ? input : impl(input);
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
