@@ -9,6 +9,15 @@
 //   EJABBERD=0 npx tsx bench/xmpp.ts      # ours only (no RATIO lines)
 //   ROUNDS=3 WARMUP=1 (defaults): one untimed round per server, then interleaved measured rounds;
 //   the median of each metric is kept (the machine is shared, single rounds are noisy).
+//   PASSWORD_FORMAT=scram   both servers store SCRAM keys only (ejabberd `auth_password_format`)
+//   MECHANISM=SCRAM-SHA-1   the driver logs in with SCRAM instead of PLAIN
+//   DRIVERS=2               driver processes per server (default 1)
+//   XMPP_CPU_PROF=dir       V8 CPU profile of the otp-chat child; DRIVER_NODE_FLAGS for the driver
+//
+// Both servers do the same protocol work: the default config stores plain passwords on both
+// (ejabberd's default `auth_password_format: plain`, MemoryUserStore's default), so a PLAIN login
+// is a string comparison on both and neither runs PBKDF2. With PASSWORD_FORMAT=scram both store
+// only the SCRAM keys (4096 iterations), and a PLAIN login runs one PBKDF2 on both.
 //
 // ejabberd: `apt-get install ejabberd` first. The script writes a config to a temp dir owned by
 // the ejabberd user (loopback only, in-memory sessions, plain TCP, ulimit -n raised), registers
@@ -31,6 +40,16 @@ const run = promisify(execFile);
 const N = Number(process.env.N ?? 500);
 const K = Number(process.env.K ?? 20);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
+/** Driver processes; each logs in users `i ≡ d (mod DRIVERS)` with CONCURRENCY / DRIVERS logins in flight. */
+const DRIVERS = Number(process.env.DRIVERS ?? 1);
+/**
+ * How both servers store passwords: `plain` (ejabberd's default `auth_password_format`, and
+ * MemoryUserStore's) or `scram` (salt, iteration count 4096, StoredKey and ServerKey only: a
+ * PLAIN login then costs one PBKDF2 on both servers).
+ */
+const PASSWORD_FORMAT = process.env.PASSWORD_FORMAT === 'scram' ? 'scram' : 'plain';
+/** The driver's SASL mechanism: PLAIN (default) or SCRAM-SHA-1 (then the driver runs PBKDF2 too). */
+const MECHANISM = process.env.MECHANISM === 'SCRAM-SHA-1' ? 'SCRAM-SHA-1' : 'PLAIN';
 const DOMAIN = 'localhost';
 const PASSWORD = 'secret';
 const user = (i: number) => `u${i}`;
@@ -144,7 +163,7 @@ listen:
     access: c2s
     starttls_required: false
 auth_method: internal
-auth_password_format: plain
+auth_password_format: ${PASSWORD_FORMAT}
 sm_db_type: mnesia
 router_db_type: mnesia
 shaper_rules:
@@ -287,7 +306,9 @@ async function prepareEjabberd(
 // coalesces small writes anyway); received stanzas are still parsed by @xmpp/client's parser and
 // counted (name 'message', type 'chat', from the expected sender). Errors are created without a
 // stack in the driver (`Error.stackTraceLimit = 0`: @xmpp/client arms a TimeoutError per awaited
-// login step). The driver is one forked Node process, started once and used for every round of
+// login step). Each server gets its own driver process(es), the same code started the same way and
+// warmed up by the same untimed round, so that neither server's stanza shapes (ejabberd's richer
+// stream features) leave the other's driver with polymorphic, slower code; used for every round of
 // both servers, so the bench orchestration (ejabberdctl, erl RPCs) never shares its event loop.
 
 interface DriverClient {
@@ -316,20 +337,23 @@ function cpuSeconds(): number {
   return (c.user + c.system) / 1e6;
 }
 
-function driverProcess(): void {
+function driverProcess(slot: number): void {
   Error.stackTraceLimit = 0;
+  const mine: number[] = [];
+  for (let i = slot; i < N; i += DRIVERS) mine.push(i);
   let clients: DriverClient[] = [];
   let payloads: string[] = [];
   const reply = (m: DriverReply) => process.send?.(m);
   const login = async (port: number) => {
-    clients = new Array(N);
+    clients = new Array(mine.length);
     let next = 0;
     const cpu0 = cpuSeconds();
     const t0 = process.hrtime.bigint();
     await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < N) {
-          const i = next++;
+      Array.from({ length: Math.max(1, Math.round(CONCURRENCY / DRIVERS)) }, async () => {
+        while (next < mine.length) {
+          const j = next++;
+          const i = mine[j]!;
           const tc = await connectClient({
             port,
             domain: DOMAIN,
@@ -337,17 +361,18 @@ function driverProcess(): void {
             password: PASSWORD,
             resource: 'bench',
             timeoutMs: 30_000,
+            mechanism: MECHANISM === 'PLAIN' ? 'PLAIN' : 'default',
           });
           const raw = tc.xmpp as unknown as DriverClient['raw'];
           for (const event of ['element', 'stanza', 'nonza', 'send']) raw.removeAllListeners(event);
-          clients[i] = { tc, raw };
+          clients[j] = { tc, raw };
         }
       }),
     );
     const sec = Number(process.hrtime.bigint() - t0) / 1e9;
     reply({ type: 'logged-in', sec, cpu: cpuSeconds() - cpu0 });
     // Untimed preparation of the message phase: each client's K stanzas, serialised once.
-    payloads = clients.map((_, i) => {
+    payloads = mine.map((i) => {
       const to = `${user((i + 1) % N)}@${DOMAIN}/bench`;
       let out = '';
       for (let k = 0; k < K; k++)
@@ -356,13 +381,14 @@ function driverProcess(): void {
     });
   };
   const blast = async () => {
-    const total = N * K;
+    const total = mine.length * K;
     let received = 0;
     let finish: () => void = () => {};
     const allIn = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    clients.forEach((c, i) => {
+    clients.forEach((c, j) => {
+      const i = mine[j]!;
       const from = `${user((i + N - 1) % N)}@${DOMAIN}/bench`;
       c.raw.on('stanza', (s) => {
         if (s.name === 'message' && s.attrs.type === 'chat' && s.attrs.from === from && ++received === total)
@@ -371,7 +397,7 @@ function driverProcess(): void {
     });
     const cpu0 = cpuSeconds();
     const t1 = process.hrtime.bigint();
-    for (let i = 0; i < N; i++) void clients[i]!.raw.write(payloads[i]!).catch(() => {});
+    for (let j = 0; j < clients.length; j++) void clients[j]!.raw.write(payloads[j]!).catch(() => {});
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, 120_000)))]);
     clearTimeout(timer);
@@ -393,41 +419,67 @@ function driverProcess(): void {
   process.send?.({ type: 'ready' });
 }
 
+/** The driver processes, asked together; their answers are combined (times: max, counts and CPU: sum). */
 interface Driver {
-  request<T extends DriverReply['type']>(
-    m: DriverRequest,
-    answer: T,
-  ): Promise<Extract<DriverReply, { type: T }>>;
+  login(port: number): Promise<{ sec: number; cpu: number }>;
+  blast(): Promise<{ sec: number; cpu: number; received: number }>;
+  logout(): Promise<void>;
   stop(): void;
 }
 
-function startDriver(): Promise<Driver> {
-  const child = fork(fileURLToPath(import.meta.url), ['--driver'], {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(process.env.DRIVER_NODE_FLAGS ?? '--max-semi-space-size=32').split(' '),
-    ],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('message', () =>
-      resolve({
-        request: (m, answer) =>
-          new Promise((done) => {
+async function startDrivers(): Promise<Driver> {
+  const children = Array.from({ length: DRIVERS }, (_, slot) =>
+    fork(fileURLToPath(import.meta.url), ['--driver', String(slot)], {
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(process.env.DRIVER_NODE_FLAGS ?? '--max-semi-space-size=32').split(' '),
+      ],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve, reject) => {
+          child.once('error', reject);
+          child.once('message', () => resolve());
+        }),
+    ),
+  );
+  const ask = <T extends DriverReply['type']>(m: DriverRequest, answer: T) =>
+    Promise.all(
+      children.map(
+        (child) =>
+          new Promise<Extract<DriverReply, { type: T }>>((done) => {
             const onMessage = (r: DriverReply) => {
               if (r.type !== answer) return;
               child.off('message', onMessage);
-              done(r as never);
+              done(r as Extract<DriverReply, { type: T }>);
             };
             child.on('message', onMessage);
             child.send(m);
           }),
-        stop: () => child.send({ type: 'exit' }),
-      }),
+      ),
     );
-  });
+  const max = (xs: readonly { sec: number }[]) => Math.max(...xs.map((x) => x.sec));
+  const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    login: async (port) => {
+      const r = await ask({ type: 'login', port }, 'logged-in');
+      return { sec: max(r), cpu: sum(r.map((x) => x.cpu)) };
+    },
+    blast: async () => {
+      const r = await ask({ type: 'blast' }, 'delivered');
+      return { sec: max(r), cpu: sum(r.map((x) => x.cpu)), received: sum(r.map((x) => x.received)) };
+    },
+    logout: async () => {
+      await ask({ type: 'logout' }, 'logged-out');
+    },
+    stop: () => {
+      for (const child of children) child.send({ type: 'exit' });
+    },
+  };
 }
 
 async function drive(driver: Driver, server: ServerHandle, all: readonly ServerHandle[]): Promise<Row> {
@@ -439,15 +491,15 @@ async function drive(driver: Driver, server: ServerHandle, all: readonly ServerH
     b.reduce((sum, c, i) => (all[i] === server ? sum : sum + c - a[i]!), 0);
   const mine = (a: number[], b: number[]) => b[all.indexOf(server)]! - a[all.indexOf(server)]!;
   const s0 = await cpus();
-  const login = await driver.request({ type: 'login', port: server.port }, 'logged-in');
+  const login = await driver.login(server.port);
   const s1 = await cpus();
   const memAfter = await server.memory();
   const rssAfter = await server.rss();
   await settle(all);
   const s2 = await cpus();
-  const msgs = await driver.request({ type: 'blast' }, 'delivered');
+  const msgs = await driver.blast();
   const s3 = await cpus();
-  await driver.request({ type: 'logout' }, 'logged-out');
+  await driver.logout();
   return {
     server: server.name,
     cpu: {
@@ -544,9 +596,10 @@ async function main(): Promise<void> {
   const rounds = Number(process.env.ROUNDS ?? 3);
   header(
     `xmpp: otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
+      `${DRIVERS} driver process(es) per server, SASL ${MECHANISM}, passwords stored ${PASSWORD_FORMAT}, ` +
       `${process.env.WARMUP ?? 1} warm-up + ${rounds} interleaved rounds (median per metric)`,
   );
-  const driver = await startDriver();
+  const drivers: Driver[] = [];
   const servers: ServerHandle[] = [await startOtpChat()];
   try {
     if (process.env.EJABBERD !== '0') {
@@ -554,20 +607,21 @@ async function main(): Promise<void> {
       if (typeof started === 'string') process.stdout.write(`# ejabberd skipped: ${started}\n`);
       else servers.push(started);
     }
+    for (const _ of servers) drivers.push(await startDrivers());
     // One untimed round per server first: the JITs (V8's and BEAM's) and the servers' tables
     // warm up, as bench/lib's measure() does with its warm-up rounds.
     const warmup = Number(process.env.WARMUP ?? 1);
     const first: Row[][] = servers.map(() => []);
     for (let round = 0; round < warmup; round++) {
       for (let i = 0; i < servers.length; i++) {
-        first[i]!.push(await drive(driver, servers[i]!, servers));
+        first[i]!.push(await drive(drivers[i]!, servers[i]!, servers));
         await settle(servers);
       }
     }
     const results: Row[][] = servers.map(() => []);
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < servers.length; i++) {
-        results[i]!.push(await drive(driver, servers[i]!, servers));
+        results[i]!.push(await drive(drivers[i]!, servers[i]!, servers));
         await settle(servers); // let the closed sessions go before the next baseline
       }
     }
@@ -609,17 +663,17 @@ async function main(): Promise<void> {
     figure('otp-chat-bytes-per-session', o.bytesPerSession, 'B');
     figure('otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
   } finally {
-    driver.stop();
+    for (const d of drivers) d.stop();
     for (const s of servers) await s.stop();
   }
 }
 
 // Dispatch last, so that every constant above is initialised.
 if (process.argv[2] === '--driver') {
-  driverProcess();
+  driverProcess(Number(process.argv[3]));
 } else if (process.argv[2] === '--otp-chat-server') {
   const system = new ActorSystem({ logger: silentLogger });
-  const users = new MemoryUserStore();
+  const users = new MemoryUserStore({ passwordFormat: PASSWORD_FORMAT });
   const n = Number(process.argv[3]);
   for (let i = 0; i < n; i++) users.register(user(i), DOMAIN, PASSWORD);
   const server = await XmppServer.start({
