@@ -14,12 +14,15 @@ import { MemoryUserStore } from '../src/MemoryUserStore.ts';
 /** A socket double: records writes, pause/resume and closing. */
 class FakeSocket extends EventEmitter {
   out = '';
+  /** Calls to `write` (each one a system call on a real socket). */
+  writes = 0;
   paused = false;
   ended = false;
   destroyed = false;
   remoteAddress = '127.0.0.1';
   write(data: string): boolean {
     this.out += data;
+    this.writes++;
     return true;
   }
   cork(): void {}
@@ -208,6 +211,27 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
     await settle();
     expect(socket.out.match(/<failure/g)).toHaveLength(3);
     expect(socket.out).toContain("<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>");
+  });
+
+  it('output of one mailbox drain leaves in one write: header and features; failures then the stream error', async () => {
+    const { connect } = await setup();
+    const a = await connect();
+    a.socket.feed(HEADER);
+    await settle();
+    expect(a.socket.writes).toBe(1);
+    expect(a.socket.out).toMatch(
+      /^<\?xml version='1.0'\?><stream:stream .*<stream:features>.*<\/stream:features>$/,
+    );
+    // Three failures and the closing stream error are produced in one drain: nothing written
+    // before the close is lost, and the whole lot is one end() after the header's write.
+    const b = await connect();
+    b.socket.feed(HEADER + plain('alice', 'nope').repeat(3));
+    await settle();
+    expect(b.socket.writes).toBe(0);
+    expect(b.socket.ended).toBe(true);
+    expect(b.socket.out.match(/<failure/g)).toHaveLength(3);
+    expect(b.socket.out.indexOf('<failure')).toBeLessThan(b.socket.out.indexOf('<stream:error>'));
+    expect(b.socket.out.endsWith('</stream:stream>')).toBe(true);
   });
 
   it('a socket closing mid-session closes the session (no stream write)', async () => {
