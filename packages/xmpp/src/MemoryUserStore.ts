@@ -1,7 +1,12 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { RegisterError } from './errors.ts';
-import { saslprep } from './internal/saslprep.ts';
+import {
+  equalStrings,
+  matchesScram,
+  prepareNewPassword,
+  prepareOfferedPassword,
+} from './internal/passwords.ts';
 import { type ScramCredentials, scramCredentials } from './ScramSha1.ts';
 import type { PasswordFormat, UserStore } from './UserStore.ts';
 
@@ -16,12 +21,6 @@ export interface MemoryUserStoreOptions {
   readonly passwordFormat?: PasswordFormat;
   /** @default DEFAULTS.scramIterations */
   readonly scramIterations?: number;
-}
-
-function equalStrings(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**
@@ -46,16 +45,11 @@ export class MemoryUserStore implements UserStore {
   checkPassword(luser: string, lserver: string, password: string): boolean {
     const account = this.account(luser, lserver);
     if (account === undefined) return false;
-    let prepared: string;
-    try {
-      prepared = saslprep(password);
-    } catch {
-      return false;
-    }
+    const prepared = prepareOfferedPassword(password);
+    if (prepared === undefined) return false;
     if (account.password !== undefined) return equalStrings(account.password, prepared);
     const scram = account.scram!;
-    const derived = scramCredentials(prepared, scram.salt, scram.iterations);
-    return timingSafeEqual(derived.storedKey, scram.storedKey);
+    return matchesScram(prepared, scram.salt, scram.iterations, scram.storedKey);
   }
 
   scramCredentials(luser: string, lserver: string): ScramCredentials | undefined {
@@ -70,14 +64,7 @@ export class MemoryUserStore implements UserStore {
   }
 
   register(luser: string, lserver: string, password: string): void {
-    if (luser === '') throw new RegisterError('invalid-user', luser, lserver);
-    let prepared: string;
-    try {
-      prepared = saslprep(password);
-    } catch (cause) {
-      throw new RegisterError('invalid-password', luser, lserver, { cause });
-    }
-    if (prepared === '') throw new RegisterError('invalid-password', luser, lserver);
+    const prepared = prepareNewPassword(luser, lserver, password);
     let users = this.accounts.get(lserver);
     if (users === undefined) {
       users = new Map();

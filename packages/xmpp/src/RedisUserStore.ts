@@ -1,7 +1,12 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { RegisterError } from './errors.ts';
-import { saslprep } from './internal/saslprep.ts';
+import {
+  equalStrings,
+  matchesScram,
+  prepareNewPassword,
+  prepareOfferedPassword,
+} from './internal/passwords.ts';
 import { type ScramCredentials, scramCredentials } from './ScramSha1.ts';
 import type { PasswordFormat, UserStore } from './UserStore.ts';
 
@@ -64,19 +69,15 @@ export class RedisUserStore implements UserStore {
   async checkPassword(luser: string, lserver: string, password: string): Promise<boolean> {
     const account = await this.load(luser, lserver);
     if (account === undefined) return false;
-    let prepared: string;
-    try {
-      prepared = saslprep(password);
-    } catch {
-      return false;
-    }
-    if (account.password !== undefined) {
-      const a = Buffer.from(account.password);
-      const b = Buffer.from(prepared);
-      return a.length === b.length && timingSafeEqual(a, b);
-    }
-    const derived = scramCredentials(prepared, Buffer.from(account.salt, 'base64'), account.iterations);
-    return timingSafeEqual(derived.storedKey, Buffer.from(account.storedKey, 'base64'));
+    const prepared = prepareOfferedPassword(password);
+    if (prepared === undefined) return false;
+    if (account.password !== undefined) return equalStrings(account.password, prepared);
+    return matchesScram(
+      prepared,
+      Buffer.from(account.salt, 'base64'),
+      account.iterations,
+      Buffer.from(account.storedKey, 'base64'),
+    );
   }
 
   async scramCredentials(luser: string, lserver: string): Promise<ScramCredentials | undefined> {
@@ -95,14 +96,7 @@ export class RedisUserStore implements UserStore {
   }
 
   async register(luser: string, lserver: string, password: string): Promise<void> {
-    if (luser === '') throw new RegisterError('invalid-user', luser, lserver);
-    let prepared: string;
-    try {
-      prepared = saslprep(password);
-    } catch (cause) {
-      throw new RegisterError('invalid-password', luser, lserver, { cause });
-    }
-    if (prepared === '') throw new RegisterError('invalid-password', luser, lserver);
+    const prepared = prepareNewPassword(luser, lserver, password);
     const scram: ScramCredentials = scramCredentials(prepared, randomBytes(16), this.iterations);
     const record: StoredAccount = {
       ...(this.format === 'plain' ? { password: prepared } : {}),
