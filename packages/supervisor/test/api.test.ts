@@ -399,13 +399,7 @@ describe('restart backoff (an extension, not OTP; off by default)', () => {
 
 describe('crash loops are visible (anchors §5.3): every restart and exhaustion is logged', () => {
   it('logs child_terminated as error, child_restarted as warn, intensity as error', async () => {
-    const lines: Array<[string, string | undefined, object]> = [];
-    const logger: Logger = {
-      debug: (o, m) => lines.push(['debug', m, o]),
-      info: (o, m) => lines.push(['info', m, o]),
-      warn: (o, m) => lines.push(['warn', m, o]),
-      error: (o, m) => lines.push(['error', m, o]),
-    };
+    const { lines, logger } = captureLog();
     const system = new ActorSystem({ clock: new SimulatedClock(), logger });
     const sup = okRef(
       await Supervisor.start(system, { label: 'loop', children: [worker('a', testWorker(), 'a')] }),
@@ -433,13 +427,7 @@ describe('crash loops are visible (anchors §5.3): every restart and exhaustion 
 
 describe('routine exits stay quiet, as OTP reports only abnormal ones', () => {
   it('a temporary child ending normally is logged at debug, never info or above', async () => {
-    const lines: Array<[string, string | undefined, object]> = [];
-    const logger: Logger = {
-      debug: (o, m) => lines.push(['debug', m, o]),
-      info: (o, m) => lines.push(['info', m, o]),
-      warn: (o, m) => lines.push(['warn', m, o]),
-      error: (o, m) => lines.push(['error', m, o]),
-    };
+    const { lines, logger } = captureLog();
     const system = new ActorSystem({ clock: new SimulatedClock(), logger });
     const sup = okRef(
       await Supervisor.start(system, {
@@ -456,3 +444,15 @@ describe('routine exits stay quiet, as OTP reports only abnormal ones', () => {
     expect(messages).toEqual(['debug child started', 'debug child terminated']);
   });
 });
+
+/** A logger that records `[level, message, fields]` for each line. */
+function captureLog(): { lines: Array<[string, string | undefined, object]>; logger: Logger } {
+  const lines: Array<[string, string | undefined, object]> = [];
+  const logger: Logger = {
+    debug: (o, m) => lines.push(['debug', m, o]),
+    info: (o, m) => lines.push(['info', m, o]),
+    warn: (o, m) => lines.push(['warn', m, o]),
+    error: (o, m) => lines.push(['error', m, o]),
+  };
+  return { lines, logger };
+}
