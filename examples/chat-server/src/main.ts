@@ -22,7 +22,20 @@ if (config === 'help') {
   process.exit(0);
 }
 
-const server = await startChatServer(config);
+let server: Awaited<ReturnType<typeof startChatServer>>;
+try {
+  server = await startChatServer(config);
+} catch (error) {
+  // The usual first-run problem gets a sentence, not a stack trace.
+  const code = (error as { code?: string }).code;
+  if (code === 'EADDRINUSE' || code === 'EACCES') {
+    console.error(
+      `cannot listen on ${config.host}:${config.port} (${code}): another server may be using it; choose another port with --port <n>`,
+    );
+    process.exit(1);
+  }
+  throw error;
+}
 const { host, port } = server.address;
 const max = Number.isFinite(config.maxUserSessions) ? config.maxUserSessions : 'unlimited';
 console.log(`otp-chat XMPP server listening on ${host}:${port} (domain ${config.domain})`);
