@@ -164,6 +164,30 @@ class Trace {
     this.alive = subs.map(() => true);
   }
 
+  /** `after_callback` for one handler call, with its result or the error it raised. */
+  afterCallback(
+    hook: string,
+    host: HookHost,
+    e: Entry,
+    args: unknown[],
+    outcome: { readonly result: unknown } | { readonly error: unknown },
+  ): void {
+    this.emit(
+      'error' in outcome
+        ? {
+            type: 'after_callback',
+            hook,
+            host,
+            handler: e.fn,
+            seq: e.seq,
+            args,
+            result: undefined,
+            error: outcome.error,
+          }
+        : { type: 'after_callback', hook, host, handler: e.fn, seq: e.seq, args, result: outcome.result },
+    );
+  }
+
   emit(event: HookTraceEvent): void {
     for (let i = 0; i < this.subs.length; i++) {
       if (!this.alive[i]) continue;
@@ -445,28 +469,11 @@ export class Hooks<M = HookMap> {
         r = e.fn(...callArgs);
       } catch (err) {
         this.failed(hook, host, e, err);
-        trace?.emit({
-          type: 'after_callback',
-          hook,
-          host,
-          handler: e.fn,
-          seq: e.seq,
-          args: callArgs,
-          result: undefined,
-          error: err,
-        });
+        trace?.afterCallback(hook, host, e, callArgs, { error: err });
         continue;
       }
       if (isThenable(r)) return this.resume(fold, hook, host, list, i, acc, args, trace, r);
-      trace?.emit({
-        type: 'after_callback',
-        hook,
-        host,
-        handler: e.fn,
-        seq: e.seq,
-        args: callArgs,
-        result: r,
-      });
+      trace?.afterCallback(hook, host, e, callArgs, { result: r });
       const step = settle(fold, r, acc);
       acc = step.acc;
       if (step.halt) break;
@@ -495,19 +502,10 @@ export class Hooks<M = HookMap> {
       r = await pending;
     } catch (err) {
       this.failed(hook, host, e, err);
-      trace?.emit({
-        type: 'after_callback',
-        hook,
-        host,
-        handler: e.fn,
-        seq: e.seq,
-        args: callArgs,
-        result: undefined,
-        error: err,
-      });
+      trace?.afterCallback(hook, host, e, callArgs, { error: err });
       return this.continueFrom(fold, hook, host, list, i + 1, acc, args, trace);
     }
-    trace?.emit({ type: 'after_callback', hook, host, handler: e.fn, seq: e.seq, args: callArgs, result: r });
+    trace?.afterCallback(hook, host, e, callArgs, { result: r });
     const step = settle(fold, r, acc);
     if (step.halt) {
       const result = fold ? step.acc : undefined;
