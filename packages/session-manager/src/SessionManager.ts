@@ -334,22 +334,22 @@ export class SessionManager {
     },
   };
 
+  // ejabberd deletes a hook with exactly the arguments it was added with: one list serves both.
   private addHostHooks(host: string): void {
-    const h = this.hookHandlers;
-    const seq = DEFAULTS.hookSeq;
-    this.hooks.add('roster_in_subscription', host, h.checkInSubscription, seq.rosterInSubscription);
-    this.hooks.add('offline_message_hook', host, h.bounceOfflineMessage, seq.offlineMessageHook);
-    this.hooks.add('bounce_sm_packet', host, h.bounceSmPacket, seq.bounceSmPacket);
-    this.hooks.add('remove_user', host, h.disconnectRemovedUser, seq.removeUser);
+    this.hostHooks('add', host);
   }
 
   private deleteHostHooks(host: string): void {
+    this.hostHooks('delete', host);
+  }
+
+  private hostHooks(op: 'add' | 'delete', host: string): void {
     const h = this.hookHandlers;
     const seq = DEFAULTS.hookSeq;
-    this.hooks.delete('roster_in_subscription', host, h.checkInSubscription, seq.rosterInSubscription);
-    this.hooks.delete('offline_message_hook', host, h.bounceOfflineMessage, seq.offlineMessageHook);
-    this.hooks.delete('bounce_sm_packet', host, h.bounceSmPacket, seq.bounceSmPacket);
-    this.hooks.delete('remove_user', host, h.disconnectRemovedUser, seq.removeUser);
+    this.hooks[op]('roster_in_subscription', host, h.checkInSubscription, seq.rosterInSubscription);
+    this.hooks[op]('offline_message_hook', host, h.bounceOfflineMessage, seq.offlineMessageHook);
+    this.hooks[op]('bounce_sm_packet', host, h.bounceSmPacket, seq.bounceSmPacket);
+    this.hooks[op]('remove_user', host, h.disconnectRemovedUser, seq.removeUser);
   }
 
   // ---- sessions (spec §2) ----
