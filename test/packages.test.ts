@@ -134,6 +134,34 @@ function limited<T>(limit: number, tasks: Array<() => Promise<T>>): Promise<T>[]
 let scratch = '';
 const tarballs = new Map<string, string>();
 let attw = new Map<string, Promise<Run>>();
+let app = '';
+/** npm install into the scratch project, started as soon as the tarballs exist (beside attw). */
+let installed: Promise<void> = Promise.resolve();
+
+/** The scratch project: the tarballs as dependencies, test/consumer/* beside them, npm install. */
+async function install(): Promise<void> {
+  app = join(scratch, 'app');
+  mkdirSync(app);
+  const root = readManifest(ROOT) as Manifest & { devDependencies: Record<string, string> };
+  const dependencies = Object.fromEntries([...tarballs].map(([name, file]) => [name, `file:${file}`]));
+  writeFileSync(
+    join(app, 'package.json'),
+    JSON.stringify({
+      name: 'otp-chat-consumer',
+      private: true,
+      type: 'module',
+      dependencies,
+      devDependencies: { '@types/node': root.devDependencies['@types/node'] },
+    }),
+  );
+  for (const file of readdirSync(CONSUMER)) copyFileSync(join(CONSUMER, file), join(app, file));
+  const result = await run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock'],
+    app,
+  );
+  if (result.code !== 0) throw new Error(`npm install failed: ${explain(result)}`);
+}
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'otp-chat-consumer-'));
@@ -154,12 +182,8 @@ beforeAll(async () => {
     ROOT,
   );
   if (pack.code !== 0) throw new Error(`pnpm pack failed: ${explain(pack)}`);
-  for (const file of readdirSync(packDir)) {
-    const p = PACKAGES.find(
-      (w) => file === `${w.manifest.name.replace(/^@/, '').replace('/', '-')}-${w.manifest.version}.tgz`,
-    );
-    if (p !== undefined) tarballs.set(p.manifest.name, join(packDir, file));
-  }
+  const packed = JSON.parse(pack.stdout) as Array<{ name: string; filename: string }>;
+  for (const { name, filename } of packed) tarballs.set(name, filename);
   // attw loads its own TypeScript per run (~1.5 s of CPU each): two at a time, started now.
   const attwBin = binOf('@arethetypeswrong/cli', 'attw');
   const names = [...tarballs.keys()];
@@ -175,10 +199,12 @@ beforeAll(async () => {
     ),
   );
   attw = new Map(names.map((name, i) => [name, runs[i]!]));
+  installed = install();
+  installed.catch(() => {}); // reported by the consumer tests' beforeAll
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.allSettled(attw.values());
+  await Promise.allSettled([...attw.values(), installed]);
   if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -208,31 +234,7 @@ describe('every package, packed', () => {
 });
 
 describe('a Node project that installs the tarballs with npm', () => {
-  let app = '';
-
-  beforeAll(async () => {
-    app = join(scratch, 'app');
-    mkdirSync(app);
-    const root = readManifest(ROOT) as Manifest & { devDependencies: Record<string, string> };
-    const dependencies = Object.fromEntries([...tarballs].map(([name, file]) => [name, `file:${file}`]));
-    writeFileSync(
-      join(app, 'package.json'),
-      JSON.stringify({
-        name: 'otp-chat-consumer',
-        private: true,
-        type: 'module',
-        dependencies,
-        devDependencies: { '@types/node': root.devDependencies['@types/node'] },
-      }),
-    );
-    for (const file of readdirSync(CONSUMER)) copyFileSync(join(CONSUMER, file), join(app, file));
-    const install = await run(
-      'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock'],
-      app,
-    );
-    if (install.code !== 0) throw new Error(`npm install failed: ${explain(install)}`);
-  }, 180_000);
+  beforeAll(() => installed, 180_000);
 
   it('runs consumer.mjs with plain node: an application, a session manager, two sessions, one message', async () => {
     const result = await run(process.execPath, ['consumer.mjs'], app, 30_000);
