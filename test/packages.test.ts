@@ -133,6 +133,8 @@ function limited<T>(limit: number, tasks: Array<() => Promise<T>>): Promise<T>[]
 
 let scratch = '';
 const tarballs = new Map<string, string>();
+/** The paths in each tarball. */
+const contents = new Map<string, string[]>();
 let attw = new Map<string, Promise<Run>>();
 let app = '';
 /** npm install into the scratch project, started as soon as the tarballs exist (beside attw). */
@@ -183,7 +185,19 @@ beforeAll(async () => {
   );
   if (pack.code !== 0) throw new Error(`pnpm pack failed: ${explain(pack)}`);
   const packed = JSON.parse(pack.stdout) as Array<{ name: string; filename: string }>;
-  for (const { name, filename } of packed) tarballs.set(name, filename);
+  for (const { name, filename } of packed) {
+    tarballs.set(name, filename);
+    // What the tarball holds (pnpm's list leaves out the LICENSE it copies from the root).
+    const list = await run('tar', ['-tzf', filename], scratch);
+    if (list.code !== 0) throw new Error(`tar -tzf ${filename}: ${explain(list)}`);
+    contents.set(
+      name,
+      list.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((p) => p.replace(/^package\//, '')),
+    );
+  }
   // attw loads its own TypeScript per run (~1.5 s of CPU each): two at a time, started now.
   const attwBin = binOf('@arethetypeswrong/cli', 'attw');
   const names = [...tarballs.keys()];
@@ -213,6 +227,24 @@ describe('every package, packed', () => {
     expect(PACKAGES.length).toBeGreaterThan(0);
     expect([...tarballs.keys()].sort()).toEqual(PACKAGES.map((p) => p.manifest.name).sort());
   });
+
+  it.each(PACKAGES.map((p) => p.manifest.name))(
+    '%s: the tarball holds dist/, src/, the README, CHANGELOG and LICENSE, nothing else',
+    (name) => {
+      const paths = contents.get(name)!;
+      expect(paths.filter((p) => !/^(dist|src)\//.test(p)).sort()).toEqual([
+        'CHANGELOG.md',
+        'LICENSE',
+        'README.md',
+        'package.json',
+      ]);
+      expect(paths).toContain('dist/index.js');
+      expect(paths).toContain('dist/index.d.ts');
+      expect(paths).toContain('dist/index.js.map');
+      expect(paths).toContain('dist/index.d.ts.map');
+      expect(paths.filter((p) => p.endsWith('.tsbuildinfo'))).toEqual([]);
+    },
+  );
 
   it.each(PACKAGES.map((p) => p.manifest.name))('%s: publint (strict) has nothing to say', async (name) => {
     const tarball = readFileSync(tarballs.get(name)!);

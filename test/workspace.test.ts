@@ -73,7 +73,7 @@ describe('every package under packages/', () => {
     expect(m.repository).toEqual({ ...rootManifest.repository, directory: dir });
     expect(m.engines).toEqual(rootManifest.engines);
     expect(m.sideEffects).toBe(false);
-    expect(m.files).toEqual(['dist', 'src', '!dist/tsconfig.tsbuildinfo']);
+    expect(m.files).toEqual(['dist', 'src', '!dist/tsconfig.tsbuildinfo', 'CHANGELOG.md']);
     expect(m.publishConfig).toEqual({ access: 'public' });
     expect(Object.keys(m.exports ?? {})).toContain('.');
     for (const [subpath, conditions] of Object.entries(m.exports ?? {})) {
