@@ -6,10 +6,13 @@ import type { Jid } from '@otp-chat/jid';
 import { KICK, REPLACED, SessionManager } from '@otp-chat/session-manager';
 import type { Element } from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AuthThrottle } from '../src/AuthThrottle.ts';
 import { c2sConnectionServer } from '../src/C2SConnection.ts';
 import type { C2SOptions } from '../src/C2SOptions.ts';
+import { DEFAULTS } from '../src/DEFAULTS.ts';
 import type { C2SHost } from '../src/internal/C2SHost.ts';
 import { MemoryUserStore } from '../src/MemoryUserStore.ts';
+import { scramDecoy } from '../src/ScramSha1.ts';
 
 /** A socket double: records writes, pause/resume and closing. */
 class FakeSocket extends EventEmitter {
@@ -96,9 +99,21 @@ async function setup(options: Partial<C2SOptions> = {}) {
       negotiationTimeoutMs: 30_000,
       mechanisms: ['SCRAM-SHA-1', 'PLAIN'],
       access: () => 'allow',
+      preAuthMaxStanzaSize: DEFAULTS.preAuthMaxStanzaSize,
+      maxStanzaElements: DEFAULTS.maxStanzaElements,
+      preAuthMaxStanzaElements: DEFAULTS.preAuthMaxStanzaElements,
+      maxElementDepth: DEFAULTS.maxElementDepth,
+      maxAttributes: DEFAULTS.maxAttributes,
+      maxNameLength: DEFAULTS.maxNameLength,
+      maxSendQueueBytes: DEFAULTS.maxSendQueueBytes,
+      maxPendingInputBytes: DEFAULTS.maxPendingInputBytes,
+      closeTimeoutMs: DEFAULTS.closeTimeoutMs,
       ...options,
     },
     route: (stanza: Element, _to: Jid) => void sm.route(stanza),
+    reroute: (stanza: Element) => void sm.route(stanza),
+    throttle: AuthThrottle.disabled(),
+    scramDecoy: (username: string) => ({ salt: scramDecoy(Buffer.from('test'), username), iterations: 4096 }),
   };
   const connect = async () => {
     const socket = new FakeSocket();
