@@ -135,6 +135,11 @@ export class AuthThrottle {
     return { delayMs, ipFailures: byIp.failures, accountFailures: byAccount.failures, lockedOut };
   }
 
+  /** Resolves after `ms` on the throttle's clock (the delay before a failure is answered). */
+  wait(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
+  }
+
   /** A successful authentication: the account's failures are forgotten. */
   succeeded(_ip: string, account: string): void {
     this.entries.delete(`account ${account}`);

@@ -566,18 +566,26 @@ export class C2SConnection {
     this.authResult(false, luser, mechanism, outcome);
     const failure: C2SEvent = { type: 'SASL_FAILURE', condition: 'not-authorized', text: AUTH_FAILED_TEXT };
     if (outcome.delayMs <= 0) return this.feed(failure);
-    const clock = this.ctx.system.clock;
-    return new Promise<void>((resolve) => clock.setTimeout(resolve, outcome.delayMs)).then(() =>
-      this.feed(failure),
-    );
+    return this.host.throttle.wait(outcome.delayMs).then(() => this.feed(failure));
   }
 
-  /** An attempt refused because of a lockout: the same answer as a wrong password, not counted. */
+  /**
+   * An attempt refused because of a lockout: the same answer as a wrong password. It counts
+   * against the address (hammering a locked account locks the address out), not the account
+   * (whose lockout would otherwise never end while someone keeps trying).
+   */
   private authRefused(mechanism: string, luser: string): MaybePromise<void> {
+    const outcome = this.host.throttle.failed(this.ip);
     this.host.logger.warn(
       { ip: this.ip, user: luser, server: this.snapshot.context.server, mechanism },
       'c2s: authentication refused: locked out after too many failures',
     );
+    if (outcome.lockedOut === 'ip') {
+      this.host.logger.warn(
+        { ip: this.ip, user: luser, server: this.snapshot.context.server, scope: 'ip' },
+        'c2s: too many authentication failures: address locked out',
+      );
+    }
     this.runAuthHook({
       result: 'failure',
       user: luser,
@@ -586,6 +594,8 @@ export class C2SConnection {
       mechanism,
       reason: 'not-authorized',
       locked: true,
+      ipFailures: outcome.ipFailures,
+      ...(outcome.lockedOut === undefined ? {} : { lockedOut: outcome.lockedOut }),
     });
     return this.feed({ type: 'SASL_FAILURE', condition: 'not-authorized', text: AUTH_FAILED_TEXT });
   }
