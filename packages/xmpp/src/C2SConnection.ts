@@ -140,6 +140,8 @@ export class C2SConnection {
   /** Stanzas to route again once the session is gone. */
   private held: Element[] = [];
   private drainRequested = false;
+  /** The stream error was already written (before the session was closed). */
+  private errorSent = false;
   private drained = false;
 
   constructor(
@@ -435,6 +437,10 @@ export class C2SConnection {
         return this.deliver(e.stanza, e.smCopy === true);
       }
       case 'closeSession':
+        // Leaving the session for `closed`: the stream error goes out first (xmpp_stream_in sends
+        // it, then terminates, and closes the session in terminate), so a slow or frozen backend
+        // never delays what the client is told.
+        if (this.snapshot.value === 'closed') this.sendStreamErrorNow();
         return this.closeSession();
       case 'runKickHook': {
         const j = this.jid;
@@ -879,6 +885,16 @@ export class C2SConnection {
     }
   }
 
+  /** Writes the closing stream error now, after everything written before it. */
+  private sendStreamErrorNow(): void {
+    const error = this.snapshot.context.streamError;
+    if (error === undefined || this.socketClosed) return;
+    if (this.overflowed) this.bounceHeld();
+    this.write(streamError(error.condition as StreamErrorCondition, error.text));
+    this.errorSent = true;
+    this.flush();
+  }
+
   /** The session row is gone: what was held for re-routing can go. */
   private sessionClosed(): void {
     this.sessionGone = true;
@@ -918,15 +934,19 @@ export class C2SConnection {
     if (this.sid === undefined) this.sessionClosed();
     const error = this.snapshot.context.streamError;
     if (this.socketClosed || this.overflowed) {
-      // Nothing more reaches this client: what it was not given goes elsewhere.
+      // Nothing more reaches this client: what it was not given goes elsewhere (the stream
+      // error, dropped with it, is written again below).
       this.bounceHeld();
       if (this.socketClosed) return;
+      this.errorSent = false;
     }
     let tail = '';
     if (!this.headerSent && error !== undefined) {
       tail += streamHeader(randomId(), this.snapshot.context.server || this.host.hosts[0] || '');
     }
-    if (error !== undefined) tail += streamError(error.condition as StreamErrorCondition, error.text);
+    if (error !== undefined && !this.errorSent) {
+      tail += streamError(error.condition as StreamErrorCondition, error.text);
+    }
     tail += STREAM_END;
     const socket = this.socket;
     this.socketClosed = true;
