@@ -60,6 +60,8 @@ interface Chunk {
 /** Why reading is paused (bits). */
 const PAUSED_BY_SHAPER = 1;
 const PAUSED_BY_BACKLOG = 2;
+/** Output of one tick handed to the socket as soon as it reaches this size. */
+const FLUSH_BYTES = 65_536;
 /** Routed stanzas kept while a bind is in progress (beyond: re-routed at once). */
 const MAX_EARLY_ROUTES = 1000;
 const LOCKED_OUT_TEXT = 'Too many failed authentications from this address; try again later';
@@ -142,6 +144,8 @@ export class C2SConnection {
   private drainRequested = false;
   /** The stream error was already written (before the session was closed). */
   private errorSent = false;
+  /** This side destroyed the socket (see {@link send}). */
+  private destroyed = false;
   private drained = false;
 
   constructor(
@@ -262,7 +266,7 @@ export class C2SConnection {
 
   /** A last resort after an unexpected failure: close without running more actions. */
   abort(): void {
-    if (!this.socketClosed) this.socket.destroy();
+    if (!this.socketClosed) this.destroy();
     this.socketClosed = true;
     // The row of a dead connection is dropped by the next read (read-repair): route what this
     // connection held once it is dead, so that it does not come back here.
@@ -827,12 +831,14 @@ export class C2SConnection {
       if (!smCopy) this.bounce([stanza]);
       return;
     }
-    this.write(serialize(stanza));
+    const data = serialize(stanza);
+    // Listed with the output that carries it (before `write`, which may hand it to the socket).
     // An `sm_copy` duplicate is not routed again: the primary copy went to another resource.
     if (!smCopy) {
       if (this.outStanzas === null) this.outStanzas = [stanza];
       else this.outStanzas.push(stanza);
     }
+    this.write(data);
     if (this.pendingOutputBytes > this.host.options.maxSendQueueBytes) return this.overflow();
   }
 
@@ -965,7 +971,7 @@ export class C2SConnection {
       socket.end(tail);
     }
     // Do not wait for the peer's closing handshake (or a client that does not read) forever.
-    setTimeout(() => socket.destroy(), this.host.options.closeTimeoutMs).unref();
+    setTimeout(() => this.destroy(), this.host.options.closeTimeoutMs).unref();
   }
 
   private clearTimer(): void {
@@ -984,6 +990,9 @@ export class C2SConnection {
     if (this.socketClosed) return;
     if (this.out === '') process.nextTick(this.flush);
     this.out += data;
+    // A burst (many stanzas routed here in one drain) goes to the socket as it grows, so that only
+    // what the client does not take counts against maxSendQueueBytes, not the size of one tick.
+    if (this.out.length >= FLUSH_BYTES) this.flush();
   }
 
   private readonly flush = (): void => {
@@ -1006,15 +1015,25 @@ export class C2SConnection {
     this.send(chunk);
   };
 
-  /** Hands a chunk to the socket; if the socket dies before taking it, its stanzas are routed again. */
+  /**
+   * Hands a chunk to the socket; if the socket dies before taking it, its stanzas are routed again.
+   * A write still pending when this side destroys the socket counts as not taken even when Node
+   * reports it done (Node 20 calls back without an error a write that was cut short by `destroy`):
+   * a stanza may then reach the client and be re-routed too, a duplicate rather than a loss.
+   */
   private send(chunk: Chunk): void {
     const stanzas = chunk.stanzas;
     if (stanzas === null) this.socket.write(chunk.data);
     else {
       this.socket.write(chunk.data, (error?: Error | null) => {
-        if (error) this.bounce(stanzas);
+        if (error || this.destroyed) this.bounce(stanzas);
       });
     }
+  }
+
+  private destroy(): void {
+    this.destroyed = true;
+    this.socket.destroy();
   }
 
   private onDrain(): void {

@@ -13,3 +13,4 @@ export {
   type TestClient,
 } from './connectClient.ts';
 export { plainAuth, RawClient, startTags, streamOpen } from './RawClient.ts';
+export { runSoak, type SoakOptions, type SoakReport } from './soak.ts';
