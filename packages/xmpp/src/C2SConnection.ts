@@ -411,8 +411,9 @@ export class C2SConnection {
         const e = event as C2SEvent;
         if (e.type === 'SASL_FAILURE') this.write(saslFailure(e.condition, e.text));
         else this.write(saslFailure('aborted'));
-        if (e.type === 'SASL_ABORT')
-          this.authResult(false, '', 'aborted', this.host.throttle.failed(this.ip));
+        if (e.type === 'SASL_ABORT') {
+          this.authResult(false, '', this.mechanism, this.host.throttle.failed(this.ip), 'aborted');
+        }
         return;
       }
       case 'bind':
@@ -461,8 +462,12 @@ export class C2SConnection {
 
   // ---- SASL (RFC 6120 §6) ----
 
+  /** The mechanism of the exchange in progress (for logs). */
+  private mechanism = '';
+
   private saslStart(auth: Element): MaybePromise<void> {
     const mechanism = String(auth.attrs.mechanism ?? '');
+    this.mechanism = mechanism;
     const payload = decodeSasl(auth.text());
     if (!this.host.options.mechanisms.includes(mechanism as never)) {
       return this.feed({ type: 'SASL_FAILURE', condition: 'invalid-mechanism' });
@@ -615,6 +620,7 @@ export class C2SConnection {
     luser: string,
     mechanism: string,
     outcome: ReturnType<C2SHost['throttle']['failed']> | undefined,
+    reason = 'not-authorized',
   ): void {
     const server = this.snapshot.context.server;
     if (!ok) {
@@ -625,6 +631,7 @@ export class C2SConnection {
           user: luser,
           server,
           mechanism,
+          reason,
           ipFailures: outcome?.ipFailures,
           accountFailures: outcome?.accountFailures,
           delayMs: outcome?.delayMs,
@@ -644,7 +651,7 @@ export class C2SConnection {
       server,
       ip: this.ip,
       mechanism,
-      ...(ok ? {} : { reason: mechanism === '' ? 'aborted' : 'not-authorized' }),
+      ...(ok ? {} : { reason }),
       ...(outcome === undefined
         ? {}
         : {

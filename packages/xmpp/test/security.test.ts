@@ -424,8 +424,10 @@ describe('finding 6: malformed XML and SASL aborts end the stream at once', () =
     }
   });
 
-  it('three SASL aborts end the stream with not-authorized', async () => {
-    const { port } = await start();
+  it('three SASL aborts end the stream with not-authorized (each counted and reported as aborted)', async () => {
+    const { port, server: s } = await start();
+    const results: C2SAuthResult[] = [];
+    s.hooks.add('c2s_auth_result', 'localhost', (r) => void results.push(r), 50);
     const r = await raw(port);
     r.write(HEADER);
     await r.waitFor((t) => t.includes('</stream:features>'));
@@ -438,5 +440,10 @@ describe('finding 6: malformed XML and SASL aborts end the stream at once', () =
     }
     await r.closed;
     expect(r.text).toContain(`<not-authorized xmlns='${NS_STREAMS}'/>`);
+    expect(results.map((x) => [x.result, x.mechanism, x.reason, x.ipFailures])).toEqual([
+      ['failure', 'SCRAM-SHA-1', 'aborted', 1],
+      ['failure', 'SCRAM-SHA-1', 'aborted', 2],
+      ['failure', 'SCRAM-SHA-1', 'aborted', 3],
+    ]);
   });
 });
