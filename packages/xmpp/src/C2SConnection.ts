@@ -495,9 +495,7 @@ export class C2SConnection {
       return this.plainResult(ok as boolean, luser);
     }
     const users = this.host.users;
-    const throttle = this.host.throttle;
-    const ip = this.ip;
-    let locked = false;
+    this.scramLockedOut = false;
     this.scram = new ScramSha1Server(
       (username) => {
         let luser: string;
@@ -508,8 +506,8 @@ export class C2SConnection {
         }
         // Locked out: the exchange goes on with the decoy salt and fails at the proof, as for an
         // unknown user, so the lockout tells nothing either.
-        if (throttle.lockout(ip, `${luser}@${server}`) !== undefined) {
-          locked = true;
+        if (this.host.throttle.lockout(this.ip, `${luser}@${server}`) !== undefined) {
+          this.scramLockedOut = true;
           return undefined;
         }
         return users.scramCredentials(luser, server);
@@ -519,11 +517,11 @@ export class C2SConnection {
         unknownUser: (username) => this.host.scramDecoy(username, server),
       },
     );
-    this.scramLocked = () => locked;
     return this.scram.start(payload.toString('utf8')).then((step) => this.saslStep(step));
   }
 
-  private scramLocked: () => boolean = () => false;
+  /** The SCRAM exchange in progress is for a locked-out address or account. */
+  private scramLockedOut = false;
 
   private plainResult(ok: boolean, luser: string): MaybePromise<void> {
     if (!ok) return this.authFailed('PLAIN', luser);
@@ -548,7 +546,7 @@ export class C2SConnection {
       try {
         luser = nodeprep(this.scram?.user ?? '');
       } catch {}
-      if (this.scramLocked()) return this.authRefused('SCRAM-SHA-1', luser);
+      if (this.scramLockedOut) return this.authRefused('SCRAM-SHA-1', luser);
       return this.authFailed('SCRAM-SHA-1', luser);
     }
     let luser: string;

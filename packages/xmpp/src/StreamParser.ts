@@ -194,7 +194,8 @@ export class StreamParser {
       }
       tokenizer.write(text);
       if (tokenizer.closed) return;
-      if (tokenizer.depth <= 1 && !this.inTopLevelTag()) {
+      if (tokenizer.depth <= 1 && tokenizer.atText) {
+        // Between stanzas (no tag open at stream level either): nothing to count.
         this.stanzaBytes = 0;
         continue;
       }
@@ -209,10 +210,5 @@ export class StreamParser {
         return;
       }
     }
-  }
-
-  /** True while a tag at stream level (a stanza's start tag or a header) is being read. */
-  private inTopLevelTag(): boolean {
-    return !this.tokenizer.atText;
   }
 }

@@ -176,7 +176,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   try {
     for (let i = 0; i < options.users.length; i += concurrency) {
       const batch = options.users.slice(i, i + concurrency);
-      const started = await Promise.all(
+      await Promise.all(
         batch.map(async (user) => {
           const socket = connect(options.port, host);
           await new Promise<void>((resolve, reject) => {
@@ -186,10 +186,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           const s = new SoakSession(user, socket);
           sessions.push(s);
           await s.login(options.password(user), domain);
-          return s;
         }),
       );
-      void started;
     }
     const byUser = new Map(sessions.map((s) => [s.user, s]));
     const ordered = options.users.map((u) => byUser.get(u)!);
