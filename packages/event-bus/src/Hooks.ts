@@ -1,4 +1,4 @@
-import { defaultLogger, type Logger } from '@otp-chat/actor';
+import { defaultLogger, isThenable, type Logger } from '@otp-chat/actor';
 import { DEFAULTS } from './DEFAULTS.ts';
 import type { EventBus } from './EventBus.ts';
 import { HookArityError, InvalidHookSeqError } from './HookError.ts';
@@ -72,14 +72,6 @@ const MAX_ARGS = DEFAULTS.maxHookArgs;
  * widen a bare `return 'stop'` to `string` (or write `'stop' as const`).
  */
 export const STOP: 'stop' = 'stop';
-
-function isObjectLike(r: unknown): r is object {
-  return (typeof r === 'object' && r !== null) || typeof r === 'function';
-}
-
-function isThenable(r: unknown): r is PromiseLike<unknown> {
-  return isObjectLike(r) && typeof (r as { then?: unknown }).then === 'function';
-}
 
 // Positional calls: no argument array is built on the synchronous path.
 function call(
@@ -422,13 +414,12 @@ export class Hooks<M = HookMap> {
         continue;
       }
       if (r === 'stop') return acc;
-      if (isObjectLike(r)) {
-        if (typeof (r as { then?: unknown }).then === 'function') {
-          const args = toArray(n, a0, a1, a2, a3, a4, a5);
-          return this.resume(true, hook, host, list, i, acc, args, null, r as PromiseLike<unknown>);
-        }
-        if (typeof r === 'object' && Object.hasOwn(r, 'stop')) return (r as { stop: unknown }).stop;
+      if (isThenable(r)) {
+        const args = toArray(n, a0, a1, a2, a3, a4, a5);
+        return this.resume(true, hook, host, list, i, acc, args, null, r);
       }
+      if (typeof r === 'object' && r !== null && Object.hasOwn(r, 'stop'))
+        return (r as { stop: unknown }).stop;
       acc = r;
     }
     return acc;

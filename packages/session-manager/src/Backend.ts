@@ -1,8 +1,5 @@
-import type { Clock, Logger } from '@otp-chat/actor';
+import type { Clock, Logger, MaybePromise } from '@otp-chat/actor';
 import type { Session } from './Session.ts';
-
-/** A value or a promise of it: the memory backend answers synchronously, network backends do not. */
-export type MaybePromise<T> = T | Promise<T>;
 
 /** What a backend's `init` receives. */
 export interface BackendInitContext {

@@ -1,5 +1,5 @@
+import type { MaybePromise } from '@otp-chat/actor';
 import type { Element } from '@xmpp/xml';
-import type { MaybePromise } from './Backend.ts';
 
 /**
  * An IQ handler (a `gen_iq_handler` module function): gets the IQ (get/set, exactly one child)

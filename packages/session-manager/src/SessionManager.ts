@@ -1,10 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { ActorContext, ActorRef, ActorSystem, ExitReason, GenServer, Logger } from '@otp-chat/actor';
+import {
+  type ActorContext,
+  type ActorRef,
+  type ActorSystem,
+  andThen,
+  type ExitReason,
+  type GenServer,
+  isThenable,
+  type Logger,
+  type MaybePromise,
+} from '@otp-chat/actor';
 import { type AnyCommandSpec, Commands, EventBus, Hooks } from '@otp-chat/event-bus';
 import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/jid';
 import type { ChildSpec } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
-import type { Backend, MaybePromise } from './Backend.ts';
+import type { Backend } from './Backend.ts';
 import { KICK, REPLACED, REREGISTER, type RouteMessage, SYSTEM_SHUTDOWN } from './ConnectionMessage.ts';
 import { sessionManagerCommands } from './commands.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
@@ -14,7 +24,6 @@ import { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
 import { awaitDown } from './internal/awaitDown.ts';
 import { startBackendSupervisor, stopBackendSupervisor } from './internal/backendActors.ts';
 import { compareBinary } from './internal/compareBinary.ts';
-import { andThen, isThenable } from './internal/maybe.ts';
 import { Timeouts } from './internal/timeouts.ts';
 import { MemoryBackend } from './MemoryBackend.ts';
 import { type PresentResource, presentResources, type RoutingEnv, routeStanza } from './routing.ts';

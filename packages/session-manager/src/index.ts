@@ -1,6 +1,6 @@
 /** The stanza type and builder (`@xmpp/xml`), re-exported for packages that only build stanzas to route. */
 export { default as xml, type Element } from '@xmpp/xml';
-export type { Backend, BackendInitContext, MaybePromise } from './Backend.ts';
+export type { Backend, BackendInitContext } from './Backend.ts';
 export {
   type ConnectionMessage,
   isConnectionMessage,

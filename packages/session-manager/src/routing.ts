@@ -1,6 +1,6 @@
+import type { MaybePromise } from '@otp-chat/actor';
 import type { Jid } from '@otp-chat/jid';
 import type { Element } from '@xmpp/xml';
-import type { MaybePromise } from './Backend.ts';
 import { compareBinary } from './internal/compareBinary.ts';
 import { copyElement } from './internal/copyElement.ts';
 import { cleanSessionList, type Session } from './Session.ts';

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { ActorContext, ExitReason, GenServer, TimerHandle } from '@otp-chat/actor';
+import {
+  type ActorContext,
+  andThen,
+  type ExitReason,
+  type GenServer,
+  isThenable,
+  type MaybePromise,
+  type TimerHandle,
+} from '@otp-chat/actor';
 import { InvalidJidError, type Jid, jid, nodeprep, parseJid } from '@otp-chat/jid';
 import {
   type ConnectionMessage,
@@ -15,7 +23,6 @@ import type { StreamError, StreamErrorCondition } from './errors.ts';
 import type { C2SAuthResult } from './hooks.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
 import { type C2SAction, type C2SSnapshot, initialStep, step } from './internal/machineStep.ts';
-import { andThen, isThenable, type MaybePromise } from './internal/maybe.ts';
 import { serialize } from './internal/serialize.ts';
 import {
   authFeatures,
@@ -337,7 +344,7 @@ export class C2SConnection {
         return;
       }
       const r = this.feed(pending.shift()!);
-      if (isThenable(r)) return (r as Promise<void>).then(() => this.drain());
+      if (isThenable(r)) return r.then(() => this.drain());
     }
   }
 
@@ -372,7 +379,7 @@ export class C2SConnection {
   private exec(actions: readonly Action[], from: number, event: C2SEvent): MaybePromise<void> {
     for (let i = from; i < actions.length; i++) {
       const r = this.run(actions[i]!, event);
-      if (isThenable(r)) return (r as Promise<void>).then(() => this.exec(actions, i + 1, event));
+      if (isThenable(r)) return r.then(() => this.exec(actions, i + 1, event));
     }
   }
 
@@ -491,8 +498,8 @@ export class C2SConnection {
         return this.authRefused('PLAIN', luser);
       }
       const ok = this.host.users.checkPassword(luser, server, msg.password);
-      if (isThenable(ok)) return (ok as Promise<boolean>).then((v) => this.plainResult(v, luser));
-      return this.plainResult(ok as boolean, luser);
+      if (isThenable(ok)) return ok.then((v) => this.plainResult(v, luser));
+      return this.plainResult(ok, luser);
     }
     const users = this.host.users;
     this.scramLockedOut = false;
@@ -666,7 +673,7 @@ export class C2SConnection {
     if (!hooks.has('c2s_auth_result', result.server)) return;
     try {
       const r = hooks.run('c2s_auth_result', result.server, result);
-      if (isThenable(r)) (r as Promise<void>).catch(() => {});
+      if (isThenable(r)) r.catch(() => {});
     } catch {
       // a failing metric hook never fails a login (Hooks logs it)
     }
@@ -701,8 +708,8 @@ export class C2SConnection {
   /** Step 3: the access rule; a denial runs `forbidden_session_hook` and answers `not-allowed`. */
   private bindAccess(iq: Element, j: Jid): MaybePromise<void> {
     const rule = this.host.options.access(j, this.ip);
-    if (isThenable(rule)) return (rule as Promise<'allow' | 'deny'>).then((r) => this.bindOpen(iq, j, r));
-    return this.bindOpen(iq, j, rule as 'allow' | 'deny');
+    if (isThenable(rule)) return rule.then((r) => this.bindOpen(iq, j, r));
+    return this.bindOpen(iq, j, rule);
   }
 
   /** Step 4: `openSession` (which runs `sm_register_connection_hook`), then the bind result. */
@@ -728,7 +735,7 @@ export class C2SConnection {
       return this.bindError(iq, error);
     }
     if (isThenable(opened)) {
-      return (opened as Promise<void>).then(
+      return opened.then(
         () => this.feed({ type: 'BOUND', iq, resource: j.resource }),
         (error: unknown) => this.bindError(iq, error),
       );
@@ -755,7 +762,7 @@ export class C2SConnection {
       this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: re-registering the session failed');
     try {
       const r = this.host.sm.reregisterSession(sid, j.local, j.domain, j.resource, this.priority, this.info);
-      if (isThenable(r)) (r as Promise<void>).catch(failed);
+      if (isThenable(r)) r.catch(failed);
     } catch (error) {
       failed(error);
     }
@@ -884,7 +891,7 @@ export class C2SConnection {
         this.host.route(unavailable, parseJid(this.bareJid));
       };
       if (isThenable(closed)) {
-        return (closed as Promise<void>).then(afterClose, (error: unknown) => {
+        return closed.then(afterClose, (error: unknown) => {
           this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: closeSession failed');
           done();
         });
@@ -1129,7 +1136,7 @@ export const c2sConnectionServer: GenServer<C2SConnection, C2SConnectionArgs, ne
         return failed(conn, error);
       }
       if (isThenable(r)) {
-        return (r as Promise<void>).then(
+        return r.then(
           () => after(conn),
           (error: unknown) => failed(conn, error),
         );
@@ -1139,7 +1146,7 @@ export const c2sConnectionServer: GenServer<C2SConnection, C2SConnectionArgs, ne
     terminate(_reason, conn) {
       try {
         const r = conn.shutdown();
-        if (isThenable(r)) return (r as Promise<void>).catch(() => conn.abort());
+        if (isThenable(r)) return r.catch(() => conn.abort());
       } catch {
         conn.abort();
       }

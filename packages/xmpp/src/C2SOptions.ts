@@ -1,5 +1,5 @@
+import type { MaybePromise } from '@otp-chat/actor';
 import type { Jid } from '@otp-chat/jid';
-import type { MaybePromise } from './internal/maybe.ts';
 
 /** `resource_conflict` (spec §4.1). */
 export type ResourceConflict = 'setresource' | 'closeold' | 'closenew' | 'acceptnew';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { ActorRef, ActorSystem, Logger } from '@otp-chat/actor';
+import { type ActorRef, type ActorSystem, isThenable, type Logger } from '@otp-chat/actor';
 import { Commands, Hooks } from '@otp-chat/event-bus';
 import { type Jid, nameprep, parseJid } from '@otp-chat/jid';
 import {
@@ -18,7 +18,6 @@ import type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './
 import { DEFAULTS } from './DEFAULTS.ts';
 import { XmppConfigError } from './errors.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
-import { isThenable } from './internal/maybe.ts';
 import { MemoryUserStore } from './MemoryUserStore.ts';
 import { scramDecoy } from './ScramSha1.ts';
 import { stanzaErrorReply } from './stanzaErrors.ts';
@@ -313,7 +312,7 @@ export class XmppServer {
       }
       const r = this.sm.route(stanza);
       if (isThenable(r)) {
-        (r as Promise<void>).catch((error: unknown) => this.routingFailed(stanza, error));
+        r.catch((error: unknown) => this.routingFailed(stanza, error));
       }
     } catch (error) {
       this.routingFailed(stanza, error);
@@ -365,8 +364,8 @@ export class XmppServer {
     };
     try {
       const r = handler(stanza);
-      if (isThenable(r)) (r as Promise<Element | 'ignore'>).then(deliver, fail);
-      else deliver(r as Element | 'ignore');
+      if (isThenable(r)) r.then(deliver, fail);
+      else deliver(r);
     } catch (error) {
       fail(error);
     }

@@ -5,6 +5,7 @@ import type { ExitReason } from '../ExitReason.ts';
 import { BadReturnError, CallingSelfError } from '../errors.ts';
 import type { DownMessage, ExitMessage, From, GenServer, MonitorRef } from '../GenServer.ts';
 import type { Logger } from '../Logger.ts';
+import { isThenable } from '../MaybePromise.ts';
 import type { Kernel } from './Kernel.ts';
 import { Mailbox } from './Mailbox.ts';
 import { CallList, type PendingCall } from './PendingCall.ts';
@@ -166,13 +167,9 @@ export class Process implements ActorContext {
       this.crash(error);
       return;
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
+    if (isThenable(result)) {
       this.busy = true;
-      (result as Promise<unknown>).then(
+      result.then(
         (settled) => {
           if (this.status === 'dead') return;
           this.busy = false;
@@ -260,12 +257,8 @@ export class Process implements ActorContext {
     } catch (error) {
       return this.initFailed({ error });
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      return (result as Promise<unknown>).then(
+    if (isThenable(result)) {
+      return result.then(
         (r) => this.initDone(r),
         (error: unknown) => this.initFailed({ error }),
       );
@@ -344,12 +337,8 @@ export class Process implements ActorContext {
       this.logger.error({ actor: this.self.toString(), err: error }, 'terminate threw');
       reason = { error };
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      (result as Promise<unknown>).then(
+    if (isThenable(result)) {
+      result.then(
         () => {
           after?.();
           this.finalize(reason);

@@ -1,6 +1,6 @@
-import { silentLogger, systemClock } from '@otp-chat/actor';
+import { type MaybePromise, silentLogger, systemClock } from '@otp-chat/actor';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Backend, MaybePromise } from '../Backend.ts';
+import type { Backend } from '../Backend.ts';
 import { Session } from '../Session.ts';
 import { makeRow } from './rows.ts';
 

@@ -1,8 +1,8 @@
-import { ActorRef, ActorSystem, silentLogger } from '@otp-chat/actor';
+import { ActorRef, ActorSystem, type MaybePromise, silentLogger } from '@otp-chat/actor';
 import xml from '@xmpp/xml';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Backend, MaybePromise } from '../Backend.ts';
+import type { Backend } from '../Backend.ts';
 import { SessionManager } from '../SessionManager.ts';
 import type { Sid } from '../Sid.ts';
 
