@@ -13,9 +13,11 @@ import { InvalidJidError, type Jid, jid, nodeprep, parseJid } from '@otp-chat/ji
 import {
   type ConnectionMessage,
   isConnectionMessage,
+  makeErrorReply,
   type Priority,
   type SessionInfo,
   type Sid,
+  type StanzaErrorCondition,
 } from '@otp-chat/session-manager';
 import { Element } from '@xmpp/xml';
 import type { C2SEvent } from './c2sMachine.ts';
@@ -41,7 +43,6 @@ import {
 import { parsePlain } from './SaslPlain.ts';
 import { ScramSha1Server } from './ScramSha1.ts';
 import { StreamParser } from './StreamParser.ts';
-import { type C2SStanzaErrorCondition, stanzaErrorReply } from './stanzaErrors.ts';
 import './hooks.ts';
 
 /** What starts a connection actor: the accepted socket and its server. */
@@ -438,7 +439,7 @@ export class C2SConnection {
       }
       case 'sendBindError': {
         const e = event as Extract<C2SEvent, { type: 'BIND_FAILED' }>;
-        const reply = stanzaErrorReply(e.iq, e.condition as C2SStanzaErrorCondition, e.text);
+        const reply = makeErrorReply(e.iq, e.condition, e.text);
         if (reply !== undefined) this.write(serialize(reply));
         return;
       }
@@ -681,7 +682,7 @@ export class C2SConnection {
 
   // ---- bind (spec §4.1, RFC 6120 §7) ----
 
-  private bindFailed(iq: Element, condition: C2SStanzaErrorCondition, text?: string): MaybePromise<void> {
+  private bindFailed(iq: Element, condition: StanzaErrorCondition, text?: string): MaybePromise<void> {
     return this.feed({ type: 'BIND_FAILED', iq, condition, ...(text === undefined ? {} : { text }) });
   }
 
@@ -791,7 +792,7 @@ export class C2SConnection {
     try {
       target = parseJid(stanza.attrs.to);
     } catch {
-      const reply = stanzaErrorReply(stanza, 'jid-malformed');
+      const reply = makeErrorReply(stanza, 'jid-malformed');
       if (reply !== undefined) this.write(serialize(reply));
       return;
     }

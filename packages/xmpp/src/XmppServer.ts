@@ -7,8 +7,10 @@ import {
   type Backend,
   type IqHandler,
   IqHandlerTable,
+  makeErrorReply,
   type PerUser,
   SessionManager,
+  type StanzaErrorCondition,
 } from '@otp-chat/session-manager';
 import { dynamicWorker, Supervisor } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
@@ -20,7 +22,6 @@ import { XmppConfigError } from './errors.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
 import { MemoryUserStore } from './MemoryUserStore.ts';
 import { scramDecoy } from './ScramSha1.ts';
-import { stanzaErrorReply } from './stanzaErrors.ts';
 import type { UserStore } from './UserStore.ts';
 import type { XmppModule } from './XmppModule.ts';
 
@@ -371,8 +372,8 @@ export class XmppServer {
     }
   }
 
-  private replyError(stanza: Element, condition: Parameters<typeof stanzaErrorReply>[1]): void {
-    const reply = stanzaErrorReply(stanza, condition);
+  private replyError(stanza: Element, condition: StanzaErrorCondition): void {
+    const reply = makeErrorReply(stanza, condition);
     if (reply === undefined || reply.attrs.to === undefined) return;
     this.route(reply);
   }

@@ -1,5 +1,4 @@
-import type { ConnectionMessage } from '@otp-chat/session-manager';
-import { streamErrorFor } from '@otp-chat/session-manager';
+import { type ConnectionMessage, type StanzaErrorCondition, streamErrorFor } from '@otp-chat/session-manager';
 import type { Element } from '@xmpp/xml';
 import { assign, setup } from 'xstate';
 import type { StreamErrorCondition } from './errors.ts';
@@ -53,7 +52,12 @@ export type C2SEvent =
   | { readonly type: 'SASL_FAILURE'; readonly condition: string; readonly text?: string }
   | { readonly type: 'BIND'; readonly iq: Element }
   | { readonly type: 'BOUND'; readonly iq: Element; readonly resource: string }
-  | { readonly type: 'BIND_FAILED'; readonly iq: Element; readonly condition: string; readonly text?: string }
+  | {
+      readonly type: 'BIND_FAILED';
+      readonly iq: Element;
+      readonly condition: StanzaErrorCondition;
+      readonly text?: string;
+    }
   | { readonly type: 'STANZA'; readonly element: Element }
   | { readonly type: 'ROUTE'; readonly stanza: Element; readonly smCopy?: boolean }
   | {

@@ -40,7 +40,6 @@ export {
   scramDecoy,
 } from './ScramSha1.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
-export { type C2SStanzaErrorCondition, stanzaErrorReply } from './stanzaErrors.ts';
 export type { PasswordFormat, UserStore } from './UserStore.ts';
 export type { XmppModule } from './XmppModule.ts';
 export { XmppServer, type XmppServerOptions } from './XmppServer.ts';
