@@ -18,9 +18,9 @@ import type { Backend } from './Backend.ts';
 import { KICK, REPLACED, REREGISTER, type RouteMessage, SYSTEM_SHUTDOWN } from './ConnectionMessage.ts';
 import { sessionManagerCommands } from './commands.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
-import { BackendInitError, BackendTimeoutError, IqDecodeError, UnknownHostError } from './errors.ts';
+import { BackendInitError, BackendTimeoutError, UnknownHostError } from './errors.ts';
 import type { SmPacketAcc } from './hooks.ts';
-import { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
+import { type IqHandler, IqHandlerTable, type IqRouting } from './IqHandlerTable.ts';
 import { awaitDown } from './internal/awaitDown.ts';
 import { startBackendSupervisor, stopBackendSupervisor } from './internal/backendActors.ts';
 import { compareBinary } from './internal/compareBinary.ts';
@@ -174,6 +174,8 @@ export class SessionManager {
   private readonly replaceTimeout: number | ((lserver: string) => number);
   private readonly userExists: (luser: string, lserver: string) => MaybePromise<boolean>;
   private readonly router: (stanza: Element) => void;
+  /** Where the IQ handler table routes replies and logs failures. */
+  private readonly iqRouting: IqRouting;
   private readonly remoteSend: ((ref: ActorRef, message: unknown) => boolean) | undefined;
   private readonly name: string;
   private readonly preparedHosts = new Map<string, string>();
@@ -206,6 +208,7 @@ export class SessionManager {
     this.replaceTimeout = options.replacedConnectionTimeoutMs ?? DEFAULTS.replacedConnectionTimeoutMs;
     this.userExists = options.userExists ?? (() => true);
     this.router = options.router ?? ((stanza) => this.defaultRouter(stanza));
+    this.iqRouting = { route: this.router, logger: this.logger };
     this.remoteSend = options.remoteSend;
     this.name = options.name ?? DEFAULTS.name;
     this.backendTimeoutMs = options.backendTimeoutMs ?? DEFAULTS.backendTimeoutMs;
@@ -218,7 +221,7 @@ export class SessionManager {
       subscriptionAllowed: (p, to) => this.subscriptionAllowed(p, to),
       offline: (m, to) => this.offline(m, to),
       bounce: (tag, stanza, to) => this.bounce(tag, stanza, to),
-      iq: (iq, to) => this.processIq(iq, to),
+      iq: (iq, to) => this.iqHandlers.handle(iq, to.lserver, this.iqRouting),
     };
   }
 
@@ -1131,7 +1134,7 @@ export class SessionManager {
     const name = packet.name;
     const type = packet.attrs.type;
     if (name === 'iq' && to.lresource === '' && (type === 'get' || type === 'set')) {
-      return this.processIq(packet, to);
+      return this.iqHandlers.handle(packet, to.lserver, this.iqRouting);
     }
     if (name === 'message' || name === 'iq' || (name === 'presence' && SUBSCRIPTION.has(type))) {
       this.routeError(packet, 'internal-server-error', 'The session store is unavailable');
@@ -1247,48 +1250,6 @@ export class SessionManager {
 
   private bounce(tag: 'bounce' | 'pass', stanza: Element, to: Jid): MaybePromise<void> {
     return andThen(this.hooks.runFold('bounce_sm_packet', to.lserver, { tag, packet: stanza }), () => {});
-  }
-
-  /** `gen_iq_handler:handle/2` (spec §10). */
-  private processIq(iq: Element, to: Jid): MaybePromise<void> {
-    let child: Element | undefined;
-    let count = 0;
-    for (const c of iq.children) {
-      if (typeof c === 'string') continue;
-      count++;
-      child = c;
-    }
-    if (count === 0) return this.routeError(iq, 'bad-request', 'No child elements found');
-    if (count > 1) return this.routeError(iq, 'bad-request', 'Too many child elements');
-    const ns = String(child!.attrs.xmlns ?? '');
-    const handler = this.iqHandlers.lookup(to.lserver, ns);
-    if (handler === undefined)
-      return this.routeError(iq, 'service-unavailable', 'No module is handling this query');
-    const onResult = (r: Element | 'ignore'): void => {
-      if (r === 'ignore') return;
-      if (r !== null && typeof r === 'object' && typeof (r as Element).name === 'string') {
-        this.router(r);
-        return;
-      }
-      // ejabberd's try_clause: logged by the router, no reply.
-      this.logger.error({ ns, result: r }, 'IQ handler returned neither a stanza nor ignore; no reply sent');
-    };
-    const onError = (error: unknown): void => {
-      if (error instanceof IqDecodeError) {
-        this.routeError(iq, 'bad-request', error.message);
-        return;
-      }
-      this.logger.error({ err: error, ns }, 'IQ handler failed');
-      this.routeError(iq, 'internal-server-error', 'Module failed to handle the query');
-    };
-    let result: MaybePromise<Element | 'ignore'>;
-    try {
-      result = handler(iq);
-    } catch (error) {
-      return onError(error);
-    }
-    if (isThenable(result)) return result.then(onResult, onError);
-    onResult(result);
   }
 
   private routeError(stanza: Element, condition: StanzaErrorCondition, text?: string): void {

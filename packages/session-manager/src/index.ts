@@ -30,7 +30,7 @@ export {
   UnknownHostError,
 } from './errors.ts';
 export type { SmPacketAcc } from './hooks.ts';
-export { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
+export { type IqHandler, IqHandlerTable, type IqRouting } from './IqHandlerTable.ts';
 export { MemoryBackend } from './MemoryBackend.ts';
 export {
   messageType,

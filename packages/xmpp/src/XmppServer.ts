@@ -7,6 +7,7 @@ import {
   type Backend,
   type IqHandler,
   IqHandlerTable,
+  type IqRouting,
   makeErrorReply,
   type PerUser,
   SessionManager,
@@ -117,6 +118,8 @@ export class XmppServer {
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
   private boundHost = '';
+  /** Where the local IQ handler table routes replies and logs failures. */
+  private readonly localRouting: IqRouting;
   /** How many times each stanza was routed again from a closing connection. */
   private readonly reroutes = new WeakMap<Element, number>();
 
@@ -129,6 +132,7 @@ export class XmppServer {
     this.logger = options.logger ?? options.system.logger;
     this.hosts = sm.hosts;
     this.hostSet = new Set(this.hosts);
+    this.localRouting = { route: (stanza) => this.route(stanza), logger: this.logger };
   }
 
   /** The address the listener is bound to. */
@@ -341,35 +345,15 @@ export class XmppServer {
     this.replyError(stanza, 'internal-server-error');
   }
 
-  /** Stanzas to a host itself (`ejabberd_local`): IQ get/set by namespace, others dropped. */
+  /**
+   * Stanzas to a host itself (`ejabberd_local:route/1`): an IQ goes through the local IQ handler
+   * table (`gen_iq_handler:handle/2`, the session manager's dispatcher: the same errors and
+   * texts); other stanzas are dropped.
+   */
   private routeLocal(stanza: Element, to: Jid): void {
     if (stanza.name !== 'iq') return;
-    const type = stanza.attrs.type;
-    if (type !== 'get' && type !== 'set') return;
-    const children = stanza.children.filter((c): c is Element => typeof c !== 'string');
-    if (children.length !== 1) {
-      this.replyError(stanza, 'bad-request');
-      return;
-    }
-    const handler = this.localIq.lookup(to.lserver, String(children[0]!.attrs.xmlns ?? ''));
-    if (handler === undefined) {
-      this.replyError(stanza, 'service-unavailable');
-      return;
-    }
-    const deliver = (reply: Element | 'ignore') => {
-      if (reply !== 'ignore') this.route(reply);
-    };
-    const fail = (error: unknown) => {
-      this.logger.error({ err: error }, 'local IQ handler failed');
-      this.replyError(stanza, 'internal-server-error');
-    };
-    try {
-      const r = handler(stanza);
-      if (isThenable(r)) r.then(deliver, fail);
-      else deliver(r);
-    } catch (error) {
-      fail(error);
-    }
+    const r = this.localIq.handle(stanza, to.lserver, this.localRouting);
+    if (isThenable(r)) r.catch((error: unknown) => this.routingFailed(stanza, error));
   }
 
   private replyError(stanza: Element, condition: StanzaErrorCondition): void {

@@ -6,7 +6,7 @@ import {
   type TestRedis,
   uniquePrefix,
 } from '@otp-chat/redis-backend/testing';
-import type { Backend } from '@otp-chat/session-manager';
+import { type Backend, IqDecodeError } from '@otp-chat/session-manager';
 import xml, { type Element } from '@xmpp/xml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type TestClient } from '../src/testing/index.ts';
@@ -170,6 +170,45 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     );
     expect(toBare.attrs.type).toBe('result');
     expect(toBare.attrs.from).toBe('bob@localhost');
+  });
+
+  it('IQs to the host and to a bare JID go through one dispatcher: the same answers and texts', async () => {
+    const { server: s } = await start();
+    const NS_Q = 'urn:example:q';
+    const handler = (q: Element): Element => {
+      const child = q.getChildElements()[0]!;
+      if (child.attrs.kind === 'decode') throw new IqDecodeError(NS_Q, 'Malformed query');
+      if (child.attrs.kind === 'crash') throw new Error('boom');
+      return xml('iq', { type: 'result', id: q.attrs.id, to: q.attrs.from, from: q.attrs.to });
+    };
+    s.registerLocalIqHandler('localhost', NS_Q, handler);
+    s.sm.registerIqHandler('localhost', NS_Q, handler);
+    const alice = await login('alice', 'iq');
+    const ask = async (to: string, id: string, ...children: Element[]) => {
+      await alice.send(xml('iq', { type: 'get', to, id }, ...children));
+      const r = await alice.waitFor((st) => st.is('iq') && st.attrs.id === id);
+      const error = r.getChild('error');
+      const condition = error?.getChildElements().find((c) => c.name !== 'text')?.name ?? '';
+      return [r.attrs.type, condition, error?.getChildText('text') ?? ''];
+    };
+    for (const to of ['localhost', 'bob@localhost']) {
+      const answers = [
+        await ask(to, `${to}-ok`, xml('q', { xmlns: NS_Q })),
+        await ask(to, `${to}-none`),
+        await ask(to, `${to}-two`, xml('q', { xmlns: NS_Q }), xml('q', { xmlns: NS_Q })),
+        await ask(to, `${to}-unknown`, xml('q', { xmlns: 'urn:example:nobody' })),
+        await ask(to, `${to}-decode`, xml('q', { xmlns: NS_Q, kind: 'decode' })),
+        await ask(to, `${to}-crash`, xml('q', { xmlns: NS_Q, kind: 'crash' })),
+      ];
+      expect(answers, to).toEqual([
+        ['result', '', ''],
+        ['error', 'bad-request', 'No child elements found'],
+        ['error', 'bad-request', 'Too many child elements'],
+        ['error', 'service-unavailable', 'No module is handling this query'],
+        ['error', 'bad-request', 'Malformed query'],
+        ['error', 'internal-server-error', 'Module failed to handle the query'],
+      ]);
+    }
   });
 
   it('an IQ to a missing full JID gets service-unavailable (spec §3.2 row 5)', async () => {
