@@ -7,6 +7,8 @@ export {
 export { C2SConnection, type C2SConnectionArgs, c2sConnectionServer } from './C2SConnection.ts';
 export type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './C2SOptions.ts';
 export {
+  type C2SActionEvent,
+  type C2SActionEvents,
   type C2SActionName,
   type C2SContext,
   type C2SEvent,
