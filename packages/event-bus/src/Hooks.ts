@@ -1,4 +1,4 @@
-import { defaultLogger, isThenable, type Logger } from '@otp-chat/actor';
+import { defaultLogger, isThenable, type Logger, moduleLogger } from '@otp-chat/actor';
 import { DEFAULTS } from './DEFAULTS.ts';
 import type { EventBus } from './EventBus.ts';
 import { HookArityError, InvalidHookSeqError } from './HookError.ts';
@@ -219,7 +219,7 @@ export class Hooks<M = HookMap> {
   private order = 0;
 
   constructor(options: HooksOptions = {}) {
-    this.logger = options.logger ?? defaultLogger();
+    this.logger = moduleLogger(options.logger ?? defaultLogger(), 'hooks');
     this.events = options.events;
   }
 

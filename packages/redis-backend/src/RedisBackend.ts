@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { type Clock, type Logger, moduleLogger, silentLogger, systemClock } from '@otp-chat/actor';
 import type { Backend, BackendInitContext, Session } from '@otp-chat/session-manager';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './DEFAULTS.ts';
@@ -148,7 +148,7 @@ export class RedisBackend implements Backend {
    * first successful `init` of this object: a restart never deletes the rows of live connections.
    */
   async init(context: BackendInitContext): Promise<void> {
-    this.logger = context.logger;
+    this.logger = moduleLogger(context.logger, 'redis_backend');
     this.node = context.node;
     this.storeLost = context.storeLost;
     for (const h of context.hosts) this.hosts.add(h);

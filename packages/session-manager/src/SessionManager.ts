@@ -6,6 +6,7 @@ import {
   isThenable,
   type Logger,
   type MaybePromise,
+  moduleLogger,
 } from '@otp-chat/actor';
 import { Commands, EventBus, Hooks } from '@otp-chat/event-bus';
 import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/jid';
@@ -48,7 +49,7 @@ export interface SessionManagerOptions {
    * host not listed
    */
   readonly backends?: Readonly<Record<string, Backend>>;
-  /** @default a new `Hooks` */
+  /** @default a new `Hooks` logging to `logger` */
   readonly hooks?: Hooks;
   /** @default a new `Commands` */
   readonly commands?: Commands;
@@ -182,10 +183,11 @@ export class SessionManager {
   constructor(options: SessionManagerOptions) {
     this.system = options.system;
     this.node = options.system.node;
-    this.hooks = options.hooks ?? new Hooks();
+    const logger = options.logger ?? options.system.logger;
+    this.logger = moduleLogger(logger, 'session_manager');
+    this.hooks = options.hooks ?? new Hooks({ logger });
     this.commands = options.commands ?? new Commands({ hooks: this.hooks });
     this.events = options.events ?? new EventBus();
-    this.logger = options.logger ?? options.system.logger;
     this.hosts = options.hosts.map((h) => nameprep(h));
     this.wallClock = options.wallClock ?? Date.now;
     this.sids = new SidFactory(this.node, this.wallClock);

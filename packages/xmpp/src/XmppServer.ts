@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { type ActorRef, type ActorSystem, isThenable, type Logger } from '@otp-chat/actor';
+import { type ActorRef, type ActorSystem, isThenable, type Logger, moduleLogger } from '@otp-chat/actor';
 import { Commands, Hooks } from '@otp-chat/event-bus';
 import { type Jid, nameprep, parseJid } from '@otp-chat/jid';
 import {
@@ -129,7 +129,7 @@ export class XmppServer {
     this.users = users;
     this.hooks = hooks;
     this.commands = sm.commands;
-    this.logger = options.logger ?? options.system.logger;
+    this.logger = moduleLogger(options.logger ?? options.system.logger, 'xmpp_server');
     this.hosts = sm.hosts;
     this.hostSet = new Set(this.hosts);
     this.localRouting = { route: (stanza) => this.route(stanza), logger: this.logger };
@@ -223,7 +223,7 @@ export class XmppServer {
       sm: this.sm,
       users: this.users,
       hooks: this.hooks,
-      logger: this.logger,
+      logger: moduleLogger(this.logger, 'c2s'),
       hosts: this.hosts,
       options: c2s,
       route: (stanza, to) => this.routeTo(stanza, to),

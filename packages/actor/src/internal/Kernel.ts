@@ -3,7 +3,7 @@ import type { ActorSystem, ServerRef } from '../ActorSystem.ts';
 import type { Clock } from '../Clock.ts';
 import { type ExitReason, isCleanExit } from '../ExitReason.ts';
 import { NoProcError } from '../errors.ts';
-import type { Logger } from '../Logger.ts';
+import { type Logger, moduleLogger } from '../Logger.ts';
 import type { Registry } from '../Registry.ts';
 import { Deadlines } from './Deadlines.ts';
 import { PendingCall } from './PendingCall.ts';
@@ -21,6 +21,8 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   readonly deadlines: Deadlines;
   readonly exitListeners = new Set<ExitListener>();
+  /** Where the runtime logs its own records (`module: 'actor'`); `logger` is what actors get. */
+  readonly log: Logger;
   private nextId = 1;
 
   constructor(
@@ -33,6 +35,7 @@ export class Kernel {
     callTimerTickMs: number,
   ) {
     this.deadlines = new Deadlines(clock, callTimerTickMs);
+    this.log = moduleLogger(logger, 'actor');
   }
 
   private signals: Array<{ to: Process; from: ActorRef; reason: ExitReason }> = [];
@@ -121,7 +124,7 @@ export class Kernel {
       try {
         name.via.unregisterName(name.name);
       } catch (error) {
-        this.logger.error(
+        this.log.error(
           { actor: process.self.toString(), name: String(name.name), err: error },
           'via registry unregisterName threw',
         );
@@ -132,7 +135,7 @@ export class Kernel {
   exited(process: Process, reason: ExitReason): void {
     const name = typeof process.registeredAs === 'string' ? process.registeredAs : undefined;
     if (!isCleanExit(reason)) {
-      this.logger.error(
+      this.log.error(
         { actor: process.self.toString(), name, reason: reasonForLog(reason) },
         'actor exited abnormally',
       );
@@ -141,7 +144,7 @@ export class Kernel {
       try {
         listener(process.self, reason, name);
       } catch (error) {
-        this.logger.error({ err: error }, 'exit listener threw');
+        this.log.error({ err: error }, 'exit listener threw');
       }
     }
   }

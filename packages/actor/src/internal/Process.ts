@@ -202,7 +202,7 @@ export class Process implements ActorContext {
           return { stop: (item as ExitMessage).reason, state: this.state };
         }
         if (!b.handleInfo) {
-          this.logger.warn(
+          this.kernel.log.warn(
             { actor: this.self.toString(), message: describe(item) },
             'unexpected message dropped',
           );
@@ -334,7 +334,7 @@ export class Process implements ActorContext {
     try {
       result = terminate.call(this.behaviour, reason, this.state, this);
     } catch (error) {
-      this.logger.error({ actor: this.self.toString(), err: error }, 'terminate threw');
+      this.kernel.log.error({ actor: this.self.toString(), err: error }, 'terminate threw');
       reason = { error };
     }
     if (isThenable(result)) {
@@ -344,7 +344,7 @@ export class Process implements ActorContext {
           this.finalize(reason);
         },
         (error: unknown) => {
-          this.logger.error({ actor: this.self.toString(), err: error }, 'terminate rejected');
+          this.kernel.log.error({ actor: this.self.toString(), err: error }, 'terminate rejected');
           after?.();
           this.finalize({ error });
         },

@@ -4,6 +4,7 @@ import {
   type ExitReason,
   type GenServer,
   isCleanExit,
+  moduleLogger,
 } from '@otp-chat/actor';
 import { type ChildSpec, Supervisor, worker } from '@otp-chat/supervisor';
 import type { Backend, BackendInitContext } from '../Backend.ts';
@@ -38,7 +39,10 @@ const backendActor: GenServer<Backend, BackendActorArgs> = {
     return { ok: backend };
   },
   handleInfo(message, backend, ctx) {
-    ctx.logger.debug({ message, backend: backend.name }, 'session backend actor: unexpected info');
+    moduleLogger(ctx.logger, 'session_manager').debug(
+      { message, backend: backend.name },
+      'session backend actor: unexpected info',
+    );
     return { noreply: true, state: backend };
   },
   async terminate(reason, backend) {

@@ -1,0 +1,33 @@
+import type { Logger } from '@otp-chat/actor';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectClient } from '../src/testing/index.ts';
+import type { XmppServer } from '../src/XmppServer.ts';
+import { startServer } from './support/server.ts';
+
+type Line = { level: string; obj: Record<string, unknown>; msg: string | undefined };
+
+function capturing(lines: Line[]): Logger {
+  const at = (level: string) => (obj: object, msg?: string) =>
+    void lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+let server: XmppServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+describe('every record of the XMPP server names its component (module)', () => {
+  it('a failed login is logged by module c2s, on the logger the server was given', async () => {
+    const lines: Line[] = [];
+    ({ server } = await startServer({ logger: capturing(lines) }));
+    await expect(
+      connectClient({ port: server.address.port, username: 'alice', password: 'wrong' }),
+    ).rejects.toThrow();
+    const failed = lines.find((l) => l.msg === 'c2s: authentication failed');
+    expect(failed?.obj).toMatchObject({ module: 'c2s', user: 'alice' });
+    // Nothing is logged without a module.
+    expect(lines.filter((l) => typeof l.obj.module !== 'string')).toEqual([]);
+  });
+});
