@@ -143,7 +143,7 @@ function toArray(
   return [a0, a1, a2, a3, a4, a5].slice(0, n);
 }
 
-/** Threads subscriber states through one traced run; drops a subscriber that throws (spec §9.3). */
+/** Threads subscriber states through one traced run; drops a subscriber that throws (`ejabberd_hooks:subscribe/5`). */
 class Trace {
   private readonly states: unknown[];
   private readonly alive: boolean[];
@@ -206,8 +206,8 @@ class Trace {
  * - Order: ascending `seq`; equal `seq` run in insertion order (ejabberd sorts ties by module and
  *   function name, which JavaScript functions do not reliably have).
  * - Identity: `(hook, host, handler, seq)`; adding the identical registration twice is a no-op, and
- *   the same handler with another `seq` is a second registration (spec §9.3).
- * - Host lists and the `'global'` list are separate: no fallback between them (spec §9.3).
+ *   the same handler with another `seq` is a second registration (`ejabberd_hooks:add/5`).
+ * - Host lists and the `'global'` list are separate: no fallback between them (`ejabberd_hooks:run/3`).
  * - A handler that throws or rejects is logged, reported as `hook_handler_failed`, and skipped.
  * - When every handler returns synchronously the run is synchronous and allocates nothing; from the
  *   first handler that returns a thenable the rest of the run continues asynchronously.

@@ -17,7 +17,7 @@ export interface RedisBackendOptions {
   readonly prefix?: string;
   /** The backend's name in logs and errors. @default 'redis' */
   readonly name?: string;
-  /** Whether per-user reads are cached (spec §8, `sm_use_cache`). @default true */
+  /** Whether per-user reads are cached (`sm_use_cache`). @default true */
   readonly cache?: boolean;
   readonly cacheSize?: number;
   readonly cacheLifetimeMs?: number;
@@ -48,8 +48,8 @@ const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
 const FIRST_RUN: unique symbol = Symbol('first run');
 
 /**
- * The Redis session store, ejabberd's `ejabberd_sm_redis` (spec §6.3) without its weak spots
- * (spec §7, §8, §14):
+ * The Redis session store, ejabberd's `ejabberd_sm_redis` without its weak spots
+ * (no clean-up of a dead node, backend errors cached as "no sessions", processone/ejabberd#1905 and #1271):
  *
  * - ejabberd's layout under a prefix ({@link RedisKeys}); each `setSession` / `deleteSession` is one
  *   `MULTI` of the three hash writes, the `PUBLISH` that invalidates other nodes' caches, and an
@@ -138,7 +138,7 @@ export class RedisBackend implements Backend {
 
   /**
    * Connects both connections, subscribes to the invalidation channel and, once per node
-   * incarnation, cleans the rows a previous run of this node left (spec §6.3 `clean_table`).
+   * incarnation, cleans the rows a previous run of this node left (`ejabberd_sm_redis:clean_table/1`).
    * Rejects with {@link BackendUnavailableError} when Redis cannot be reached.
    *
    * On a running backend (its actor crashed and the backend supervisor restarted it) `init` keeps

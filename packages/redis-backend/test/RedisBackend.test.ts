@@ -66,7 +66,7 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     return b;
   }
 
-  describe('layout (spec §6.3)', () => {
+  describe('layout (ejabberd_sm_redis)', () => {
     it('writes the user hash, the server hash and the node index, and removes all three', async () => {
       const b = await start();
       const p = b.keys.prefix;
@@ -112,7 +112,7 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     });
   });
 
-  describe('cache (spec §8)', () => {
+  describe('cache (ejabberd_sm sm_cache, better)', () => {
     it('serves a warm per-user read synchronously, from the write itself', async () => {
       const b = await start();
       await b.setSession(makeRow('alice', A, 'r', 1));
@@ -187,7 +187,7 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     });
   });
 
-  describe('node clean-up (spec §6.3 clean_table, §7, §14 #1905, MongooseIM#406)', () => {
+  describe('node clean-up (ejabberd_sm_redis:clean_table/1, processone/ejabberd#1905, esl/MongooseIM#406)', () => {
     it('a restarted node cleans its previous incarnation, and only its own rows', async () => {
       const prefix = uniquePrefix('restart');
       const first = await start({ prefix }, 'node1');

@@ -136,7 +136,7 @@ export { type ServerState, sessionManagerServer } from './internal/SessionManage
 /**
  * ejabberd's `ejabberd_sm`: the session table and the routing of stanzas to local users.
  *
- * As in ejabberd (spec §0.1) the API runs **in the caller**: `openSession`, `closeSession`, `route`
+ * As in ejabberd, whose `ejabberd_sm` functions run in the calling process, the API runs **in the caller**: `openSession`, `closeSession`, `route`
  * and the getters call the backend directly, synchronously when it answers synchronously (the
  * memory backend), so routing does not go through a mailbox. The actor ({@link sessionManagerServer},
  * started by {@link SessionManager.start} or by a supervisor) owns the lifecycle: it starts the
@@ -237,7 +237,7 @@ export class SessionManager {
 
   /**
    * A child spec that starts this session manager's actor under a supervisor, as `ejabberd_sm` is
-   * a `permanent` worker of `ejabberd_sup` (spec §1.1): registered under its name, trapping exits
+   * a `permanent` worker of `ejabberd_sup`: registered under its name, trapping exits
    * (so that a shut-down runs its `terminate`), `DEFAULTS.shutdownMs` to stop. A restart runs
    * `init` again on the same object (backends, hooks, commands).
    *
@@ -295,7 +295,7 @@ export class SessionManager {
     },
   };
 
-  // ---- sessions (spec §2) ----
+  // ---- sessions (`ejabberd_sm`'s API) ----
 
   /** `make_sid/0`: a new sid owned by the connection `ref` (normally the caller's `ctx.self`). */
   makeSid(ref: ActorRef): Sid {
@@ -303,7 +303,7 @@ export class SessionManager {
   }
 
   /**
-   * `open_session/5,6` (spec §2, §4): writes the row, replaces older sessions of the same full JID
+   * `open_session/5,6`: writes the row, replaces older sessions of the same full JID
    * (sends them `replaced` and waits up to `replacedConnectionTimeoutMs` for them to end), enforces
    * `maxUserSessions` by sending `replaced` to the oldest session, then runs
    * `sm_register_connection_hook`. Throws `InvalidJidError` for an invalid user, server or resource
@@ -326,7 +326,7 @@ export class SessionManager {
     const lresource = resourceprep(resource);
     const backend = this.store.of(lserver);
     const row = new Session(sid, luser, lserver, lresource, priority, info);
-    // 1. write; 2. replacement and max_user_sessions checks; 3. hook (spec §2, §4). Synchronous as
+    // 1. write; 2. replacement and max_user_sessions checks; 3. hook (as `open_session/6`). Synchronous as
     // long as the backend answers synchronously: no closure, no promise.
     let written: MaybePromise<void>;
     try {
@@ -349,7 +349,7 @@ export class SessionManager {
   /**
    * A failed write refuses the session: the row is deleted (best effort; a failure is reported and
    * logged) before the write's error is re-thrown, so that a backend that replays failed writes
-   * once it is back (Redis) does not recreate the row of a connection that was refused (§14 #1271).
+   * once it is back (Redis) does not recreate the row of a connection that was refused (processone/ejabberd#1271).
    */
   private refuseOpen(backend: Backend, row: Session, error: unknown): Promise<never> {
     const undone = this.store.remove(backend, row);
@@ -415,7 +415,7 @@ export class SessionManager {
     return lserver;
   }
 
-  /** `check_for_sessions_to_replace/4` (spec §4.2, §4.3, §4.6). */
+  /** `check_for_sessions_to_replace/4`: `check_existing_resources/4`, then `check_max_sessions/2`. */
   private checkForSessionsToReplace(
     backend: Backend,
     luser: string,
@@ -454,7 +454,7 @@ export class SessionManager {
     );
   }
 
-  /** `check_max_sessions/2` (spec §4.6): all rows, not deduplicated; kicks exactly the oldest. */
+  /** `check_max_sessions/2`: all rows, not deduplicated; kicks exactly the oldest. */
   private checkMaxSessions(
     backend: Backend,
     luser: string,
@@ -475,7 +475,7 @@ export class SessionManager {
    * `close_session/4`: deletes the row with this sid if it exists and **always** runs
    * `sm_remove_connection_hook` (with `{}` as info when there was no row). When the user's rows
    * cannot be read, the row is deleted by sid anyway (built from the sid and the prepared names,
-   * `priority: undefined`) and the hook runs with `{}`: no stale row outlives an outage (§14 #1271).
+   * `priority: undefined`) and the hook runs with `{}`: no stale row outlives an outage (processone/ejabberd#1271).
    */
   closeSession(sid: Sid, user: string, server: string, resource: string): MaybePromise<void> {
     const luser = nodeprep(user);
@@ -492,7 +492,7 @@ export class SessionManager {
   private closeFound(backend: Backend, rows: readonly Session[], t: CloseTarget): MaybePromise<void> {
     if (rows === READ_FAILED) {
       // The read failed (reported): delete by sid anyway, so that no stale row outlives the outage
-      // (§14 #1271); the row's priority and info are unknown, so the hook gets `{}`.
+      // (processone/ejabberd#1271); the row's priority and info are unknown, so the hook gets `{}`.
       const row = new Session(t.sid, t.luser, t.lserver, t.lresource, undefined);
       const deleted = this.store.remove(backend, row);
       if (isThenable(deleted)) return deleted.then(() => this.closedHooks(t, NO_INFO));
@@ -637,7 +637,7 @@ export class SessionManager {
 
   /**
    * `set_user_info/5`: stores `key` in the info of the rows of this full JID **owned by `owner`**
-   * (the calling connection; spec §2, MongooseIM PR #1141).
+   * (the calling connection, as ejabberd's `Pid == self()` check; esl/MongooseIM#1141).
    */
   setUserInfo(
     user: string,
@@ -812,7 +812,7 @@ export class SessionManager {
 
   /**
    * Removes the rows of every connection on `node` from every backend and runs
-   * `sm_remove_connection_hook` for each (beyond ejabberd: every backend, with hooks; spec §7).
+   * `sm_remove_connection_hook` for each (beyond ejabberd, where only `ejabberd_sm_mnesia` does it, without hooks).
    * Returns the number removed.
    */
   async cleanNode(node: string): Promise<number> {
@@ -887,7 +887,7 @@ export class SessionManager {
     return this.store.write(this.store.of(lserver), row);
   }
 
-  // ---- IQ handlers (spec §10) ----
+  // ---- IQ handlers (`gen_iq_handler`) ----
 
   /** `gen_iq_handler:add_iq_handler(ejabberd_sm, Host, NS, …)`: the last registration wins. */
   registerIqHandler(host: string, ns: string, handler: IqHandler): void {
@@ -899,11 +899,11 @@ export class SessionManager {
     return this.iqHandlers.unregister(nameprep(host), ns);
   }
 
-  // ---- routing (spec §3) ----
+  // ---- routing (`ejabberd_sm:route/1,2`) ----
 
-  /** `route/1`: routes a stanza addressed to a local user (`sm_receive_packet`, then §3.2). */
+  /** `route/1`: routes a stanza addressed to a local user (`sm_receive_packet`, then `do_route/1`). */
   route(stanza: Element): MaybePromise<void>;
-  /** `route/2`: sends a raw term to the connection(s) of `to` (spec §3.1); errors are logged. */
+  /** `route/2`: sends a raw term to the connection(s) of `to`; errors are logged. */
   route(to: Jid, term: unknown): MaybePromise<void>;
   route(target: Element | Jid, term?: unknown): MaybePromise<void> {
     if (target instanceof Jid) return this.routeTerm(target, term);
@@ -1110,7 +1110,7 @@ export class SessionManager {
     this.logger.debug({ to }, 'session manager: reply to a non-local address dropped (no router configured)');
   }
 
-  // ---- hook handlers ejabberd_sm registers (spec §12) ----
+  // ---- hook handlers ejabberd_sm registers (`ejabberd_sm:host_up/1`) ----
 
   /** `check_in_subscription/2` (seq 20): `{stop, false}` when the recipient does not exist. */
   private checkInSubscription(acc: boolean, presence: Element): MaybePromise<boolean | { stop: boolean }> {

@@ -681,13 +681,13 @@ export class C2SConnection {
     }
   }
 
-  // ---- bind (spec §4.1, RFC 6120 §7) ----
+  // ---- bind (`ejabberd_c2s:bind/2`, RFC 6120 §7) ----
 
   private bindFailed(iq: Element, condition: StanzaErrorCondition, text?: string): MaybePromise<void> {
     return this.feed({ type: 'BIND_FAILED', iq, condition, ...(text === undefined ? {} : { text }) });
   }
 
-  /** Step 1 and 2 of spec §4.1: the resource (generated when empty), then `resource_conflict`. */
+  /** `ejabberd_c2s:bind/2`, steps 1 and 2: the resource (generated when empty), then `resource_conflict`. */
   private bind(iq: Element): MaybePromise<void> {
     const context = this.snapshot.context;
     const requested = iq.getChild('bind', NS_BIND)?.getChildText('resource') ?? '';
@@ -800,7 +800,7 @@ export class C2SConnection {
     this.host.route(stanza, target);
   }
 
-  /** Self-presence (spec §5.1 steps 2 and 3). */
+  /** Self-presence (`ejabberd_c2s:process_self_presence/2`: `set_presence` or `unset_presence`, then the broadcast). */
   private selfPresence(presence: Element): MaybePromise<void> {
     const type = presence.attrs.type;
     const j = this.jid!;

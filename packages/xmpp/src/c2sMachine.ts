@@ -174,7 +174,7 @@ function refuse<const E extends readonly string[]>(events: E, error: StreamError
  * `closeSession`, so a session row never outlives its stream.
  *
  * Stanzas before authentication end the stream with `not-authorized` (RFC 6120 §6.4.1 and
- * §7.1); the first stream header's namespace, version and host are checked (§4.9.3).
+ * §7.1); the first stream header's namespace, version and host are checked (RFC 6120 §4.9.3).
  */
 export const c2sMachine = setup({
   types: {

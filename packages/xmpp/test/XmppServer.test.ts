@@ -58,7 +58,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
   }
   async function available(c: TestClient, priority: number) {
     await c.send(xml('presence', {}, xml('priority', {}, String(priority))));
-    // The echo of available presence to the sender's own full JID (reference §2, item 7).
+    // The echo of available presence to the sender's own full JID (RFC 6121 §4.2.2).
     await c.waitFor((s) => s.is('presence') && s.attrs.from === c.jid && s.attrs.to === c.jid);
   }
   /** Sends a marker to each full JID and waits for it: everything routed before it has arrived. */
@@ -94,7 +94,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     expect(c.jid).toMatch(/^carol@localhost\/.+/);
   });
 
-  it('a bare-JID message reaches exactly the highest non-negative priority resources (spec §3.3)', async () => {
+  it('a bare-JID message reaches exactly the highest non-negative priority resources (ejabberd_sm:route_message/1)', async () => {
     await start();
     const a = await login('alice', 'a');
     const b = await login('alice', 'b');
@@ -113,7 +113,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     expect([got(a), got(b), got(c), got(d)]).toEqual([2, 2, 0, 0]);
   });
 
-  it('a message to a missing resource falls back to bare-JID routing; headline is dropped (spec §3.2 row 5)', async () => {
+  it('a message to a missing resource falls back to bare-JID routing; headline is dropped (ejabberd_sm:do_route/1)', async () => {
     await start();
     const a = await login('alice', 'a');
     const c = await login('alice', 'c');
@@ -129,7 +129,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     expect(bob.stanzas.filter((s) => s.attrs.type === 'error')).toHaveLength(0);
   });
 
-  it('a second login with the same full JID kicks the first with conflict (spec §4.3, §5.2)', async () => {
+  it('a second login with the same full JID kicks the first with conflict (ejabberd_sm:check_existing_resources/4, c2s_handle_info/2)', async () => {
     await start();
     const first = await login('alice', 'same');
     const second = await login('alice', 'same');
@@ -143,7 +143,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     expect(await server!.sm.userResources('alice', 'localhost')).toEqual(['same']);
   });
 
-  it('the 11th session with maxUserSessions 10 kicks the oldest (spec §4.6)', async () => {
+  it('the 11th session with maxUserSessions 10 kicks the oldest (ejabberd_sm:check_max_sessions/2)', async () => {
     await start({ maxUserSessions: 10 });
     const sessions: TestClient[] = [];
     for (let i = 0; i < 11; i++) sessions.push(await login('alice', `m${i}`));
@@ -211,7 +211,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     }
   });
 
-  it('an IQ to a missing full JID gets service-unavailable (spec §3.2 row 5)', async () => {
+  it('an IQ to a missing full JID gets service-unavailable (ejabberd_sm:do_route/1)', async () => {
     await start();
     const alice = await login('alice', 'q');
     await alice.send(
@@ -222,7 +222,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     expect(err.getChild('error')?.getChild('service-unavailable')).toBeDefined();
   });
 
-  it('a message to an unknown user bounces with service-unavailable (spec §3.3)', async () => {
+  it('a message to an unknown user bounces with service-unavailable (ejabberd_sm:route_message/1)', async () => {
     await start();
     const alice = await login('alice', 'r');
     await alice.send(
@@ -304,7 +304,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     );
   });
 
-  it('kick_user: policy-violation "has been kicked" (spec §5.2)', async () => {
+  it('kick_user: policy-violation "has been kicked" (ejabberd_sm:c2s_handle_info/2)', async () => {
     await start();
     const alice = await login('alice', 'k');
     await server!.sm.kickUser('alice', 'localhost');
@@ -322,7 +322,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     await expect(login('erin', 'again')).rejects.toThrow();
   });
 
-  it('an access rule that denies: forbidden_session_hook runs and bind fails with not-allowed (spec §4.1)', async () => {
+  it('an access rule that denies: forbidden_session_hook runs and bind fails with not-allowed (ejabberd_c2s:bind/2)', async () => {
     const { server: s } = await start({ access: (j) => (j.luser === 'carol' ? 'deny' : 'allow') });
     const forbidden: string[] = [];
     s.hooks.add('forbidden_session_hook', 'localhost', (j) => void forbidden.push(j.toString()), 50);

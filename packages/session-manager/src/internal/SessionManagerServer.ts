@@ -72,13 +72,13 @@ async function init(
       stop: { error: new BackendInitError(started.backend?.name ?? 'unknown', { cause: started.error }) },
     };
   }
-  // Rows a previous run of this node left behind (spec §16).
+  // Rows a previous run of this node left behind (as `ejabberd_sm_redis:clean_table/1` at start).
   await sm.cleanNode(sm.node);
   // 2. the IQ handler table.
   sm.iqHandlers.clear();
-  // 3. the hooks (spec §12).
+  // 3. the hooks (`host_up/1`).
   for (const host of sm.hosts) hostHooks(sm, 'add', host);
-  // 4. the commands (spec §11.3).
+  // 4. the commands (`get_commands_spec/0`).
   run.commands = sessionManagerCommands(sm);
   sm.commands.register(run.commands, { definer: 'session_manager' });
   run.backendSupervisor = started.ok;

@@ -122,8 +122,8 @@ export interface SessionManagerModelOptions<B extends Backend = Backend> {
 
 /**
  * The session manager's model-based test, run on any backend: random open / close / setPresence /
- * route / kick sequences checked after every command against a small reference model of spec §3.2
- * row 5, §3.3 and §4 (replacement, `max_user_sessions` 3, kick), and the final rows against the
+ * route / kick sequences checked after every command against a small reference model of
+ * `ejabberd_sm:do_route/1` to a full JID, `route_message/1` and replacement (`max_user_sessions` 3, kick), and the final rows against the
  * model's. The connections are refs on another node (no liveness checks), so every delivery goes
  * through `remoteSend` and is recorded synchronously. Registers one vitest `describe` with one `it`.
  *
