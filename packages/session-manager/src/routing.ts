@@ -64,7 +64,7 @@ export function newestOfResource(sessions: readonly Session[], lresource: string
 }
 
 /** A copy of `stanza` addressed to `to` (`P#presence{to = ...}`). */
-export function withTo(stanza: Element, to: string): Element {
+function withTo(stanza: Element, to: string): Element {
   return copyElement(stanza, { to });
 }
 

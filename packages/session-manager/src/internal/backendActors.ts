@@ -51,7 +51,7 @@ const backendActor: GenServer<Backend, BackendActorArgs> = {
 };
 
 /** The child id of the `index`-th distinct backend under the backend supervisor. */
-export function backendChildId(backend: Backend, index: number): string {
+function backendChildId(backend: Backend, index: number): string {
   return `backend:${index}:${backend.name}`;
 }
 
@@ -60,7 +60,7 @@ export function backendChildId(backend: Backend, index: number): string {
  * second, as `ejabberd_sup` starts it), one `transient` worker per distinct backend with a 5 s shutdown (as
  * `ejabberd_sm_mnesia`'s child spec), trapping exits so that a shut-down runs `terminate`.
  */
-export function backendSupervisorSpec(
+function backendSupervisorSpec(
   backends: readonly Backend[],
   context: BackendInitContext,
 ): { strategy: 'one_for_one'; intensity: number; period: number; label: string; children: ChildSpec[] } {

@@ -4,7 +4,7 @@ import type { StreamErrorCondition } from '../errors.ts';
 export const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 export const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
 export const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
-export const NS_STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
+const NS_STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
 
 /** The response stream header (RFC 6120 §4.7). */
 export function streamHeader(id: string, from: string): string {
