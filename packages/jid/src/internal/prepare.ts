@@ -1,5 +1,5 @@
 // The RFC 3454 preparation algorithm (§3 mapping, §4 normalisation, §5 prohibited output, §6 bidi,
-// §7 unassigned code points) over the tables of stanza's stringprep (imported, checked exhaustively
+// RFC 3454 §7 unassigned code points) over the tables of stanza's stringprep (imported, checked exhaustively
 // against Unicode 3.2 data by scripts/generate-unicode32.py), with structured errors.
 import {
   A1,
