@@ -1,16 +1,8 @@
-import type { Logger } from '@otp-chat/actor';
+import { capturingLogger, type LoggedLine } from '@otp-chat/actor/testing';
 import xml from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SessionManager } from '../src/SessionManager.ts';
 import { HOST, startSm } from './harness.ts';
-
-type Line = { level: string; obj: Record<string, unknown>; msg: string | undefined };
-
-function capturing(lines: Line[]): Logger {
-  const at = (level: string) => (obj: object, msg?: string) =>
-    void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 let sm: SessionManager | undefined;
 afterEach(async () => {
@@ -20,8 +12,8 @@ afterEach(async () => {
 
 describe('the session manager logs to the logger it is given, naming its components', () => {
   it('its default Hooks logs a failing hook handler there, as module hooks', async () => {
-    const lines: Line[] = [];
-    ({ sm } = await startSm({ logger: capturing(lines) }));
+    const lines: LoggedLine[] = [];
+    ({ sm } = await startSm({ logger: capturingLogger(lines) }));
     sm.hooks.add(
       'sm_kick_user',
       HOST,
@@ -38,9 +30,9 @@ describe('the session manager logs to the logger it is given, naming its compone
   });
 
   it('its own records are module session_manager (an IQ handler that throws)', async () => {
-    const lines: Line[] = [];
+    const lines: LoggedLine[] = [];
     let replies: unknown[];
-    ({ sm, replies } = await startSm({ logger: capturing(lines) }));
+    ({ sm, replies } = await startSm({ logger: capturingLogger(lines) }));
     sm.registerIqHandler(HOST, 'urn:example', () => {
       throw new Error('boom');
     });

@@ -1,13 +1,12 @@
 import xml from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
+import { errorCondition, errorText } from '../src/index.ts';
 import {
-  errorCondition,
-  errorText,
   makeErrorReply,
   mayAnswerWithError,
   STANZA_ERROR_TYPES,
   type StanzaErrorCondition,
-} from '../src/index.ts';
+} from '../src/stanzaError.ts';
 
 const NS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 

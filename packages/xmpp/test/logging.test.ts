@@ -1,16 +1,8 @@
-import type { Logger } from '@otp-chat/actor';
+import { capturingLogger, type LoggedLine } from '@otp-chat/actor/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectClient } from '../src/testing/index.ts';
 import type { XmppServer } from '../src/XmppServer.ts';
 import { startServer } from './support/server.ts';
-
-type Line = { level: string; obj: Record<string, unknown>; msg: string | undefined };
-
-function capturing(lines: Line[]): Logger {
-  const at = (level: string) => (obj: object, msg?: string) =>
-    void lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 let server: XmppServer | undefined;
 afterEach(async () => {
@@ -20,8 +12,8 @@ afterEach(async () => {
 
 describe('every record of the XMPP server names its component (module)', () => {
   it('a failed login is logged by module c2s, on the logger the server was given', async () => {
-    const lines: Line[] = [];
-    ({ server } = await startServer({ logger: capturing(lines) }));
+    const lines: LoggedLine[] = [];
+    ({ server } = await startServer({ logger: capturingLogger(lines) }));
     await expect(
       connectClient({ port: server.address.port, username: 'alice', password: 'wrong' }),
     ).rejects.toThrow();
