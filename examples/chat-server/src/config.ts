@@ -13,6 +13,13 @@ export interface ChatServerConfig {
   readonly backend: 'memory' | 'redis';
   /** Used when `backend` is `redis`. */
   readonly redisUrl: string;
+  /**
+   * This node's name (the `ActorSystem`'s, Erlang's `node()`), written into every session row. Two
+   * live nodes on one store must never share one. Absent: a name unique to this server is made at
+   * start (`chat-<pid>-<random>@<hostname>`); give a fixed one so that a restarted node cleans the
+   * rows its previous run left.
+   */
+  readonly node?: string | undefined;
   /** `max_user_sessions`; `Infinity` for unlimited. */
   readonly maxUserSessions: number;
   /** Users registered at start (`user:password`). */
@@ -50,9 +57,11 @@ const USAGE = `usage: pnpm start [-- options]
   --domain <name>            XMPP domain (default localhost)
   --backend memory|redis     session backend (default memory)
   --redis-url <url>          Redis URL for --backend redis (default redis://127.0.0.1:6379)
+  --node <name>              this node's name, unique among the nodes sharing a store
+                             (default: chat-<pid>-<random>@<hostname>, new at each start)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a user (repeatable; default the demo users alice and bob)
-  --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl,
+  --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl, node,
                              maxUserSessions, users: [{user, password}]); flags win`;
 
 export { USAGE };
@@ -75,6 +84,12 @@ function prepares(prep: (s: string) => string, s: string): boolean {
   }
 }
 
+/** Node names as Erlang's (`name@host`: letters, digits, `_`, `-`, `.`), at most 255 characters. */
+const nodeName = z
+  .string()
+  .max(255, 'a node name of at most 255 characters')
+  .regex(/^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$/, 'not a node name (letters, digits, _ - . and one @)');
+
 /** The whole configuration, strictly: an unknown key is an error, naming it. */
 const configSchema = z
   .object({
@@ -83,6 +98,7 @@ const configSchema = z
     domain,
     backend: z.enum(['memory', 'redis']),
     redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'not a redis:// or rediss:// URL'),
+    node: nodeName.optional(),
     maxUserSessions: z.union([z.number().int('not an integer').min(1), z.literal(Number.POSITIVE_INFINITY)]),
     users: z
       .array(z.object({ user: userName, password: z.string().min(1, 'an empty password') }).strict())
@@ -125,6 +141,7 @@ const FLAGS: Readonly<Record<string, (value: string) => [keyof ChatServerConfig,
   '--domain': (v) => ['domain', v],
   '--backend': (v) => ['backend', v],
   '--redis-url': (v) => ['redisUrl', v],
+  '--node': (v) => ['node', v],
   '--max-user-sessions': (v) => ['maxUserSessions', v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)],
 };
 

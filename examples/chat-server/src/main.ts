@@ -41,6 +41,7 @@ const max = Number.isFinite(config.maxUserSessions) ? config.maxUserSessions : '
 const demo = JSON.stringify(config.users) === JSON.stringify(DEFAULT_CONFIG.users);
 // Passwords are never printed: a banner ends up in logs, terminals and screenshots.
 console.log(`otp-chat XMPP server listening on ${host}:${port} (domain ${config.domain})`);
+console.log(`  node: ${server.system.node}`);
 console.log(`  session backend: ${config.backend}, max sessions per user: ${max}`);
 console.log(
   `  users: ${config.users.map((u) => `${u.user}@${config.domain}`).join(', ')}` +
