@@ -1,4 +1,5 @@
 import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { Hooks } from '@otp-chat/event-bus';
 import { jid } from '@otp-chat/jid';
 import { SessionManager } from '@otp-chat/session-manager';
 import { backendActors } from '@otp-chat/session-manager/testing';
@@ -68,7 +69,7 @@ describe.runIf(canRunRedisTests('SessionManager on RedisBackend'))('SessionManag
     expect(n1.backend.status).toBe('stopped');
   });
 
-  it('a crashed backend actor is restarted without wiping this node’s live sessions (init cleans once per incarnation)', async () => {
+  it('a crashed backend actor is restarted without wiping this node’s live sessions; a new start cleans the leftovers, hooks run', async () => {
     const prefix = uniquePrefix('sm-restart');
     const system = new ActorSystem({ node: 'node1', logger: silentLogger });
     const backend = new RedisBackend({ url: redis.url, prefix });
@@ -101,15 +102,28 @@ describe.runIf(canRunRedisTests('SessionManager on RedisBackend'))('SessionManag
     await sm.closeSession(sids[1]!, 'bob', HOST, 'laptop');
     expect(await sm.connectedUsers()).toEqual([`alice@${HOST}/phone`]);
 
-    // A new start of the session manager is a new incarnation: this node's leftovers are cleaned.
+    // A new start of the session manager is a new incarnation: this node's leftovers are cleaned,
+    // each with its sm_remove_connection_hook (alice's connection ignores system-shutdown here).
     await sm.stop();
+    const hooks = new Hooks();
+    const removed: string[] = [];
+    hooks.add(
+      'sm_remove_connection_hook',
+      HOST,
+      (_sid, jid) => {
+        removed.push(jid.toString());
+      },
+      50,
+    );
     const again = await SessionManager.start({
       system,
       hosts: [HOST],
       backends: { [HOST]: backend },
+      hooks,
       logger: silentLogger,
     });
     expect(await again.connectedUsersNumber()).toBe(0);
+    expect(removed).toEqual([`alice@${HOST}/phone`]);
     await again.stop();
   });
 });

@@ -9,7 +9,7 @@
  */
 export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
-export { fakeRef, makeRow } from './rows.ts';
+export { cleanedRows, fakeRef, makeRow } from './rows.ts';
 export {
   MODEL_HOST,
   type ModelCommand,
