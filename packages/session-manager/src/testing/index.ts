@@ -12,7 +12,11 @@ export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './ba
 export { cleanedRows, fakeRef, makeRow } from './rows.ts';
 export {
   MODEL_HOST,
+  MODEL_LIMITS,
   type ModelCommand,
+  type ModelRow,
+  modelCommand,
   type SessionManagerModelOptions,
+  SessionManagerReferenceModel,
   sessionManagerModel,
 } from './sessionManagerModel.ts';

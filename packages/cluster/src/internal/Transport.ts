@@ -1,0 +1,529 @@
+import type { CodecRegistry, DistSignal, Logger } from '@otp-chat/actor';
+import type { Redis } from 'ioredis';
+import type { ClusterKeys } from '../ClusterKeys.ts';
+import { decodeSignal, encodeSignal, type WireSignal } from './wire.ts';
+
+/** What the transport needs to know of its settings. */
+export interface TransportOptions {
+  readonly batchMaxMessages: number;
+  readonly readCount: number;
+  readonly readBlockMs: number;
+  readonly inboxMaxLen: number;
+  readonly outboxMaxMessages: number;
+  readonly replyErrorRetries: number;
+}
+
+/** Counters, for tests, benchmarks and operators. */
+export interface TransportStats {
+  /** Signals Redis acknowledged (XADD answered). */
+  sent: number;
+  /** Signals delivered to this node's kernel. */
+  received: number;
+  /**
+   * Signals of other nodes this node never got: gaps in their sequence, seen when a later batch
+   * arrives. Redis trimmed or lost them after acknowledging them, or their sender dropped them.
+   */
+  lost: number;
+  /**
+   * Signals this node gave up before Redis acknowledged them: to a node that was down, queued for
+   * a node when it went down (or when Redis lost its data), beyond a full outbox, or refused by
+   * Redis. Each leaves a gap in this node's sequence to that node, which the receiver counts as
+   * `lost` (and answers with a reset of the pair) when it next hears from this node.
+   */
+  dropped: number;
+  /** Batches received twice (a retried XADD that had been applied) and skipped. */
+  duplicates: number;
+  /** Signals that could not be decoded (skipped, logged). */
+  undecodable: number;
+}
+
+/** The callbacks into the cluster. */
+export interface TransportHost {
+  /** A signal from `from` (incarnation `token`), decoded. Returns false when it is stale (dropped). */
+  receive(from: string, token: string, signal: DistSignal): boolean;
+  /** Whether messages from this incarnation are to be dropped (it was seen down). */
+  isStale(from: string, token: string): boolean;
+  /** The pair with `node` lost signals: reset its links, monitors and calls. */
+  resetPair(node: string): void;
+}
+
+/**
+ * This node's sequence towards one node name, kept across that node's ups and downs (and Redis
+ * losing its data), so that whatever was dropped in between shows as a gap to the receiver.
+ */
+interface Sequence {
+  /** Batches made so far. */
+  n: number;
+  /** Signals put into batches or dropped so far. */
+  k: number;
+  /** `k` at the end of the last batch made: below `k`, signals were dropped since. */
+  told: number;
+}
+
+/** One destination's queue: signals in order, at most one batch in flight. */
+interface Outbox {
+  readonly node: string;
+  readonly key: string;
+  readonly seq: Sequence;
+  queue: WireSignal[];
+  head: number;
+  /** The batch in flight (or waiting to be retried), or null. */
+  batch: {
+    readonly text: string;
+    readonly count: number;
+    readonly n: number;
+    readonly k: number;
+    readonly reset: boolean;
+  } | null;
+  sending: boolean;
+  replyErrors: number;
+  /** The next batch asks the receiver to reset the pair. */
+  reset: boolean;
+  /** A batch must go even if empty: it tells the receiver of signals dropped since the last one. */
+  sync: boolean;
+}
+
+/** Sequences and incoming states remembered at most (the oldest are forgotten first). */
+const MAX_PEERS = 10_000;
+
+/** What this node knows of one sender's incarnation. */
+interface Incoming {
+  nextN: number;
+  nextK: number;
+}
+
+/**
+ * Signals between nodes over Redis Streams: one stream per node (its inbox). A sender queues what
+ * it sends to each node and writes it as batches, one `XADD … MAXLEN ~` at a time per destination,
+ * so order per sender→receiver pair is the order of `deliver` calls; a batch that failed because
+ * Redis went away is written again, first, when it is back. Each batch carries the sender's
+ * incarnation, a batch number and the count of signals before it, so the receiver skips a batch it
+ * already has (a retried XADD that had been applied) and sees a gap (signals Redis trimmed or lost)
+ * instead of missing it. The receiver reads its inbox with blocking `XREAD` on its own connection,
+ * resumes from the last id after a reconnection, and trims what it read.
+ */
+export class Transport {
+  readonly stats: TransportStats = {
+    sent: 0,
+    received: 0,
+    lost: 0,
+    dropped: 0,
+    duplicates: 0,
+    undecodable: 0,
+  };
+  private readonly outboxes = new Map<string, Outbox>();
+  private readonly sequences = new Map<string, Sequence>();
+  private readonly incoming = new Map<string, Incoming>();
+  private readonly inboxKey: string;
+  private lastId = '0';
+  private trimmedTo = '0';
+  private running = false;
+  private readerDone: Promise<void> = Promise.resolve();
+  private flushScheduled = false;
+  private readonly dirty = new Set<Outbox>();
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly self: string,
+    private readonly token: string,
+    private readonly keys: ClusterKeys,
+    private readonly main: Redis,
+    private readonly reader: Redis,
+    private readonly codecs: CodecRegistry,
+    private readonly logger: Logger,
+    private readonly options: TransportOptions,
+    private readonly host: TransportHost,
+  ) {
+    this.inboxKey = keys.inbox(self);
+  }
+
+  /** Queues `signal` for `node`; throws `UnencodableMessageError` (nothing queued) when it cannot cross. */
+  deliver(node: string, signal: DistSignal): void {
+    this.enqueue(node, encodeSignal(this.codecs, signal));
+  }
+
+  /** Encodes `signal` without sending it: throws `UnencodableMessageError` as `deliver` would. */
+  validate(signal: DistSignal): void {
+    encodeSignal(this.codecs, signal);
+  }
+
+  /**
+   * Asks `node` to reset the pair (this node lost signals from it): a flag on the next batch to
+   * it, outside the sequence of signals (an empty batch when nothing else is queued).
+   */
+  requestReset(node: string): void {
+    const box = this.outbox(node);
+    box.reset = true;
+    this.dirty.add(box);
+    this.scheduleFlush();
+  }
+
+  /**
+   * `node` is up (again): if signals to it were dropped since the last batch, an empty batch tells
+   * it at once (it counts them as lost and resets the pair) instead of with the next signal.
+   */
+  nodeUp(node: string): void {
+    const seq = this.sequences.get(node);
+    if (seq === undefined || seq.k === seq.told) return;
+    const box = this.outbox(node);
+    box.sync = true;
+    this.dirty.add(box);
+    this.scheduleFlush();
+  }
+
+  /** A signal for a node that is down is dropped, in sequence (the receiver sees the gap). */
+  skip(node: string): void {
+    this.sequence(node).k++;
+    this.stats.dropped++;
+  }
+
+  private sequence(node: string): Sequence {
+    let seq = this.sequences.get(node);
+    if (seq === undefined) {
+      if (this.sequences.size >= MAX_PEERS) this.sequences.delete(this.sequences.keys().next().value!);
+      seq = { n: 0, k: 0, told: 0 };
+      this.sequences.set(node, seq);
+    }
+    return seq;
+  }
+
+  private outbox(node: string): Outbox {
+    let box = this.outboxes.get(node);
+    if (box === undefined) {
+      box = {
+        node,
+        key: this.keys.inbox(node),
+        seq: this.sequence(node),
+        queue: [],
+        head: 0,
+        batch: null,
+        sending: false,
+        replyErrors: 0,
+        reset: false,
+        sync: false,
+      };
+      this.outboxes.set(node, box);
+    }
+    return box;
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushDirty);
+    }
+  }
+
+  private enqueue(node: string, wire: WireSignal): void {
+    const box = this.outbox(node);
+    if (box.queue.length - box.head >= this.options.outboxMaxMessages) {
+      // Full: drop, and count it into `k` so that the receiver sees the gap and resets the pair.
+      box.seq.k++;
+      this.stats.dropped++;
+      if (this.stats.dropped % 10_000 === 1) {
+        this.logger.warn({ node, dropped: this.stats.dropped }, 'cluster: outbox full; signals dropped');
+      }
+      return;
+    }
+    box.queue.push(wire);
+    this.dirty.add(box);
+    this.scheduleFlush();
+  }
+
+  private readonly flushDirty = (): void => {
+    this.flushScheduled = false;
+    const boxes = [...this.dirty];
+    this.dirty.clear();
+    for (const box of boxes) this.flush(box);
+  };
+
+  /** Writes the next batch of `box` unless one is in flight or Redis is away. */
+  private flush(box: Outbox): void {
+    if (box.sending || this.outboxes.get(box.node) !== box) return;
+    if (box.batch === null) {
+      const available = box.queue.length - box.head;
+      if (available === 0 && !box.reset && !box.sync) {
+        this.checkDrained();
+        return;
+      }
+      const count = Math.min(available, this.options.batchMaxMessages);
+      const signals = box.queue.slice(box.head, box.head + count);
+      box.head += count;
+      if (box.head > 4096 && box.head * 2 > box.queue.length) {
+        box.queue = box.queue.slice(box.head);
+        box.head = 0;
+      }
+      box.batch = { text: JSON.stringify(signals), count, n: ++box.seq.n, k: box.seq.k, reset: box.reset };
+      box.seq.k += count;
+      box.seq.told = box.seq.k;
+      box.reset = false;
+      box.sync = false;
+    }
+    if (this.main.status !== 'ready') return; // retried on `ready`
+    const b = box.batch;
+    box.sending = true;
+    this.main
+      .xadd(
+        box.key,
+        'MAXLEN',
+        '~',
+        this.options.inboxMaxLen,
+        '*',
+        'f',
+        this.self,
+        't',
+        this.token,
+        'n',
+        b.n,
+        'k',
+        b.k,
+        'r',
+        b.reset ? 1 : 0,
+        'm',
+        b.text,
+      )
+      .then(
+        () => {
+          box.sending = false;
+          if (box.batch === b) box.batch = null;
+          box.replyErrors = 0;
+          this.stats.sent += b.count;
+          this.flush(box);
+        },
+        (error: unknown) => {
+          box.sending = false;
+          if (this.outboxes.get(box.node) !== box) {
+            // Its node went down meanwhile: the batch is given up (it never reached Redis).
+            this.stats.dropped += b.count;
+            this.checkDrained();
+            return;
+          }
+          if (
+            (error as Error | undefined)?.name === 'ReplyError' &&
+            ++box.replyErrors > this.options.replyErrorRetries
+          ) {
+            // Redis refuses it (out of memory, say): give it up; the receiver sees the gap.
+            this.logger.error(
+              { err: error, node: box.node, signals: b.count },
+              'cluster: batch refused by redis; dropped',
+            );
+            this.stats.dropped += b.count;
+            if (box.batch === b) box.batch = null;
+            box.replyErrors = 0;
+            this.flush(box);
+            return;
+          }
+          // Lost connection (or no answer within commandTimeoutMs): the same batch goes first when
+          // Redis is back (`resume`), or now if it is there.
+          if (this.main.status === 'ready') setTimeout(() => this.flush(box), 50).unref();
+        },
+      );
+  }
+
+  /** Redis is back: write what waited, in order. */
+  resume(): void {
+    for (const box of this.outboxes.values()) this.flush(box);
+  }
+
+  /**
+   * `node` is down: what waits for it is dropped (in sequence: the receiver sees the gap if it
+   * comes back). A batch in flight was already counted in the sequence.
+   */
+  dropNode(node: string): void {
+    const box = this.outboxes.get(node);
+    if (box === undefined) return;
+    this.outboxes.delete(node);
+    const queued = box.queue.length - box.head;
+    // A batch being written is counted when its XADD settles: sent, or dropped if it fails.
+    this.stats.dropped += queued + (box.batch !== null && !box.sending ? box.batch.count : 0);
+    box.seq.k += queued;
+    this.checkDrained();
+  }
+
+  /** Redis lost its data: every queue is dropped, and the inbox is read from its beginning. */
+  reset(): void {
+    for (const node of [...this.outboxes.keys()]) this.dropNode(node);
+    this.lastId = '0';
+    this.trimmedTo = '0';
+  }
+
+  /** Signals still waiting to reach Redis. */
+  pending(): number {
+    let n = 0;
+    for (const box of this.outboxes.values()) n += box.queue.length - box.head + (box.batch?.count ?? 0);
+    return n;
+  }
+
+  /** Resolves when nothing waits (or after `timeoutMs`). */
+  drained(timeoutMs: number): Promise<void> {
+    if (this.pending() === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private checkDrained(): void {
+    if (this.drainWaiters.length === 0 || this.pending() > 0) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // ---- the inbox ------------------------------------------------------------------------------
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.readerDone = this.readLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.readerDone;
+  }
+
+  /** Trims what was read (called on each heartbeat: one command, not one per read). */
+  trim(): void {
+    if (this.lastId === this.trimmedTo || this.main.status !== 'ready') return;
+    const to = this.lastId;
+    this.main.xtrim(this.inboxKey, 'MINID', '~', to).then(
+      () => {
+        this.trimmedTo = to;
+      },
+      () => {},
+    );
+  }
+
+  private async readLoop(): Promise<void> {
+    const reader = this.reader;
+    while (this.running) {
+      if (reader.status !== 'ready') {
+        await waitReady(reader, () => this.running);
+        continue;
+      }
+      let reply: unknown;
+      try {
+        reply = await reader.xread(
+          'COUNT',
+          this.options.readCount,
+          'BLOCK',
+          this.options.readBlockMs,
+          'STREAMS',
+          this.inboxKey,
+          this.lastId,
+        );
+      } catch (error) {
+        if (!this.running) break;
+        this.logger.debug({ err: error }, 'cluster: inbox read failed; retrying when redis is back');
+        await waitReady(reader, () => this.running);
+        continue;
+      }
+      if (reply === null || reply === undefined) continue;
+      const streams = reply as Array<[string, Array<[string, string[]]>]>;
+      for (const [, entries] of streams) {
+        for (const [id, fields] of entries) {
+          this.lastId = id;
+          this.onEntry(fields);
+        }
+      }
+    }
+  }
+
+  private onEntry(fields: readonly string[]): void {
+    let from = '';
+    let token = '';
+    let n = 0;
+    let k = 0;
+    let reset = false;
+    let text = '';
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const v = fields[i + 1]!;
+      switch (fields[i]) {
+        case 'f':
+          from = v;
+          break;
+        case 't':
+          token = v;
+          break;
+        case 'n':
+          n = Number(v);
+          break;
+        case 'k':
+          k = Number(v);
+          break;
+        case 'r':
+          reset = v === '1';
+          break;
+        case 'm':
+          text = v;
+          break;
+      }
+    }
+    if (from === '' || this.host.isStale(from, token)) return;
+    const key = `${from}\n${token}`;
+    const seen = this.incoming.get(key);
+    if (seen !== undefined && n < seen.nextN) {
+      this.stats.duplicates++;
+      return;
+    }
+    let signals: unknown[];
+    try {
+      signals = JSON.parse(text) as unknown[];
+    } catch (error) {
+      this.logger.error({ err: error, from }, 'cluster: unreadable batch skipped');
+      this.stats.undecodable++;
+      return;
+    }
+    if (seen !== undefined && k > seen.nextK) {
+      const lost = k - seen.nextK;
+      this.stats.lost += lost;
+      this.logger.warn({ from, lost }, 'cluster: signals from a node were lost; resetting the pair');
+      this.host.resetPair(from);
+      this.requestReset(from);
+    }
+    if (seen === undefined && this.incoming.size >= MAX_PEERS) {
+      this.incoming.delete(this.incoming.keys().next().value!);
+    }
+    this.incoming.set(key, { nextN: n + 1, nextK: k + signals.length });
+    // The peer lost signals from this node and reset its side: reset this side before the batch.
+    if (reset) this.host.resetPair(from);
+    for (const w of signals) {
+      if (!Array.isArray(w)) continue;
+      let signal: DistSignal;
+      try {
+        signal = decodeSignal(this.codecs, w, from, this.self);
+      } catch (error) {
+        this.stats.undecodable++;
+        this.logger.error({ err: error, from }, 'cluster: undecodable signal skipped');
+        continue;
+      }
+      if (this.host.receive(from, token, signal)) this.stats.received++;
+    }
+  }
+}
+
+/** Resolves when `client` is ready again, or soon after `alive()` turns false. */
+function waitReady(client: Redis, alive: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    if (client.status === 'ready' || !alive()) {
+      resolve();
+      return;
+    }
+    const done = (): void => {
+      clearInterval(poll);
+      client.off('ready', done);
+      resolve();
+    };
+    // The poll ends the wait when the transport stops (the client then never becomes ready).
+    const poll = setInterval(() => {
+      if (!alive() || client.status === 'ready' || client.status === 'end') done();
+    }, 100);
+    poll.unref();
+    client.once('ready', done);
+  });
+}
