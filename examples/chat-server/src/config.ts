@@ -20,6 +20,15 @@ export interface ChatServerConfig {
    * rows its previous run left.
    */
   readonly node?: string | undefined;
+  /**
+   * The Redis of the cluster (`@otp-chat/cluster`): nodes that share a session store reach each
+   * other's sessions through it. Absent: the Redis backend's URL with `--backend redis`, none with
+   * the memory backend; `'none'` turns it off.
+   */
+  readonly clusterUrl?: string | undefined;
+  /** Cluster heartbeat interval and node timeout in ms (the cluster's defaults: 2000 and 7000). */
+  readonly clusterHeartbeatMs?: number | undefined;
+  readonly clusterTimeoutMs?: number | undefined;
   /** `max_user_sessions`; `Infinity` for unlimited. */
   readonly maxUserSessions: number;
   /** Users registered at start (`user:password`). */
@@ -38,6 +47,12 @@ export const DEFAULT_CONFIG: ChatServerConfig = {
     { user: 'bob', password: 'bob' },
   ],
 };
+
+/** The cluster's Redis URL `config` asks for, or undefined for none (see `clusterUrl`). */
+export function clusterUrlOf(config: ChatServerConfig): string | undefined {
+  if (config.clusterUrl === 'none') return undefined;
+  return config.clusterUrl ?? (config.backend === 'redis' ? config.redisUrl : undefined);
+}
 
 /** A bad flag or config file; `option` names the flag or the key (`users[0].user`). */
 export class ConfigError extends Error {
@@ -59,10 +74,15 @@ const USAGE = `usage: pnpm start [-- options]
   --redis-url <url>          Redis URL for --backend redis (default redis://127.0.0.1:6379)
   --node <name>              this node's name, unique among the nodes sharing a store
                              (default: chat-<pid>-<random>@<hostname>, new at each start)
+  --cluster-url <url|none>   Redis of the cluster: nodes on one store reach each other's sessions
+                             (default: the --redis-url with --backend redis, none with memory)
+  --cluster-heartbeat <ms>   cluster heartbeat interval (default 2000)
+  --cluster-timeout <ms>     a node silent this long is down (default 7000)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a user (repeatable; default the demo users alice and bob)
   --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl, node,
-                             maxUserSessions, users: [{user, password}]); flags win`;
+                             clusterUrl, clusterHeartbeatMs, clusterTimeoutMs, maxUserSessions,
+                             users: [{user, password}]); flags win`;
 
 export { USAGE };
 
@@ -99,6 +119,14 @@ const configSchema = z
     backend: z.enum(['memory', 'redis']),
     redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'not a redis:// or rediss:// URL'),
     node: nodeName.optional(),
+    clusterUrl: z
+      .union([
+        z.literal('none'),
+        z.string().regex(/^rediss?:\/\/\S+$/, 'not none nor a redis:// or rediss:// URL'),
+      ])
+      .optional(),
+    clusterHeartbeatMs: z.number().int('not an integer').min(1, 'not a positive number of ms').optional(),
+    clusterTimeoutMs: z.number().int('not an integer').min(1, 'not a positive number of ms').optional(),
     maxUserSessions: z.union([z.number().int('not an integer').min(1), z.literal(Number.POSITIVE_INFINITY)]),
     users: z
       .array(z.object({ user: userName, password: z.string().min(1, 'an empty password') }).strict())
@@ -142,6 +170,9 @@ const FLAGS: Readonly<Record<string, (value: string) => [keyof ChatServerConfig,
   '--backend': (v) => ['backend', v],
   '--redis-url': (v) => ['redisUrl', v],
   '--node': (v) => ['node', v],
+  '--cluster-url': (v) => ['clusterUrl', v],
+  '--cluster-heartbeat': (v) => ['clusterHeartbeatMs', v.trim() === '' ? Number.NaN : Number(v)],
+  '--cluster-timeout': (v) => ['clusterTimeoutMs', v.trim() === '' ? Number.NaN : Number(v)],
   '--max-user-sessions': (v) => ['maxUserSessions', v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)],
 };
 
@@ -203,5 +234,12 @@ export function parseConfig(
     validate(configSchema.shape.users, users, '--user');
     config.users = users;
   }
-  return validate(configSchema, config, '');
+  const result = validate(configSchema, config, '');
+  if (result.backend === 'memory' && clusterUrlOf(result) !== undefined) {
+    throw new ConfigError(
+      '--cluster-url',
+      'the memory backend keeps sessions in this process: a cluster needs a shared store (--backend redis)',
+    );
+  }
+  return result;
 }

@@ -6,7 +6,13 @@ import { canRunRedisTests, startTestRedis, uniquePrefix } from '@otp-chat/redis-
 import { connectClient } from '@otp-chat/xmpp/testing';
 import xml from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../src/config.ts';
+import {
+  type ChatServerConfig,
+  ConfigError,
+  clusterUrlOf,
+  DEFAULT_CONFIG,
+  parseConfig,
+} from '../src/config.ts';
 import { startChatServer, uniqueNodeName } from '../src/startChatServer.ts';
 
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +33,25 @@ describe('chat-server config', () => {
     ],
     ['--max-user-sessions', ['--max-user-sessions', '3'], { maxUserSessions: 3 }],
     ['--node', ['--node', 'chat1@host-a'], { node: 'chat1@host-a' }],
+    [
+      '--cluster-url and its timings',
+      [
+        '--backend',
+        'redis',
+        '--cluster-url',
+        'redis://10.0.0.2',
+        '--cluster-heartbeat',
+        '500',
+        '--cluster-timeout',
+        '3000',
+      ],
+      { backend: 'redis', clusterUrl: 'redis://10.0.0.2', clusterHeartbeatMs: 500, clusterTimeoutMs: 3000 },
+    ],
+    [
+      '--cluster-url none',
+      ['--backend', 'redis', '--cluster-url', 'none'],
+      { backend: 'redis', clusterUrl: 'none' },
+    ],
     [
       '--max-user-sessions infinity',
       ['--max-user-sessions', 'infinity'],
@@ -70,11 +95,21 @@ describe('chat-server config', () => {
     [['--max-user-sessions', '0']],
     [['--user', 'nopassword']],
     [['--node', 'two words']],
+    [['--cluster-url', 'redis://x']], // the memory backend cannot be shared
+    [['--backend', 'redis', '--cluster-timeout', '0']],
     [['--node', 'a@b@c']],
     [['--bogus', '1']],
     [['--port']],
   ])('rejects %j with a ConfigError', (argv) => {
     expect(() => parseConfig(argv)).toThrow(ConfigError);
+  });
+
+  it('the cluster follows the Redis backend unless told otherwise', () => {
+    const url = (argv: string[]) => clusterUrlOf(parseConfig(argv) as ChatServerConfig);
+    expect(url([])).toBeUndefined();
+    expect(url(['--backend', 'redis', '--redis-url', 'redis://r:1'])).toBe('redis://r:1');
+    expect(url(['--backend', 'redis', '--cluster-url', 'redis://c:2'])).toBe('redis://c:2');
+    expect(url(['--backend', 'redis', '--cluster-url', 'none'])).toBeUndefined();
   });
 
   it('--help', () => {
@@ -179,10 +214,12 @@ describe('chat-server node names', () => {
 
 // Two servers on one Redis used to share the node name `chat@local`: a session ref read from Redis
 // resolved by id to whatever local actor had that id, so node 2 sent alice's `replaced` to bob.
+// Now each has its own name, and the cluster (on by default with --backend redis) carries the
+// `replaced` to alice's session on node 1.
 describe.runIf(canRunRedisTests('chat-server: two nodes on one Redis'))(
   'chat-server: two nodes on one Redis',
   () => {
-    it("a second login of alice on node 2 does not reach bob's connection on node 2", async () => {
+    it("a second login of alice on node 2 replaces alice's session on node 1, not bob's", async () => {
       const redis = await startTestRedis();
       const config = { ...DEFAULT_CONFIG, port: 0, backend: 'redis' as const, redisUrl: redis.url };
       const prefix = uniquePrefix('chat-nodes');
@@ -213,7 +250,10 @@ describe.runIf(canRunRedisTests('chat-server: two nodes on one Redis'))(
         );
         expect(pong.attrs.type).toBe('result');
         expect(bob.streamErrors).toEqual([]);
-        await Promise.all([alice1.stop(), alice2.stop(), bob.stop()]);
+        await alice1.offline;
+        expect(alice1.streamErrors.map((e) => e.condition)).toEqual(['conflict']);
+        expect(one.cluster?.nodes()).toEqual([two.system.node]);
+        await Promise.all([alice2.stop(), bob.stop()]);
       } finally {
         await Promise.all([one.stop(), two.stop()]);
         await redis.stop();
