@@ -9,7 +9,11 @@ import type { Sid } from '../Sid.ts';
 /** The virtual host the model test serves; a backend under test must accept it. */
 export const MODEL_HOST = 'example.com';
 /** `maxUserSessions` of the model, its users and resources (commands index into them). */
-export const MODEL_LIMITS = Object.freeze({ maxUserSessions: 3, users: ['a', 'b'], resources: ['x', 'y', 'z'] });
+export const MODEL_LIMITS = Object.freeze({
+  maxUserSessions: 3,
+  users: ['a', 'b'],
+  resources: ['x', 'y', 'z'],
+});
 const MAX = MODEL_LIMITS.maxUserSessions;
 const USERS = MODEL_LIMITS.users;
 const RESOURCES = MODEL_LIMITS.resources;
