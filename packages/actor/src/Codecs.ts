@@ -76,7 +76,7 @@ export class CodecRegistry {
 
   /** The wire form of `value`; throws {@link UnencodableMessageError} when part of it has none. */
   encode(value: unknown): Wire {
-    return this.enc(value, '$', 0);
+    return this.enc(value, [], 0);
   }
 
   /**
@@ -95,12 +95,17 @@ export class CodecRegistry {
     }
   }
 
-  /** Reads back what {@link encode} wrote (after `JSON.parse`); throws {@link MessageDecodeError}. */
+  /**
+   * Reads back what {@link encode} wrote (after `JSON.parse`); throws {@link MessageDecodeError}.
+   * Decodes in place: plain arrays and objects of `wire` become those of the result, so pass a tree
+   * this call may own (a fresh `JSON.parse`).
+   */
   decode(wire: unknown): unknown {
-    return this.dec(wire, '$', 0);
+    return this.dec(wire, [], 0);
   }
 
-  private enc(value: unknown, path: string, depth: number): Wire {
+  /** `path` holds the keys down to `value`, formatted only when an error needs it. */
+  private enc(value: unknown, path: Segment[], depth: number): Wire {
     switch (typeof value) {
       case 'string':
       case 'boolean':
@@ -116,10 +121,12 @@ export class CodecRegistry {
       case 'object':
         break;
       default:
-        throw new UnencodableMessageError(path, typeof value);
+        throw new UnencodableMessageError(formatPath(path), typeof value);
     }
     if (value === null) return null;
-    if (depth >= MAX_DEPTH) throw new UnencodableMessageError(path, 'nesting deeper than 64 (or a cycle)');
+    if (depth >= MAX_DEPTH) {
+      throw new UnencodableMessageError(formatPath(path), 'nesting deeper than 64 (or a cycle)');
+    }
     const proto = Object.getPrototypeOf(value) as object | null;
     if (proto === Object.prototype || proto === null) {
       const src = value as Record<string, unknown>;
@@ -127,13 +134,19 @@ export class CodecRegistry {
       for (const key in src) {
         const v = src[key];
         if (v === undefined) continue;
-        setKey(out, key, this.enc(v, `${path}.${key}`, depth + 1));
+        path.push(key);
+        setKey(out, key, this.enc(v, path, depth + 1));
+        path.pop();
       }
       return TAG in out ? { [TAG]: 'o', v: out } : out;
     }
     if (Array.isArray(value)) {
       const out: Wire[] = new Array(value.length);
-      for (let i = 0; i < value.length; i++) out[i] = this.enc(value[i], `${path}[${i}]`, depth + 1);
+      for (let i = 0; i < value.length; i++) {
+        path.push(i);
+        out[i] = this.enc(value[i], path, depth + 1);
+        path.pop();
+      }
       return out;
     }
     if (value instanceof ActorRef) return { [TAG]: 'r', n: value.node, i: value.id };
@@ -143,14 +156,20 @@ export class CodecRegistry {
       try {
         inner = codec.encode(value);
       } catch (cause) {
-        throw new UnencodableMessageError(path, `${className(value)} (codec ${codec.tag} threw)`, { cause });
+        throw new UnencodableMessageError(
+          formatPath(path),
+          `${className(value)} (codec ${codec.tag} threw)`,
+          {
+            cause,
+          },
+        );
       }
       return { [TAG]: 'c', t: codec.tag, v: this.enc(inner, path, depth + 1) };
     }
     if (value instanceof Date) return { [TAG]: 'd', v: value.getTime() };
     if (value instanceof Uint8Array) return { [TAG]: 'x', v: Buffer.from(value).toString('base64') };
     if (value instanceof Error) return { [TAG]: 'e', name: value.name, message: value.message };
-    throw new UnencodableMessageError(path, className(value));
+    throw new UnencodableMessageError(formatPath(path), className(value));
   }
 
   /** The codec of a class or of its nearest registered ancestor; remembered per class. */
@@ -174,13 +193,18 @@ export class CodecRegistry {
     return found ?? undefined;
   }
 
-  private dec(wire: unknown, path: string, depth: number): unknown {
+  private dec(wire: unknown, path: Segment[], depth: number): unknown {
     if (wire === null || typeof wire !== 'object') return wire;
-    if (depth >= MAX_DEPTH + 2) throw new MessageDecodeError(path, 'nesting too deep');
+    if (depth >= MAX_DEPTH + 2) throw new MessageDecodeError(formatPath(path), 'nesting too deep');
     if (Array.isArray(wire)) {
-      const out: unknown[] = new Array(wire.length);
-      for (let i = 0; i < wire.length; i++) out[i] = this.dec(wire[i], `${path}[${i}]`, depth + 1);
-      return out;
+      for (let i = 0; i < wire.length; i++) {
+        const item = wire[i];
+        if (item === null || typeof item !== 'object') continue;
+        path.push(i);
+        wire[i] = this.dec(item, path, depth + 1);
+        path.pop();
+      }
+      return wire;
     }
     const w = wire as Record<string, unknown>;
     const tag = w[TAG];
@@ -195,7 +219,9 @@ export class CodecRegistry {
       case 'b':
         return BigInt(String(w.v));
       case 'r':
-        if (typeof w.n !== 'string' || typeof w.i !== 'number') throw new MessageDecodeError(path, 'bad ref');
+        if (typeof w.n !== 'string' || typeof w.i !== 'number') {
+          throw new MessageDecodeError(formatPath(path), 'bad ref');
+        }
         return new ActorRef(w.n, w.i);
       case 'd':
         return new Date(Number(w.v));
@@ -205,30 +231,42 @@ export class CodecRegistry {
         return new RemoteError(String(w.name), String(w.message));
       case 'c': {
         const codec = this.byTag.get(String(w.t));
-        if (codec === undefined) throw new MessageDecodeError(path, `no codec for tag ${String(w.t)}`);
+        if (codec === undefined)
+          throw new MessageDecodeError(formatPath(path), `no codec for tag ${String(w.t)}`);
         try {
           return codec.decode(this.dec(w.v, path, depth + 1));
         } catch (cause) {
-          throw new MessageDecodeError(path, `codec ${codec.tag} failed`, { cause });
+          throw new MessageDecodeError(formatPath(path), `codec ${codec.tag} failed`, { cause });
         }
       }
       default:
-        throw new MessageDecodeError(path, `unknown tag ${String(tag)}`);
+        throw new MessageDecodeError(formatPath(path), `unknown tag ${String(tag)}`);
     }
   }
 
-  private decObject(w: Record<string, unknown>, path: string, depth: number): Record<string, unknown> {
-    if (w === null || typeof w !== 'object') throw new MessageDecodeError(path, 'bad object');
-    const out: Record<string, unknown> = {};
+  /** A plain object of the wire, decoded in place (its values replaced by theirs). */
+  private decObject(w: Record<string, unknown>, path: Segment[], depth: number): Record<string, unknown> {
+    if (w === null || typeof w !== 'object') throw new MessageDecodeError(formatPath(path), 'bad object');
     for (const key in w) {
-      const v = this.dec(w[key], `${path}.${key}`, depth + 1);
-      // `JSON.parse` makes `__proto__` an own key; assigning it would set the prototype instead.
-      if (key === '__proto__')
-        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
-      else out[key] = v;
+      const v = w[key];
+      if (v === null || typeof v !== 'object') continue;
+      path.push(key);
+      // `JSON.parse` makes `__proto__` an own key: set it as one (assigning it sets the prototype).
+      setKey(w, key, this.dec(v, path, depth + 1));
+      path.pop();
     }
-    return out;
+    return w;
   }
+}
+
+/** One step of a path into a message: an object key or an array index. */
+type Segment = string | number;
+
+/** `$.stanza.children[0]`. */
+function formatPath(path: readonly Segment[]): string {
+  let out = '$';
+  for (const s of path) out += typeof s === 'number' ? `[${s}]` : `.${s}`;
+  return out;
 }
 
 /** `obj[key] = value`, except that a `__proto__` key (an own key after `JSON.parse`) stays a key. */

@@ -39,6 +39,7 @@ export interface ClusterOptions {
   readonly heartbeatIntervalMs?: number;
   readonly nodeTimeoutMs?: number;
   readonly batchMaxMessages?: number;
+  readonly batchesInFlight?: number;
   readonly readCount?: number;
   readonly readBlockMs?: number;
   readonly inboxMaxLen?: number;
@@ -131,6 +132,7 @@ export class Cluster {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs,
       nodeTimeoutMs: options.nodeTimeoutMs ?? DEFAULTS.nodeTimeoutMs,
       batchMaxMessages: options.batchMaxMessages ?? DEFAULTS.batchMaxMessages,
+      batchesInFlight: options.batchesInFlight ?? DEFAULTS.batchesInFlight,
       readCount: options.readCount ?? DEFAULTS.readCount,
       readBlockMs: options.readBlockMs ?? DEFAULTS.readBlockMs,
       inboxMaxLen: options.inboxMaxLen ?? DEFAULTS.inboxMaxLen,
@@ -171,8 +173,8 @@ export class Cluster {
       this.logger,
       o,
       {
-        receive: (from, token, signal) => this.receive(from, token, signal),
-        isStale: (_from, token) => this.membership.isDeadToken(token),
+        accept: (from, token) => this.accept(from, token),
+        receive: (from, signal) => this.port?.receive(from, signal),
         resetPair: (node) => this.port?.nodeDown(node),
       },
     );
@@ -296,11 +298,11 @@ export class Cluster {
     this.transport.deliver(node, signal);
   }
 
-  private receive(from: string, token: string, signal: DistSignal): boolean {
+  /** A batch from `from`'s incarnation `token`: dropped if that incarnation was seen down; else proof it is up. */
+  private accept(from: string, token: string): boolean {
     const heard = this.membership.heardFrom(from, token);
     if (heard === 'stale') return false;
-    this.handle(heard);
-    this.port?.receive(from, signal);
+    if (heard.length > 0) this.handle(heard);
     return true;
   }
 

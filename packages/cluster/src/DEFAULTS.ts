@@ -18,8 +18,10 @@ export const DEFAULTS = Object.freeze({
   nodeTimeoutMs: 7000,
   /** Messages per stream entry at most: a burst to one node becomes one XADD per this many. */
   batchMaxMessages: 512,
-  /** Stream entries per XREAD. */
-  readCount: 64,
+  /** Batches written and not yet acknowledged per destination (pipelined on one connection). */
+  batchesInFlight: 8,
+  /** Stream entries per XREAD (each a batch of up to `batchMaxMessages`). */
+  readCount: 16,
   /** How long one blocking XREAD waits before it is issued again. */
   readBlockMs: 1000,
   /**

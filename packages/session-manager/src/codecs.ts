@@ -41,12 +41,68 @@ class StanzaReader {
 
 const reader = new StanzaReader();
 
-/** An XML element (a stanza) crosses nodes as its text (`toString()`), parsed back on arrival. */
+const TEXT = Symbol('text');
+
+/** A stanza that arrived from another node, as its text until something reads it. */
+interface Received {
+  [TEXT]: string | undefined;
+}
+
+/**
+ * A stanza received from another node: an `Element` that keeps the text it crossed as, and is
+ * parsed only when something reads its `name`, `attrs` or `children`. Writing it to a client
+ * (`toString()`), which is all a connection does with a routed stanza, costs neither a parse nor a
+ * new serialisation; any other use parses it first, so it behaves as the element it was.
+ */
+class ReceivedElement extends Element {
+  constructor(text: string) {
+    super('');
+    (this as unknown as Received)[TEXT] = text;
+  }
+
+  override toString(): string {
+    const text = (this as unknown as Received)[TEXT];
+    return text !== undefined ? text : super.toString();
+  }
+}
+
+function materialize(element: ReceivedElement): void {
+  const self = element as unknown as Received;
+  const text = self[TEXT];
+  self[TEXT] = undefined;
+  const parsed = reader.read(text!);
+  element.name = parsed.name;
+  element.attrs = parsed.attrs;
+  element.children = parsed.children;
+  for (const child of element.children) if (typeof child !== 'string') child.parent = element;
+}
+
+// `name`, `attrs` and `children` are accessors on ReceivedElement: reading one parses the text.
+for (const key of ['name', 'attrs', 'children'] as const) {
+  const slot = Symbol(key);
+  Object.defineProperty(ReceivedElement.prototype, key, {
+    get(this: ReceivedElement & Received & Record<symbol, unknown>) {
+      if (this[TEXT] !== undefined) materialize(this);
+      return this[slot];
+    },
+    set(this: Record<symbol, unknown>, value: unknown) {
+      this[slot] = value;
+    },
+  });
+}
+
+/**
+ * An XML element (a stanza) crosses nodes as its text (`toString()`); on arrival it is an
+ * `Element` parsed on first use (a `ReceivedElement`: writing it back out uses the text as is).
+ */
 export const xmlElementCodec: MessageCodec<Element> = {
   tag: 'xml',
   type: Element,
   encode: (element) => element.toString(),
-  decode: (wire) => reader.read(String(wire)),
+  decode: (wire) => {
+    if (typeof wire !== 'string') throw new MessageDecodeError('$', 'a stanza crosses as text');
+    return new ReceivedElement(wire);
+  },
 };
 
 /** A JID crosses as its string form, prepared again on arrival. */

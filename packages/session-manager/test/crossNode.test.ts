@@ -210,10 +210,23 @@ describe('session-manager codecs', () => {
     expect(back.who).toEqual(jid('Bob', 'Example.com', 'R'));
     expect(back.who.lserver).toBe('example.com');
     expect(back.smCopy).toBe(true);
-    // The reader survives a bad text and keeps working.
-    expect(() => system.codecs.decode({ $: 'c', t: 'xml', v: '<a><b></a>' })).toThrow();
-    expect(() => system.codecs.decode({ $: 'c', t: 'xml', v: 'plain text' })).toThrow();
-    expect((system.codecs.decode({ $: 'c', t: 'xml', v: '<p/>' }) as Element).name).toBe('p');
+    // Parsed on first read: written out as received, without a parse, until then.
+    const bad = system.codecs.decode({ $: 'c', t: 'xml', v: '<a><b></a>' }) as Element;
+    expect(bad.toString()).toBe('<a><b></a>');
+    expect(() => bad.name).toThrow();
+    expect(() => (system.codecs.decode({ $: 'c', t: 'xml', v: 'plain text' }) as Element).children).toThrow();
+    expect(() => system.codecs.decode({ $: 'c', t: 'xml', v: 42 })).toThrow();
+    // The reader survives bad texts and keeps working; a read element is an ordinary one.
+    const p = system.codecs.decode({ $: 'c', t: 'xml', v: '<p a="1"><q>t</q></p>' }) as Element;
+    expect([p.name, p.attrs.a, p.getChildText('q'), p.is('p')]).toEqual(['p', '1', 't', true]);
+    expect((p.getChild('q') as Element).parent).toBe(p);
+    p.c('r', { x: 'y' });
+    expect(p.toString()).toBe('<p a="1"><q>t</q><r x="y"/></p>');
+    // As a child of another element, it is written as part of it.
+    const inner = system.codecs.decode({ $: 'c', t: 'xml', v: '<m><body>b</body></m>' }) as Element;
+    expect(xml('forwarded', { xmlns: 'urn:xmpp:forward:0' }, inner).toString()).toBe(
+      '<forwarded xmlns="urn:xmpp:forward:0"><m><body>b</body></m></forwarded>',
+    );
     void presence;
   });
 });

@@ -6,6 +6,7 @@ import { decodeSignal, encodeSignal, type WireSignal } from './wire.ts';
 /** What the transport needs to know of its settings. */
 export interface TransportOptions {
   readonly batchMaxMessages: number;
+  readonly batchesInFlight: number;
   readonly readCount: number;
   readonly readBlockMs: number;
   readonly inboxMaxLen: number;
@@ -39,10 +40,13 @@ export interface TransportStats {
 
 /** The callbacks into the cluster. */
 export interface TransportHost {
-  /** A signal from `from` (incarnation `token`), decoded. Returns false when it is stale (dropped). */
-  receive(from: string, token: string, signal: DistSignal): boolean;
-  /** Whether messages from this incarnation are to be dropped (it was seen down). */
-  isStale(from: string, token: string): boolean;
+  /**
+   * A batch from `from`'s incarnation `token` arrived: false when that incarnation was seen down
+   * (the batch is dropped); else it counts as up. Once per batch.
+   */
+  accept(from: string, token: string): boolean;
+  /** A signal from `from`, decoded. */
+  receive(from: string, signal: DistSignal): void;
   /** The pair with `node` lost signals: reset its links, monitors and calls. */
   resetPair(node: string): void;
 }
@@ -60,28 +64,44 @@ interface Sequence {
   told: number;
 }
 
-/** One destination's queue: signals in order, at most one batch in flight. */
+/** One batch of signals for one destination, written with one XADD. */
+interface Batch {
+  readonly text: string;
+  readonly count: number;
+  readonly n: number;
+  readonly k: number;
+  readonly reset: boolean;
+  /** The outbox generation it was last written in (-1: not written yet in this one). */
+  gen: number;
+  /** Its XADD of the current generation is waiting for an answer. */
+  inFlight: boolean;
+}
+
+/**
+ * One destination's queue: signals in order, then batches in order, up to `batchesInFlight` of
+ * them written and not yet acknowledged. Redis runs one connection's commands in order, so the
+ * stream gets them in order; when one fails, every unacknowledged batch is written again, in
+ * order, in a new generation (the receiver skips the ones it already has).
+ */
 interface Outbox {
   readonly node: string;
   readonly key: string;
   readonly seq: Sequence;
   queue: WireSignal[];
   head: number;
-  /** The batch in flight (or waiting to be retried), or null. */
-  batch: {
-    readonly text: string;
-    readonly count: number;
-    readonly n: number;
-    readonly k: number;
-    readonly reset: boolean;
-  } | null;
-  sending: boolean;
+  /** Batches made and not acknowledged, in order. */
+  batches: Batch[];
+  inFlight: number;
+  gen: number;
   replyErrors: number;
   /** The next batch asks the receiver to reset the pair. */
   reset: boolean;
   /** A batch must go even if empty: it tells the receiver of signals dropped since the last one. */
   sync: boolean;
 }
+
+/** The inbox reader yields to the event loop after this long of delivering. */
+const YIELD_AFTER_MS = 2;
 
 /** Sequences and incoming states remembered at most (the oldest are forgotten first). */
 const MAX_PEERS = 10_000;
@@ -94,9 +114,10 @@ interface Incoming {
 
 /**
  * Signals between nodes over Redis Streams: one stream per node (its inbox). A sender queues what
- * it sends to each node and writes it as batches, one `XADD … MAXLEN ~` at a time per destination,
- * so order per sender→receiver pair is the order of `deliver` calls; a batch that failed because
- * Redis went away is written again, first, when it is back. Each batch carries the sender's
+ * it sends to each node and writes it as batches (`XADD … MAXLEN ~`, a few in flight per
+ * destination on one connection, which Redis runs in order), so order per sender→receiver pair is
+ * the order of `deliver` calls; batches that failed because Redis went away are written again, in
+ * order, when it is back. Each batch carries the sender's
  * incarnation, a batch number and the count of signals before it, so the receiver skips a batch it
  * already has (a retried XADD that had been applied) and sees a gap (signals Redis trimmed or lost)
  * instead of missing it. The receiver reads its inbox with blocking `XREAD` on its own connection,
@@ -196,8 +217,9 @@ export class Transport {
         seq: this.sequence(node),
         queue: [],
         head: 0,
-        batch: null,
-        sending: false,
+        batches: [],
+        inFlight: 0,
+        gen: 0,
         replyErrors: 0,
         reset: false,
         sync: false,
@@ -237,15 +259,13 @@ export class Transport {
     for (const box of boxes) this.flush(box);
   };
 
-  /** Writes the next batch of `box` unless one is in flight or Redis is away. */
+  /** Makes batches of what is queued and writes them, up to `batchesInFlight`, unless Redis is away. */
   private flush(box: Outbox): void {
-    if (box.sending || this.outboxes.get(box.node) !== box) return;
-    if (box.batch === null) {
+    if (this.outboxes.get(box.node) !== box) return;
+    const max = this.options.batchesInFlight;
+    while (box.batches.length < max) {
       const available = box.queue.length - box.head;
-      if (available === 0 && !box.reset && !box.sync) {
-        this.checkDrained();
-        return;
-      }
+      if (available === 0 && !box.reset && !box.sync) break;
       const count = Math.min(available, this.options.batchMaxMessages);
       const signals = box.queue.slice(box.head, box.head + count);
       box.head += count;
@@ -253,15 +273,30 @@ export class Transport {
         box.queue = box.queue.slice(box.head);
         box.head = 0;
       }
-      box.batch = { text: JSON.stringify(signals), count, n: ++box.seq.n, k: box.seq.k, reset: box.reset };
+      const n = ++box.seq.n;
+      const text = JSON.stringify(signals);
+      box.batches.push({ text, count, n, k: box.seq.k, reset: box.reset, gen: -1, inFlight: false });
       box.seq.k += count;
       box.seq.told = box.seq.k;
       box.reset = false;
       box.sync = false;
     }
-    if (this.main.status !== 'ready') return; // retried on `ready`
-    const b = box.batch;
-    box.sending = true;
+    if (box.batches.length === 0) {
+      this.checkDrained();
+      return;
+    }
+    if (this.main.status !== 'ready') return; // written on `ready`
+    for (const b of box.batches) {
+      if (b.gen === box.gen) continue; // written in this generation already
+      this.write(box, b);
+    }
+  }
+
+  private write(box: Outbox, b: Batch): void {
+    const gen = box.gen;
+    b.gen = gen;
+    b.inFlight = true;
+    box.inFlight++;
     this.main
       .xadd(
         box.key,
@@ -284,20 +319,26 @@ export class Transport {
       )
       .then(
         () => {
-          box.sending = false;
-          if (box.batch === b) box.batch = null;
+          this.settled(box, b, gen);
+          const i = box.batches.indexOf(b);
+          if (i < 0) return; // acknowledged already (written twice)
+          box.batches.splice(i, 1);
           box.replyErrors = 0;
           this.stats.sent += b.count;
           this.flush(box);
         },
         (error: unknown) => {
-          box.sending = false;
+          this.settled(box, b, gen);
           if (this.outboxes.get(box.node) !== box) {
             // Its node went down meanwhile: the batch is given up (it never reached Redis).
-            this.stats.dropped += b.count;
+            if (!b.inFlight && box.batches.includes(b)) {
+              box.batches.splice(box.batches.indexOf(b), 1);
+              this.stats.dropped += b.count;
+            }
             this.checkDrained();
             return;
           }
+          if (!box.batches.includes(b) || gen !== box.gen) return; // a newer attempt decides
           if (
             (error as Error | undefined)?.name === 'ReplyError' &&
             ++box.replyErrors > this.options.replyErrorRetries
@@ -308,16 +349,22 @@ export class Transport {
               'cluster: batch refused by redis; dropped',
             );
             this.stats.dropped += b.count;
-            if (box.batch === b) box.batch = null;
+            box.batches.splice(box.batches.indexOf(b), 1);
             box.replyErrors = 0;
-            this.flush(box);
-            return;
           }
-          // Lost connection (or no answer within commandTimeoutMs): the same batch goes first when
-          // Redis is back (`resume`), or now if it is there.
+          // Lost connection (or no answer within commandTimeoutMs): every batch not acknowledged
+          // is written again, in order, in a new generation: now if Redis is there, else on `ready`.
+          box.gen++;
           if (this.main.status === 'ready') setTimeout(() => this.flush(box), 50).unref();
         },
       );
+  }
+
+  private settled(box: Outbox, b: Batch, gen: number): void {
+    if (b.gen === gen && b.inFlight) {
+      b.inFlight = false;
+      box.inFlight--;
+    }
   }
 
   /** Redis is back: write what waited, in order. */
@@ -335,7 +382,10 @@ export class Transport {
     this.outboxes.delete(node);
     const queued = box.queue.length - box.head;
     // A batch being written is counted when its XADD settles: sent, or dropped if it fails.
-    this.stats.dropped += queued + (box.batch !== null && !box.sending ? box.batch.count : 0);
+    let waiting = 0;
+    for (const b of box.batches) if (!b.inFlight) waiting += b.count;
+    box.batches = box.batches.filter((b) => b.inFlight);
+    this.stats.dropped += queued + waiting;
     box.seq.k += queued;
     this.checkDrained();
   }
@@ -350,7 +400,10 @@ export class Transport {
   /** Signals still waiting to reach Redis. */
   pending(): number {
     let n = 0;
-    for (const box of this.outboxes.values()) n += box.queue.length - box.head + (box.batch?.count ?? 0);
+    for (const box of this.outboxes.values()) {
+      n += box.queue.length - box.head;
+      for (const b of box.batches) n += b.count;
+    }
     return n;
   }
 
@@ -425,10 +478,17 @@ export class Transport {
       }
       if (reply === null || reply === undefined) continue;
       const streams = reply as Array<[string, Array<[string, string[]]>]>;
+      let started = performance.now();
       for (const [, entries] of streams) {
         for (const [id, fields] of entries) {
           this.lastId = id;
           this.onEntry(fields);
+          // Let sockets, timers and the actors that were just sent to run between batches: a long
+          // synchronous run here stalls this node's own sends and reads (Erlang: reductions).
+          if (performance.now() - started >= YIELD_AFTER_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            started = performance.now();
+          }
         }
       }
     }
@@ -464,7 +524,7 @@ export class Transport {
           break;
       }
     }
-    if (from === '' || this.host.isStale(from, token)) return;
+    if (from === '' || !this.host.accept(from, token)) return;
     const key = `${from}\n${token}`;
     const seen = this.incoming.get(key);
     if (seen !== undefined && n < seen.nextN) {
@@ -502,7 +562,8 @@ export class Transport {
         this.logger.error({ err: error, from }, 'cluster: undecodable signal skipped');
         continue;
       }
-      if (this.host.receive(from, token, signal)) this.stats.received++;
+      this.host.receive(from, signal);
+      this.stats.received++;
     }
   }
 }

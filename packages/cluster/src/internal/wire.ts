@@ -70,50 +70,60 @@ export function decodeSignal(
   from: string,
   to: string,
 ): DistSignal {
-  const there = (id: unknown) => new ActorRef(from, id as number);
-  const here = (id: unknown) => new ActorRef(to, id as number);
-  const reason = (x: unknown) => codecs.decode(x) as ExitReason;
+  // No closures here: this runs once per signal received.
   switch (w[0]) {
     case SEND:
-      return { type: 'send', to: here(w[1]), message: codecs.decode(w[2]) };
+      return { type: 'send', to: new ActorRef(to, w[1] as number), message: codecs.decode(w[2]) };
     case CAST:
-      return { type: 'cast', to: here(w[1]), message: codecs.decode(w[2]) };
+      return { type: 'cast', to: new ActorRef(to, w[1] as number), message: codecs.decode(w[2]) };
     case CALL:
-      return { type: 'call', callId: w[1] as number, to: here(w[2]), request: codecs.decode(w[3]) };
+      return {
+        type: 'call',
+        callId: w[1] as number,
+        to: new ActorRef(to, w[2] as number),
+        request: codecs.decode(w[3]),
+      };
     case REPLY:
       return { type: 'reply', callId: w[1] as number, value: codecs.decode(w[2]) };
     case CALL_FAILED: {
       const f = w[2] as { kind: string; reason?: unknown; path?: string; detail?: string };
       const failure =
         f.kind === 'exit'
-          ? ({ kind: 'exit', reason: reason(f.reason) } as const)
+          ? ({ kind: 'exit', reason: codecs.decode(f.reason) as ExitReason } as const)
           : f.kind === 'badreply'
             ? ({ kind: 'badreply', path: String(f.path), detail: String(f.detail) } as const)
             : ({ kind: 'noproc' } as const);
       return { type: 'callFailed', callId: w[1] as number, failure };
     }
     case MONITOR:
-      return { type: 'monitor', watcher: there(w[1]), target: here(w[2]), monitorId: w[3] as number };
     case DEMONITOR:
-      return { type: 'demonitor', watcher: there(w[1]), target: here(w[2]), monitorId: w[3] as number };
+      return {
+        type: w[0] === MONITOR ? 'monitor' : 'demonitor',
+        watcher: new ActorRef(from, w[1] as number),
+        target: new ActorRef(to, w[2] as number),
+        monitorId: w[3] as number,
+      };
     case DOWN:
       return {
         type: 'down',
-        watcher: here(w[1]),
+        watcher: new ActorRef(to, w[1] as number),
         monitorId: w[2] as number,
-        target: there(w[3]),
-        reason: reason(w[4]),
+        target: new ActorRef(from, w[3] as number),
+        reason: codecs.decode(w[4]) as ExitReason,
       };
     case LINK:
-      return { type: 'link', from: there(w[1]), to: here(w[2]) };
     case UNLINK:
-      return { type: 'unlink', from: there(w[1]), to: here(w[2]) };
+      return {
+        type: w[0] === LINK ? 'link' : 'unlink',
+        from: new ActorRef(from, w[1] as number),
+        to: new ActorRef(to, w[2] as number),
+      };
     case EXIT:
       return {
         type: 'exit',
-        from: w[1] === null ? undefined : there(w[1]),
-        to: here(w[2]),
-        reason: reason(w[3]),
+        from: w[1] === null ? undefined : new ActorRef(from, w[1] as number),
+        to: new ActorRef(to, w[2] as number),
+        reason: codecs.decode(w[3]) as ExitReason,
         link: w[4] === 1,
       };
     default:
