@@ -44,6 +44,8 @@ export interface ClusterOptions {
   readonly readBlockMs?: number;
   readonly inboxMaxLen?: number;
   readonly outboxMaxMessages?: number;
+  readonly outboxMaxBytes?: number;
+  readonly batchMaxBytes?: number;
   readonly replyErrorRetries?: number;
   readonly cleanupLockTtlMs?: number;
   readonly claimTimeoutMs?: number;
@@ -137,6 +139,8 @@ export class Cluster {
       readBlockMs: options.readBlockMs ?? DEFAULTS.readBlockMs,
       inboxMaxLen: options.inboxMaxLen ?? DEFAULTS.inboxMaxLen,
       outboxMaxMessages: options.outboxMaxMessages ?? DEFAULTS.outboxMaxMessages,
+      outboxMaxBytes: options.outboxMaxBytes ?? DEFAULTS.outboxMaxBytes,
+      batchMaxBytes: options.batchMaxBytes ?? DEFAULTS.batchMaxBytes,
       replyErrorRetries: options.replyErrorRetries ?? DEFAULTS.replyErrorRetries,
       cleanupLockTtlMs: options.cleanupLockTtlMs ?? DEFAULTS.cleanupLockTtlMs,
       claimTimeoutMs: options.claimTimeoutMs ?? DEFAULTS.claimTimeoutMs,

@@ -18,6 +18,8 @@ export const DEFAULTS = Object.freeze({
   nodeTimeoutMs: 7000,
   /** Messages per stream entry at most: a burst to one node becomes one XADD per this many. */
   batchMaxMessages: 512,
+  /** Characters of JSON per stream entry at most (a larger single signal goes alone). */
+  batchMaxBytes: 256 * 1024,
   /** Batches written and not yet acknowledged per destination (pipelined on one connection). */
   batchesInFlight: 8,
   /** Stream entries per XREAD (each a batch of up to `batchMaxMessages`). */
@@ -25,17 +27,20 @@ export const DEFAULTS = Object.freeze({
   /** How long one blocking XREAD waits before it is issued again. */
   readBlockMs: 1000,
   /**
-   * `MAXLEN ~` of each inbox stream, in entries (each a batch). The reader also trims what it has
-   * read, so the bound only matters for a node that stopped reading; what it drops is counted as
-   * lost by the receiver (a gap in the sender's sequence).
+   * `MAXLEN ~` of each inbox stream, in entries (batches of at most `batchMaxBytes`: so at most
+   * about 512 MB of Redis per inbox of a node that stopped reading, typically a few MB). The reader
+   * trims what it has read, so the bound only matters for a node that stopped reading; what it drops
+   * is counted as lost by the receiver (a gap in the sender's sequence).
    */
-  inboxMaxLen: 10_000,
+  inboxMaxLen: 2000,
   /**
    * Messages waiting for one destination while Redis is unreachable. Beyond it new messages are
    * dropped (logged, counted), which the receiver sees as a gap and answers with a reset of the
    * pair's links and monitors (`noconnection`), as a broken Erlang connection.
    */
   outboxMaxMessages: 100_000,
+  /** The same bound in characters of JSON queued for one destination. */
+  outboxMaxBytes: 64 * 1024 * 1024,
   /** A failed XADD that Redis refused (an error reply, not a lost connection) is retried this often. */
   replyErrorRetries: 3,
   /** The node-down clean-up lock: its expiry, renewed every third of it while the clean-up runs. */

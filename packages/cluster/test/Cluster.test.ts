@@ -239,6 +239,32 @@ describe.runIf(canRunRedisTests('cluster on Redis', 'server'))('cluster on Redis
       expect(logs).toContain('cluster: redis lost; membership kept as it was until it is back');
     });
 
+    it('bounded while Redis is away: beyond outboxMaxBytes signals are dropped and counted, and the receiver counts the gap', async () => {
+      const prefix = uniquePrefix('bounded');
+      const a = await node('a@h', prefix, { outboxMaxBytes: 100_000, batchMaxBytes: 30_000 });
+      const b = await node('b@h', prefix);
+      await until('both up', () => a.nodes().length === 1 && b.nodes().length === 1);
+      const inbox = await b.system.spawn(recorder, undefined);
+      const big = 'x'.repeat(10_000);
+      a.system.send(inbox, { i: -1, big });
+      await until('first', async () => ((await b.system.call(inbox, 'inbox')) as unknown[]).length === 1);
+      await server.kill();
+      for (let i = 0; i < 50; i++) a.system.send(inbox, { i, big });
+      const dropped = a.stats.dropped;
+      expect(dropped).toBeGreaterThan(30);
+      expect(dropped).toBeLessThan(50);
+      await server.restart();
+      await new Promise((r) => setTimeout(r, 400));
+      a.system.send(inbox, { i: 50, big: '' });
+      await until('the last', async () =>
+        ((await b.system.call(inbox, 'inbox')) as Array<{ i: number }>).some((m) => m.i === 50),
+      );
+      const got = ((await b.system.call(inbox, 'inbox')) as Array<{ i: number }>).map((m) => m.i);
+      // In order, the first ones that fitted, then the last; the rest counted on both sides.
+      expect(got).toEqual([-1, ...[...Array(50 - dropped).keys()], 50]);
+      expect(b.stats.lost).toBe(dropped);
+    });
+
     it('restarted empty: every pair is reset (noconnection), names are claimed again, nodes come back', async () => {
       const prefix = uniquePrefix('reset');
       const a = await node('a@h', prefix);

@@ -11,6 +11,8 @@ export interface TransportOptions {
   readonly readBlockMs: number;
   readonly inboxMaxLen: number;
   readonly outboxMaxMessages: number;
+  readonly outboxMaxBytes: number;
+  readonly batchMaxBytes: number;
   readonly replyErrorRetries: number;
 }
 
@@ -87,7 +89,10 @@ interface Outbox {
   readonly node: string;
   readonly key: string;
   readonly seq: Sequence;
-  queue: WireSignal[];
+  /** Each queued signal as its JSON text (encoded when sent, so its size is known). */
+  queue: string[];
+  /** Characters queued (the JSON texts' lengths). */
+  queuedBytes: number;
   head: number;
   /** Batches made and not acknowledged, in order. */
   batches: Batch[];
@@ -216,6 +221,7 @@ export class Transport {
         key: this.keys.inbox(node),
         seq: this.sequence(node),
         queue: [],
+        queuedBytes: 0,
         head: 0,
         batches: [],
         inFlight: 0,
@@ -238,7 +244,11 @@ export class Transport {
 
   private enqueue(node: string, wire: WireSignal): void {
     const box = this.outbox(node);
-    if (box.queue.length - box.head >= this.options.outboxMaxMessages) {
+    const json = JSON.stringify(wire);
+    if (
+      box.queue.length - box.head >= this.options.outboxMaxMessages ||
+      box.queuedBytes + json.length > this.options.outboxMaxBytes
+    ) {
       // Full: drop, and count it into `k` so that the receiver sees the gap and resets the pair.
       box.seq.k++;
       this.stats.dropped++;
@@ -247,7 +257,8 @@ export class Transport {
       }
       return;
     }
-    box.queue.push(wire);
+    box.queue.push(json);
+    box.queuedBytes += json.length;
     this.dirty.add(box);
     this.scheduleFlush();
   }
@@ -266,15 +277,24 @@ export class Transport {
     while (box.batches.length < max) {
       const available = box.queue.length - box.head;
       if (available === 0 && !box.reset && !box.sync) break;
-      const count = Math.min(available, this.options.batchMaxMessages);
-      const signals = box.queue.slice(box.head, box.head + count);
+      // Up to batchMaxMessages signals and batchMaxBytes characters (one signal at least).
+      const limit = Math.min(available, this.options.batchMaxMessages);
+      let text = '[';
+      let count = 0;
+      while (count < limit) {
+        const json = box.queue[box.head + count]!;
+        if (count > 0 && text.length + json.length + 1 > this.options.batchMaxBytes) break;
+        text += count === 0 ? json : `,${json}`;
+        box.queuedBytes -= json.length;
+        count++;
+      }
+      text += ']';
       box.head += count;
       if (box.head > 4096 && box.head * 2 > box.queue.length) {
         box.queue = box.queue.slice(box.head);
         box.head = 0;
       }
       const n = ++box.seq.n;
-      const text = JSON.stringify(signals);
       box.batches.push({ text, count, n, k: box.seq.k, reset: box.reset, gen: -1, inFlight: false });
       box.seq.k += count;
       box.seq.told = box.seq.k;
