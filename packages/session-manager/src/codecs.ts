@@ -92,6 +92,15 @@ for (const key of ['name', 'attrs', 'children'] as const) {
 }
 
 /**
+ * The text a stanza arrived with from another node, while nothing has read (or changed) it since:
+ * a connection writes that text as it is, instead of serialising the element again (which would
+ * first parse it). `undefined` for any other element.
+ */
+export function receivedText(element: Element): string | undefined {
+  return element instanceof ReceivedElement ? (element as unknown as Received)[TEXT] : undefined;
+}
+
+/**
  * An XML element (a stanza) crosses nodes as its text (`toString()`); on arrival it is an
  * `Element` parsed on first use (a `ReceivedElement`: writing it back out uses the text as is).
  */

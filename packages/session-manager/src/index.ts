@@ -17,7 +17,7 @@ export {
   SYSTEM_SHUTDOWN,
   streamErrorFor,
 } from './ConnectionMessage.ts';
-export { jidCodec, registerSessionManagerCodecs, xmlElementCodec } from './codecs.ts';
+export { jidCodec, receivedText, registerSessionManagerCodecs, xmlElementCodec } from './codecs.ts';
 export { sessionManagerCommands } from './commands.ts';
 export { DEFAULTS } from './DEFAULTS.ts';
 export {

@@ -9,6 +9,7 @@ import { jid } from '@otp-chat/jid';
 import xml, { Element } from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Backend, CleanNodeResult } from '../src/Backend.ts';
+import { receivedText } from '../src/codecs.ts';
 import { MemoryBackend } from '../src/MemoryBackend.ts';
 import type { Session } from '../src/Session.ts';
 import { SessionManager } from '../src/SessionManager.ts';
@@ -213,12 +214,15 @@ describe('session-manager codecs', () => {
     // Parsed on first read: written out as received, without a parse, until then.
     const bad = system.codecs.decode({ $: 'c', t: 'xml', v: '<a><b></a>' }) as Element;
     expect(bad.toString()).toBe('<a><b></a>');
+    expect(receivedText(bad)).toBe('<a><b></a>');
+    expect(receivedText(stanza)).toBeUndefined();
     expect(() => bad.name).toThrow();
     expect(() => (system.codecs.decode({ $: 'c', t: 'xml', v: 'plain text' }) as Element).children).toThrow();
     expect(() => system.codecs.decode({ $: 'c', t: 'xml', v: 42 })).toThrow();
     // The reader survives bad texts and keeps working; a read element is an ordinary one.
     const p = system.codecs.decode({ $: 'c', t: 'xml', v: '<p a="1"><q>t</q></p>' }) as Element;
     expect([p.name, p.attrs.a, p.getChildText('q'), p.is('p')]).toEqual(['p', '1', 't', true]);
+    expect(receivedText(p)).toBeUndefined(); // read: written by serialising it again
     expect((p.getChild('q') as Element).parent).toBe(p);
     p.c('r', { x: 'y' });
     expect(p.toString()).toBe('<p a="1"><q>t</q><r x="y"/></p>');
