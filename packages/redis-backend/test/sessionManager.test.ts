@@ -1,9 +1,12 @@
 import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { Hooks } from '@otp-chat/event-bus';
 import { jid } from '@otp-chat/jid';
 import { SessionManager } from '@otp-chat/session-manager';
-import { backendActors } from '@otp-chat/session-manager/testing';
+import { backendActors, makeRow } from '@otp-chat/session-manager/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
+import { encodeSession } from '../src/sessionCodec.ts';
 import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
 
 const HOST = 'example.com';
@@ -68,7 +71,7 @@ describe.runIf(canRunRedisTests('SessionManager on RedisBackend'))('SessionManag
     expect(n1.backend.status).toBe('stopped');
   });
 
-  it('a crashed backend actor is restarted without wiping this node’s live sessions (init cleans once per incarnation)', async () => {
+  it('a crashed backend actor is restarted without wiping this node’s live sessions; a new start cleans the leftovers, hooks run', async () => {
     const prefix = uniquePrefix('sm-restart');
     const system = new ActorSystem({ node: 'node1', logger: silentLogger });
     const backend = new RedisBackend({ url: redis.url, prefix });
@@ -101,15 +104,77 @@ describe.runIf(canRunRedisTests('SessionManager on RedisBackend'))('SessionManag
     await sm.closeSession(sids[1]!, 'bob', HOST, 'laptop');
     expect(await sm.connectedUsers()).toEqual([`alice@${HOST}/phone`]);
 
-    // A new start of the session manager is a new incarnation: this node's leftovers are cleaned.
+    // A new start of the session manager is a new incarnation: this node's leftovers are cleaned,
+    // each with its sm_remove_connection_hook (alice's connection ignores system-shutdown here).
     await sm.stop();
+    const hooks = new Hooks();
+    const removed: string[] = [];
+    hooks.add(
+      'sm_remove_connection_hook',
+      HOST,
+      (_sid, jid) => {
+        removed.push(jid.toString());
+      },
+      50,
+    );
     const again = await SessionManager.start({
       system,
       hosts: [HOST],
       backends: { [HOST]: backend },
+      hooks,
       logger: silentLogger,
     });
     expect(await again.connectedUsersNumber()).toBe(0);
+    expect(removed).toEqual([`alice@${HOST}/phone`]);
     await again.stop();
   });
+  it('100k rows of a dead node cleaned in batches with a hook each, while routing to live sessions goes on', async () => {
+    const prefix = uniquePrefix('sm-100k');
+    const N = 100_000;
+    // The dead node's rows, written straight into Redis in the backend's layout (pipelined).
+    const writer = new RedisBackend({ url: redis.url, prefix });
+    const k = writer.keys;
+    const admin = new Redis(redis.url);
+    for (let i = 0; i < N; i += 5000) {
+      const pipe = admin.pipeline();
+      for (let j = i; j < i + 5000; j++) {
+        const row = makeRow(`u${j}`, HOST, 'r', j + 1, { node: 'dead' });
+        const userKey = k.user(row.luser, row.lserver);
+        const sf = k.serverField(row);
+        const value = encodeSession(row);
+        pipe.hset(userKey, k.userField(row), value);
+        pipe.hset(k.server(HOST), sf, value);
+        pipe.hset(k.node(HOST, 'dead'), sf, JSON.stringify([userKey, k.userField(row)]));
+      }
+      await pipe.exec();
+    }
+    admin.disconnect();
+    const hooks = new Hooks();
+    let removed = 0;
+    hooks.add('sm_remove_connection_hook', HOST, () => void removed++, 50);
+    const system = new ActorSystem({ node: 'survivor', logger: silentLogger });
+    const sm = await SessionManager.start({
+      system,
+      hosts: [HOST],
+      hooks,
+      backends: { [HOST]: new RedisBackend({ url: redis.url, prefix }) },
+      logger: silentLogger,
+    });
+    const live = await system.spawn(recorder, undefined);
+    await sm.openSession(sm.makeSid(live), 'bob', HOST, 'phone', 0);
+    const cleaning = sm.cleanNode('dead');
+    // Routed while the clean-up runs: each delivery happens with only part of the rows removed.
+    const seenAt: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      await sm.route(jid('bob', HOST, 'phone'), { type: 'during', i });
+      seenAt.push(removed);
+    }
+    expect(await cleaning).toBe(N);
+    expect(removed).toBe(N);
+    expect(seenAt.some((n) => n > 0 && n < N)).toBe(true);
+    expect(((await system.call(live, 'inbox')) as unknown[]).length).toBe(5);
+    expect(await sm.connectedUsers()).toEqual([`bob@${HOST}/phone`]);
+    await sm.stop();
+  }, 60_000);
 });

@@ -1,6 +1,14 @@
 import type { Clock, Logger, MaybePromise } from '@otp-chat/actor';
 import type { Session } from './Session.ts';
 
+/**
+ * What `cleanNode` answers: the removed rows (at once, or as a promise), or an async iterable of
+ * batches of them, which a backend whose store may hold many rows of a node should prefer: the
+ * session manager runs the hooks of each batch before it asks for the next, so neither side holds
+ * every row at once.
+ */
+export type CleanNodeResult = MaybePromise<readonly Session[]> | AsyncIterable<readonly Session[]>;
+
 /** What a backend's `init` receives. */
 export interface BackendInitContext {
   /** This node's name (`node()`): the one written into the sids this node makes. */
@@ -69,10 +77,12 @@ export interface Backend {
   getSessions(luser: string, lserver: string): MaybePromise<readonly Session[]>;
   /**
    * Removes every row whose connection lives on `node` and returns the removed rows, so that the
-   * session manager can run the session-removed hooks for them. Used at start-up for this node's
-   * leftovers and when a cluster node goes down.
+   * session manager can run the session-removed hooks for them: all at once, or (better for a big
+   * store) as an async iterable of bounded batches, each removed before it is yielded. Used at
+   * start-up for this node's leftovers and when a cluster node goes down. A failure is a throw or
+   * rejection (of the call or of the iteration); the rows yielded before it stay removed.
    */
-  cleanNode(node: string): MaybePromise<readonly Session[]>;
+  cleanNode(node: string): CleanNodeResult;
   /**
    * Whether the session manager should cache per-user reads for `lserver` (`use_cache/1`).
    * @default false when absent (ejabberd defaults to the `sm_use_cache` option instead)

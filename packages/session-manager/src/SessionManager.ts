@@ -12,8 +12,9 @@ import { Commands, EventBus, Hooks } from '@otp-chat/event-bus';
 import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/jid';
 import type { ChildSpec } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
-import type { Backend } from './Backend.ts';
+import type { Backend, CleanNodeResult } from './Backend.ts';
 import { KICK, REPLACED, REREGISTER, type RouteMessage } from './ConnectionMessage.ts';
+import { registerSessionManagerCodecs } from './codecs.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { BackendInitError } from './errors.ts';
 import type { SmPacketAcc } from './hooks.ts';
@@ -71,7 +72,11 @@ export interface SessionManagerOptions {
    * @default replies to a user of a served host are routed through this session manager; others dropped
    */
   readonly router?: (stanza: Element) => void;
-  /** Sends a message to a connection on another node; returns false when it cannot. @default none: false */
+  /**
+   * Sends a message to a connection on another node; returns false when it cannot.
+   * @default the system's distribution (`system.send` when `system.isNodeUp(ref.node)`; see
+   * `@otp-chat/cluster`); false without one
+   */
   readonly remoteSend?: (ref: ActorRef, message: unknown) => boolean;
   /**
    * Longest wait for one backend call before it fails with `BackendTimeoutError`.
@@ -198,6 +203,8 @@ export class SessionManager {
     this.iqRouting = { route: this.router, logger: this.logger };
     this.remoteSend = options.remoteSend;
     this.name = options.name ?? DEFAULTS.name;
+    // What this session manager sends to connections must be able to reach other nodes.
+    registerSessionManagerCodecs(options.system.codecs);
     const shared = new MemoryBackend();
     const byHost = new Map<string, Backend>();
     for (const host of this.hosts) byHost.set(host, options.backends?.[host] ?? shared);
@@ -812,38 +819,49 @@ export class SessionManager {
 
   /**
    * Removes the rows of every connection on `node` from every backend and runs
-   * `sm_remove_connection_hook` for each (beyond ejabberd, where only `ejabberd_sm_mnesia` does it, without hooks).
-   * Returns the number removed.
+   * `sm_remove_connection_hook` for each (beyond ejabberd, where only `ejabberd_sm_mnesia` does it,
+   * without hooks), then emits `session_closed` with `reason: 'node_down'`. Works through the
+   * backends' batches (`cleanNode` may yield rows as an async iterable), at most
+   * `DEFAULTS.cleanBatchSize` rows between two turns of the event loop, so routing goes on
+   * meanwhile. `signal` stops it between batches. Resolves with the number of rows removed; rejects
+   * with the first backend error after every backend was tried (reported as `backend_error` too),
+   * so that a node-down clean-up that failed is tried again.
    */
-  async cleanNode(node: string): Promise<number> {
+  async cleanNode(node: string, options: { readonly signal?: AbortSignal } = {}): Promise<number> {
+    const signal = options.signal;
     let n = 0;
+    let failure: unknown;
     for (const backend of this.store.backends) {
-      let removed: readonly Session[];
+      if (signal?.aborted) break;
       try {
-        const r = backend.cleanNode(node);
-        // A node's clean-up runs in many bounded batches: ten timeouts for the whole of it.
-        removed = isThenable(r)
-          ? await this.store.timed(backend, 'cleanNode', r, 10 * this.store.timeoutMs)
-          : r;
+        const result: CleanNodeResult = backend.cleanNode(node);
+        if (isAsyncIterable(result)) {
+          const batches = result[Symbol.asyncIterator]();
+          try {
+            for (;;) {
+              // Each batch within one backend timeout (the whole clean-up may take much longer).
+              const next = await this.store.timed(backend, 'cleanNode', batches.next());
+              if (next.done === true) break;
+              n += await this.removedRows(next.value, signal);
+              if (signal?.aborted) break;
+            }
+          } finally {
+            // Not awaited: after a timeout the pending batch may never settle.
+            void batches.return?.(undefined)?.catch(() => {});
+          }
+        } else {
+          // All rows at once: ten timeouts for the whole of it, as before.
+          const rows = isThenable(result)
+            ? await this.store.timed(backend, 'cleanNode', result, 10 * this.store.timeoutMs)
+            : result;
+          n += await this.removedRows(rows, signal);
+        }
       } catch (error) {
         this.store.error(backend, 'cleanNode', undefined, error);
-        continue;
-      }
-      for (const s of removed) {
-        n++;
-        const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
-        await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
-        if (this.events.has('session_closed')) {
-          this.events.emit('session_closed', {
-            sid: s.sid,
-            user: s.luser,
-            host: s.lserver,
-            resource: s.lresource,
-            reason: 'node_down',
-          });
-        }
+        failure ??= error;
       }
     }
+    if (failure !== undefined) throw failure;
     return n;
   }
 
@@ -885,6 +903,31 @@ export class SessionManager {
     const row = new Session(sid, luser, lserver, lresource, priority, info);
     this.local.note(row);
     return this.store.write(this.store.of(lserver), row);
+  }
+
+  /** The hooks and events of removed rows, a bounded slice per turn of the event loop. */
+  private async removedRows(rows: readonly Session[], signal: AbortSignal | undefined): Promise<number> {
+    const slice = DEFAULTS.cleanBatchSize;
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % slice === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal?.aborted) return i;
+      }
+      const s = rows[i]!;
+      const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
+      await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
+      if (this.events.has('session_closed')) {
+        this.events.emit('session_closed', {
+          sid: s.sid,
+          user: s.luser,
+          host: s.lserver,
+          resource: s.lresource,
+          reason: 'node_down',
+        });
+      }
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return rows.length;
   }
 
   // ---- IQ handlers (`gen_iq_handler`) ----
@@ -1024,11 +1067,16 @@ export class SessionManager {
     return true;
   }
 
-  /** The remote send; one that throws is logged and counts as not sent (`noconnect` never raises). */
+  /**
+   * The remote send, through `remoteSend` or the system's distribution; one that throws (an
+   * unencodable message) is logged and counts as not sent (`noconnect` never raises).
+   */
   private sendRemote(ref: ActorRef, message: unknown): boolean {
-    if (this.remoteSend === undefined) return false;
     try {
-      return this.remoteSend(ref, message);
+      if (this.remoteSend !== undefined) return this.remoteSend(ref, message);
+      if (!this.system.isNodeUp(ref.node)) return false;
+      this.system.send(ref, message);
+      return true;
     } catch (error) {
       this.logger.error({ err: error, to: ref.toString() }, 'session manager: remote send failed');
       return false;
@@ -1147,6 +1195,10 @@ export class SessionManager {
   private disconnectRemovedUser(user: string, server: string): void {
     void this.route(jid(user, server), { type: 'exit', reason: DEFAULTS.userRemovedReason });
   }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<readonly Session[]> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function userInfo(s: Session): UserSessionInfo {

@@ -38,3 +38,4 @@ export function capturingLogger(lines: LoggedLine[]): Logger {
       void lines.push({ level, obj: obj as Record<string, unknown>, msg });
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
+export { type LoopbackCluster, loopbackCluster } from './loopbackCluster.ts';

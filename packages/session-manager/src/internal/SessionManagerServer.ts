@@ -39,7 +39,7 @@ export interface ServerRun {
  */
 export const sessionManagerServer: GenServer<ServerState, SessionManager> = {
   init: (sm, ctx) => init(sm, ctx),
-  handleInfo: (message, state, ctx) => handleInfo(message, state, ctx),
+  handleInfo: (message, state) => handleInfo(message, state),
   terminate: (_reason, state, ctx) => terminate(state, ctx),
 };
 
@@ -72,8 +72,9 @@ async function init(
       stop: { error: new BackendInitError(started.backend?.name ?? 'unknown', { cause: started.error }) },
     };
   }
-  // Rows a previous run of this node left behind (as `ejabberd_sm_redis:clean_table/1` at start).
-  await sm.cleanNode(sm.node);
+  // Rows a previous run of this node left behind (as `ejabberd_sm_redis:clean_table/1` at start),
+  // with their hooks. A failure is reported (backend_error) and does not fail the start.
+  await sm.cleanNode(sm.node).catch(() => {});
   // 2. the IQ handler table.
   sm.iqHandlers.clear();
   // 3. the hooks (`host_up/1`).
@@ -116,14 +117,13 @@ async function terminate(state: ServerState, ctx: ActorContext): Promise<void> {
 function handleInfo(
   message: unknown,
   state: ServerState,
-  ctx: ActorContext,
 ): { noreply: true; state: ServerState } | { stop: ExitReason; state: ServerState } {
   const m = message as { type?: unknown; from?: ActorRef; reason?: ExitReason } | null;
   if (m !== null && typeof m === 'object' && m.type === 'EXIT' && m.from?.equals(state.backendSupervisor)) {
-    ctx.logger.error({ reason: m.reason }, 'session manager: backend supervisor ended');
+    state.sm.logger.error({ reason: m.reason }, 'session manager: backend supervisor ended');
     return { stop: m.reason ?? 'shutdown', state };
   }
-  ctx.logger.debug({ message }, 'session manager: unexpected info');
+  state.sm.logger.debug({ message }, 'session manager: unexpected info');
   return { noreply: true, state };
 }
 
