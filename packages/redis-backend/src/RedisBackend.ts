@@ -3,10 +3,16 @@ import { type Clock, type Logger, moduleLogger, silentLogger, systemClock } from
 import type { Backend, BackendInitContext, Session } from '@otp-chat/session-manager';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './DEFAULTS.ts';
-import { BackendTimeoutError, BackendUnavailableError, RedisCommandError } from './errors.ts';
+import {
+  BackendTimeoutError,
+  BackendUnavailableError,
+  RedisCommandError,
+  UnsupportedRedisVersionError,
+} from './errors.ts';
 import { CLEAN_NODE_SCRIPT } from './internal/cleanNodeScript.ts';
 import { SessionCache } from './internal/SessionCache.ts';
 import { RedisKeys } from './RedisKeys.ts';
+import { compareRedisVersions, MIN_REDIS_VERSION, redisVersionOf } from './redisVersion.ts';
 import { decodeSession, encodeSession } from './sessionCodec.ts';
 
 /** Options of {@link RedisBackend}; every field defaults to {@link DEFAULTS}. */
@@ -135,7 +141,8 @@ export class RedisBackend implements Backend {
 
   /**
    * Connects both connections and subscribes to the invalidation channel. Rejects with
-   * {@link BackendUnavailableError} when Redis cannot be reached. It deletes nothing: the session
+   * {@link BackendUnavailableError} when Redis cannot be reached, and with
+   * {@link UnsupportedRedisVersionError} when it is older than `MIN_REDIS_VERSION` (3.2.0). It deletes nothing: the session
    * manager removes this node's leftover rows at its start with `cleanNode(node)`, hooks included
    * (ejabberd's `clean_table` at init ran none).
    *
@@ -207,10 +214,12 @@ export class RedisBackend implements Backend {
     this.sub = sub;
     try {
       await main.connect();
+      await this.checkVersion(main);
       await sub.connect();
       await this.subscribe(sub);
     } catch (cause) {
       await this.closeConnections();
+      if (cause instanceof UnsupportedRedisVersionError) throw cause;
       throw new BackendUnavailableError(this.name, 'init', { cause });
     }
     main.on('ready', () => this.onMainReady(main));
@@ -224,6 +233,31 @@ export class RedisBackend implements Backend {
     sub.on('message', (_channel: string, message: string) => {
       if (this.sub === sub) this.onMessage(message);
     });
+  }
+
+  /**
+   * Refuses a Redis older than {@link MIN_REDIS_VERSION} (`INFO server`'s `redis_version`), as
+   * ejabberd's `ejabberd_sm_redis` does before it loads its clean-up script. A server that does not
+   * tell its version (`INFO` renamed away, a proxy) is used, with a warning.
+   */
+  private async checkVersion(main: Redis): Promise<void> {
+    let version: string | undefined;
+    try {
+      version = redisVersionOf(await main.info('server'));
+    } catch (error) {
+      this.logger.warn({ backend: this.name, err: error }, 'cannot read the redis version (INFO server)');
+      return;
+    }
+    if (version === undefined) {
+      this.logger.warn({ backend: this.name }, 'redis does not report its version; assuming a supported one');
+      return;
+    }
+    if (compareRedisVersions(version, MIN_REDIS_VERSION) < 0) {
+      const error = new UnsupportedRedisVersionError(this.name, version, MIN_REDIS_VERSION);
+      this.logger.error({ backend: this.name, version, minimum: MIN_REDIS_VERSION }, error.message);
+      throw error;
+    }
+    this.logger.debug({ backend: this.name, version }, 'redis version');
   }
 
   setSession(session: Session): Promise<void> {
