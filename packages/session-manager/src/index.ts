@@ -8,6 +8,7 @@ export {
   type KickMessage,
   REPLACED,
   REREGISTER,
+  RESET,
   type ReplacedMessage,
   type ReregisterMessage,
   type RouteMessage,

@@ -59,6 +59,8 @@ export async function connect(
   options: {
     priority?: number;
     closeOnControl?: boolean;
+    /** Answer `reregister` by writing the row again, as a real connection does. */
+    reregister?: boolean;
     info?: Record<string, unknown>;
     wait?: boolean;
   } = {},
@@ -71,6 +73,10 @@ export async function connect(
       handleInfo: (message, state) => {
         conn.inbox.push(message);
         const type = (message as { type?: string }).type;
+        if (type === 'reregister' && options.reregister === true) {
+          const r = sm.reregisterSession(conn.sid, user, HOST, resource, undefined, options.info ?? {});
+          return Promise.resolve(r).then(() => ({ noreply: true as const, state }));
+        }
         if (
           conn.closeOnControl &&
           (type === 'replaced' || type === 'kick' || type === 'exit' || type === 'system-shutdown')
