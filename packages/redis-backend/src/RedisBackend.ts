@@ -289,6 +289,20 @@ export class RedisBackend implements Backend {
     for (const host of [...this.hosts]) yield* this.cleanHost(host, node);
   }
 
+  /**
+   * `host_up`: a virtual host added at run time uses this backend; its rows are listed by
+   * `getSessions()` and cleaned by `cleanNode` from now on (as `ejabberd_sm_redis` lists the hosts of
+   * `get_vh_by_backend/1`).
+   */
+  hostUp(lserver: string): void {
+    this.hosts.add(lserver);
+  }
+
+  /** `host_down`: the host is no longer listed by `getSessions()` (its rows are deleted as its sessions close). */
+  hostDown(lserver: string): void {
+    this.hosts.delete(lserver);
+  }
+
   /** False: this backend caches per-user reads itself (pub/sub invalidated). */
   useCache(_lserver: string): boolean {
     return false;

@@ -362,10 +362,11 @@ export class SessionManager {
           sup,
           backendChildSpec(backend, index, context),
         );
-        if (typeof started !== 'object' || !('ok' in started)) {
-          this.store.retire(lserver);
-          const reason = typeof started === 'object' && 'error' in started ? started.error : started;
-          throw new BackendInitError(backend.name, { cause: childError(reason) });
+        if ('error' in started) {
+          this.store.forget(lserver);
+          const e = started.error;
+          const reason = typeof e === 'object' && 'startFailed' in e ? childError(e.startFailed) : e;
+          throw new BackendInitError(backend.name, { cause: reason });
         }
       }
     }

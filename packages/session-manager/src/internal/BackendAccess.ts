@@ -100,6 +100,13 @@ export class BackendAccess {
     this.refresh();
   }
 
+  /** Forgets `lserver` altogether (its backend never started). */
+  forget(lserver: string): void {
+    this.byHost.delete(lserver);
+    this.retired.delete(lserver);
+    this.refresh();
+  }
+
   private refresh(): void {
     this.distinct = [...new Set([...this.byHost.values(), ...this.retired.values()])];
     this.hostList = Object.freeze([...this.byHost.keys()]);
