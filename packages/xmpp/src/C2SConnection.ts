@@ -1060,20 +1060,25 @@ export class C2SConnection {
   }
 }
 
-const initialSnapshots = new WeakMap<C2SHost, readonly [C2SSnapshot, readonly C2SAction[]]>();
+const initialSnapshots = new WeakMap<
+  C2SHost,
+  { readonly hosts: readonly string[]; readonly step: readonly [C2SSnapshot, readonly C2SAction[]] }
+>();
 
 /**
  * The initial snapshot depends only on the server's hosts and options, and snapshots are
  * immutable (a transition returns a new one), so every connection of a server starts from the
- * same one: no xstate actor and no initial transition per connection.
+ * same one: no xstate actor and no initial transition per connection. A host added or removed at
+ * run time gives a new list of hosts, hence a new initial snapshot.
  */
 function initial(host: C2SHost): readonly [C2SSnapshot, readonly C2SAction[]] {
+  const hosts = host.hosts;
   let cached = initialSnapshots.get(host);
-  if (cached === undefined) {
-    cached = initialStep({ hosts: host.hosts, maxAuthFailures: host.options.maxAuthFailures });
+  if (cached === undefined || cached.hosts !== hosts) {
+    cached = { hosts, step: initialStep({ hosts, maxAuthFailures: host.options.maxAuthFailures }) };
     initialSnapshots.set(host, cached);
   }
-  return cached;
+  return cached.step;
 }
 
 function classify(element: Element): C2SEvent {

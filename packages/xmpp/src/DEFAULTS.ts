@@ -93,4 +93,9 @@ export const DEFAULTS = Object.freeze({
   closeTimeoutMs: 2000,
   /** How many times one stanza is re-routed from closing connections before it is answered with an error. */
   maxReroutes: 3,
+  /**
+   * Where the server's handlers sit on the global `host_up` and `host_down` hooks: gen_mod's
+   * `start_modules` (40) and `stop_modules` (70), around the session manager's (50, 60).
+   */
+  hostHookSeq: Object.freeze({ up: 40, down: 70 }),
 });
