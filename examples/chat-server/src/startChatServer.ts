@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ActorSystem, type Logger } from '@otp-chat/actor';
 import { Cluster } from '@otp-chat/cluster';
+import { nameprep, nodeprep } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
 import { MemoryUserStore, modOffline, modPing, modRegister, XmppServer } from '@otp-chat/xmpp';
 import { type ChatServerConfig, clusterUrlOf } from './config.ts';
@@ -24,9 +25,46 @@ export interface ChatServer {
   readonly cluster: Cluster | undefined;
   /** Where the XMPP listener is bound. */
   readonly address: { readonly host: string; readonly port: number };
+  /** The configuration in force (the one started with, as changed by {@link reload}). */
+  readonly config: ChatServerConfig;
+  /**
+   * Applies a new configuration while running, as `ejabberd_config:reload/0`: virtual hosts added
+   * to `vhosts` come up (users registered there, then the global `host_up` hook: the session
+   * manager serves them, the XMPP server accepts and routes them and runs its modules there),
+   * removed ones go down (`host_down`: their streams end with `system-shutdown`), users new to
+   * `users` are registered on every host, `maxUserSessions` applies to the next logins, then the
+   * global `config_reloaded` hook runs. Keys that need a restart (listen address and port, domain,
+   * backend, node, cluster) keep their running value and are named in the report.
+   */
+  reload(next: ChatServerConfig): Promise<ReloadReport>;
   /** Stops the XMPP server (every stream ends with `system-shutdown`), then leaves the cluster. */
   stop(): Promise<void>;
 }
+
+/** What a {@link ChatServer.reload} changed. */
+export interface ReloadReport {
+  /** Virtual hosts added (`host_up`), prepared. */
+  readonly hostsUp: readonly string[];
+  /** Virtual hosts removed (`host_down`), prepared. */
+  readonly hostsDown: readonly string[];
+  /** Users registered (on every host). */
+  readonly usersAdded: readonly string[];
+  /** Changed keys that only a restart applies; their running values stay. */
+  readonly needsRestart: readonly (keyof ChatServerConfig)[];
+}
+
+/** The keys a reload cannot apply to a running server. */
+const RESTART_KEYS = [
+  'host',
+  'port',
+  'domain',
+  'backend',
+  'redisUrl',
+  'node',
+  'clusterUrl',
+  'clusterHeartbeatMs',
+  'clusterTimeoutMs',
+] as const satisfies readonly (keyof ChatServerConfig)[];
 
 /**
  * Starts the chat server described by `config`: the node joins the cluster first when one is
@@ -62,21 +100,25 @@ export async function startChatServer(
           ...(config.clusterTimeoutMs === undefined ? {} : { nodeTimeoutMs: config.clusterTimeoutMs }),
           ...(options.logger ? { logger: options.logger } : {}),
         });
+  let current = config;
   const users = new MemoryUserStore();
-  for (const { user, password } of config.users) users.register(user, config.domain, password);
+  const hosts = [config.domain, ...config.vhosts];
+  for (const host of hosts) registerUsers(users, config.users, host);
   let xmpp: XmppServer;
   try {
     xmpp = await XmppServer.start({
       system,
-      hosts: [config.domain],
+      hosts,
       host: config.host,
       port: config.port,
       users,
-      maxUserSessions: config.maxUserSessions,
+      // Read at each login, so that a reload applies to the next ones.
+      maxUserSessions: () => current.maxUserSessions,
       modules: [modPing(), modOffline(), modRegister()],
       ...(options.logger ? { logger: options.logger } : {}),
+      // Every host on one Redis backend, hosts added by a reload included.
       ...(config.backend === 'redis'
-        ? { backends: { [config.domain]: new RedisBackend({ url: config.redisUrl, prefix }) } }
+        ? { defaultBackend: new RedisBackend({ url: config.redisUrl, prefix }) }
         : {}),
     });
   } catch (error) {
@@ -85,10 +127,34 @@ export async function startChatServer(
   }
   const sm = xmpp.sm;
   cluster?.addNodeCleanup((node, { signal }) => sm.cleanNode(node, { signal }));
+  const reload = async (next: ChatServerConfig): Promise<ReloadReport> => {
+    const needsRestart = RESTART_KEYS.filter((k) => next[k] !== current[k]);
+    const before = new Set(xmpp.hosts);
+    const wanted = [current.domain, ...next.vhosts].map((h) => nameprep(h));
+    const hostsUp = wanted.filter((h) => !before.has(h));
+    const hostsDown = [...before].filter((h) => !wanted.includes(h));
+    const known = new Set(current.users.map((u) => u.user));
+    const added = next.users.filter((u) => !known.has(u.user));
+    // Users first (a new host's users exist when it comes up), then the hosts, as ejabberd_config:reload.
+    for (const host of xmpp.hosts) registerUsers(users, added, host);
+    for (const host of hostsUp) registerUsers(users, next.users, host);
+    current = {
+      ...next,
+      ...Object.fromEntries(RESTART_KEYS.map((k) => [k, current[k]])),
+    } as ChatServerConfig;
+    for (const host of hostsUp) await xmpp.hooks.run('host_up', 'global', host);
+    for (const host of hostsDown) await xmpp.hooks.run('host_down', 'global', host);
+    await xmpp.hooks.run('config_reloaded', 'global');
+    return { hostsUp, hostsDown, usersAdded: added.map((u) => u.user), needsRestart };
+  };
   return {
     system,
     xmpp,
     cluster,
+    get config() {
+      return current;
+    },
+    reload,
     get address() {
       return xmpp.address;
     },
@@ -97,4 +163,13 @@ export async function startChatServer(
       await cluster?.stop();
     },
   };
+}
+
+/** Registers `list` on `host` (prepared names, as logins look them up), leaving existing accounts as they are. */
+function registerUsers(users: MemoryUserStore, list: ChatServerConfig['users'], host: string): void {
+  const lserver = nameprep(host);
+  for (const { user, password } of list) {
+    const luser = nodeprep(user);
+    if (!users.userExists(luser, lserver)) users.register(luser, lserver, password);
+  }
 }

@@ -32,6 +32,11 @@ describe('chat-server config', () => {
       { backend: 'redis', redisUrl: 'redis://10.0.0.1:6380' },
     ],
     ['--max-user-sessions', ['--max-user-sessions', '3'], { maxUserSessions: 3 }],
+    [
+      '--vhost, repeatable',
+      ['--vhost', 'a.example', '--vhost', 'b.example'],
+      { vhosts: ['a.example', 'b.example'] },
+    ],
     ['--node', ['--node', 'chat1@host-a'], { node: 'chat1@host-a' }],
     [
       '--cluster-url and its timings',
@@ -98,6 +103,9 @@ describe('chat-server config', () => {
     [['--cluster-url', 'redis://x']], // the memory backend cannot be shared
     [['--backend', 'redis', '--cluster-timeout', '0']],
     [['--node', 'a@b@c']],
+    [['--vhost', 'a b']],
+    [['--vhost', 'LocalHost']], // the domain again
+    [['--vhost', 'x.example', '--vhost', 'x.example']],
     [['--bogus', '1']],
     [['--port']],
   ])('rejects %j with a ConfigError', (argv) => {

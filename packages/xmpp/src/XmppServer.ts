@@ -37,8 +37,10 @@ export interface XmppServerOptions {
   readonly port?: number;
   /** @default a new `MemoryUserStore` */
   readonly users?: UserStore;
-  /** Session backend per host (`sm_db_type`). @default memory */
+  /** Session backend per host (`sm_db_type`); hosts not listed use `defaultBackend`. */
   readonly backends?: Readonly<Record<string, Backend>>;
+  /** The session backend of every host not in `backends`, hosts added at run time included. @default memory */
+  readonly defaultBackend?: Backend;
   /** `max_user_sessions`. @default unlimited (the session manager's default) */
   readonly maxUserSessions?: PerUser<number>;
   /** @default the session manager's (1000 ms) */
@@ -167,6 +169,7 @@ export class XmppServer {
       hooks,
       commands: options.commands ?? new Commands({ hooks }),
       ...(options.backends === undefined ? {} : { backends: options.backends }),
+      ...(options.defaultBackend === undefined ? {} : { defaultBackend: options.defaultBackend }),
       ...(options.maxUserSessions === undefined ? {} : { maxUserSessions: options.maxUserSessions }),
       ...(options.replacedConnectionTimeoutMs === undefined
         ? {}
