@@ -21,6 +21,11 @@ export const DEFAULTS = Object.freeze({
    * eredis' 5 s call timeout, mnesia has none); here a frozen store costs each caller at most this.
    */
   backendTimeoutMs: 3000,
+  /**
+   * How long a command waits for a connection to answer `get_presence` or `set_presence`
+   * (`ejabberd_c2s:get_presence/1` and `set_presence/2` call with 1 s, as here).
+   */
+  connectionCallTimeoutMs: 1000,
   /** The reason sent to a removed user's connections (`disconnect_removed_user/2`). */
   userRemovedReason: 'User removed',
   /**

@@ -43,6 +43,7 @@ import {
   type Priority,
   Session,
   type SessionInfo,
+  sessionIp,
 } from './Session.ts';
 import { type Sid, SidFactory } from './Sid.ts';
 import { makeErrorReply, type StanzaErrorCondition } from './stanzaError.ts';
@@ -111,16 +112,6 @@ export interface UserSessionInfo {
   readonly info: SessionInfo;
 }
 
-/** One entry of `user_sessions_info`. */
-export interface SessionSummary {
-  readonly resource: string;
-  readonly priority: number | null;
-  readonly node: string;
-  readonly uptime: number;
-  readonly connection: string | null;
-  readonly ip: string | null;
-}
-
 const NO_INFO: SessionInfo = Object.freeze({});
 const IGNORE_SM_BOUNCE = new WeakSet<Element>();
 /** What `closeSession` was asked to close, raw and prepared. */
@@ -180,7 +171,8 @@ export class SessionManager {
   /** @internal The backends and the access to them (timed, reported, repaired). */
   readonly store: BackendAccess;
   private readonly sids: SidFactory;
-  private readonly wallClock: () => number;
+  /** @internal Wall-clock milliseconds (sids, uptimes). */
+  readonly wallClock: () => number;
   private readonly maxSessions: PerUser<number>;
   private readonly replaceTimeout: number | ((lserver: string) => number);
   private readonly userExists: (luser: string, lserver: string) => MaybePromise<boolean>;
@@ -815,6 +807,18 @@ export class SessionManager {
     });
   }
 
+  /** `get_user_ip/3`: the client's address and port of the newest session of the resource. */
+  getUserIp(
+    user: string,
+    server: string,
+    resource: string,
+  ): MaybePromise<readonly [string, number] | undefined> {
+    return andThen(this.store.resourceRows(user, server, resource), (rows) => {
+      const s = newestSession(rows);
+      return s === undefined ? undefined : sessionIp(s.info);
+    });
+  }
+
   /** `get_session_pid/3`: the connection of the newest session of the resource. */
   getSessionRef(user: string, server: string, resource: string): MaybePromise<ActorRef | undefined> {
     return andThen(this.store.resourceRows(user, server, resource), (rows) => newestSession(rows)?.sid.ref);
@@ -917,24 +921,12 @@ export class SessionManager {
     });
   }
 
-  /** mod_admin_extra's `kick_session`: `{exit, reason}` to the session (`route/2`). */
+  /**
+   * mod_admin_extra's `kick_session`: `{exit, reason}` to the session (`route/2`); to every
+   * resource of the user when `resource` is empty (the bare JID, as ejabberd).
+   */
   kickSession(user: string, server: string, resource: string, reason: string): MaybePromise<void> {
     return this.route(jid(user, server, resource), { type: 'exit', reason });
-  }
-
-  /** mod_admin_extra's `user_sessions_info`: one entry per resource. */
-  userSessionsInfo(user: string, server: string): MaybePromise<SessionSummary[]> {
-    const nowS = Math.floor(this.wallClock() / 1000);
-    return andThen(this.store.rowsOf(user, server), (rows) =>
-      cleanSessionList(rows).map((s) => ({
-        resource: s.lresource,
-        priority: s.priority ?? null,
-        node: s.sid.ref.node,
-        uptime: Math.max(0, nowS - s.sid.time),
-        connection: typeof s.info.conn === 'string' ? s.info.conn : null,
-        ip: typeof s.info.ip === 'string' ? s.info.ip : null,
-      })),
-    );
   }
 
   /**

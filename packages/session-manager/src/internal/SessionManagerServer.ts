@@ -7,6 +7,7 @@ import {
   type StartResult,
 } from '@otp-chat/actor';
 import type { AnyCommandSpec } from '@otp-chat/event-bus';
+import { adminExtraCommands } from '../adminCommands.ts';
 import { sessionManagerCommands } from '../commands.ts';
 import { DEFAULTS } from '../DEFAULTS.ts';
 import { NotStartedError } from '../errors.ts';
@@ -112,14 +113,18 @@ async function init(
       'session backends restarted; live connections re-register',
     );
   }
-  // The global hooks, then each host's (`host_up/1`), then the commands (`get_commands_spec/0`).
+  // The global hooks, then each host's (`host_up/1`), then the commands (`get_commands_spec/0`, and
+  // mod_admin_extra's session commands).
   const h = sm.hookHandlers;
   const seq = DEFAULTS.hookSeq;
   sm.hooks.add('host_up', 'global', h.hostUp, seq.hostUp);
   sm.hooks.add('host_down', 'global', h.hostDown, seq.hostDown);
   for (const host of sm.hosts) hostHooks(sm, 'add', host);
-  run.commands = sessionManagerCommands(sm);
-  sm.commands.register(run.commands, { definer: 'session_manager' });
+  const own = sessionManagerCommands(sm);
+  const extra = adminExtraCommands(sm);
+  run.commands = [...own, ...extra];
+  sm.commands.register(own, { definer: 'session_manager' });
+  sm.commands.register(extra, { definer: 'mod_admin_extra' });
   return { ok: { sm } };
 }
 
