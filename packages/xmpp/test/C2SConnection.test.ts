@@ -210,7 +210,7 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
     system.send(ref, REPLACED);
     await settle();
     expect(socket.out).toContain(
-      "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Replaced by new connection</text></stream:error></stream:stream>",
+      "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>Replaced by new connection</text></stream:error></stream:stream>",
     );
     expect(await sm.userResources('alice', 'localhost')).toEqual([]);
     expect(system.isAlive(ref)).toBe(false);
