@@ -97,7 +97,7 @@ export const DEFAULTS = Object.freeze({
    */
   language: 'en',
   /**
-   * The longest `xml:lang` a stream header may carry (in bytes; BCP 47 §4.4.1 asks for at least 35):
+   * The longest `xml:lang` a stream header may carry (in bytes; RFC 5646 §4.4.1 asks for at least 35):
    * a longer one ends the stream with `policy-violation`, as `xmpp_stream_in:process_stream/2` does.
    */
   maxLangBytes: 35,

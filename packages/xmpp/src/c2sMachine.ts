@@ -120,7 +120,7 @@ export type C2SActionEvent<A extends C2SActionName> = Extract<C2SEvent, { type: 
 
 const STREAMS_NS = 'http://etherx.jabber.org/streams';
 
-/** `xmpp_stream_in:process_stream/2`'s refusal of an overlong `xml:lang` (BCP 47 §4.4.1 asks for 35 bytes). */
+/** `xmpp_stream_in:process_stream/2`'s refusal of an overlong `xml:lang` (RFC 5646 §4.4.1 asks for 35 bytes). */
 const LANG_TOO_LONG: StreamErrorInfo = {
   condition: 'policy-violation',
   text: "Too long value of 'xml:lang' attribute",
