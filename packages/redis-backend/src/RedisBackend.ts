@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, type Logger, silentLogger, systemClock } from '@otp-chat/actor';
-import type { Backend, BackendInitContext, Session } from '@otp-chat/session-manager';
+import { type Backend, type BackendInitContext, type Session, SessionCache } from '@otp-chat/session-manager';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { BackendUnavailableError, RedisCommandError } from './errors.ts';
 import { CLEAN_NODE_SCRIPT } from './internal/cleanNodeScript.ts';
-import { SessionCache } from './internal/SessionCache.ts';
 import { RedisKeys } from './RedisKeys.ts';
 import { decodeSession, encodeSession } from './sessionCodec.ts';
 

@@ -48,6 +48,7 @@ export {
   type SessionInfo,
   type SessionJSON,
 } from './Session.ts';
+export { type CacheTicket, SessionCache } from './SessionCache.ts';
 export {
   ignoreSmBounce,
   type PerUser,

@@ -1,6 +1,6 @@
 import type { Clock } from '@otp-chat/actor';
-import type { Session } from '@otp-chat/session-manager';
 import { LRUCacheWithDelete } from 'mnemonist';
+import type { Session } from './Session.ts';
 
 interface Entry {
   readonly rows: readonly Session[];
@@ -21,13 +21,18 @@ export interface CacheTicket {
 }
 
 /**
- * The per-user session cache (spec §8), better than ejabberd's `sm_cache`:
+ * The per-user session cache (spec §8), better than ejabberd's `sm_cache`, for network backends
+ * whose store tells every node about writes (Redis pub/sub, PostgreSQL `LISTEN`/`NOTIFY`):
  * - an LRU (mnemonist) instead of a table cleared when full;
- * - an answer is stored only if no invalidation of its key (local write, pub/sub message, flush)
+ * - an answer is stored only if no invalidation of its key (local write, invalidation message, flush)
  *   happened while it was in flight: a read that raced a write is not cached (ets_cache's counter);
  * - only answers are cached, never errors (ejabberd caches a backend error as "no sessions");
- * - disabled (and flushed) while the pub/sub connection is down, since invalidations could be missed;
+ * - disabled (and flushed) by its owner while the invalidation channel is down, since
+ *   invalidations could be missed;
  * - concurrent misses for one key share one read (no thundering herd on a hot user).
+ *
+ * Used by `@otp-chat/redis-backend` and `@otp-chat/sql-backend`; a backend that caches this way
+ * answers `useCache() === false`, so the session manager adds no cache on top.
  */
 export class SessionCache {
   private readonly lru: LRUCacheWithDelete<string, Entry>;
