@@ -1,0 +1,576 @@
+import { randomUUID } from 'node:crypto';
+import { type Clock, type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { type Backend, type BackendInitContext, type Session, SessionCache } from '@otp-chat/session-manager';
+import { DEFAULTS } from './DEFAULTS.ts';
+import { BackendUnavailableError } from './errors.ts';
+import { NotifyListener } from './internal/NotifyListener.ts';
+import { SqlClient } from './SqlClient.ts';
+import { checkEncoding, migrate, quoteSchema, SM_SCHEMA } from './schema.ts';
+import { decodeSmRow, encodeSmRow, type SmRow, sidPid, sidUsec } from './smRow.ts';
+
+/** Options of {@link SqlBackend}; every field defaults to {@link DEFAULTS}. */
+export interface SqlBackendOptions {
+  /** PostgreSQL URL. Ignored when `client` is given. */
+  readonly url?: string;
+  /**
+   * A client to share with other stores on the same database (the XMPP package's `SqlUserStore`).
+   * The backend then does not end it at `stop`. @default a client of its own on `url`
+   */
+  readonly client?: SqlClient;
+  /** The PostgreSQL schema that holds the `sm` table. */
+  readonly schema?: string;
+  /** The backend's name in logs and errors. @default 'sql' */
+  readonly name?: string;
+  /** Whether per-user reads are cached (spec §8, `sm_use_cache`). @default true */
+  readonly cache?: boolean;
+  readonly cacheSize?: number;
+  readonly cacheLifetimeMs?: number;
+  readonly cleanBatchSize?: number;
+  readonly poolSize?: number;
+  readonly queryTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly reconnectInitialMs?: number;
+  readonly reconnectMaxMs?: number;
+}
+
+/** Where the backend's connection stands. */
+export type SqlBackendStatus = 'stopped' | 'ready' | 'unavailable';
+
+/** A write that could not reach PostgreSQL, replayed when it is back (the last intent per row wins). */
+interface PendingWrite {
+  readonly op: 'set' | 'delete';
+  readonly session: Session;
+}
+
+const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
+/** The incarnation of an `init` called without one (by hand): only the first such `init` cleans. */
+const FIRST_RUN: unique symbol = Symbol('first run');
+/** pg_notify's payload limit is 8000 bytes; a longer key is sent as a full flush. */
+const MAX_PAYLOAD = 7900;
+
+/**
+ * The PostgreSQL session store, ejabberd's `ejabberd_sm_sql` (spec §6) without its weak spots
+ * (spec §7, §8, §14):
+ *
+ * - ejabberd's `sm` table (same columns, primary key `(usec, pid)`, indexes on `node` and
+ *   `(server_host, username)`), created and versioned by a migration at `init`;
+ * - `setSession` is one upsert on the primary key, `deleteSession` one delete by it, each with the
+ *   `pg_notify` that invalidates other nodes' caches in the same statement (one round trip,
+ *   delivered at commit); reads are one indexed select; every statement is parameterised and
+ *   prepared, and bounded by `queryTimeoutMs`;
+ * - `init` removes this node's rows from a previous run (once per incarnation) in short batches
+ *   (`cleanBatchSize`), so no lock is held long and memory stays bounded; `cleanNode(node)` /
+ *   `cleanNodeBatches(node)` do the same for any node and give the removed rows back, so that the
+ *   session manager runs `sm_remove_connection_hook` for each (a dead cluster node);
+ * - a per-user {@link SessionCache}, served synchronously on a hit so that routing stays
+ *   synchronous, invalidated by `LISTEN`/`NOTIFY` and off while the notification connection is down;
+ * - while the database is unreachable every call fails fast with `BackendUnavailableError`, never
+ *   an empty answer; writes that failed so are replayed once it is back (the last intent per row
+ *   wins), so a `deleteSession` issued during an outage is not lost (ejabberd #1271).
+ *
+ * `useCache` answers false: the session manager must not add a cache on top of this one.
+ */
+export class SqlBackend implements Backend {
+  readonly name: string;
+  /** The PostgreSQL schema of the `sm` table. */
+  readonly schema: string;
+  private readonly options: SqlBackendOptions;
+  private readonly table: string;
+  private readonly channel: string;
+  private readonly cacheOn: boolean;
+  private readonly instanceId = randomUUID();
+  private readonly sharedClient: SqlClient | undefined;
+  private client: SqlClient | undefined;
+  private listener: NotifyListener | undefined;
+  private cache: SessionCache;
+  private readonly pending = new Map<string, PendingWrite>();
+  /** The sequence number of the latest write issued per row, while writes of that row are in flight. */
+  private readonly latest = new Map<string, number>();
+  private seq = 0;
+  private readonly hosts = new Set<string>();
+  private logger: Logger = silentLogger;
+  private node = '';
+  private replaying = false;
+  private replayTimer: ReturnType<typeof setTimeout> | undefined;
+  private replayAttempts = 0;
+  private syncWaiters: (() => void)[] = [];
+  private cleanedFor: string | typeof FIRST_RUN | undefined;
+  private readonly keyMemo = new Map<string, Map<string, string>>();
+  private keyMemoSize = 0;
+  private readonly keyMemoMax: number;
+  private readonly sql: {
+    readonly set: string;
+    readonly delete: string;
+    readonly user: string;
+    readonly server: string;
+    readonly clean: string;
+  };
+
+  constructor(options: SqlBackendOptions = {}) {
+    this.options = options;
+    this.name = options.name ?? 'sql';
+    this.schema = options.schema ?? DEFAULTS.schema;
+    const s = quoteSchema(this.schema);
+    this.table = `${s}.sm`;
+    this.channel = `otp_chat_sm_${this.schema}`;
+    this.sharedClient = options.client;
+    this.cacheOn = options.cache ?? true;
+    this.cache = this.makeCache(systemClock);
+    this.keyMemoMax = 2 * (options.cacheSize ?? DEFAULTS.cacheSize);
+    const t = this.table;
+    const columns = 'usec, pid, node, username, server_host, resource, priority, info';
+    this.sql = {
+      // ejabberd's ?SQL_UPSERT on (usec, pid), and the invalidation, in one statement.
+      set: `WITH w AS (
+              INSERT INTO ${t} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+              ON CONFLICT (usec, pid) DO UPDATE SET node = EXCLUDED.node, username = EXCLUDED.username,
+                server_host = EXCLUDED.server_host, resource = EXCLUDED.resource,
+                priority = EXCLUDED.priority, info = EXCLUDED.info
+              RETURNING 1)
+            SELECT pg_notify($9, $10)`,
+      delete: `WITH d AS (DELETE FROM ${t} WHERE usec = $1 AND pid = $2 RETURNING 1) SELECT pg_notify($3, $4)`,
+      user: `SELECT ${columns} FROM ${t} WHERE server_host = $1 AND username = $2`,
+      server: `SELECT ${columns} FROM ${t} WHERE server_host = $1`,
+      // One short transaction per batch; the notification (a full flush) only when rows went.
+      clean: `WITH v AS (SELECT usec, pid FROM ${t} WHERE node = $1 LIMIT $2),
+                   d AS (DELETE FROM ${t} t USING v WHERE t.usec = v.usec AND t.pid = v.pid
+                         RETURNING t.usec, t.pid, t.node, t.username, t.server_host, t.resource, t.priority, t.info)
+              SELECT d.*, (SELECT pg_notify($3, $4)) AS notified FROM d`,
+    };
+  }
+
+  /** `ready` when statements can be sent, `unavailable` while PostgreSQL cannot be reached. */
+  get status(): SqlBackendStatus {
+    if (this.client === undefined) return 'stopped';
+    return this.listener?.isUp === true ? 'ready' : 'unavailable';
+  }
+
+  /** Writes waiting for PostgreSQL to come back. */
+  get pendingWrites(): number {
+    return this.pending.size;
+  }
+
+  /** Entries in the per-user cache. */
+  get cacheSize(): number {
+    return this.cache.size;
+  }
+
+  /** Whether the cache is serving (false while the notification connection is down). */
+  get cacheEnabled(): boolean {
+    return this.cache.isEnabled;
+  }
+
+  /**
+   * Connects, checks that the database is UTF-8, migrates the `sm` table (idempotent, versioned),
+   * listens for invalidations and, once per node incarnation, removes the rows a previous run of
+   * this node left (`ejabberd_sm_sql:init/0`, in batches). Rejects with `BackendUnavailableError`
+   * when PostgreSQL cannot be reached, `SchemaTooNewError` when the table is at a newer version,
+   * `DatabaseEncodingError` when the database is not UTF-8.
+   *
+   * On a running backend (its actor crashed and the backend supervisor restarted it) `init` keeps
+   * the connections and the writes waiting for replay, flushes the cache and replays; rows are
+   * cleaned only when the incarnation changes, never on such a restart (they belong to live
+   * connections).
+   */
+  async init(context: BackendInitContext): Promise<void> {
+    this.logger = context.logger;
+    this.node = context.node;
+    for (const h of context.hosts) this.hosts.add(h);
+    if (this.client !== undefined && this.listener !== undefined) {
+      this.cache.flush();
+      this.scheduleReplay(0);
+    } else {
+      await this.connect(context);
+    }
+    const incarnation = context.incarnation ?? FIRST_RUN;
+    if (this.cleanedFor === undefined || (incarnation !== FIRST_RUN && incarnation !== this.cleanedFor)) {
+      let removed = 0;
+      for await (const batch of this.cleanNodeBatches(this.node)) removed += batch.length;
+      if (removed > 0) {
+        this.logger.info(
+          { backend: this.name, node: this.node, removed },
+          'removed the sessions of a previous run of this node',
+        );
+      }
+      this.cleanedFor = incarnation;
+    }
+  }
+
+  private async connect(context: BackendInitContext): Promise<void> {
+    this.cache = this.makeCache(context.clock);
+    const o = this.options;
+    const client =
+      this.sharedClient ??
+      new SqlClient({
+        name: this.name,
+        ...(o.url === undefined ? {} : { url: o.url }),
+        ...(o.poolSize === undefined ? {} : { poolSize: o.poolSize }),
+        ...(o.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: o.queryTimeoutMs }),
+        ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+        logger: context.logger,
+      });
+    const listener = new NotifyListener({
+      url: client.url,
+      channel: this.channel,
+      name: this.name,
+      connectTimeoutMs: o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      reconnectInitialMs: o.reconnectInitialMs ?? DEFAULTS.reconnectInitialMs,
+      reconnectMaxMs: o.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs,
+      heartbeatMs: Math.max(1000, o.queryTimeoutMs ?? DEFAULTS.queryTimeoutMs),
+      logger: context.logger,
+      onNotify: (payload) => {
+        if (this.listener === listener) this.onNotify(payload);
+      },
+      onUp: () => {
+        if (this.listener === listener) this.onUp();
+      },
+      onDown: () => {
+        if (this.listener === listener) this.onDown();
+      },
+    });
+    try {
+      await checkEncoding(client);
+      const result = await migrate(client, this.schema, SM_SCHEMA);
+      if (result.from !== result.to) {
+        this.logger.info({ backend: this.name, schema: this.schema, ...result }, 'migrated the sm table');
+      }
+      await listener.start();
+    } catch (error) {
+      await listener.stop();
+      if (client !== this.sharedClient) await client.end(0).catch(() => {});
+      // SchemaTooNewError, DatabaseEncodingError, SqlCommandError as they are; an outage as init's.
+      if (error instanceof BackendUnavailableError && error.operation !== 'init') {
+        throw new BackendUnavailableError(this.name, 'init', { cause: error.cause ?? error });
+      }
+      throw error;
+    }
+    this.client = client;
+    this.listener = listener;
+    this.cache.setEnabled(this.cacheOn);
+  }
+
+  setSession(session: Session): Promise<void> {
+    return this.write('set', session, 'setSession');
+  }
+
+  deleteSession(session: Session): Promise<void> {
+    return this.write('delete', session, 'deleteSession');
+  }
+
+  getSessions(): Promise<readonly Session[]>;
+  getSessions(lserver: string): Promise<readonly Session[]>;
+  getSessions(luser: string, lserver: string): readonly Session[] | Promise<readonly Session[]>;
+  getSessions(a?: string, b?: string): readonly Session[] | Promise<readonly Session[]> {
+    if (b !== undefined) return this.userSessions(a ?? '', b);
+    if (a !== undefined) return this.select('getSessions', this.sql.server, [a]);
+    return this.allSessions();
+  }
+
+  /** Every host's rows, one indexed select per host (as `ejabberd_sm_sql:get_sessions/0`). */
+  private async allSessions(): Promise<readonly Session[]> {
+    const out: Session[] = [];
+    for (const host of this.hosts)
+      for (const s of await this.select('getSessions', this.sql.server, [host])) out.push(s);
+    return out;
+  }
+
+  /**
+   * Removes every row whose connection lives on `node` and returns them all, so that the session
+   * manager runs `sm_remove_connection_hook` for each. For a node that may have left many rows,
+   * prefer {@link cleanNodeBatches}, which holds one batch at a time.
+   */
+  async cleanNode(node: string): Promise<readonly Session[]> {
+    const out: Session[] = [];
+    for await (const batch of this.cleanNodeBatches(node)) for (const s of batch) out.push(s);
+    return out;
+  }
+
+  /**
+   * Removes the rows of `node` in batches of at most `cleanBatchSize`, each its own short
+   * transaction (no long lock, bounded memory), and yields each batch once it is committed: the
+   * seam for a cluster's node-down handler, which runs the removal hooks batch by batch. Every
+   * node's cache is flushed after a batch that removed rows. Stopping the iteration early leaves
+   * the remaining rows in place. Rejects with `BackendUnavailableError` when the database cannot be
+   * reached (rows removed by earlier batches stay removed).
+   */
+  async *cleanNodeBatches(node: string): AsyncGenerator<readonly Session[], void, undefined> {
+    const batch = this.options.cleanBatchSize ?? DEFAULTS.cleanBatchSize;
+    for (;;) {
+      const client = this.ready('cleanNode');
+      const rows = await client.query<SmRow>('cleanNode', this.sql.clean, [
+        node,
+        batch,
+        this.channel,
+        `${this.instanceId}\n*`,
+      ]);
+      if (rows.length > 0) this.cache.flush();
+      this.logger.debug(
+        { backend: this.name, event: 'clean_batch', node, removed: rows.length },
+        'clean-up batch',
+      );
+      if (rows.length > 0) yield this.decodeAll(rows);
+      if (rows.length < batch) return;
+    }
+  }
+
+  /** False: this backend caches per-user reads itself (invalidated by `LISTEN`/`NOTIFY`). */
+  useCache(_lserver: string): boolean {
+    return false;
+  }
+
+  /**
+   * Resolves once PostgreSQL is reachable, the notification connection listens and every pending
+   * write has been replayed. For tests, benchmarks and orderly shut-down; it waits as long as it takes.
+   */
+  whenSynced(): Promise<void> {
+    if (this.isSynced()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.syncWaiters.push(resolve);
+      this.checkSynced();
+    });
+  }
+
+  /**
+   * Stops listening and closes the connections (a shared client is left open). Writes still
+   * pending are dropped (logged): the next `init` of this node cleans its rows.
+   */
+  async stop(): Promise<void> {
+    if (this.pending.size > 0) {
+      this.logger.warn(
+        { backend: this.name, pending: this.pending.size },
+        'stopping with writes that never reached postgres',
+      );
+      this.pending.clear();
+    }
+    if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
+    const client = this.client;
+    const listener = this.listener;
+    this.client = undefined;
+    this.listener = undefined;
+    this.cache.setEnabled(false);
+    await listener?.stop();
+    if (client !== undefined && client !== this.sharedClient) await client.end();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private makeCache(clock: Clock): SessionCache {
+    return new SessionCache(
+      this.options.cacheSize ?? DEFAULTS.cacheSize,
+      this.options.cacheLifetimeMs ?? DEFAULTS.cacheLifetimeMs,
+      clock,
+    );
+  }
+
+  /** The client when statements may be sent; fails fast while the database is known to be down. */
+  private ready(operation: string): SqlClient {
+    const client = this.client;
+    if (client === undefined || this.listener?.isUp !== true) {
+      throw new BackendUnavailableError(this.name, operation);
+    }
+    return client;
+  }
+
+  private onUp(): void {
+    this.logger.info({ backend: this.name, pending: this.pending.size }, 'postgres is reachable');
+    // Invalidations may have been missed while down: start from an empty cache.
+    this.cache.setEnabled(this.cacheOn);
+    this.scheduleReplay(0);
+    this.checkSynced();
+  }
+
+  private onDown(): void {
+    this.cache.setEnabled(false);
+  }
+
+  private onNotify(payload: string): void {
+    const i = payload.indexOf('\n');
+    if (i < 0) return;
+    if (payload.slice(0, i) === this.instanceId) return;
+    const key = payload.slice(i + 1);
+    if (key === '*') this.cache.flush();
+    else this.cache.invalidate(key);
+  }
+
+  /** The cache key of a user: `<length>:<luser>@<lserver>` (unambiguous whatever the strings hold). */
+  private userKey(luser: string, lserver: string): string {
+    return `${luser.length}:${luser}@${lserver}`;
+  }
+
+  /** The user key, memoised per host, so that a warm read builds no string. Bounded. */
+  private cacheKey(luser: string, lserver: string): string {
+    let users = this.keyMemo.get(lserver);
+    if (users === undefined) {
+      users = new Map();
+      this.keyMemo.set(lserver, users);
+    }
+    let key = users.get(luser);
+    if (key === undefined) {
+      if (++this.keyMemoSize > this.keyMemoMax) {
+        this.keyMemo.clear();
+        this.keyMemoSize = 1;
+        users = new Map();
+        this.keyMemo.set(lserver, users);
+      }
+      key = this.userKey(luser, lserver);
+      users.set(luser, key);
+    }
+    return key;
+  }
+
+  private notifyPayload(key: string): string {
+    const payload = `${this.instanceId}\n${key}`;
+    return Buffer.byteLength(payload) > MAX_PAYLOAD ? `${this.instanceId}\n*` : payload;
+  }
+
+  private write(op: 'set' | 'delete', s: Session, operation: string): Promise<void> {
+    let values: ReturnType<typeof encodeSmRow> | undefined;
+    try {
+      if (op === 'set') values = encodeSmRow(s);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const usec = String(sidUsec(s.sid));
+    const pid = sidPid(s.sid);
+    const rowKey = `${usec}\n${pid}`;
+    const userKey = this.cacheKey(s.luser, s.lserver);
+    // This write supersedes any earlier one of the same row, waiting for the database or in flight.
+    this.pending.delete(rowKey);
+    const seq = ++this.seq;
+    if (op === 'set') this.hosts.add(s.lserver);
+    this.cache.invalidate(userKey);
+    const client = this.client;
+    if (client === undefined || this.listener?.isUp !== true) {
+      if (client !== undefined) this.pending.set(rowKey, { op, session: s });
+      this.latest.delete(rowKey);
+      return Promise.reject(new BackendUnavailableError(this.name, operation));
+    }
+    this.latest.set(rowKey, seq);
+    const payload = this.notifyPayload(userKey);
+    const p =
+      values === undefined
+        ? client.query(operation, this.sql.delete, [usec, pid, this.channel, payload])
+        : client.query(operation, this.sql.set, [...values, this.channel, payload]);
+    return p.then(
+      () => {
+        if (this.latest.get(rowKey) === seq) this.latest.delete(rowKey);
+        // A read that started before this write must not fill the cache with the old rows.
+        this.cache.invalidate(userKey);
+      },
+      (error: unknown) => {
+        this.cache.invalidate(userKey);
+        const isLatest = this.latest.get(rowKey) === seq;
+        if (isLatest) this.latest.delete(rowKey);
+        // Applied or not, we cannot tell: replay it (both writes are idempotent) unless a later
+        // write of the same row was issued meanwhile (its own outcome decides).
+        if (error instanceof BackendUnavailableError && this.client === client && isLatest) {
+          this.pending.set(rowKey, { op, session: s });
+          this.scheduleReplay();
+        }
+        throw error;
+      },
+    );
+  }
+
+  private userSessions(luser: string, lserver: string): readonly Session[] | Promise<readonly Session[]> {
+    const key = this.cacheKey(luser, lserver);
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    const load = (): Promise<readonly Session[]> =>
+      this.select('getSessions', this.sql.user, [lserver, luser]);
+    return this.cache.isEnabled ? this.cache.read(key, load) : load();
+  }
+
+  private select(operation: string, text: string, params: readonly string[]): Promise<readonly Session[]> {
+    let client: SqlClient;
+    try {
+      client = this.ready(operation);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return client.query<SmRow>(operation, text, params).then((rows) => this.decodeAll(rows));
+  }
+
+  /**
+   * Decodes rows, skipping (and logging) any that cannot be decoded. Shared with the cache: like
+   * the memory backend's, a returned array must never be mutated.
+   */
+  private decodeAll(rows: readonly SmRow[]): readonly Session[] {
+    if (rows.length === 0) return EMPTY;
+    const out: Session[] = [];
+    for (const row of rows) {
+      try {
+        out.push(decodeSmRow(row));
+      } catch (error) {
+        this.logger.error({ backend: this.name, err: error }, 'skipping an sm row that cannot be decoded');
+      }
+    }
+    return out;
+  }
+
+  /** Replays the pending writes after `delayMs` (exponential backoff while they keep failing). */
+  private scheduleReplay(delayMs?: number): void {
+    if (this.pending.size === 0 || this.replayTimer !== undefined || this.client === undefined) return;
+    const initial = this.options.reconnectInitialMs ?? DEFAULTS.reconnectInitialMs;
+    const max = this.options.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs;
+    const delay = delayMs ?? Math.min(initial * 2 ** Math.min(this.replayAttempts, 20), max);
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      void this.replay();
+    }, delay);
+    this.replayTimer.unref?.();
+  }
+
+  /** Replays the writes that failed while PostgreSQL was unreachable; the last intent per row wins. */
+  private async replay(): Promise<void> {
+    if (this.replaying) return;
+    this.replaying = true;
+    try {
+      while (this.pending.size > 0 && this.listener?.isUp === true) {
+        const inFlight: Promise<void>[] = [];
+        for (const [key, entry] of [...this.pending]) {
+          if (this.pending.get(key) !== entry) continue;
+          inFlight.push(
+            this.write(entry.op, entry.session, entry.op === 'set' ? 'setSession' : 'deleteSession').catch(
+              () => {},
+            ),
+          );
+        }
+        await Promise.all(inFlight);
+        if (this.pending.size > 0) break; // some failed again: back off
+      }
+    } catch (error) {
+      this.logger.error({ backend: this.name, err: error }, 'replaying pending writes failed');
+    } finally {
+      this.replaying = false;
+    }
+    if (this.pending.size > 0) {
+      this.replayAttempts++;
+      if (this.listener?.isUp === true) this.scheduleReplay();
+    } else {
+      this.replayAttempts = 0;
+    }
+    this.checkSynced();
+  }
+
+  private isSynced(): boolean {
+    return (
+      this.listener?.isUp === true &&
+      this.pending.size === 0 &&
+      !this.replaying &&
+      (!this.cacheOn || this.cache.isEnabled)
+    );
+  }
+
+  private checkSynced(): void {
+    if (this.syncWaiters.length === 0) return;
+    if (this.isSynced()) {
+      const waiters = this.syncWaiters;
+      this.syncWaiters = [];
+      for (const w of waiters) w();
+    } else if (this.listener?.isUp === true && this.pending.size > 0 && !this.replaying) {
+      this.scheduleReplay(0);
+    }
+  }
+}
