@@ -86,6 +86,8 @@ export class SqlBackend implements Backend {
   private readonly pending = new Map<string, PendingWrite>();
   /** The sequence number of the latest write issued per row, while writes of that row are in flight. */
   private readonly latest = new Map<string, number>();
+  /** Per row, the settling of the last write sent or queued, so that writes of a row never overlap. */
+  private readonly rowTails = new Map<string, Promise<void>>();
   private seq = 0;
   private readonly hosts = new Set<string>();
   private logger: Logger = silentLogger;
@@ -207,6 +209,8 @@ export class SqlBackend implements Backend {
         ...(o.poolSize === undefined ? {} : { poolSize: o.poolSize }),
         ...(o.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: o.queryTimeoutMs }),
         ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+        ...(o.reconnectInitialMs === undefined ? {} : { reconnectInitialMs: o.reconnectInitialMs }),
+        ...(o.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: o.reconnectMaxMs }),
         logger: context.logger,
       });
     const listener = new NotifyListener({
@@ -448,10 +452,22 @@ export class SqlBackend implements Backend {
     }
     this.latest.set(rowKey, seq);
     const payload = this.notifyPayload(userKey);
-    const p =
+    const send = (): Promise<unknown> =>
       values === undefined
         ? client.query(operation, this.sql.delete, [usec, pid, this.channel, payload])
         : client.query(operation, this.sql.set, [...values, this.channel, payload]);
+    // Writes of one row go out one after the other: on a pool, a delete could otherwise overtake
+    // an earlier upsert of the same row on another connection and the upsert resurrect the row.
+    const before = this.rowTails.get(rowKey);
+    const p = before === undefined ? send() : before.then(send);
+    const tail: Promise<void> = p.then(
+      () => {},
+      () => {},
+    );
+    this.rowTails.set(rowKey, tail);
+    void tail.then(() => {
+      if (this.rowTails.get(rowKey) === tail) this.rowTails.delete(rowKey);
+    });
     return p.then(
       () => {
         if (this.latest.get(rowKey) === seq) this.latest.delete(rowKey);

@@ -29,6 +29,9 @@ export interface SqlClientOptions {
   readonly poolSize?: number;
   readonly queryTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
+  /** First delay before a connection of the pool is attempted again; doubled up to `reconnectMaxMs`. */
+  readonly reconnectInitialMs?: number;
+  readonly reconnectMaxMs?: number;
   readonly logger?: Logger;
 }
 
@@ -55,7 +58,11 @@ export class SqlClient implements SqlQueryable {
     this.url = options.url ?? DEFAULTS.url;
     this.timeoutMs = options.queryTimeoutMs ?? DEFAULTS.queryTimeoutMs;
     this.logger = options.logger ?? silentLogger;
+    const initial = options.reconnectInitialMs ?? DEFAULTS.reconnectInitialMs;
+    const max = options.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs;
     this.sql = postgres(this.url, {
+      // The driver's own backoff grows to 20 s: a pool would sit idle that long after an outage.
+      backoff: (retries: number) => Math.min(initial * 2 ** Math.min(retries, 20), max) / 1000,
       max: options.poolSize ?? DEFAULTS.poolSize,
       connect_timeout: (options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs) / 1000,
       prepare: true,
@@ -125,8 +132,10 @@ export class SqlClient implements SqlQueryable {
       const timer = setTimeout(() => {
         if (done) return;
         done = true;
-        // Cancels a running statement on the server, or drops a queued one.
-        void Promise.resolve(pending.cancel()).catch(() => {});
+        // Cancels a running statement on the server, or drops a queued one (best effort).
+        try {
+          void Promise.resolve(pending.cancel()).catch(() => {});
+        } catch {}
         reject(
           new BackendUnavailableError(this.name, operation, {
             cause: new SqlTimeoutError(operation, this.timeoutMs),

@@ -102,6 +102,36 @@ function findSetpriv(): string | undefined {
   return undefined;
 }
 
+/** The pids whose parent is `pid` (Linux `/proc`; empty elsewhere). */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {}
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
   fsync: 'off',
   synchronous_commit: 'on',
@@ -182,22 +212,28 @@ export class PostgresServer {
   }
 
   /**
-   * Kills the server with SIGKILL, the postmaster and every backend at once (its process group),
-   * as a crash, and waits for the postmaster to exit. The data directory is kept.
+   * Kills the server with SIGKILL, the postmaster and every backend at once, as a crash, and waits
+   * for them to be gone. The data directory is kept. (Backends put themselves in sessions of their
+   * own, so a signal to the postmaster's process group would miss them: they are found by parent.)
    */
   async kill(): Promise<void> {
     const child = this.child;
     if (child === undefined) return;
     this.child = undefined;
     if (child.exitCode !== null || child.signalCode !== null) return;
+    const pid = child.pid;
+    const backends = pid === undefined ? [] : childrenOf(pid);
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        child.kill('SIGKILL');
+      child.kill('SIGKILL');
+      for (const b of backends) {
+        try {
+          process.kill(b, 'SIGKILL');
+        } catch {}
       }
     });
+    // Forked backends not yet seen are orphans now; they exit on noticing the postmaster's death.
+    for (let i = 0; i < 200 && backends.some(alive); i++) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Starts the server again on the same port and data (after {@link kill}): crash recovery. */
@@ -271,7 +307,7 @@ export class PostgresServer {
         : [setpriv, ['--pdeathsig', 'KILL', '--', this.binaries.postgres, ...args]];
     const child = spawn(command, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      // Its own process group, so that kill() takes the backends down with the postmaster.
+      // Its own process group: a Ctrl-C meant for the test runner is not a server crash.
       detached: true,
       ...(this.runAs === undefined ? {} : { uid: this.runAs.uid, gid: this.runAs.gid }),
       env: { ...process.env, LC_ALL: 'C' },
@@ -282,6 +318,7 @@ export class PostgresServer {
       let done = false;
       const onData = (chunk: Buffer): void => {
         output += chunk.toString();
+        if (process.env.PGDEBUG) process.stderr.write(`[pg] ${chunk}`);
         if (!done && output.includes('ready to accept connections')) {
           done = true;
           // Keep draining the pipes so that the server never blocks on a full one.

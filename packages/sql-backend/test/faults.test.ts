@@ -1,0 +1,313 @@
+import { ActorSystem, silentLogger, systemClock } from '@otp-chat/actor';
+import { type Session, SessionManager } from '@otp-chat/session-manager';
+import { fakeRef, makeRow } from '@otp-chat/session-manager/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendUnavailableError, SqlTimeoutError } from '../src/errors.ts';
+import { SqlBackend } from '../src/SqlBackend.ts';
+import { canRunPostgresTests, PostgresServer, uniqueSchema } from '../src/testing/index.ts';
+
+const HOSTS = ['a.example', 'b.example'] as const;
+
+/** A small deterministic PRNG (mulberry32), so that every run issues the same operations. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sidKeys(rows: readonly Session[]): string[] {
+  return rows.map((r) => `${r.luser}@${r.lserver}/${r.lresource}#${r.sid.key()}`).sort();
+}
+
+const ctx = { node: 'node1', hosts: HOSTS, logger: silentLogger, clock: systemClock };
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+// Spec §14 (#1271): PostgreSQL killed (SIGKILL, postmaster and backends) under load and started
+// again (crash recovery). The harness plays the session manager's part as the contract requires
+// it: an open whose setSession failed is compensated with deleteSession, a close deletes by sid.
+describe.runIf(canRunPostgresTests('SqlBackend fault tests', 'server'))(
+  'SqlBackend under PostgreSQL crashes',
+  () => {
+    let server: PostgresServer;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+
+    beforeAll(async () => {
+      server = await PostgresServer.start();
+      process.on('unhandledRejection', onUnhandled);
+    });
+    afterAll(async () => {
+      process.off('unhandledRejection', onUnhandled);
+      await server?.stop();
+    });
+
+    function backend(label: string): SqlBackend {
+      return new SqlBackend({
+        url: server.url,
+        schema: uniqueSchema(label),
+        reconnectInitialMs: 10,
+        reconnectMaxMs: 50,
+      });
+    }
+
+    it('10k operations across kill -9 and restart: typed failures only, the table equals the model afterwards', async () => {
+      const b = backend('fault');
+      await b.init(ctx);
+
+      const random = prng(1271);
+      const model = new Map<string, Session>(); // rows acknowledged open, not closed
+      const open: Session[] = []; // candidates for close / update (subset of the model)
+      const failures: unknown[] = [];
+      let ok = 0;
+      let failed = 0;
+      let counter = 0;
+
+      const expectTyped = (error: unknown): void => {
+        failed++;
+        if (!(error instanceof BackendUnavailableError)) failures.push(error);
+      };
+
+      const openOne = async (): Promise<void> => {
+        counter++;
+        const row = makeRow(`u${counter % 500}`, HOSTS[counter % 2]!, `r${counter % 3}`, counter, {
+          priority: counter % 7,
+        });
+        try {
+          await b.setSession(row);
+          ok++;
+          model.set(row.sid.key(), row);
+          open.push(row);
+        } catch (error) {
+          expectTyped(error);
+          // The connection is refused: the row must not survive (compensation, replayed if need be).
+          await b.deleteSession(row).catch(expectTyped);
+        }
+      };
+      const closeOne = async (): Promise<void> => {
+        const i = Math.floor(random() * open.length);
+        const row = open[i]!;
+        open[i] = open[open.length - 1]!;
+        open.pop();
+        model.delete(row.sid.key());
+        try {
+          await b.deleteSession(row);
+          ok++;
+        } catch (error) {
+          expectTyped(error);
+        }
+      };
+      const updateOne = async (): Promise<void> => {
+        const row = open[Math.floor(random() * open.length)]!;
+        try {
+          await b.setSession(row.withPriority(-1));
+          ok++;
+        } catch (error) {
+          expectTyped(error);
+        }
+      };
+      const readOne = async (): Promise<void> => {
+        const row = open[Math.floor(random() * open.length)]!;
+        try {
+          await b.getSessions(row.luser, row.lserver);
+          ok++;
+        } catch (error) {
+          expectTyped(error);
+        }
+      };
+
+      const TOTAL = 10_000;
+      const WINDOW = 100;
+      let issued = 0;
+      const step = (): Promise<void> => {
+        const r = random();
+        if (open.length < 10 || r < 0.45) return openOne();
+        if (r < 0.75) return closeOne();
+        return r < 0.85 ? updateOne() : readOne();
+      };
+      const run = async (until: number): Promise<void> => {
+        const inFlight = new Set<Promise<void>>();
+        while (issued < until) {
+          issued++;
+          const p: Promise<void> = step().finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (inFlight.size >= WINDOW) await Promise.race(inFlight);
+        }
+        await Promise.all(inFlight);
+      };
+
+      await run(3000);
+      // Kill while a window of operations is in flight.
+      const killed = server.kill();
+      await run(6000);
+      await killed;
+      await until(() => b.status === 'unavailable');
+      await run(6500); // all fail fast while down
+      await server.restart();
+      await b.whenSynced();
+      await run(TOTAL);
+      await b.whenSynced();
+
+      expect(failures).toEqual([]);
+      expect(unhandled).toEqual([]);
+      expect(failed).toBeGreaterThan(500); // the outage really happened under load
+      expect(ok).toBeGreaterThan(5000);
+      const rows = [...model.values()];
+      expect(sidKeys(await b.getSessions())).toEqual(sidKeys(rows));
+      for (const host of HOSTS) {
+        expect(sidKeys(await b.getSessions(host))).toEqual(sidKeys(rows.filter((r) => r.lserver === host)));
+      }
+      for (const u of ['u1', 'u2', 'u3']) {
+        expect(sidKeys(await b.getSessions(u, HOSTS[1]))).toEqual(
+          sidKeys(rows.filter((r) => r.luser === u && r.lserver === HOSTS[1])),
+        );
+      }
+      expect(sidKeys(await b.cleanNode('node1'))).toEqual(sidKeys(rows));
+      await b.stop();
+    }, 120_000);
+
+    it('fails fast with BackendUnavailableError while PostgreSQL is down, reads included, and never caches the failure', async () => {
+      const b = backend('fast');
+      await b.init(ctx);
+      const row = makeRow('alice', HOSTS[0], 'r', 1);
+      await b.setSession(row);
+      await b.getSessions('alice', HOSTS[0]);
+      expect(b.cacheSize).toBe(1);
+      await server.kill();
+      await until(() => b.status === 'unavailable');
+      const results = await Promise.allSettled([
+        b.setSession(makeRow('bob', HOSTS[0], 'r', 2)),
+        b.deleteSession(row),
+        Promise.resolve().then(() => b.getSessions('carol', HOSTS[0])),
+        b.getSessions(HOSTS[0]),
+        b.getSessions(),
+        b.cleanNode('node9'),
+      ]);
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(BackendUnavailableError);
+      }
+      // The cache was flushed when the notification connection went: no stale answer is served.
+      expect(b.cacheSize).toBe(0);
+      await expect(Promise.resolve().then(() => b.getSessions('alice', HOSTS[0]))).rejects.toBeInstanceOf(
+        BackendUnavailableError,
+      );
+      await server.restart();
+      await b.whenSynced();
+      // The failed delete and set were replayed: alice is gone, bob is there.
+      expect(await b.getSessions('alice', HOSTS[0])).toEqual([]);
+      expect((await b.getSessions('bob', HOSTS[0])).map((r) => r.luser)).toEqual(['bob']);
+      expect(await b.getSessions('carol', HOSTS[0])).toEqual([]);
+      await b.stop();
+    });
+
+    it('a statement that does not answer in time is cancelled and rejects with BackendUnavailableError', async () => {
+      const b = new SqlBackend({ url: server.url, schema: uniqueSchema('slow'), queryTimeoutMs: 300 });
+      await b.init(ctx);
+      const row = makeRow('alice', HOSTS[0], 'r', 1);
+      await b.setSession(row);
+      // Another session holds the row's lock: the upsert waits, and times out.
+      const { default: postgres } = await import('postgres');
+      const locker = postgres(server.url, { max: 1, onnotice: () => {} });
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const tx = locker.begin(async (sql) => {
+        await sql.unsafe(`SELECT * FROM "${b.schema}".sm FOR UPDATE`);
+        await held;
+      });
+      await until(() => true);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const error = await b.setSession(row.withPriority(4)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      expect((error as BackendUnavailableError).cause).toBeInstanceOf(SqlTimeoutError);
+      expect(b.pendingWrites).toBe(1); // outcome unknown: replayed
+      release();
+      await tx;
+      await locker.end({ timeout: 1 });
+      await b.whenSynced();
+      expect((await b.getSessions('alice', HOSTS[0]))[0]?.priority).toBe(4);
+      await b.stop();
+    });
+
+    it('SessionManager across an outage: a refused open leaves no row and a close deletes by sid, after the replay too (§14 #1271)', async () => {
+      const b = backend('smout');
+      const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+      const sm = await SessionManager.start({
+        system,
+        hosts: [HOSTS[0]],
+        backends: { [HOSTS[0]]: b },
+        logger: silentLogger,
+        remoteSend: () => true,
+      });
+      const errors: string[] = [];
+      sm.events.on('backend_error', (e) => errors.push(e.operation));
+      // Connections on another node: no liveness checks, so no read-repair gets in the way.
+      const [alice, bob, carol] = [1, 2, 3].map((id) => sm.makeSid(fakeRef('conn-node', id)));
+      await sm.openSession(alice!, 'alice', HOSTS[0], 'r');
+      await sm.openSession(bob!, 'bob', HOSTS[0], 'r');
+      await server.kill();
+      await until(() => b.status === 'unavailable');
+
+      // The connection is refused; the failed write is superseded by the compensating delete.
+      await expect(sm.openSession(carol!, 'carol', HOSTS[0], 'r')).rejects.toBeInstanceOf(
+        BackendUnavailableError,
+      );
+      // bob's rows cannot be read: deleted by sid anyway, the close resolves.
+      await sm.closeSession(bob!, 'bob', HOSTS[0], 'r');
+      expect(errors).toEqual(['setSession', 'deleteSession', 'getSessions', 'deleteSession']);
+      expect(b.pendingWrites).toBe(2); // delete carol, delete bob
+
+      await server.restart();
+      await b.whenSynced();
+      expect(sidKeys(await b.getSessions())).toEqual([`alice@${HOSTS[0]}/r#${alice!.key()}`]);
+      expect(await sm.connectedUsers()).toEqual([`alice@${HOSTS[0]}/r`]);
+      await sm.closeSession(alice!, 'alice', HOSTS[0], 'r');
+      await sm.stop();
+    });
+
+    it('a restart init during an outage (backend actor restarted) resolves, keeps the writes waiting for replay, cleans nothing', async () => {
+      const b = backend('restart');
+      const withIncarnation = { ...ctx, incarnation: 'run-1' };
+      await b.init(withIncarnation);
+      const kept = makeRow('alice', HOSTS[0], 'r', 1);
+      const closed = makeRow('bob', HOSTS[0], 'r', 2);
+      await b.setSession(kept);
+      await b.setSession(closed);
+      await server.kill();
+      await until(() => b.status === 'unavailable');
+      const added = makeRow('carol', HOSTS[1], 'r', 3);
+      await expect(b.setSession(added)).rejects.toBeInstanceOf(BackendUnavailableError);
+      await expect(b.deleteSession(closed)).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(b.pendingWrites).toBe(2);
+      await b.init(withIncarnation); // the backend actor crashed meanwhile and was restarted
+      expect(b.status).toBe('unavailable');
+      expect(b.pendingWrites).toBe(2);
+      await server.restart();
+      await b.whenSynced();
+      expect(sidKeys(await b.getSessions())).toEqual(sidKeys([kept, added]));
+      await b.stop();
+    });
+
+    it('init rejects with BackendUnavailableError while PostgreSQL is down, and a later init recovers', async () => {
+      await server.kill();
+      const b = new SqlBackend({ url: server.url, schema: uniqueSchema('init'), connectTimeoutMs: 500 });
+      await expect(b.init(ctx)).rejects.toBeInstanceOf(BackendUnavailableError);
+      expect(b.status).toBe('stopped');
+      await server.restart();
+      await b.init(ctx);
+      expect(b.status).toBe('ready');
+      await b.stop();
+    });
+  },
+);
