@@ -1,68 +1,15 @@
-import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type ActorRef, ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { type ActorRef, ActorSystem, silentLogger } from '@otp-chat/actor';
 import { jid } from '@otp-chat/jid';
 import { SessionManager } from '@otp-chat/session-manager';
+import { recorderConnection as recorder, SmNodeProcess } from '@otp-chat/session-manager/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
-import type { ChildEvent, ChildRequest } from './fixtures/smNode.ts';
 
 const HOST = 'example.com';
 const FIXTURE = fileURLToPath(new URL('./fixtures/smNode.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** A connection actor that records what it receives. */
-const recorder: GenServer<unknown[], void, 'inbox', unknown[]> = {
-  init: () => ({ ok: [] }),
-  handleInfo: (m, inbox) => ({ noreply: true, state: [...inbox, m] }),
-  handleCall: (_r, _f, inbox) => ({ reply: inbox, state: inbox }),
-};
-
-type Omit2<T> = T extends unknown ? Omit<T, 'id'> : never;
-
-/** The forked node: requests over IPC, answered by id; remote deliveries forwarded to `onRemote`. */
-class ChildNode {
-  private next = 0;
-  private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  readonly stderr: string[] = [];
-  readonly ready: Promise<void>;
-  readonly exited: Promise<number | null>;
-  onRemote: (event: Extract<ChildEvent, { type: 'remote' }>) => void = () => {};
-
-  constructor(readonly proc: ChildProcess) {
-    proc.stderr?.on('data', (d: Buffer) => this.stderr.push(d.toString()));
-    this.exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
-    this.ready = new Promise((resolve, reject) => {
-      proc.on('message', (m: ChildEvent | { id: number; ok?: unknown; error?: string }) => {
-        if ('type' in m) {
-          if (m.type === 'ready') resolve();
-          else this.onRemote(m);
-          return;
-        }
-        const w = this.waiting.get(m.id);
-        this.waiting.delete(m.id);
-        if (w === undefined) return;
-        if (m.error !== undefined) w.reject(new Error(m.error));
-        else w.resolve(m.ok);
-      });
-      void this.exited.then((code) => {
-        const error = new Error(`child exited (${code}): ${this.stderr.join('')}`);
-        reject(error);
-        for (const w of this.waiting.values()) w.reject(error);
-        this.waiting.clear();
-      });
-    });
-  }
-
-  request<T>(req: Omit2<ChildRequest>): Promise<T> {
-    const id = ++this.next;
-    return new Promise<T>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.proc.send({ ...req, id });
-    });
-  }
-}
 
 // Two session managers in two Node processes on one Redis (spec §6.3: the layout and the pub/sub
 // invalidation are what nodes share; §8: every node's cache is invalidated by the others' writes).
@@ -70,7 +17,7 @@ describe.runIf(canRunRedisTests('two session managers in two processes on one Re
   'two session managers in two processes on one Redis',
   () => {
     let redis: TestRedis;
-    let child: ChildNode | undefined;
+    let child: SmNodeProcess | undefined;
     let system: ActorSystem;
     let backend: RedisBackend;
     let sm: SessionManager;
@@ -94,13 +41,7 @@ describe.runIf(canRunRedisTests('two session managers in two processes on one Re
           return true;
         },
       });
-      child = new ChildNode(
-        fork(FIXTURE, [redis.url, prefix, 'child', HOST], {
-          cwd: REPO_ROOT,
-          execArgv: ['--import', 'tsx'],
-          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-        }),
-      );
+      child = new SmNodeProcess(FIXTURE, [redis.url, prefix, 'child', HOST], { cwd: REPO_ROOT });
       // Terms the child routes to the parent's sessions.
       child.onRemote = (e) => {
         if (e.node === 'parent') {
@@ -112,13 +53,7 @@ describe.runIf(canRunRedisTests('two session managers in two processes on one Re
     }, 60_000);
 
     afterAll(async () => {
-      const c = child;
-      if (c !== undefined && c.proc.exitCode === null && c.proc.signalCode === null) {
-        // Ask nicely, then make sure: the child must never outlive the test.
-        await Promise.race([c.request({ op: 'exit' }).catch(() => {}), c.exited]);
-        if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-        await c.exited;
-      }
+      await child?.stop();
       await sm?.stop();
       await redis?.stop();
     });

@@ -16,3 +16,10 @@ export {
   type SessionManagerModelOptions,
   sessionManagerModel,
 } from './sessionManagerModel.ts';
+export {
+  recorderConnection,
+  type SmNodeEvent,
+  SmNodeProcess,
+  type SmNodeRequest,
+  serveSmNode,
+} from './smNodeProcess.ts';
