@@ -31,6 +31,7 @@ export {
   type ScramStep,
   scramCredentials,
 } from './ScramSha1.ts';
+export { SqlUserStore, type SqlUserStoreOptions } from './SqlUserStore.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
 export { type C2SStanzaErrorCondition, stanzaErrorReply } from './stanzaErrors.ts';
 export type { MaybePromise, PasswordFormat, UserStore } from './UserStore.ts';
