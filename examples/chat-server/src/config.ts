@@ -7,10 +7,12 @@ export interface ChatServerConfig {
   readonly port: number;
   /** The XMPP domain (virtual host). */
   readonly domain: string;
-  /** Session backend: the embedded memory one, or Redis. */
-  readonly backend: 'memory' | 'redis';
+  /** Session backend: the embedded memory one, Redis, or PostgreSQL (sessions and accounts). */
+  readonly backend: 'memory' | 'redis' | 'postgres';
   /** Used when `backend` is `redis`. */
   readonly redisUrl: string;
+  /** Used when `backend` is `postgres`. */
+  readonly postgresUrl: string;
   /** `max_user_sessions`; `Infinity` for unlimited. */
   readonly maxUserSessions: number;
   /** Demo users registered at start (`user:password`). */
@@ -23,6 +25,7 @@ export const DEFAULT_CONFIG: ChatServerConfig = {
   domain: 'localhost',
   backend: 'memory',
   redisUrl: 'redis://127.0.0.1:6379',
+  postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
   maxUserSessions: 10,
   users: [
     { user: 'alice', password: 'alice' },
@@ -45,12 +48,15 @@ const USAGE = `usage: pnpm start [-- options]
   --host <addr>              listen address (default 127.0.0.1)
   --port <n>                 listen port (default 5222)
   --domain <name>            XMPP domain (default localhost)
-  --backend memory|redis     session backend (default memory)
+  --backend memory|redis|postgres  session backend (default memory); postgres keeps the
+                             accounts there too
   --redis-url <url>          Redis URL for --backend redis (default redis://127.0.0.1:6379)
+  --postgres-url <url>       PostgreSQL URL for --backend postgres
+                             (default postgres://postgres@127.0.0.1:5432/postgres)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a demo user (repeatable; default alice:alice and bob:bob)
   --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl,
-                             maxUserSessions, users: [{user, password}]); flags win`;
+                             postgresUrl, maxUserSessions, users: [{user, password}]); flags win`;
 
 export { USAGE };
 
@@ -74,8 +80,10 @@ function parseUser(option: string, value: string): { user: string; password: str
   return { user: value.slice(0, at), password: value.slice(at + 1) };
 }
 
-function parseBackend(option: string, value: string): 'memory' | 'redis' {
-  if (value !== 'memory' && value !== 'redis') throw new ConfigError(option, `memory or redis, got ${value}`);
+function parseBackend(option: string, value: string): ChatServerConfig['backend'] {
+  if (value !== 'memory' && value !== 'redis' && value !== 'postgres') {
+    throw new ConfigError(option, `memory, redis or postgres, got ${value}`);
+  }
   return value;
 }
 
@@ -111,6 +119,7 @@ export function parseConfig(
       domain: typeof json.domain === 'string' ? json.domain : config.domain,
       backend: json.backend === undefined ? config.backend : parseBackend('backend', String(json.backend)),
       redisUrl: typeof json.redisUrl === 'string' ? json.redisUrl : config.redisUrl,
+      postgresUrl: typeof json.postgresUrl === 'string' ? json.postgresUrl : config.postgresUrl,
       maxUserSessions:
         json.maxUserSessions === undefined
           ? config.maxUserSessions
@@ -141,6 +150,9 @@ export function parseConfig(
         break;
       case '--redis-url':
         config = { ...config, redisUrl: value };
+        break;
+      case '--postgres-url':
+        config = { ...config, postgresUrl: value };
         break;
       case '--max-user-sessions':
         config = { ...config, maxUserSessions: parseMax(name, value) };

@@ -1,4 +1,5 @@
 import { silentLogger } from '@otp-chat/actor';
+import { canRunPostgresTests, startTestPostgres } from '@otp-chat/sql-backend/testing';
 import { connectClient } from '@otp-chat/xmpp/testing';
 import xml from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +18,11 @@ describe('chat-server config', () => {
       '--backend redis with a URL',
       ['--backend', 'redis', '--redis-url', 'redis://10.0.0.1:6380'],
       { backend: 'redis', redisUrl: 'redis://10.0.0.1:6380' },
+    ],
+    [
+      '--backend postgres with a URL',
+      ['--backend', 'postgres', '--postgres-url', 'postgres://chat@10.0.0.1:5433/chat'],
+      { backend: 'postgres', postgresUrl: 'postgres://chat@10.0.0.1:5433/chat' },
     ],
     ['--max-user-sessions', ['--max-user-sessions', '3'], { maxUserSessions: 3 }],
     [
@@ -94,3 +100,39 @@ describe('chat-server with @xmpp/client', () => {
     expect(alice.streamErrors.map((e) => e.condition)).toEqual(['system-shutdown']);
   });
 });
+
+// --backend postgres: sessions (ejabberd's sm table) and the demo accounts (users table) in one
+// PostgreSQL database; a second start finds the accounts there and the sessions gone.
+describe.runIf(canRunPostgresTests('chat-server --backend postgres'))(
+  'chat-server --backend postgres',
+  () => {
+    it('the demo users log in and chat with sessions and accounts in PostgreSQL, across a restart', async () => {
+      const pg = await startTestPostgres();
+      try {
+        const config = { ...DEFAULT_CONFIG, port: 0, backend: 'postgres' as const, postgresUrl: pg.url };
+        for (const round of [1, 2]) {
+          const server = await startChatServer(config, { logger: silentLogger });
+          const port = server.address.port;
+          const alice = await connectClient({
+            port,
+            username: 'alice',
+            password: 'alice',
+            resource: 'laptop',
+          });
+          const bob = await connectClient({ port, username: 'bob', password: 'bob', resource: 'phone' });
+          expect(await server.sm.connectedUsers()).toEqual(['alice@localhost/laptop', 'bob@localhost/phone']);
+          await bob.send(xml('presence'));
+          await alice.send(
+            xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, `round ${round}`)),
+          );
+          const got = await bob.waitFor((s) => s.getChildText('body') === `round ${round}`);
+          expect(got.attrs.from).toBe('alice@localhost/laptop');
+          await server.stop();
+          await Promise.all([alice.offline, bob.offline]);
+        }
+      } finally {
+        await pg.stop();
+      }
+    });
+  },
+);

@@ -17,6 +17,11 @@ export interface SqlBackendOptions {
    * The backend then does not end it at `stop`. @default a client of its own on `url`
    */
   readonly client?: SqlClient;
+  /**
+   * With `client`: end it at `stop` too, when the backend is the last to use it (a server whose
+   * accounts and sessions share one client, stopped as a whole). @default false
+   */
+  readonly ownsClient?: boolean;
   /** The PostgreSQL schema that holds the `sm` table. */
   readonly schema?: string;
   /** The backend's name in logs and errors. @default 'sql' */
@@ -335,7 +340,7 @@ export class SqlBackend implements Backend {
   }
 
   /**
-   * Stops listening and closes the connections (a shared client is left open). Writes still
+   * Stops listening and closes the connections (a shared client is left open unless `ownsClient`). Writes still
    * pending are dropped (logged): the next `init` of this node cleans its rows.
    */
   async stop(): Promise<void> {
@@ -354,7 +359,9 @@ export class SqlBackend implements Backend {
     this.listener = undefined;
     this.cache.setEnabled(false);
     await listener?.stop();
-    if (client !== undefined && client !== this.sharedClient) await client.end();
+    if (client !== undefined && (client !== this.sharedClient || this.options.ownsClient === true)) {
+      await client.end();
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
