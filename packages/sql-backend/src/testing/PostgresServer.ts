@@ -172,7 +172,8 @@ export class PostgresServer {
     private readonly settings: Readonly<Record<string, string>>,
   ) {
     this.runAs = accountForServer();
-    this.dir = mkdtempSync(join(tmpdir(), 'otp-chat-pg-'));
+    // As root the server's account must reach the directory: /tmp is open to all, TMPDIR may not be.
+    this.dir = mkdtempSync(join(this.runAs === undefined ? tmpdir() : '/tmp', 'otp-chat-pg-'));
     if (this.runAs !== undefined) chownSync(this.dir, this.runAs.uid, this.runAs.gid);
   }
 
