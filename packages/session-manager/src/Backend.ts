@@ -70,6 +70,13 @@ export interface Backend {
    */
   cleanNode(node: string): MaybePromise<readonly Session[]>;
   /**
+   * Optional, for stores that can hold many rows of one node: removes them like `cleanNode`, but
+   * yields them in committed batches, so that the session manager runs the removal hooks batch by
+   * batch and never holds every row of a dead node at once. When present, `SessionManager#cleanNode`
+   * uses it instead of `cleanNode`.
+   */
+  cleanNodeBatches?(node: string): AsyncIterable<readonly Session[]>;
+  /**
    * Whether the session manager should cache per-user reads for `lserver` (`use_cache/1`).
    * @default false when absent (ejabberd defaults to the `sm_use_cache` option instead)
    */

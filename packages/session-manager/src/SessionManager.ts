@@ -866,29 +866,36 @@ export class SessionManager {
   async cleanNode(node: string): Promise<number> {
     let n = 0;
     for (const backend of this.distinctBackends) {
-      let removed: readonly Session[];
       try {
-        removed = await backend.cleanNode(node);
+        if (backend.cleanNodeBatches !== undefined) {
+          // Batch by batch: the hooks of one batch run before the next is removed (bounded memory).
+          for await (const batch of backend.cleanNodeBatches(node)) n += await this.sessionsRemoved(batch);
+        } else {
+          n += await this.sessionsRemoved(await backend.cleanNode(node));
+        }
       } catch (error) {
         this.backendError(backend, 'cleanNode', undefined, error);
-        continue;
-      }
-      for (const s of removed) {
-        n++;
-        const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
-        await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
-        if (this.events.has('session_closed')) {
-          this.events.emit('session_closed', {
-            sid: s.sid,
-            user: s.luser,
-            host: s.lserver,
-            resource: s.lresource,
-            reason: 'node_down',
-          });
-        }
       }
     }
     return n;
+  }
+
+  /** `sm_remove_connection_hook` and `session_closed` (reason `node_down`) for rows a clean-up removed. */
+  private async sessionsRemoved(removed: readonly Session[]): Promise<number> {
+    for (const s of removed) {
+      const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
+      await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
+      if (this.events.has('session_closed')) {
+        this.events.emit('session_closed', {
+          sid: s.sid,
+          user: s.luser,
+          host: s.lserver,
+          resource: s.lresource,
+          reason: 'node_down',
+        });
+      }
+    }
+    return removed.length;
   }
 
   // ---- IQ handlers (spec §10) ----

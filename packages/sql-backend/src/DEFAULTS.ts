@@ -38,6 +38,12 @@ export const DEFAULTS = Object.freeze({
    */
   cleanBatchSize: 1000,
   /**
+   * Failed writes kept for replay once the database is back (one per row, the last intent wins).
+   * Past this many (a reconnect storm during a long outage), further failed writes are dropped,
+   * counted (`droppedWrites`) and logged: about 30 MB at most.
+   */
+  maxPendingWrites: 100_000,
+  /**
    * Entries in the per-user LRU cache (`SessionCache`). ejabberd's `sm_cache_size` is 1000 and
    * clears the whole table when full.
    */

@@ -31,6 +31,7 @@ export interface SqlBackendOptions {
   readonly cacheSize?: number;
   readonly cacheLifetimeMs?: number;
   readonly cleanBatchSize?: number;
+  readonly maxPendingWrites?: number;
   readonly poolSize?: number;
   readonly queryTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
@@ -94,6 +95,8 @@ export class SqlBackend implements Backend {
   /** Per row, the settling of the last write sent or queued, so that writes of a row never overlap. */
   private readonly rowTails = new Map<string, Promise<void>>();
   private seq = 0;
+  private readonly maxPending: number;
+  private dropped = 0;
   private readonly hosts = new Set<string>();
   private logger: Logger = silentLogger;
   private node = '';
@@ -124,6 +127,7 @@ export class SqlBackend implements Backend {
     this.cacheOn = options.cache ?? true;
     this.cache = this.makeCache(systemClock);
     this.keyMemoMax = 2 * (options.cacheSize ?? DEFAULTS.cacheSize);
+    this.maxPending = options.maxPendingWrites ?? DEFAULTS.maxPendingWrites;
     const t = this.table;
     const columns = 'usec, pid, node, username, server_host, resource, priority, info';
     this.sql = {
@@ -155,6 +159,11 @@ export class SqlBackend implements Backend {
   /** Writes waiting for PostgreSQL to come back. */
   get pendingWrites(): number {
     return this.pending.size;
+  }
+
+  /** Failed writes dropped because `maxPendingWrites` were already waiting. */
+  get droppedWrites(): number {
+    return this.dropped;
   }
 
   /** Entries in the per-user cache. */
@@ -453,7 +462,7 @@ export class SqlBackend implements Backend {
     this.cache.invalidate(userKey);
     const client = this.client;
     if (client === undefined || this.listener?.isUp !== true) {
-      if (client !== undefined) this.pending.set(rowKey, { op, session: s });
+      if (client !== undefined) this.queue(rowKey, { op, session: s });
       this.latest.delete(rowKey);
       return Promise.reject(new BackendUnavailableError(this.name, operation));
     }
@@ -488,12 +497,31 @@ export class SqlBackend implements Backend {
         // Applied or not, we cannot tell: replay it (both writes are idempotent) unless a later
         // write of the same row was issued meanwhile (its own outcome decides).
         if (error instanceof BackendUnavailableError && this.client === client && isLatest) {
-          this.pending.set(rowKey, { op, session: s });
+          this.queue(rowKey, { op, session: s });
           this.scheduleReplay();
         }
         throw error;
       },
     );
+  }
+
+  /**
+   * Keeps a failed write for replay, within `maxPendingWrites` (one entry per row: an outage that
+   * sees more distinct rows fail, such as a reconnect storm, must not exhaust memory). Past it the
+   * write is dropped and counted; the next start of this node cleans its rows anyway.
+   */
+  private queue(rowKey: string, entry: PendingWrite): void {
+    if (!this.pending.has(rowKey) && this.pending.size >= this.maxPending) {
+      this.dropped++;
+      if (this.dropped === 1 || this.dropped % 1000 === 0) {
+        this.logger.error(
+          { backend: this.name, dropped: this.dropped, max: this.maxPending },
+          'too many writes waiting for postgres: dropping',
+        );
+      }
+      return;
+    }
+    this.pending.set(rowKey, entry);
   }
 
   private userSessions(luser: string, lserver: string): readonly Session[] | Promise<readonly Session[]> {

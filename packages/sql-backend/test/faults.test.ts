@@ -210,6 +210,23 @@ describe.runIf(canRunPostgresTests('SqlBackend fault tests', 'server'))(
       await b.stop();
     });
 
+    it('writes waiting for replay are bounded (maxPendingWrites): the rest are dropped and counted', async () => {
+      const b = new SqlBackend({ url: server.url, schema: uniqueSchema('bound'), maxPendingWrites: 5 });
+      await b.init(ctx);
+      await server.kill();
+      await until(() => b.status === 'unavailable');
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => b.setSession(makeRow(`u${i}`, HOSTS[0], 'r', i + 1))),
+      );
+      expect(results.every((r) => r.status === 'rejected')).toBe(true);
+      expect(b.pendingWrites).toBe(5);
+      expect(b.droppedWrites).toBe(15);
+      await server.restart();
+      await b.whenSynced();
+      expect(await b.getSessions()).toHaveLength(5);
+      await b.stop();
+    });
+
     it('a statement that does not answer in time is cancelled and rejects with BackendUnavailableError', async () => {
       const b = new SqlBackend({ url: server.url, schema: uniqueSchema('slow'), queryTimeoutMs: 300 });
       await b.init(ctx);

@@ -182,6 +182,26 @@ export function backendConformance<B extends Backend>(label: string, factory: Ba
       expect(await backend.cleanNode('node3')).toEqual([]);
     });
 
+    it('cleanNodeBatches, when the backend has it, yields every row of that node once, in batches', async () => {
+      const clean = backend.cleanNodeBatches?.bind(backend);
+      if (clean === undefined) return;
+      const mine = makeRow('alice', A, 'r', 1, { node: 'node1' });
+      const dead = Array.from({ length: 25 }, (_, i) =>
+        makeRow(`u${i}`, i % 2 ? A : B, 'r', i + 2, { node: 'node2' }),
+      );
+      for (const r of [mine, ...dead]) await backend.setSession(r);
+      const seen: Session[] = [];
+      for await (const batch of clean('node2')) {
+        expect(batch.length).toBeGreaterThan(0);
+        seen.push(...batch);
+      }
+      expect(keys(seen)).toEqual(keys(dead));
+      expect(keys(await backend.getSessions())).toEqual(keys([mine]));
+      const again: Session[] = [];
+      for await (const batch of clean('node2')) again.push(...batch);
+      expect(again).toEqual([]);
+    });
+
     it('handles many users and rows consistently', async () => {
       const rows: Session[] = [];
       for (let i = 0; i < 60; i++) {
