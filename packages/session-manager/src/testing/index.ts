@@ -23,3 +23,4 @@ export {
   type SmNodeRequest,
   serveSmNode,
 } from './smNodeProcess.ts';
+export { type TwoProcessOptions, twoProcessSuite } from './twoProcessSuite.ts';
