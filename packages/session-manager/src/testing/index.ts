@@ -9,6 +9,7 @@
  */
 export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
+export { type OutageControl, type OutageResult, outageWorkload } from './outageWorkload.ts';
 export { fakeRef, makeRow } from './rows.ts';
 export {
   MODEL_HOST,
