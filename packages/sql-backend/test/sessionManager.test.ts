@@ -1,8 +1,5 @@
-import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
-import { jid } from '@otp-chat/jid';
-import { SessionManager } from '@otp-chat/session-manager';
-import { backendActors } from '@otp-chat/session-manager/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { twoNodesSuite } from '@otp-chat/session-manager/testing';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { SqlBackend } from '../src/SqlBackend.ts';
 import {
   canRunPostgresTests,
@@ -11,17 +8,8 @@ import {
   uniqueSchema,
 } from '../src/testing/index.ts';
 
-const HOST = 'example.com';
-
-/** A connection actor that records what it receives. */
-const recorder: GenServer<unknown[], void, 'inbox', unknown[]> = {
-  init: () => ({ ok: [] }),
-  handleInfo: (m, inbox) => ({ noreply: true, state: [...inbox, m] }),
-  handleCall: (_r, _f, inbox) => ({ reply: inbox, state: inbox }),
-};
-
 // The session manager on this backend: two nodes (two actor systems, two backends, two pools)
-// on one database see each other's sessions, and each other's cache invalidations.
+// on one database see each other's sessions, and each other's cache invalidations (LISTEN/NOTIFY).
 describe.runIf(canRunPostgresTests('SessionManager on SqlBackend'))('SessionManager on SqlBackend', () => {
   let pg: TestPostgres;
   beforeAll(async () => {
@@ -31,90 +19,8 @@ describe.runIf(canRunPostgresTests('SessionManager on SqlBackend'))('SessionMana
     await pg.stop();
   });
 
-  it('opens, routes and closes across two nodes sharing one database', async () => {
-    const schema = uniqueSchema('sm');
-    const nodes = await Promise.all(
-      ['node1', 'node2'].map(async (node) => {
-        const system = new ActorSystem({ node, logger: silentLogger });
-        const backend = new SqlBackend({ url: pg.url, schema });
-        const sm = await SessionManager.start({
-          system,
-          hosts: [HOST],
-          backends: { [HOST]: backend },
-          logger: silentLogger,
-          remoteSend: () => false,
-        });
-        return { system, backend, sm };
-      }),
-    );
-    const [n1, n2] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
-    const phone = await n1.system.spawn(recorder, undefined);
-    const sid = n1.sm.makeSid(phone);
-    await n1.sm.openSession(sid, 'alice', HOST, 'phone', 5);
-
-    // node2 sees node1's session (and caches the answer).
-    expect(await n2.sm.getUserResources('alice', HOST)).toEqual(['phone']);
-    // Routing on node1 to the full JID reaches the connection (warm cache: synchronous).
-    n1.sm.route(jid('alice', HOST, 'phone'), { type: 'hello' });
-    expect(await n1.system.call(phone, 'inbox')).toEqual([{ type: 'hello' }]);
-
-    // node1 closes; node2's cached answer is invalidated through LISTEN/NOTIFY.
-    await n1.sm.closeSession(sid, 'alice', HOST, 'phone');
-    await n2.backend.whenSynced();
-    let resources = await n2.sm.getUserResources('alice', HOST);
-    while (resources.length > 0) {
-      await new Promise((resolve) => setImmediate(resolve));
-      resources = await n2.sm.getUserResources('alice', HOST);
-    }
-    expect(resources).toEqual([]);
-    expect(await n1.sm.connectedUsersNumber()).toBe(0);
-
-    for (const n of nodes) await n.sm.stop();
-    expect(n1.backend.status).toBe('stopped');
-  });
-
-  it('a crashed backend actor is restarted without wiping this node’s live sessions (init cleans once per incarnation)', async () => {
-    const schema = uniqueSchema('sm_restart');
-    const system = new ActorSystem({ node: 'node1', logger: silentLogger });
-    const backend = new SqlBackend({ url: pg.url, schema });
-    const sm = await SessionManager.start({
-      system,
-      hosts: [HOST],
-      backends: { [HOST]: backend },
-      logger: silentLogger,
-    });
-    const conns = await Promise.all(['phone', 'laptop'].map(() => system.spawn(recorder, undefined)));
-    const sids = conns.map((c) => sm.makeSid(c));
-    await sm.openSession(sids[0]!, 'alice', HOST, 'phone', 5);
-    await sm.openSession(sids[1]!, 'bob', HOST, 'laptop', 1);
-
-    const [before] = await backendActors(sm);
-    system.exit(before!.ref, 'kill'); // no terminate: the supervisor restarts it and init runs again
-    const [after] = await backendActors(sm);
-    expect(after!.ref.equals(before!.ref)).toBe(false);
-    expect(system.isAlive(after!.ref)).toBe(true);
-    expect(backend.status).toBe('ready');
-
-    // Both sessions are still stored, listed and routable.
-    expect(await sm.getUserResources('alice', HOST)).toEqual(['phone']);
-    expect(await sm.dirtyGetSessionsList()).toHaveLength(2);
-    await sm.route(jid('alice', HOST, 'phone'), { type: 'still-here' });
-    await sm.route(jid('bob', HOST), { type: 'bare' });
-    expect(await system.call(conns[0]!, 'inbox')).toEqual([{ type: 'still-here' }]);
-    expect(await system.call(conns[1]!, 'inbox')).toEqual([{ type: 'bare' }]);
-    // And the store keeps working: close one, open another.
-    await sm.closeSession(sids[1]!, 'bob', HOST, 'laptop');
-    expect(await sm.connectedUsers()).toEqual([`alice@${HOST}/phone`]);
-
-    // A new start of the session manager is a new incarnation: this node's leftovers are cleaned.
-    await sm.stop();
-    const again = await SessionManager.start({
-      system,
-      hosts: [HOST],
-      backends: { [HOST]: backend },
-      logger: silentLogger,
-    });
-    expect(await again.connectedUsersNumber()).toBe(0);
-    await again.stop();
+  twoNodesSuite('one PostgreSQL database', {
+    newStore: () => uniqueSchema('sm'),
+    createBackend: (schema) => new SqlBackend({ url: pg.url, schema }),
   });
 });

@@ -24,4 +24,5 @@ export {
   type SmNodeRequest,
   serveSmNode,
 } from './smNodeProcess.ts';
+export { type SharedStoreBackend, type TwoNodesOptions, twoNodesSuite } from './twoNodesSuite.ts';
 export { type TwoProcessOptions, twoProcessSuite } from './twoProcessSuite.ts';
