@@ -5,8 +5,9 @@ import { DEFAULTS } from './DEFAULTS.ts';
 import { BackendUnavailableError } from './errors.ts';
 import { NotifyListener } from './internal/NotifyListener.ts';
 import { SqlClient } from './SqlClient.ts';
-import { checkEncoding, migrate, quoteSchema, SM_SCHEMA } from './schema.ts';
+import { checkEncoding, migrate, SM_SCHEMA } from './schema.ts';
 import { decodeSmRow, encodeSmRow, type SmRow, sidPid, sidUsec } from './smRow.ts';
+import { type SmStatements, smStatements } from './smStatements.ts';
 
 /** Options of {@link SqlBackend}; every field defaults to {@link DEFAULTS}. */
 export interface SqlBackendOptions {
@@ -81,7 +82,6 @@ export class SqlBackend implements Backend {
   /** The PostgreSQL schema of the `sm` table. */
   readonly schema: string;
   private readonly options: SqlBackendOptions;
-  private readonly table: string;
   private readonly channel: string;
   private readonly cacheOn: boolean;
   private readonly instanceId = randomUUID();
@@ -92,8 +92,8 @@ export class SqlBackend implements Backend {
   private readonly pending = new Map<string, PendingWrite>();
   /** The sequence number of the latest write issued per row, while writes of that row are in flight. */
   private readonly latest = new Map<string, number>();
-  /** Per row, the settling of the last write sent or queued, so that writes of a row never overlap. */
-  private readonly rowTails = new Map<string, Promise<void>>();
+  /** Per row, the last write sent or queued, so that writes of a row never overlap. */
+  private readonly rowTails = new Map<string, Promise<unknown>>();
   private seq = 0;
   private readonly maxPending: number;
   private dropped = 0;
@@ -108,46 +108,19 @@ export class SqlBackend implements Backend {
   private readonly keyMemo = new Map<string, Map<string, string>>();
   private keyMemoSize = 0;
   private readonly keyMemoMax: number;
-  private readonly sql: {
-    readonly set: string;
-    readonly delete: string;
-    readonly user: string;
-    readonly server: string;
-    readonly clean: string;
-  };
+  private readonly sql: SmStatements;
 
   constructor(options: SqlBackendOptions = {}) {
     this.options = options;
     this.name = options.name ?? 'sql';
     this.schema = options.schema ?? DEFAULTS.schema;
-    const s = quoteSchema(this.schema);
-    this.table = `${s}.sm`;
-    this.channel = `otp_chat_sm_${this.schema}`;
     this.sharedClient = options.client;
     this.cacheOn = options.cache ?? true;
     this.cache = this.makeCache(systemClock);
     this.keyMemoMax = 2 * (options.cacheSize ?? DEFAULTS.cacheSize);
     this.maxPending = options.maxPendingWrites ?? DEFAULTS.maxPendingWrites;
-    const t = this.table;
-    const columns = 'usec, pid, node, username, server_host, resource, priority, info';
-    this.sql = {
-      // ejabberd's ?SQL_UPSERT on (usec, pid), and the invalidation, in one statement.
-      set: `WITH w AS (
-              INSERT INTO ${t} (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-              ON CONFLICT (usec, pid) DO UPDATE SET node = EXCLUDED.node, username = EXCLUDED.username,
-                server_host = EXCLUDED.server_host, resource = EXCLUDED.resource,
-                priority = EXCLUDED.priority, info = EXCLUDED.info
-              RETURNING 1)
-            SELECT pg_notify($9, $10)`,
-      delete: `WITH d AS (DELETE FROM ${t} WHERE usec = $1 AND pid = $2 RETURNING 1) SELECT pg_notify($3, $4)`,
-      user: `SELECT ${columns} FROM ${t} WHERE server_host = $1 AND username = $2`,
-      server: `SELECT ${columns} FROM ${t} WHERE server_host = $1`,
-      // One short transaction per batch; the notification (a full flush) only when rows went.
-      clean: `WITH v AS (SELECT usec, pid FROM ${t} WHERE node = $1 LIMIT $2),
-                   d AS (DELETE FROM ${t} t USING v WHERE t.usec = v.usec AND t.pid = v.pid
-                         RETURNING t.usec, t.pid, t.node, t.username, t.server_host, t.resource, t.priority, t.info)
-              SELECT d.*, (SELECT pg_notify($3, $4)) AS notified FROM d`,
-    };
+    this.sql = smStatements(this.schema); // refuses a schema name that is not a plain identifier
+    this.channel = this.sql.channel;
   }
 
   /** `ready` when statements can be sent, `unavailable` while PostgreSQL cannot be reached. */
@@ -451,8 +424,8 @@ export class SqlBackend implements Backend {
     } catch (error) {
       return Promise.reject(error);
     }
-    const usec = String(sidUsec(s.sid));
-    const pid = sidPid(s.sid);
+    const usec = values === undefined ? String(sidUsec(s.sid)) : values[0];
+    const pid = values === undefined ? sidPid(s.sid) : values[1];
     const rowKey = `${usec}\n${pid}`;
     const userKey = this.cacheKey(s.luser, s.lserver);
     // This write supersedes any earlier one of the same row, waiting for the database or in flight.
@@ -475,22 +448,17 @@ export class SqlBackend implements Backend {
     // Writes of one row go out one after the other: on a pool, a delete could otherwise overtake
     // an earlier upsert of the same row on another connection and the upsert resurrect the row.
     const before = this.rowTails.get(rowKey);
-    const p = before === undefined ? send() : before.then(send);
-    const tail: Promise<void> = p.then(
-      () => {},
-      () => {},
-    );
-    this.rowTails.set(rowKey, tail);
-    void tail.then(() => {
-      if (this.rowTails.get(rowKey) === tail) this.rowTails.delete(rowKey);
-    });
+    const p = before === undefined ? send() : before.then(send, send);
+    this.rowTails.set(rowKey, p);
     return p.then(
       () => {
+        if (this.rowTails.get(rowKey) === p) this.rowTails.delete(rowKey);
         if (this.latest.get(rowKey) === seq) this.latest.delete(rowKey);
         // A read that started before this write must not fill the cache with the old rows.
         this.cache.invalidate(userKey);
       },
       (error: unknown) => {
+        if (this.rowTails.get(rowKey) === p) this.rowTails.delete(rowKey);
         this.cache.invalidate(userKey);
         const isLatest = this.latest.get(rowKey) === seq;
         if (isLatest) this.latest.delete(rowKey);

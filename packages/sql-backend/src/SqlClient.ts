@@ -3,6 +3,7 @@ import postgres from 'postgres';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { BackendUnavailableError, SqlCommandError, SqlTimeoutError } from './errors.ts';
 import { isUnavailableError, sqlStateOf } from './internal/classify.ts';
+import { Deadlines, type InFlight } from './internal/Deadlines.ts';
 
 /** A statement parameter. Every value goes to PostgreSQL as a parameter, never into the text. */
 export type SqlValue = string | number | boolean | null;
@@ -51,12 +52,14 @@ export class SqlClient implements SqlQueryable {
   private readonly sql: postgres.Sql;
   private readonly timeoutMs: number;
   private readonly logger: Logger;
+  private readonly deadlines: Deadlines;
   private ended = false;
 
   constructor(options: SqlClientOptions = {}) {
     this.name = options.name ?? 'sql';
     this.url = options.url ?? DEFAULTS.url;
     this.timeoutMs = options.queryTimeoutMs ?? DEFAULTS.queryTimeoutMs;
+    this.deadlines = new Deadlines(this.timeoutMs);
     this.logger = options.logger ?? silentLogger;
     const initial = options.reconnectInitialMs ?? DEFAULTS.reconnectInitialMs;
     const max = options.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs;
@@ -128,32 +131,26 @@ export class SqlClient implements SqlQueryable {
       return Promise.reject(this.typed(operation, error));
     }
     return new Promise<SqlRow[]>((resolve, reject) => {
-      let done = false;
-      const timer = setTimeout(() => {
-        if (done) return;
-        done = true;
-        // Cancels a running statement on the server, or drops a queued one (best effort).
-        try {
-          void Promise.resolve(pending.cancel()).catch(() => {});
-        } catch {}
-        reject(
-          new BackendUnavailableError(this.name, operation, {
-            cause: new SqlTimeoutError(operation, this.timeoutMs),
-          }),
-        );
-      }, this.timeoutMs);
+      const flight: InFlight = {
+        expire: () => {
+          // Cancels a running statement on the server, or drops a queued one (best effort).
+          try {
+            void Promise.resolve(pending.cancel()).catch(() => {});
+          } catch {}
+          reject(
+            new BackendUnavailableError(this.name, operation, {
+              cause: new SqlTimeoutError(operation, this.timeoutMs),
+            }),
+          );
+        },
+      };
+      this.deadlines.add(flight);
       pending.then(
         (rows) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          resolve(rows as unknown as SqlRow[]);
+          if (this.deadlines.settle(flight)) resolve(rows as unknown as SqlRow[]);
         },
         (error: unknown) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          reject(this.typed(operation, error));
+          if (this.deadlines.settle(flight)) reject(this.typed(operation, error));
         },
       );
     });

@@ -27,3 +27,4 @@ export {
   USERS_SCHEMA,
 } from './schema.ts';
 export { decodeSmRow, encodeSmRow, type SmRow, type SmRowValues, sidPid, sidUsec } from './smRow.ts';
+export { type SmStatements, smStatements } from './smStatements.ts';
