@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     const pgQuery: Query = (name, text, params) => pool.query({ name, text, values: params });
     const pgCycle = cycleWith(pgQuery, s);
 
-    const opts = { ops: 4_000, rounds: 5, warmup: 1 };
+    const opts = { ops: 4_000, rounds: 7, warmup: 1 };
     const openClose = await interleaved(
       { name: 'bare postgres driver, same statements', round: (n) => concurrently(n, (c) => bareCycle(c)) },
       {

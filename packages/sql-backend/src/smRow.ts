@@ -1,5 +1,5 @@
 import { ActorRef } from '@otp-chat/actor';
-import { Session, Sid } from '@otp-chat/session-manager';
+import { Session, type SessionInfo, Sid } from '@otp-chat/session-manager';
 import { SqlRowDecodeError, SqlValueError } from './errors.ts';
 
 /**
@@ -30,7 +30,7 @@ export interface SmRow {
   readonly info: string;
 }
 
-const EMPTY_INFO = Object.freeze({});
+const EMPTY_INFO: SessionInfo = Object.freeze({});
 const MICRO = 1_000_000;
 
 /**
@@ -50,16 +50,19 @@ export function sidUsec(sid: Sid): number {
  */
 export function sidPid(sid: Sid): string {
   const ref = sid.ref;
-  return sid.node === ref.node
-    ? JSON.stringify([ref.node, ref.id, sid.counter])
-    : JSON.stringify([ref.node, ref.id, sid.counter, sid.node]);
+  const head = `[${JSON.stringify(ref.node)},${ref.id},${sid.counter}`;
+  return sid.node === ref.node ? `${head}]` : `${head},${JSON.stringify(sid.node)}]`;
 }
 
+/** NUL or any surrogate code unit: the cheap first look (most strings have neither). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is one of the two things looked for.
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
 /** With the `u` flag a paired surrogate is one code point, so only an unpaired one matches. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Rejects what `text` cannot hold byte-exact: NUL, and unpaired surrogates (not valid Unicode). */
 function checkText(field: string, value: string): string {
+  if (!SUSPECT.test(value)) return value;
   if (value.includes('\u0000')) throw new SqlValueError(field, 'contains a NUL character');
   if (LONE_SURROGATE.test(value)) throw new SqlValueError(field, 'contains an unpaired surrogate');
   return value;
@@ -94,19 +97,19 @@ function isInt(v: unknown): v is number {
  */
 export function decodeSmRow(row: SmRow): Session {
   const pidText = String(row.pid);
-  const fail = (reason: string, cause?: unknown): never => {
-    throw new SqlRowDecodeError(pidText.slice(0, 200), reason, cause === undefined ? {} : { cause });
-  };
   const usec = Number(row.usec);
-  if (!Number.isSafeInteger(usec) || usec < 0) fail('bad usec');
+  if (!Number.isSafeInteger(usec) || usec < 0) decodeFailure(pidText, 'bad usec');
   let pid: unknown;
   try {
     pid = JSON.parse(pidText);
   } catch (cause) {
-    fail('pid is not otp-chat JSON', cause);
+    decodeFailure(pidText, 'pid is not otp-chat JSON', cause);
   }
-  if (!Array.isArray(pid) || (pid.length !== 3 && pid.length !== 4)) return fail('bad pid');
-  const [refNode, refId, counter, sidNode] = pid as unknown[];
+  if (!Array.isArray(pid) || (pid.length !== 3 && pid.length !== 4)) return decodeFailure(pidText, 'bad pid');
+  const refNode: unknown = pid[0];
+  const refId: unknown = pid[1];
+  const counter: unknown = pid[2];
+  const sidNode: unknown = pid[3];
   if (
     typeof refNode !== 'string' ||
     !isInt(refId) ||
@@ -116,27 +119,36 @@ export function decodeSmRow(row: SmRow): Session {
     refNode !== row.node ||
     usec % MICRO !== counter % MICRO
   ) {
-    return fail('bad pid');
+    return decodeFailure(pidText, 'bad pid');
   }
   let priority: number | undefined;
   if (row.priority !== '') {
     priority = Number(row.priority);
-    if (!isInt(priority)) fail('bad priority');
+    if (!isInt(priority)) decodeFailure(pidText, 'bad priority');
   }
-  let info: unknown;
-  try {
-    info = JSON.parse(row.info);
-  } catch (cause) {
-    fail('info is not JSON', cause);
+  let info: SessionInfo = EMPTY_INFO;
+  if (row.info !== '{}') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(row.info);
+    } catch (cause) {
+      decodeFailure(pidText, 'info is not JSON', cause);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      decodeFailure(pidText, 'info is not an object');
+    }
+    info = Object.freeze(parsed as Record<string, unknown>);
   }
-  if (typeof info !== 'object' || info === null || Array.isArray(info)) fail('info is not an object');
-  const time = Math.floor(usec / MICRO);
   return new Session(
-    new Sid(time, counter, sidNode ?? refNode, new ActorRef(refNode, refId)),
+    new Sid(Math.floor(usec / MICRO), counter, sidNode ?? refNode, new ActorRef(refNode, refId)),
     row.username,
     row.server_host,
     row.resource,
     priority,
-    Object.keys(info as object).length === 0 ? EMPTY_INFO : Object.freeze(info as Record<string, unknown>),
+    info,
   );
+}
+
+function decodeFailure(pidText: string, reason: string, cause?: unknown): never {
+  throw new SqlRowDecodeError(pidText.slice(0, 200), reason, cause === undefined ? {} : { cause });
 }
