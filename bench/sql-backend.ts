@@ -4,8 +4,10 @@
 //
 //   RATIO open-close-vs-driver  SessionManager openSession + closeSession on SqlBackend, 200
 //                               concurrent callers, vs the bare `postgres` driver issuing the same
-//                               statements (upsert+notify, select, delete+notify) with the same
-//                               concurrency and pool size (>= 0.8 wanted).
+//                               statements (`smStatements`: the upsert and the delete, each with its
+//                               notification and the user's rows after it; the session manager's
+//                               reads in between are cache hits) with the same concurrency and pool
+//                               size (>= 0.8 wanted).
 //   RATIO route-vs-memory       route() to a full JID with the rows in PostgreSQL, warm cache, vs the
 //                               memory backend (>= 0.5 wanted).
 //   RATIO postgres-vs-pg        the same open/close statements: `postgres` (pipelined, prepared) vs
@@ -31,7 +33,7 @@ const POOL = 2; // SqlBackend's default (DEFAULTS.poolSize)
 
 type Query = (name: string, text: string, params: unknown[]) => Promise<unknown>;
 
-/** One open+close as the session manager issues it on SqlBackend: upsert, select, delete. */
+/** One open+close as the session manager issues it on SqlBackend: the upsert, then the delete. */
 function cycleWith(q: Query, s: SmStatements) {
   let counter = 0;
   return async (c: number): Promise<void> => {
@@ -41,8 +43,7 @@ function cycleWith(q: Query, s: SmStatements) {
     const user = `user${c}`;
     const payload = `x\n${user.length}:${user}@${HOST}`;
     await q('set', s.set, [usec, pid, 'bare', user, HOST, 'res', '5', '{"conn":"c2s"}', s.channel, payload]);
-    await q('user', s.user, [HOST, user]);
-    await q('delete', s.delete, [usec, pid, s.channel, payload]);
+    await q('delete', s.delete, [usec, pid, s.channel, payload, HOST, user]);
   };
 }
 

@@ -92,6 +92,28 @@ export class SessionCache {
   }
 
   /**
+   * Ends a write whose answer is the key's rows as they are after it (read by the store in the
+   * same command or statement): stored if nothing invalidated the key while the write was in
+   * flight, and every other operation on the key still in flight becomes uncacheable, since its
+   * answer may predate this one (a pool of connections does not order their statements).
+   */
+  endWrite(ticket: CacheTicket, rows: readonly Session[]): void {
+    const f = this.inFlight.get(ticket.key);
+    const fresh = f !== undefined && f.version === ticket.version && ticket.epoch === this.epoch;
+    if (f !== undefined) {
+      f.version++;
+      if (--f.refs === 0) this.inFlight.delete(ticket.key);
+    }
+    this.reads.delete(ticket.key);
+    if (fresh && this.enabled) {
+      const at = this.lifetimeMs === Number.POSITIVE_INFINITY ? 0 : this.clock.now();
+      this.lru.set(ticket.key, { rows, at });
+    } else {
+      this.lru.delete(ticket.key);
+    }
+  }
+
+  /**
    * A shared read: concurrent misses for `key` join one `load`, unless an invalidation came between.
    * The answer is cached when fresh; a failure is never cached.
    */

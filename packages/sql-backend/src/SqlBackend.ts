@@ -93,7 +93,7 @@ export class SqlBackend implements Backend {
   /** The sequence number of the latest write issued per row, while writes of that row are in flight. */
   private readonly latest = new Map<string, number>();
   /** Per row, the last write sent or queued, so that writes of a row never overlap. */
-  private readonly rowTails = new Map<string, Promise<unknown>>();
+  private readonly rowTails = new Map<string, Promise<SmRow[]>>();
   private seq = 0;
   private readonly maxPending: number;
   private dropped = 0;
@@ -441,24 +441,34 @@ export class SqlBackend implements Backend {
     }
     this.latest.set(rowKey, seq);
     const payload = this.notifyPayload(userKey);
-    const send = (): Promise<unknown> =>
+    const send = (): Promise<SmRow[]> =>
       values === undefined
-        ? client.query(operation, this.sql.delete, [usec, pid, this.channel, payload])
-        : client.query(operation, this.sql.set, [...values, this.channel, payload]);
+        ? client.query<SmRow>(operation, this.sql.delete, [
+            usec,
+            pid,
+            this.channel,
+            payload,
+            s.lserver,
+            s.luser,
+          ])
+        : client.query<SmRow>(operation, this.sql.set, [...values, this.channel, payload]);
     // Writes of one row go out one after the other: on a pool, a delete could otherwise overtake
     // an earlier upsert of the same row on another connection and the upsert resurrect the row.
     const before = this.rowTails.get(rowKey);
     const p = before === undefined ? send() : before.then(send, send);
     this.rowTails.set(rowKey, p);
+    // The statement answers the user's rows as they are after the write: they refresh the cache
+    // (unless something invalidated the user meanwhile), as the session manager reads them next.
+    const ticket = this.cache.begin(userKey);
     return p.then(
-      () => {
+      (rows) => {
         if (this.rowTails.get(rowKey) === p) this.rowTails.delete(rowKey);
         if (this.latest.get(rowKey) === seq) this.latest.delete(rowKey);
-        // A read that started before this write must not fill the cache with the old rows.
-        this.cache.invalidate(userKey);
+        this.cache.endWrite(ticket, this.decodeAll(rows));
       },
       (error: unknown) => {
         if (this.rowTails.get(rowKey) === p) this.rowTails.delete(rowKey);
+        this.cache.end(ticket);
         this.cache.invalidate(userKey);
         const isLatest = this.latest.get(rowKey) === seq;
         if (isLatest) this.latest.delete(rowKey);

@@ -5,11 +5,16 @@ export interface SmStatements {
   /** The `LISTEN`/`NOTIFY` channel of this schema's invalidations: `otp_chat_sm_<schema>`. */
   readonly channel: string;
   /**
-   * ejabberd's `?SQL_UPSERT` on `(usec, pid)` and the invalidation, in one statement:
-   * `$1`…`$8` the row (`encodeSmRow`), `$9` the channel, `$10` the payload.
+   * ejabberd's `?SQL_UPSERT` on `(usec, pid)`, the invalidation, and the user's rows as they are
+   * after it (which refresh this node's cache: the session manager reads them right after), in one
+   * statement: `$1`…`$8` the row (`encodeSmRow`; `$4` username, `$5` server_host), `$9` the
+   * channel, `$10` the payload.
    */
   readonly set: string;
-  /** Delete by `(usec, pid)` (`$1`, `$2`) and the invalidation (`$3` channel, `$4` payload). */
+  /**
+   * Delete by `(usec, pid)` (`$1`, `$2`), the invalidation when a row went (`$3` channel, `$4`
+   * payload), and the user's remaining rows (`$5` server_host, `$6` username), in one statement.
+   */
   readonly delete: string;
   /** A user's rows: `$1` server_host, `$2` username (the `(server_host, username)` index). */
   readonly user: string;
@@ -37,9 +42,13 @@ export function smStatements(schema: string): SmStatements {
             ON CONFLICT (usec, pid) DO UPDATE SET node = EXCLUDED.node, username = EXCLUDED.username,
               server_host = EXCLUDED.server_host, resource = EXCLUDED.resource,
               priority = EXCLUDED.priority, info = EXCLUDED.info
-            RETURNING 1)
-          SELECT pg_notify($9, $10)`,
-    delete: `WITH d AS (DELETE FROM ${t} WHERE usec = $1 AND pid = $2 RETURNING 1) SELECT pg_notify($3, $4)`,
+            RETURNING ${COLUMNS}, pg_notify($9, $10) AS notified)
+          SELECT ${COLUMNS} FROM ${t}
+            WHERE server_host = $5 AND username = $4 AND NOT (usec = $1 AND pid = $2)
+          UNION ALL SELECT ${COLUMNS} FROM w`,
+    delete: `WITH d AS (DELETE FROM ${t} WHERE usec = $1 AND pid = $2 RETURNING pg_notify($3, $4) AS notified)
+             SELECT ${COLUMNS} FROM ${t}
+               WHERE server_host = $5 AND username = $6 AND NOT (usec = $1 AND pid = $2)`,
     user: `SELECT ${COLUMNS} FROM ${t} WHERE server_host = $1 AND username = $2`,
     server: `SELECT ${COLUMNS} FROM ${t} WHERE server_host = $1`,
     clean: `WITH v AS (SELECT usec, pid FROM ${t} WHERE node = $1 LIMIT $2),
