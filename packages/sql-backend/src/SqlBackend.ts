@@ -92,8 +92,8 @@ export class SqlBackend implements Backend {
   private readonly pending = new Map<string, PendingWrite>();
   /** The sequence number of the latest write issued per row, while writes of that row are in flight. */
   private readonly latest = new Map<string, number>();
-  /** Per row, the last write sent or queued, so that writes of a row never overlap. */
-  private readonly rowTails = new Map<string, Promise<SmRow[]>>();
+  /** Per user, the last statement sent or queued, so that a user's statements never overlap. */
+  private readonly userTails = new Map<string, Promise<unknown>>();
   private seq = 0;
   private readonly maxPending: number;
   private dropped = 0;
@@ -452,22 +452,16 @@ export class SqlBackend implements Backend {
             s.luser,
           ])
         : client.query<SmRow>(operation, this.sql.set, [...values, this.channel, payload]);
-    // Writes of one row go out one after the other: on a pool, a delete could otherwise overtake
-    // an earlier upsert of the same row on another connection and the upsert resurrect the row.
-    const before = this.rowTails.get(rowKey);
-    const p = before === undefined ? send() : before.then(send, send);
-    this.rowTails.set(rowKey, p);
+    const p = this.inOrder(userKey, send);
     // The statement answers the user's rows as they are after the write: they refresh the cache
     // (unless something invalidated the user meanwhile), as the session manager reads them next.
     const ticket = this.cache.begin(userKey);
     return p.then(
       (rows) => {
-        if (this.rowTails.get(rowKey) === p) this.rowTails.delete(rowKey);
         if (this.latest.get(rowKey) === seq) this.latest.delete(rowKey);
         this.cache.endWrite(ticket, this.decodeAll(rows));
       },
       (error: unknown) => {
-        if (this.rowTails.get(rowKey) === p) this.rowTails.delete(rowKey);
         this.cache.end(ticket);
         this.cache.invalidate(userKey);
         const isLatest = this.latest.get(rowKey) === seq;
@@ -481,6 +475,25 @@ export class SqlBackend implements Backend {
         throw error;
       },
     );
+  }
+
+  /**
+   * Runs `send` once every statement issued earlier for the same user has settled. A pool does not
+   * order statements across its connections: without this, a delete could overtake an earlier
+   * upsert of the same row (which then resurrects it), and a read issued before a write could be
+   * answered after it, so that a stanza routed on the old rows (say, to the offline store) is
+   * decided after the write's consequences (say, the offline flush of an initial presence) ran.
+   * One user's statements thus go out as they would on one connection; different users' in parallel.
+   */
+  private inOrder<T>(userKey: string, send: () => Promise<T>): Promise<T> {
+    const before = this.userTails.get(userKey);
+    const p = before === undefined ? send() : before.then(send, send);
+    this.userTails.set(userKey, p);
+    const forget = (): void => {
+      if (this.userTails.get(userKey) === p) this.userTails.delete(userKey);
+    };
+    p.then(forget, forget);
+    return p;
   }
 
   /**
@@ -507,7 +520,7 @@ export class SqlBackend implements Backend {
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     const load = (): Promise<readonly Session[]> =>
-      this.select('getSessions', this.sql.user, [lserver, luser]);
+      this.inOrder(key, () => this.select('getSessions', this.sql.user, [lserver, luser]));
     return this.cache.isEnabled ? this.cache.read(key, load) : load();
   }
 

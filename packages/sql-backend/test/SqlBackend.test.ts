@@ -265,6 +265,29 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
     });
   });
 
+  it("one user's reads and writes settle in the order they were issued, as on one connection", async () => {
+    const b = await start({ poolSize: 4, cache: false });
+    const rows = Array.from({ length: 100 }, (_, i) => makeRow(`u${i}`, A, 'r', i + 1));
+    await Promise.all(rows.map((r) => b.setSession(r)));
+    const settled: string[] = [];
+    const seen: (number | undefined)[] = [];
+    await Promise.all(
+      rows.flatMap((r) => [
+        Promise.resolve(b.getSessions(r.luser, A)).then(() => settled.push(`${r.luser} read-before`)),
+        b.setSession(r.withPriority(5)).then(() => settled.push(`${r.luser} write`)),
+        Promise.resolve(b.getSessions(r.luser, A)).then((got) => {
+          settled.push(`${r.luser} read-after`);
+          seen.push(got[0]?.priority);
+        }),
+      ]),
+    );
+    for (const r of rows) {
+      const mine = settled.filter((e) => e.startsWith(`${r.luser} `));
+      expect(mine).toEqual([`${r.luser} read-before`, `${r.luser} write`, `${r.luser} read-after`]);
+    }
+    expect(seen.every((p) => p === 5)).toBe(true); // a read issued after the write sees it
+  });
+
   describe('SQL injection through user names and resources', () => {
     const hostile = [
       "'; DROP TABLE sm; --",
