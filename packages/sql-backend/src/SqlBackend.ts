@@ -4,7 +4,7 @@ import { type Backend, type BackendInitContext, type Session, SessionCache } fro
 import { DEFAULTS } from './DEFAULTS.ts';
 import { BackendUnavailableError } from './errors.ts';
 import { NotifyListener } from './internal/NotifyListener.ts';
-import { SqlClient } from './SqlClient.ts';
+import { SqlClient, type SqlValue } from './SqlClient.ts';
 import { checkEncoding, migrate, SM_SCHEMA } from './schema.ts';
 import { decodeSmRow, encodeSmRow, type SmRow, sidPid, sidUsec } from './smRow.ts';
 import { type SmStatements, smStatements } from './smStatements.ts';
@@ -441,27 +441,34 @@ export class SqlBackend implements Backend {
     }
     this.latest.set(rowKey, seq);
     const payload = this.notifyPayload(userKey);
-    const send = (): Promise<SmRow[]> =>
+    const text = values === undefined ? this.sql.delete : this.sql.set;
+    const params =
       values === undefined
-        ? client.query<SmRow>(operation, this.sql.delete, [
-            usec,
-            pid,
+        ? [usec, pid, this.channel, payload, s.lserver, s.luser]
+        : [
+            values[0],
+            values[1],
+            values[2],
+            values[3],
+            values[4],
+            values[5],
+            values[6],
+            values[7],
             this.channel,
             payload,
-            s.lserver,
-            s.luser,
-          ])
-        : client.query<SmRow>(operation, this.sql.set, [...values, this.channel, payload]);
-    const p = this.inOrder(userKey, send);
+          ];
+    const p = this.inOrder<SmRow>(userKey, client, operation, text, params);
     // The statement answers the user's rows as they are after the write: they refresh the cache
     // (unless something invalidated the user meanwhile), as the session manager reads them next.
     const ticket = this.cache.begin(userKey);
     return p.then(
       (rows) => {
+        this.release(userKey, p);
         if (this.latest.get(rowKey) === seq) this.latest.delete(rowKey);
         this.cache.endWrite(ticket, this.decodeAll(rows));
       },
       (error: unknown) => {
+        this.release(userKey, p);
         this.cache.end(ticket);
         this.cache.invalidate(userKey);
         const isLatest = this.latest.get(rowKey) === seq;
@@ -485,15 +492,28 @@ export class SqlBackend implements Backend {
    * decided after the write's consequences (say, the offline flush of an initial presence) ran.
    * One user's statements thus go out as they would on one connection; different users' in parallel.
    */
-  private inOrder<T>(userKey: string, send: () => Promise<T>): Promise<T> {
+  private inOrder<R>(
+    userKey: string,
+    client: SqlClient,
+    operation: string,
+    text: string,
+    params: readonly SqlValue[],
+  ): Promise<R[]> {
     const before = this.userTails.get(userKey);
-    const p = before === undefined ? send() : before.then(send, send);
+    const p =
+      before === undefined
+        ? client.query<R>(operation, text, params)
+        : before.then(
+            () => client.query<R>(operation, text, params),
+            () => client.query<R>(operation, text, params),
+          );
     this.userTails.set(userKey, p);
-    const forget = (): void => {
-      if (this.userTails.get(userKey) === p) this.userTails.delete(userKey);
-    };
-    p.then(forget, forget);
     return p;
+  }
+
+  /** Called by the owner of `p` once it settled: the next statement of the user need not wait for it. */
+  private release(userKey: string, p: Promise<unknown>): void {
+    if (this.userTails.get(userKey) === p) this.userTails.delete(userKey);
   }
 
   /**
@@ -519,8 +539,25 @@ export class SqlBackend implements Backend {
     const key = this.cacheKey(luser, lserver);
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
-    const load = (): Promise<readonly Session[]> =>
-      this.inOrder(key, () => this.select('getSessions', this.sql.user, [lserver, luser]));
+    const load = (): Promise<readonly Session[]> => {
+      let client: SqlClient;
+      try {
+        client = this.ready('getSessions');
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      const p = this.inOrder<SmRow>(key, client, 'getSessions', this.sql.user, [lserver, luser]);
+      return p.then(
+        (rows) => {
+          this.release(key, p);
+          return this.decodeAll(rows);
+        },
+        (error: unknown) => {
+          this.release(key, p);
+          throw error;
+        },
+      );
+    };
     return this.cache.isEnabled ? this.cache.read(key, load) : load();
   }
 
