@@ -20,11 +20,15 @@ export const DEFAULTS = Object.freeze({
    */
   poolSize: 2,
   /**
-   * Longest wait for one statement, after which it is cancelled and the call rejects with
-   * `BackendUnavailableError` (cause `SqlTimeoutError`). ejabberd's `sql_query_timeout` is 60 s;
-   * a session store must answer much sooner or be treated as down.
+   * Longest wait for one statement once sent, after which it is cancelled and the call rejects
+   * with `BackendUnavailableError` (cause `SqlTimeoutError`); a write that timed out (applied or
+   * not: unknown) is replayed. The timeout fires at most a quarter late (one timer for every
+   * statement), so with 2 s it fires before 2.5 s: before the session manager's own bound on every
+   * backend call (`backendTimeoutMs`, 3 s), so that this typed error, the cancel and the replay come
+   * first. Keep `1.25 × queryTimeoutMs` below `backendTimeoutMs` when changing either. ejabberd's
+   * `sql_query_timeout` is 60 s; a session store must answer much sooner or be treated as down.
    */
-  queryTimeoutMs: 5000,
+  queryTimeoutMs: 2000,
   /** TCP connect and start-up timeout of each connection attempt (ejabberd: `sql_connect_timeout`, 5 s). */
   connectTimeoutMs: 2000,
   /** First delay before the notification connection reconnects; doubled up to {@link DEFAULTS.reconnectMaxMs}. */

@@ -7,7 +7,7 @@ import { NotifyListener } from './internal/NotifyListener.ts';
 import { SqlClient, type SqlValue } from './SqlClient.ts';
 import { checkEncoding, migrate, SM_SCHEMA } from './schema.ts';
 import { decodeSmRow, encodeSmRow, type SmRow, sidPid, sidUsec } from './smRow.ts';
-import { type SmStatements, smStatements } from './smStatements.ts';
+import { type SmStatements, smStatements, TRUNCATED_SENDER } from './smStatements.ts';
 
 /** Options of {@link SqlBackend}; every field defaults to {@link DEFAULTS}. */
 export interface SqlBackendOptions {
@@ -73,7 +73,12 @@ const MAX_PAYLOAD = 7900;
  *   synchronous, invalidated by `LISTEN`/`NOTIFY` and off while the notification connection is down;
  * - while the database is unreachable every call fails fast with `BackendUnavailableError`, never
  *   an empty answer; writes that failed so are replayed once it is back (the last intent per row
- *   wins), so a `deleteSession` issued during an outage is not lost (ejabberd #1271).
+ *   wins), so a `deleteSession` issued during an outage is not lost (ejabberd #1271);
+ * - a database that comes back without this node's rows (a fresh or restored database, `TRUNCATE
+ *   sm`) is noticed through a per-node marker row (`otp_chat_sm_node`, emptied by a `TRUNCATE sm`
+ *   trigger that also notifies every node): the tables are migrated again, the marker written
+ *   again, and the session manager told (`BackendInitContext.storeLost`), so that its live
+ *   connections write their rows again.
  *
  * `useCache` answers false: the session manager must not add a cache on top of this one.
  */
@@ -105,6 +110,14 @@ export class SqlBackend implements Backend {
   private replayAttempts = 0;
   private syncWaiters: (() => void)[] = [];
   private cleanedFor: string | typeof FIRST_RUN | undefined;
+  private storeLost: (() => void) | undefined;
+  /** What the marker row holds: the incarnation, else this object's id. */
+  private incarnationMark = '';
+  /** After a reconnection, until the tables and the marker are checked: statements wait (fail fast). */
+  private recovering = false;
+  private recovery: Promise<void> | undefined;
+  private recoverAgain = false;
+  private recoveryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly keyMemo = new Map<string, Map<string, string>>();
   private keyMemoSize = 0;
   private readonly keyMemoMax: number;
@@ -126,7 +139,7 @@ export class SqlBackend implements Backend {
   /** `ready` when statements can be sent, `unavailable` while PostgreSQL cannot be reached. */
   get status(): SqlBackendStatus {
     if (this.client === undefined) return 'stopped';
-    return this.listener?.isUp === true ? 'ready' : 'unavailable';
+    return this.usable() ? 'ready' : 'unavailable';
   }
 
   /** Writes waiting for PostgreSQL to come back. */
@@ -160,10 +173,15 @@ export class SqlBackend implements Backend {
    * the connections and the writes waiting for replay, flushes the cache and replays; rows are
    * cleaned only when the incarnation changes, never on such a restart (they belong to live
    * connections).
+   *
+   * Then it writes this node's store-loss marker (`otp_chat_sm_node`): when a reconnection finds
+   * it gone, or `TRUNCATE sm` empties it, the database lost this node's rows and
+   * `context.storeLost` is called.
    */
   async init(context: BackendInitContext): Promise<void> {
     this.logger = context.logger;
     this.node = context.node;
+    this.storeLost = context.storeLost;
     for (const h of context.hosts) this.hosts.add(h);
     if (this.client !== undefined && this.listener !== undefined) {
       this.cache.flush();
@@ -182,6 +200,19 @@ export class SqlBackend implements Backend {
         );
       }
       this.cleanedFor = incarnation;
+    }
+    this.incarnationMark = typeof incarnation === 'string' ? incarnation : this.instanceId;
+    await this.markAlive();
+  }
+
+  /** Writes this node's store-loss marker; best effort (logged), as the next reconnection checks it. */
+  private async markAlive(): Promise<void> {
+    const client = this.client;
+    if (client === undefined || !this.usable()) return;
+    try {
+      await client.query('markAlive', this.sql.mark, [this.node, this.incarnationMark]);
+    } catch (error) {
+      this.logger.warn({ backend: this.name, err: error }, 'cannot write the node marker');
     }
   }
 
@@ -335,6 +366,9 @@ export class SqlBackend implements Backend {
     }
     if (this.replayTimer !== undefined) clearTimeout(this.replayTimer);
     this.replayTimer = undefined;
+    if (this.recoveryTimer !== undefined) clearTimeout(this.recoveryTimer);
+    this.recoveryTimer = undefined;
+    this.recovering = false;
     const client = this.client;
     const listener = this.listener;
     this.client = undefined;
@@ -356,10 +390,15 @@ export class SqlBackend implements Backend {
     );
   }
 
+  /** Whether statements may be sent: listening, and not re-checking the database after a reconnection. */
+  private usable(): boolean {
+    return this.listener?.isUp === true && !this.recovering;
+  }
+
   /** The client when statements may be sent; fails fast while the database is known to be down. */
   private ready(operation: string): SqlClient {
     const client = this.client;
-    if (client === undefined || this.listener?.isUp !== true) {
+    if (client === undefined || !this.usable()) {
       throw new BackendUnavailableError(this.name, operation);
     }
     return client;
@@ -369,6 +408,62 @@ export class SqlBackend implements Backend {
     this.logger.info({ backend: this.name, pending: this.pending.size }, 'postgres is reachable');
     // Invalidations may have been missed while down: start from an empty cache.
     this.cache.setEnabled(this.cacheOn);
+    // The database may have come back without this node's rows, or without the tables (a fresh
+    // one): checked before anything else is sent, replayed or answered.
+    this.recovering = true;
+    this.recover();
+  }
+
+  /**
+   * After a reconnection (`onUp`) or a `TRUNCATE sm` (its notification): migrates the `sm` table
+   * (a fresh database gets it back; a no-op otherwise), then checks this node's marker. Gone: the
+   * database lost this node's rows; the marker is written again and the session manager told
+   * (`storeLost`). Runs one at a time; a failure is logged and retried while the database is up.
+   */
+  private recover(): void {
+    if (this.recovery !== undefined) {
+      this.recoverAgain = true;
+      return;
+    }
+    const client = this.client;
+    if (client === undefined) return;
+    this.recovery = this.checkStore(client).finally(() => {
+      this.recovery = undefined;
+      if (this.recoverAgain && this.client === client) {
+        this.recoverAgain = false;
+        this.recover();
+      }
+    });
+  }
+
+  private async checkStore(client: SqlClient): Promise<void> {
+    let lost: boolean;
+    try {
+      await migrate(client, this.schema, SM_SCHEMA);
+      lost = (await client.query('storeLost', this.sql.marker, [this.node])).length === 0;
+      if (lost) await client.query('storeLost', this.sql.mark, [this.node, this.incarnationMark]);
+    } catch (error) {
+      if (this.client !== client) return;
+      this.logger.warn({ backend: this.name, err: error }, 'cannot check the store after a reconnection');
+      if (this.recoveryTimer === undefined && this.listener?.isUp === true) {
+        this.recoveryTimer = setTimeout(() => {
+          this.recoveryTimer = undefined;
+          if (this.listener?.isUp === true) this.recover();
+        }, this.options.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs);
+        this.recoveryTimer.unref?.();
+      }
+      return;
+    }
+    if (this.client !== client) return;
+    this.recovering = false;
+    if (lost) {
+      this.cache.flush();
+      this.logger.warn(
+        { backend: this.name, node: this.node },
+        'postgres came back without this node’s sessions (a fresh or restored database, or sm truncated)',
+      );
+      this.storeLost?.();
+    }
     this.scheduleReplay(0);
     this.checkSynced();
   }
@@ -380,10 +475,13 @@ export class SqlBackend implements Backend {
   private onNotify(payload: string): void {
     const i = payload.indexOf('\n');
     if (i < 0) return;
-    if (payload.slice(0, i) === this.instanceId) return;
+    const sender = payload.slice(0, i);
+    if (sender === this.instanceId) return;
     const key = payload.slice(i + 1);
     if (key === '*') this.cache.flush();
     else this.cache.invalidate(key);
+    // TRUNCATE sm emptied every marker: check this node's (without holding statements back).
+    if (sender === TRUNCATED_SENDER) this.recover();
   }
 
   /** The cache key of a user: `<length>:<luser>@<lserver>` (unambiguous whatever the strings hold). */
@@ -434,7 +532,7 @@ export class SqlBackend implements Backend {
     if (op === 'set') this.hosts.add(s.lserver);
     this.cache.invalidate(userKey);
     const client = this.client;
-    if (client === undefined || this.listener?.isUp !== true) {
+    if (client === undefined || !this.usable()) {
       if (client !== undefined) this.queue(rowKey, { op, session: s });
       this.latest.delete(rowKey);
       return Promise.reject(new BackendUnavailableError(this.name, operation));
@@ -500,13 +598,17 @@ export class SqlBackend implements Backend {
     params: readonly SqlValue[],
   ): Promise<R[]> {
     const before = this.userTails.get(userKey);
-    const p =
-      before === undefined
-        ? client.query<R>(operation, text, params)
-        : before.then(
-            () => client.query<R>(operation, text, params),
-            () => client.query<R>(operation, text, params),
-          );
+    let p: Promise<R[]>;
+    if (before === undefined) p = client.query<R>(operation, text, params);
+    else {
+      // Waited behind the user's earlier statements: sent only if the database is still usable
+      // (a frozen or lost database fails the queue fast instead of piling statements onto it).
+      const send = (): Promise<R[]> =>
+        this.client === client && this.usable()
+          ? client.query<R>(operation, text, params)
+          : Promise.reject(new BackendUnavailableError(this.name, operation));
+      p = before.then(send, send);
+    }
     this.userTails.set(userKey, p);
     return p;
   }
@@ -606,7 +708,7 @@ export class SqlBackend implements Backend {
     if (this.replaying) return;
     this.replaying = true;
     try {
-      while (this.pending.size > 0 && this.listener?.isUp === true) {
+      while (this.pending.size > 0 && this.usable()) {
         const inFlight: Promise<void>[] = [];
         for (const [key, entry] of [...this.pending]) {
           if (this.pending.get(key) !== entry) continue;
@@ -626,7 +728,7 @@ export class SqlBackend implements Backend {
     }
     if (this.pending.size > 0) {
       this.replayAttempts++;
-      if (this.listener?.isUp === true) this.scheduleReplay();
+      if (this.usable()) this.scheduleReplay();
     } else {
       this.replayAttempts = 0;
     }
@@ -635,10 +737,7 @@ export class SqlBackend implements Backend {
 
   private isSynced(): boolean {
     return (
-      this.listener?.isUp === true &&
-      this.pending.size === 0 &&
-      !this.replaying &&
-      (!this.cacheOn || this.cache.isEnabled)
+      this.usable() && this.pending.size === 0 && !this.replaying && (!this.cacheOn || this.cache.isEnabled)
     );
   }
 
@@ -648,7 +747,7 @@ export class SqlBackend implements Backend {
       const waiters = this.syncWaiters;
       this.syncWaiters = [];
       for (const w of waiters) w();
-    } else if (this.listener?.isUp === true && this.pending.size > 0 && !this.replaying) {
+    } else if (this.usable() && this.pending.size > 0 && !this.replaying) {
       this.scheduleReplay(0);
     }
   }

@@ -53,6 +53,28 @@ export const SM_SCHEMA: SchemaComponent = Object.freeze({
         `CREATE INDEX IF NOT EXISTS i_sm_sh_username ON ${s}.sm USING btree (server_host, username)`,
       ],
     },
+    {
+      version: 2,
+      description:
+        'store-loss markers: one row per running node in otp_chat_sm_node, emptied (and every node notified) when sm is truncated',
+      // Not ejabberd's: how a node that stayed up learns that the database lost its rows (a fresh
+      // database, a restore, a TRUNCATE), so that its live connections write them again.
+      statements: (s: string) => [
+        `CREATE TABLE IF NOT EXISTS ${s}.otp_chat_sm_node (
+           node text PRIMARY KEY,
+           incarnation text NOT NULL,
+           marked_at timestamptz NOT NULL DEFAULT now())`,
+        `CREATE OR REPLACE FUNCTION ${s}.otp_chat_sm_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           DELETE FROM ${s}.otp_chat_sm_node;
+           PERFORM pg_notify('otp_chat_sm_' || TG_TABLE_SCHEMA, 'truncated' || chr(10) || '*');
+           RETURN NULL;
+         END $$`,
+        `DROP TRIGGER IF EXISTS otp_chat_sm_truncated ON ${s}.sm`,
+        `CREATE TRIGGER otp_chat_sm_truncated AFTER TRUNCATE ON ${s}.sm
+           FOR EACH STATEMENT EXECUTE FUNCTION ${s}.otp_chat_sm_truncated()`,
+      ],
+    },
   ]),
 });
 

@@ -25,7 +25,17 @@ export interface SmStatements {
    * returned; the invalidation (`$3` channel, `$4` payload) is sent only when rows went.
    */
   readonly clean: string;
+  /** Whether node `$1`'s store-loss marker is there (a row, or none). */
+  readonly marker: string;
+  /** Writes node `$1`'s store-loss marker (`$2` its incarnation). */
+  readonly mark: string;
 }
+
+/**
+ * The sender part of the notification that `TRUNCATE sm` sends (its trigger, migration 2):
+ * `truncated\n*`. Never a backend's instance id (those are UUIDs).
+ */
+export const TRUNCATED_SENDER = 'truncated';
 
 const COLUMNS = 'usec, pid, node, username, server_host, resource, priority, info';
 
@@ -55,5 +65,8 @@ export function smStatements(schema: string): SmStatements {
                  d AS (DELETE FROM ${t} t USING v WHERE t.usec = v.usec AND t.pid = v.pid
                        RETURNING t.usec, t.pid, t.node, t.username, t.server_host, t.resource, t.priority, t.info)
             SELECT d.*, (SELECT pg_notify($3, $4)) AS notified FROM d`,
+    marker: `SELECT 1 AS present FROM ${quoteSchema(schema)}.otp_chat_sm_node WHERE node = $1`,
+    mark: `INSERT INTO ${quoteSchema(schema)}.otp_chat_sm_node (node, incarnation) VALUES ($1, $2)
+           ON CONFLICT (node) DO UPDATE SET incarnation = EXCLUDED.incarnation, marked_at = now()`,
   };
 }

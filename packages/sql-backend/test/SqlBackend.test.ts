@@ -152,14 +152,36 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
   });
 
   describe('migrations', () => {
-    it('from empty: creates the schema, the table and the version row; a re-run does nothing', async () => {
+    it('from empty: creates the schema, the tables and the version row; a re-run does nothing', async () => {
       const s = schema('mig');
       const client = new SqlClient({ url: pg.url });
       try {
-        expect(await migrate(client, s, SM_SCHEMA)).toEqual({ component: 'sm', from: 0, to: 1 });
-        expect(await migrate(client, s, SM_SCHEMA)).toEqual({ component: 'sm', from: 1, to: 1 });
+        expect(await migrate(client, s, SM_SCHEMA)).toEqual({ component: 'sm', from: 0, to: 2 });
+        expect(await migrate(client, s, SM_SCHEMA)).toEqual({ component: 'sm', from: 2, to: 2 });
         const versions = await admin.unsafe(`SELECT component, version FROM "${s}".otp_chat_schema`);
-        expect(versions).toEqual([{ component: 'sm', version: 1 }]);
+        expect(versions).toEqual([{ component: 'sm', version: 2 }]);
+        const tables = await admin.unsafe(
+          `SELECT tablename FROM pg_tables WHERE schemaname = '${s}' ORDER BY tablename`,
+        );
+        expect(tables.map((t) => t.tablename)).toEqual(['otp_chat_schema', 'otp_chat_sm_node', 'sm']);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it('from version 1 (the sm table alone): migration 2 adds the store-loss markers and the TRUNCATE trigger, keeping the rows', async () => {
+      const s = schema('mig1');
+      const client = new SqlClient({ url: pg.url });
+      try {
+        const v1 = { ...SM_SCHEMA, migrations: SM_SCHEMA.migrations.slice(0, 1) };
+        expect(await migrate(client, s, v1)).toEqual({ component: 'sm', from: 0, to: 1 });
+        await admin.unsafe(`INSERT INTO "${s}".sm VALUES (1, 'p', 'n', 'alice', 'a.example', 'r', '', '{}')`);
+        expect(await migrate(client, s, SM_SCHEMA)).toEqual({ component: 'sm', from: 1, to: 2 });
+        expect(await admin.unsafe(`SELECT username FROM "${s}".sm`)).toEqual([{ username: 'alice' }]);
+        const triggers = await admin.unsafe(
+          `SELECT tgname FROM pg_trigger WHERE tgrelid = '"${s}".sm'::regclass AND NOT tgisinternal`,
+        );
+        expect(triggers).toEqual([{ tgname: 'otp_chat_sm_truncated' }]);
       } finally {
         await client.end();
       }
@@ -170,7 +192,7 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
       const clients = [1, 2, 3, 4].map(() => new SqlClient({ url: pg.url, poolSize: 1 }));
       try {
         const results = await Promise.all(clients.map((c) => migrate(c, s, SM_SCHEMA)));
-        expect(results.map((r) => r.from).sort()).toEqual([0, 1, 1, 1]);
+        expect(results.map((r) => r.from).sort()).toEqual([0, 2, 2, 2]);
       } finally {
         for (const c of clients) await c.end();
       }
@@ -209,7 +231,7 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
           .init({ node: 'n', hosts: HOSTS, logger: silentLogger, clock: systemClock })
           .catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SchemaTooNewError);
-        expect(error).toMatchObject({ component: 'sm', found: 99, known: 1 });
+        expect(error).toMatchObject({ component: 'sm', found: 99, known: 2 });
         expect(b.status).toBe('stopped');
       } finally {
         await client.end();

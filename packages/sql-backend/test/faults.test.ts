@@ -220,6 +220,121 @@ describe.runIf(canRunPostgresTests('SqlBackend fault tests', 'server'))(
       await b.stop();
     });
 
+    it('a frozen PostgreSQL (SIGSTOP), on the defaults: the backend’s own timeout answers before the session manager’s, then calls fail fast; after SIGCONT all is replayed', async () => {
+      const b = new SqlBackend({ url: server.url, schema: uniqueSchema('frozen') }); // DEFAULTS
+      const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+      const sm = await SessionManager.start({
+        system,
+        hosts: [HOSTS[0]],
+        backends: { [HOSTS[0]]: b },
+        logger: silentLogger,
+        remoteSend: () => true,
+      });
+      const [alice, bob, carol] = [1, 2, 3].map((id) => sm.makeSid(fakeRef('conn-node', id)));
+      await sm.openSession(alice!, 'alice', HOSTS[0], 'r');
+      server.pause();
+      try {
+        // queryTimeoutMs (2 s, at most 2.5 s) fires before backendTimeoutMs (3 s): the error is the
+        // backend's own, typed, and the write is kept for replay.
+        const slow = await Promise.resolve()
+          .then(() => sm.openSession(bob!, 'bob', HOSTS[0], 'r'))
+          .catch((e: unknown) => e);
+        expect(slow).toBeInstanceOf(BackendUnavailableError);
+        expect((slow as BackendUnavailableError).cause).toBeInstanceOf(SqlTimeoutError);
+        // The notification connection's heartbeat finds it frozen: from then on, no waiting.
+        await until(() => b.status === 'unavailable');
+        const fast = await Promise.resolve()
+          .then(() => sm.openSession(carol!, 'carol', HOSTS[0], 'r'))
+          .catch((e: unknown) => e);
+        expect(fast).toBeInstanceOf(BackendUnavailableError);
+        expect((fast as BackendUnavailableError).cause).toBeUndefined(); // refused at once, no timeout
+      } finally {
+        server.resume();
+      }
+      await b.whenSynced();
+      // The refused opens were compensated (their rows deleted); alice's row is there.
+      expect(sidKeys(await b.getSessions())).toEqual([`alice@${HOSTS[0]}/r#${alice!.key()}`]);
+      await sm.openSession(bob!, 'bob', HOSTS[0], 'r');
+      expect((await sm.connectedUsers()).sort()).toEqual([`alice@${HOSTS[0]}/r`, `bob@${HOSTS[0]}/r`]);
+      await sm.stop();
+    }, 60_000);
+
+    describe('the database comes back without this node’s rows: BackendInitContext.storeLost', () => {
+      it('restarted with its data: storeLost is not called; restarted on an empty data directory (a fresh database): the table is migrated again, storeLost is called once, writes that failed meanwhile are replayed', async () => {
+        const b = backend('fresh');
+        let lost = 0;
+        await b.init({ ...ctx, storeLost: () => void lost++ });
+        const alice = makeRow('alice', HOSTS[0], 'r', 1);
+        await b.setSession(alice);
+
+        await server.kill();
+        await until(() => b.status === 'unavailable');
+        await server.restart();
+        await b.whenSynced();
+        expect(lost).toBe(0);
+        expect(sidKeys(await b.getSessions())).toEqual(sidKeys([alice]));
+
+        await server.kill();
+        await until(() => b.status === 'unavailable');
+        const bob = makeRow('bob', HOSTS[0], 'r', 2);
+        await expect(b.setSession(bob)).rejects.toBeInstanceOf(BackendUnavailableError);
+        await server.restartEmpty();
+        await b.whenSynced(); // resolves once the store was checked, storeLost called, bob replayed
+        expect(lost).toBe(1);
+        expect(sidKeys(await b.getSessions())).toEqual(sidKeys([bob]));
+        // What the session manager has its live connections do on storeLost: write their rows again.
+        await b.setSession(alice);
+        expect(sidKeys(await b.getSessions())).toEqual(sidKeys([alice, bob]));
+        // The marker is back: the next restart with the data is not a loss.
+        await server.kill();
+        await until(() => b.status === 'unavailable');
+        await server.restart();
+        await b.whenSynced();
+        expect(lost).toBe(1);
+        await b.stop();
+      }, 60_000);
+
+      it('TRUNCATE sm while running: every node on the table is notified, flushes its cache and calls storeLost', async () => {
+        const schema = uniqueSchema('trunc');
+        const nodes = ['node1', 'node2'].map((node) => ({
+          node,
+          b: new SqlBackend({ url: server.url, schema }),
+        }));
+        const counts = new Map<string, number>();
+        for (const n of nodes) {
+          await n.b.init({
+            ...ctx,
+            node: n.node,
+            storeLost: () => counts.set(n.node, (counts.get(n.node) ?? 0) + 1),
+          });
+        }
+        const [one, two] = nodes;
+        const alice = makeRow('alice', HOSTS[0], 'r', 1);
+        await one!.b.setSession(alice);
+        // Both caches hold alice's rows (a read that an invalidation overtook is not cached: read again).
+        for (const n of nodes) {
+          while (n.b.cacheSize === 0) {
+            expect(sidKeys(await n.b.getSessions('alice', HOSTS[0]))).toEqual(sidKeys([alice]));
+          }
+        }
+        const { default: postgres } = await import('postgres');
+        const admin = postgres(server.url, { max: 1, onnotice: () => {} });
+        try {
+          await admin.unsafe(`TRUNCATE "${schema}".sm`);
+          await until(() => counts.get('node1') === 1 && counts.get('node2') === 1);
+          // No stale answer from either cache.
+          expect(await one!.b.getSessions('alice', HOSTS[0])).toEqual([]);
+          expect(await two!.b.getSessions('alice', HOSTS[0])).toEqual([]);
+          // Each node wrote its marker again (before calling storeLost).
+          const markers = await admin.unsafe(`SELECT node FROM "${schema}".otp_chat_sm_node ORDER BY node`);
+          expect(markers.map((m) => m.node)).toEqual(['node1', 'node2']);
+        } finally {
+          await admin.end({ timeout: 1 });
+        }
+        for (const n of nodes) await n.b.stop();
+      });
+    });
+
     it('init rejects with BackendUnavailableError while PostgreSQL is down, and a later init recovers', async () => {
       await server.kill();
       const b = new SqlBackend({ url: server.url, schema: uniqueSchema('init'), connectTimeoutMs: 500 });

@@ -3,39 +3,44 @@ export interface InFlight {
   expire(): void;
 }
 
+/** Generations a deadline passes through: the timer ticks every `timeoutMs / STEPS`. */
+const STEPS = 4;
+
 /**
- * Timeouts for many operations with one timer instead of one `setTimeout` each: two generations,
- * rotated every `timeoutMs`; what is still in the older generation at a rotation has been in flight
- * for at least `timeoutMs` (at most twice that) and is expired. Adding and settling are a `Set`
- * insertion and deletion; the timer runs only while something is in flight, and never keeps the
- * process alive.
+ * Timeouts for many operations with one timer instead of one `setTimeout` each: generations of
+ * operations, rotated every `timeoutMs / 4`; an operation still in flight when its generation has
+ * been rotated out (after five rotations) has been in flight for at least `timeoutMs`, and at most
+ * a quarter more, and is expired. Never early, at most `1.25 × timeoutMs` (plus the timer's own
+ * lateness on a busy loop). Adding and settling are `Set` insertions and deletions (a statement
+ * usually settles in the newest generation); the timer runs only while something is in flight, and
+ * never keeps the process alive.
  */
 export class Deadlines {
-  private current = new Set<InFlight>();
-  private previous = new Set<InFlight>();
+  /** Newest first; the last one expires at the next rotation. */
+  private readonly generations: Set<InFlight>[] = Array.from({ length: STEPS + 1 }, () => new Set());
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly timeoutMs: number) {}
 
   add(f: InFlight): void {
-    this.current.add(f);
+    this.generations[0]!.add(f);
     if (this.timer === undefined) {
-      this.timer = setInterval(() => this.rotate(), this.timeoutMs);
+      this.timer = setInterval(() => this.rotate(), this.timeoutMs / STEPS);
       this.timer.unref?.();
     }
   }
 
   /** True the first time for `f` (it had not expired): the caller settles it. */
   settle(f: InFlight): boolean {
-    return this.current.delete(f) || this.previous.delete(f);
+    for (const g of this.generations) if (g.delete(f)) return true;
+    return false;
   }
 
   private rotate(): void {
-    const expired = this.previous;
-    this.previous = this.current;
-    this.current = new Set();
+    const expired = this.generations.pop()!;
+    this.generations.unshift(new Set());
     for (const f of expired) f.expire();
-    if (this.previous.size === 0 && this.current.size === 0 && this.timer !== undefined) {
+    if (this.generations.every((g) => g.size === 0) && this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
     }

@@ -158,6 +158,8 @@ const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
  * // … new SqlBackend({ url: pg.url }) …
  * await pg.kill();    // SIGKILL to the server's process group, as a crash
  * await pg.restart(); // same port, same data: crash recovery
+ * await pg.restartEmpty(); // same port, a fresh database (initdb again)
+ * pg.pause(); pg.resume(); // frozen (SIGSTOP) and going on (SIGCONT)
  * await pg.stop();    // kills it and removes the directory
  * ```
  */
@@ -249,6 +251,42 @@ export class PostgresServer {
         if (attempt >= 20) throw error;
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
+    }
+  }
+
+  /**
+   * Kills the server and starts it again on the same port with a new, empty data directory
+   * (`initdb` again): a fresh database, as after a lost disk or a fail-over to an empty replica.
+   */
+  async restartEmpty(): Promise<void> {
+    await this.kill();
+    rmSync(this.dataDir, { recursive: true, force: true });
+    this.initdb();
+    await this.restart();
+  }
+
+  /**
+   * Freezes the server, the postmaster and every backend (SIGSTOP): connections stay open and
+   * nothing is answered, as a stuck or swapping host. {@link resume} lets it go on; {@link kill}
+   * and {@link stop} work on a frozen server.
+   */
+  pause(): void {
+    this.signalAll('SIGSTOP');
+  }
+
+  /** Undoes {@link pause} (SIGCONT). */
+  resume(): void {
+    this.signalAll('SIGCONT');
+  }
+
+  /** The postmaster first (no backend is forked after it), then its children. */
+  private signalAll(signal: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined) return;
+    for (const p of [pid, ...childrenOf(pid)]) {
+      try {
+        process.kill(p, signal);
+      } catch {}
     }
   }
 
