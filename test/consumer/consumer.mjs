@@ -4,6 +4,7 @@
 // connection actors open sessions; a message routed by the session manager reaches the other one.
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
 import { testSystem } from '@otp-chat/actor/testing';
+import { Cluster } from '@otp-chat/cluster';
 import { Hooks } from '@otp-chat/event-bus';
 import { parseJid } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
@@ -73,6 +74,7 @@ console.log(
       typeof SqlBackend,
       typeof uniqueSchema,
       typeof XmppServer,
+      typeof Cluster.start,
     ],
     resolved: import.meta.resolve('@otp-chat/session-manager'),
   }),

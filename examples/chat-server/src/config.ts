@@ -15,6 +15,23 @@ export interface ChatServerConfig {
   readonly redisUrl: string;
   /** Used when `backend` is `postgres`. */
   readonly postgresUrl: string;
+  /**
+   * This node's name (the `ActorSystem`'s, Erlang's `node()`), written into every session row. Two
+   * live nodes on one store must never share one. Absent: a name unique to this server is made at
+   * start (`chat-<pid>-<random>@<hostname>`); give a fixed one so that a restarted node cleans the
+   * rows its previous run left.
+   */
+  readonly node?: string | undefined;
+  /**
+   * The Redis of the cluster (`@otp-chat/cluster`): nodes that share a session store reach each
+   * other's sessions through it. Absent: the Redis backend's URL with `--backend redis`, none with
+   * the memory and PostgreSQL backends (PostgreSQL implies no Redis: give one to run several
+   * nodes on one database); `'none'` turns it off.
+   */
+  readonly clusterUrl?: string | undefined;
+  /** Cluster heartbeat interval and node timeout in ms (the cluster's defaults: 2000 and 7000). */
+  readonly clusterHeartbeatMs?: number | undefined;
+  readonly clusterTimeoutMs?: number | undefined;
   /** `max_user_sessions`; `Infinity` for unlimited. */
   readonly maxUserSessions: number;
   /** Users registered at start (`user:password`). */
@@ -34,6 +51,12 @@ export const DEFAULT_CONFIG: ChatServerConfig = {
     { user: 'bob', password: 'bob' },
   ],
 };
+
+/** The cluster's Redis URL `config` asks for, or undefined for none (see `clusterUrl`). */
+export function clusterUrlOf(config: ChatServerConfig): string | undefined {
+  if (config.clusterUrl === 'none') return undefined;
+  return config.clusterUrl ?? (config.backend === 'redis' ? config.redisUrl : undefined);
+}
 
 /** A bad flag or config file; `option` names the flag or the key (`users[0].user`). */
 export class ConfigError extends Error {
@@ -56,10 +79,18 @@ const USAGE = `usage: pnpm start [-- options]
   --redis-url <url>          Redis URL for --backend redis (default redis://127.0.0.1:6379)
   --postgres-url <url>       PostgreSQL URL for --backend postgres
                              (default postgres://postgres@127.0.0.1:5432/postgres)
+  --node <name>              this node's name, unique among the nodes sharing a store
+                             (default: chat-<pid>-<random>@<hostname>, new at each start)
+  --cluster-url <url|none>   Redis of the cluster: nodes on one store reach each other's sessions
+                             (default: the --redis-url with --backend redis, none with memory or
+                             postgres: give one to run several nodes on one PostgreSQL database)
+  --cluster-heartbeat <ms>   cluster heartbeat interval (default 2000)
+  --cluster-timeout <ms>     a node silent this long is down (default 7000)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a user (repeatable; default the demo users alice and bob)
   --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl,
-                             postgresUrl, maxUserSessions, users: [{user, password}]); flags win`;
+                             postgresUrl, node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
+                             maxUserSessions, users: [{user, password}]); flags win`;
 
 export { USAGE };
 
@@ -81,6 +112,12 @@ function prepares(prep: (s: string) => string, s: string): boolean {
   }
 }
 
+/** Node names as Erlang's (`name@host`: letters, digits, `_`, `-`, `.`), at most 255 characters. */
+const nodeName = z
+  .string()
+  .max(255, 'a node name of at most 255 characters')
+  .regex(/^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$/, 'not a node name (letters, digits, _ - . and one @)');
+
 /** The whole configuration, strictly: an unknown key is an error, naming it. */
 const configSchema = z
   .object({
@@ -90,6 +127,15 @@ const configSchema = z
     backend: z.enum(['memory', 'redis', 'postgres']),
     redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'not a redis:// or rediss:// URL'),
     postgresUrl: z.string().regex(/^postgres(?:ql)?:\/\/\S+$/, 'not a postgres:// or postgresql:// URL'),
+    node: nodeName.optional(),
+    clusterUrl: z
+      .union([
+        z.literal('none'),
+        z.string().regex(/^rediss?:\/\/\S+$/, 'not none nor a redis:// or rediss:// URL'),
+      ])
+      .optional(),
+    clusterHeartbeatMs: z.number().int('not an integer').min(1, 'not a positive number of ms').optional(),
+    clusterTimeoutMs: z.number().int('not an integer').min(1, 'not a positive number of ms').optional(),
     maxUserSessions: z.union([z.number().int('not an integer').min(1), z.literal(Number.POSITIVE_INFINITY)]),
     users: z
       .array(z.object({ user: userName, password: z.string().min(1, 'an empty password') }).strict())
@@ -133,6 +179,10 @@ const FLAGS: Readonly<Record<string, (value: string) => [keyof ChatServerConfig,
   '--backend': (v) => ['backend', v],
   '--redis-url': (v) => ['redisUrl', v],
   '--postgres-url': (v) => ['postgresUrl', v],
+  '--node': (v) => ['node', v],
+  '--cluster-url': (v) => ['clusterUrl', v],
+  '--cluster-heartbeat': (v) => ['clusterHeartbeatMs', v.trim() === '' ? Number.NaN : Number(v)],
+  '--cluster-timeout': (v) => ['clusterTimeoutMs', v.trim() === '' ? Number.NaN : Number(v)],
   '--max-user-sessions': (v) => ['maxUserSessions', v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)],
 };
 
@@ -194,5 +244,12 @@ export function parseConfig(
     validate(configSchema.shape.users, users, '--user');
     config.users = users;
   }
-  return validate(configSchema, config, '');
+  const result = validate(configSchema, config, '');
+  if (result.backend === 'memory' && clusterUrlOf(result) !== undefined) {
+    throw new ConfigError(
+      '--cluster-url',
+      'the memory backend keeps sessions in this process: a cluster needs a shared store (--backend redis or postgres)',
+    );
+  }
+  return result;
 }

@@ -6,12 +6,11 @@
 import { silentLogger } from '@otp-chat/actor';
 import { decodeSmRow, type SmRow, SqlClient } from '@otp-chat/sql-backend';
 import { canRunPostgresTests, PostgresServer } from '@otp-chat/sql-backend/testing';
-import type { XmppServer } from '@otp-chat/xmpp';
 import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
 import xml from '@xmpp/xml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config.ts';
-import { startChatServer } from '../src/startChatServer.ts';
+import { type ChatServer, startChatServer } from '../src/startChatServer.ts';
 
 describe.runIf(canRunPostgresTests('chat-server when PostgreSQL loses the sessions', 'server'))(
   'chat-server --backend postgres when the database loses the sessions',
@@ -33,7 +32,7 @@ describe.runIf(canRunPostgresTests('chat-server when PostgreSQL loses the sessio
     });
 
     /** The chat server on the private PostgreSQL, alice and bob logged in, bob available at priority 3. */
-    async function setup(): Promise<{ server: XmppServer; alice: TestClient; bob: TestClient }> {
+    async function setup(): Promise<{ server: ChatServer; alice: TestClient; bob: TestClient }> {
       const config = { ...DEFAULT_CONFIG, port: 0, backend: 'postgres' as const, postgresUrl: pg.url };
       const server = await startChatServer(config, { logger: silentLogger });
       const port = server.address.port;

@@ -1,6 +1,6 @@
 import { ActorSystem, silentLogger, systemClock } from '@otp-chat/actor';
 import { type Session, SessionManager } from '@otp-chat/session-manager';
-import { fakeRef, makeRow, outageWorkload } from '@otp-chat/session-manager/testing';
+import { cleanedRows, fakeRef, makeRow, outageWorkload } from '@otp-chat/session-manager/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '../src/errors.ts';
 import { RedisBackend } from '../src/RedisBackend.ts';
@@ -72,7 +72,7 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
         );
       }
       // No ghost in the node index either: cleaning node1 removes exactly the model's rows.
-      expect(sidKeys(await backend.cleanNode('node1'))).toEqual(sidKeys(rows));
+      expect(sidKeys(await cleanedRows(backend.cleanNode('node1')))).toEqual(sidKeys(rows));
       await backend.stop();
     });
 
@@ -94,7 +94,7 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
         Promise.resolve().then(() => backend.getSessions('carol', HOSTS[0])),
         backend.getSessions(HOSTS[0]),
         backend.getSessions(),
-        backend.cleanNode('node9'),
+        cleanedRows(backend.cleanNode('node9')),
       ]);
       for (const r of results) {
         expect(r.status).toBe('rejected');
@@ -111,7 +111,7 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
       expect(sidKeys(await backend.getSessions('alice', HOSTS[0]))).toEqual([]);
       expect((await backend.getSessions('bob', HOSTS[0])).map((r) => r.luser)).toEqual(['bob']);
       expect(await backend.getSessions('carol', HOSTS[0])).toEqual([]);
-      await backend.cleanNode('node1');
+      await cleanedRows(backend.cleanNode('node1'));
       await backend.stop();
     });
 
@@ -156,7 +156,7 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
       await sm.stop();
     });
 
-    it('a restart init during an outage (backend actor restarted) resolves, keeps the writes waiting for replay, cleans nothing', async () => {
+    it('a restart init during an outage (backend actor restarted) resolves, keeps the writes waiting for replay, deletes nothing', async () => {
       const backend = new RedisBackend({
         url: server.url,
         prefix: 'restart',
@@ -187,7 +187,7 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
       await server.restart();
       await backend.whenSynced();
       expect(sidKeys(await backend.getSessions())).toEqual(sidKeys([kept, added]));
-      await backend.cleanNode('node1');
+      await cleanedRows(backend.cleanNode('node1'));
       await backend.stop();
     });
 

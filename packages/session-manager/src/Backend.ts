@@ -4,6 +4,14 @@ import type { Session } from './Session.ts';
 /** A value or a promise of it: the memory backend answers synchronously, network backends do not. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * What `cleanNode` answers: the removed rows (at once, or as a promise), or an async iterable of
+ * batches of them, which a backend whose store may hold many rows of a node should prefer: the
+ * session manager runs the hooks of each batch before it asks for the next, so neither side holds
+ * every row at once.
+ */
+export type CleanNodeResult = MaybePromise<readonly Session[]> | AsyncIterable<readonly Session[]>;
+
 /** What a backend's `init` receives. */
 export interface BackendInitContext {
   /** This node's name (`node()`): the one written into the sids this node makes. */
@@ -15,10 +23,10 @@ export interface BackendInitContext {
   /**
    * Identifies one run of the session manager on this node: every `init` within that run (a
    * backend actor restarted by the backend supervisor) gets the same value, the next start of the
-   * session manager a new one. A backend that drops this node's leftover rows at `init` does so
-   * only when the incarnation changes, never on a restart within one (the rows of live
-   * connections). Absent when `init` is called by hand: such a backend cleans at its first
-   * successful `init` only.
+   * session manager a new one (the Redis and SQL backends write it into their store-loss
+   * markers). `init` deletes no rows, whatever the incarnation: this node's leftovers are removed
+   * by the session manager's start through `cleanNode(node)`, with their hooks, never on a restart
+   * within one run (the rows of live connections). Absent when `init` is called by hand.
    */
   readonly incarnation?: string;
   /**
@@ -72,17 +80,12 @@ export interface Backend {
   getSessions(luser: string, lserver: string): MaybePromise<readonly Session[]>;
   /**
    * Removes every row whose connection lives on `node` and returns the removed rows, so that the
-   * session manager can run the session-removed hooks for them. Used at start-up for this node's
-   * leftovers and when a cluster node goes down.
+   * session manager can run the session-removed hooks for them: all at once, or (better for a big
+   * store) as an async iterable of bounded batches, each removed before it is yielded. Used at
+   * start-up for this node's leftovers and when a cluster node goes down. A failure is a throw or
+   * rejection (of the call or of the iteration); the rows yielded before it stay removed.
    */
-  cleanNode(node: string): MaybePromise<readonly Session[]>;
-  /**
-   * Optional, for stores that can hold many rows of one node: removes them like `cleanNode`, but
-   * yields them in committed batches, so that the session manager runs the removal hooks batch by
-   * batch and never holds every row of a dead node at once. When present, `SessionManager#cleanNode`
-   * uses it instead of `cleanNode`.
-   */
-  cleanNodeBatches?(node: string): AsyncIterable<readonly Session[]>;
+  cleanNode(node: string): CleanNodeResult;
   /**
    * Whether the session manager should cache per-user reads for `lserver` (`use_cache/1`).
    * @default false when absent (ejabberd defaults to the `sm_use_cache` option instead)

@@ -34,6 +34,11 @@ export const DEFAULTS = Object.freeze({
    * `ejabberd_sup` gives its workers 1 minute.
    */
   shutdownMs: 60_000,
+  /**
+   * `cleanNode`: rows whose removal hooks run between two turns of the event loop (routing goes on
+   * meanwhile). Not an ejabberd setting (it runs no hooks for a dead node's rows).
+   */
+  cleanBatchSize: 500,
   /** Hook sequence numbers ejabberd_sm registers with (spec §12). */
   hookSeq: Object.freeze({
     rosterInSubscription: 20,

@@ -4,8 +4,9 @@ import { type AnyCommandSpec, Commands, EventBus, Hooks } from '@otp-chat/event-
 import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/jid';
 import type { ChildSpec } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
-import type { Backend, MaybePromise } from './Backend.ts';
+import type { Backend, CleanNodeResult, MaybePromise } from './Backend.ts';
 import { KICK, REPLACED, REREGISTER, type RouteMessage, SYSTEM_SHUTDOWN } from './ConnectionMessage.ts';
+import { registerSessionManagerCodecs } from './codecs.ts';
 import { sessionManagerCommands } from './commands.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { BackendInitError, BackendTimeoutError, IqDecodeError, UnknownHostError } from './errors.ts';
@@ -64,7 +65,11 @@ export interface SessionManagerOptions {
    * @default replies to a user of a served host are routed through this session manager; others dropped
    */
   readonly router?: (stanza: Element) => void;
-  /** Sends a message to a connection on another node; returns false when it cannot. @default none: false */
+  /**
+   * Sends a message to a connection on another node; returns false when it cannot.
+   * @default the system's distribution (`system.send` when `system.isNodeUp(ref.node)`; see
+   * `@otp-chat/cluster`); false without one
+   */
   readonly remoteSend?: (ref: ActorRef, message: unknown) => boolean;
   /**
    * Longest wait for one backend call before it fails with `BackendTimeoutError`.
@@ -201,6 +206,8 @@ export class SessionManager {
     this.name = options.name ?? DEFAULTS.name;
     this.backendTimeoutMs = options.backendTimeoutMs ?? DEFAULTS.backendTimeoutMs;
     this.timeouts = new Timeouts(options.system.clock);
+    // What this session manager sends to connections must be able to reach other nodes.
+    registerSessionManagerCodecs(options.system.codecs);
     const shared = new MemoryBackend();
     for (const host of this.hosts) this.backendByHost.set(host, options.backends?.[host] ?? shared);
     this.distinctBackends = [...new Set(this.backendByHost.values())];
@@ -299,8 +306,9 @@ export class SessionManager {
         stop: { error: new BackendInitError(started.backend?.name ?? 'unknown', { cause: started.error }) },
       };
     }
-    // Rows a previous run of this node left behind (spec §16).
-    await this.cleanNode(this.node);
+    // Rows a previous run of this node left behind (spec §16), with their hooks. A failure is
+    // reported (backend_error) and does not fail the start.
+    await this.cleanNode(this.node).catch(() => {});
     // 2. the IQ handler table.
     this.iqHandlers.clear();
     // 3. the hooks (spec §12).
@@ -902,59 +910,50 @@ export class SessionManager {
 
   /**
    * Removes the rows of every connection on `node` from every backend and runs
-   * `sm_remove_connection_hook` for each (beyond ejabberd: every backend, with hooks; spec §7).
-   * Returns the number removed.
+   * `sm_remove_connection_hook` for each (beyond ejabberd: every backend, with hooks; spec §7),
+   * then emits `session_closed` with `reason: 'node_down'`. Works through the backends' batches
+   * (`cleanNode` may yield rows as an async iterable), at most `DEFAULTS.cleanBatchSize` rows
+   * between two turns of the event loop, so routing goes on meanwhile. `signal` stops it between
+   * batches. Resolves with the number of rows removed; rejects with the first backend error after
+   * every backend was tried (reported as `backend_error` too), so that a node-down clean-up that
+   * failed is tried again.
    */
-  async cleanNode(node: string): Promise<number> {
+  async cleanNode(node: string, options: { readonly signal?: AbortSignal } = {}): Promise<number> {
+    const signal = options.signal;
     let n = 0;
+    let failure: unknown;
     for (const backend of this.distinctBackends) {
+      if (signal?.aborted) break;
       try {
-        if (backend.cleanNodeBatches !== undefined) {
-          // Batch by batch: the hooks of one batch run before the next is removed (bounded memory).
-          // Each batch is one bounded statement, so each gets one timeout; rows removed by the
-          // batches before a timeout are counted, and their hooks have run.
-          const batches = backend.cleanNodeBatches(node)[Symbol.asyncIterator]();
+        const result: CleanNodeResult = backend.cleanNode(node);
+        if (isAsyncIterable(result)) {
+          const batches = result[Symbol.asyncIterator]();
           try {
             for (;;) {
+              // Each batch within one backend timeout (the whole clean-up may take much longer).
               const next = await this.timed(backend, 'cleanNode', batches.next());
               if (next.done === true) break;
-              n += await this.sessionsRemoved(next.value);
+              n += await this.removedRows(next.value, signal);
+              if (signal?.aborted) break;
             }
           } finally {
-            // After a timeout, closes the generator once its pending batch settles.
-            batches.return?.()?.catch(() => {});
+            // Not awaited: after a timeout the pending batch may never settle.
+            void batches.return?.(undefined)?.catch(() => {});
           }
         } else {
-          const r = backend.cleanNode(node);
-          // A node's clean-up runs in many bounded batches: ten timeouts for the whole of it.
-          const removed = isThenable(r)
-            ? await this.timed(backend, 'cleanNode', r, 10 * this.backendTimeoutMs)
-            : r;
-          n += await this.sessionsRemoved(removed);
+          // All rows at once: ten timeouts for the whole of it, as before.
+          const rows = isThenable(result)
+            ? await this.timed(backend, 'cleanNode', result, 10 * this.backendTimeoutMs)
+            : result;
+          n += await this.removedRows(rows, signal);
         }
       } catch (error) {
         this.backendError(backend, 'cleanNode', undefined, error);
+        failure ??= error;
       }
     }
+    if (failure !== undefined) throw failure;
     return n;
-  }
-
-  /** `sm_remove_connection_hook` and `session_closed` (reason `node_down`) for rows a clean-up removed. */
-  private async sessionsRemoved(removed: readonly Session[]): Promise<number> {
-    for (const s of removed) {
-      const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
-      await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
-      if (this.events.has('session_closed')) {
-        this.events.emit('session_closed', {
-          sid: s.sid,
-          user: s.luser,
-          host: s.lserver,
-          resource: s.lresource,
-          reason: 'node_down',
-        });
-      }
-    }
-    return removed.length;
   }
 
   // ---- this node's sessions (sessions are facts of the node that holds the connection) ----
@@ -1058,6 +1057,31 @@ export class SessionManager {
       { node: this.node, connections: n },
       'session store lost this node’s sessions; live connections re-register them',
     );
+  }
+
+  /** The hooks and events of removed rows, a bounded slice per turn of the event loop. */
+  private async removedRows(rows: readonly Session[], signal: AbortSignal | undefined): Promise<number> {
+    const slice = DEFAULTS.cleanBatchSize;
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % slice === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal?.aborted) return i;
+      }
+      const s = rows[i]!;
+      const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
+      await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
+      if (this.events.has('session_closed')) {
+        this.events.emit('session_closed', {
+          sid: s.sid,
+          user: s.luser,
+          host: s.lserver,
+          resource: s.lresource,
+          reason: 'node_down',
+        });
+      }
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return rows.length;
   }
 
   // ---- IQ handlers (spec §10) ----
@@ -1197,11 +1221,16 @@ export class SessionManager {
     return true;
   }
 
-  /** The remote send; one that throws is logged and counts as not sent (`noconnect` never raises). */
+  /**
+   * The remote send, through `remoteSend` or the system's distribution; one that throws (an
+   * unencodable message) is logged and counts as not sent (`noconnect` never raises).
+   */
   private sendRemote(ref: ActorRef, message: unknown): boolean {
-    if (this.remoteSend === undefined) return false;
     try {
-      return this.remoteSend(ref, message);
+      if (this.remoteSend !== undefined) return this.remoteSend(ref, message);
+      if (!this.system.isNodeUp(ref.node)) return false;
+      this.system.send(ref, message);
+      return true;
     } catch (error) {
       this.logger.error({ err: error, to: ref.toString() }, 'session manager: remote send failed');
       return false;
@@ -1532,6 +1561,10 @@ export class SessionManager {
       });
     }
   }
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<readonly Session[]> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function userInfo(s: Session): UserSessionInfo {

@@ -1,6 +1,6 @@
 /** The stanza type and builder (`@xmpp/xml`), re-exported for packages that only build stanzas to route. */
 export { default as xml, type Element } from '@xmpp/xml';
-export type { Backend, BackendInitContext, MaybePromise } from './Backend.ts';
+export type { Backend, BackendInitContext, CleanNodeResult, MaybePromise } from './Backend.ts';
 export {
   type ConnectionMessage,
   isConnectionMessage,
@@ -17,6 +17,7 @@ export {
   SYSTEM_SHUTDOWN,
   streamErrorFor,
 } from './ConnectionMessage.ts';
+export { jidCodec, receivedText, registerSessionManagerCodecs, xmlElementCodec } from './codecs.ts';
 export { sessionManagerCommands } from './commands.ts';
 export { DEFAULTS } from './DEFAULTS.ts';
 export {

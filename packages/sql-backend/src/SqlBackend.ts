@@ -50,8 +50,6 @@ interface PendingWrite {
 }
 
 const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
-/** The incarnation of an `init` called without one (by hand): only the first such `init` cleans. */
-const FIRST_RUN: unique symbol = Symbol('first run');
 /** pg_notify's payload limit is 8000 bytes; a longer key is sent as a full flush. */
 const MAX_PAYLOAD = 7900;
 
@@ -65,10 +63,11 @@ const MAX_PAYLOAD = 7900;
  *   `pg_notify` that invalidates other nodes' caches in the same statement (one round trip,
  *   delivered at commit); reads are one indexed select; every statement is parameterised and
  *   prepared, and bounded by `queryTimeoutMs`;
- * - `init` removes this node's rows from a previous run (once per incarnation) in short batches
- *   (`cleanBatchSize`), so no lock is held long and memory stays bounded; `cleanNode(node)` /
- *   `cleanNodeBatches(node)` do the same for any node and give the removed rows back, so that the
- *   session manager runs `sm_remove_connection_hook` for each (a dead cluster node);
+ * - `cleanNode(node)` removes a node's rows in short batches (`cleanBatchSize`), so no lock is
+ *   held long and memory stays bounded, and yields each committed batch's rows, so that the session
+ *   manager runs `sm_remove_connection_hook` for each: this node's leftovers at the session
+ *   manager's start, and a dead cluster node's on the survivor that cleans it (`init` itself
+ *   deletes nothing: its deletions would run no hooks);
  * - a per-user {@link SessionCache}, served synchronously on a hit so that routing stays
  *   synchronous, invalidated by `LISTEN`/`NOTIFY` and off while the notification connection is down;
  * - while the database is unreachable every call fails fast with `BackendUnavailableError`, never
@@ -109,9 +108,8 @@ export class SqlBackend implements Backend {
   private replayTimer: ReturnType<typeof setTimeout> | undefined;
   private replayAttempts = 0;
   private syncWaiters: (() => void)[] = [];
-  private cleanedFor: string | typeof FIRST_RUN | undefined;
   private storeLost: (() => void) | undefined;
-  /** What the marker row holds: the incarnation, else this object's id. */
+  /** What the marker row holds: the incarnation, else this object's id ('' before the first `init`). */
   private incarnationMark = '';
   /** After a reconnection, until the tables and the marker are checked: statements wait (fail fast). */
   private recovering = false;
@@ -163,16 +161,15 @@ export class SqlBackend implements Backend {
   }
 
   /**
-   * Connects, checks that the database is UTF-8, migrates the `sm` table (idempotent, versioned),
-   * listens for invalidations and, once per node incarnation, removes the rows a previous run of
-   * this node left (`ejabberd_sm_sql:init/0`, in batches). Rejects with `BackendUnavailableError`
-   * when PostgreSQL cannot be reached, `SchemaTooNewError` when the table is at a newer version,
-   * `DatabaseEncodingError` when the database is not UTF-8.
+   * Connects, checks that the database is UTF-8, migrates the `sm` table (idempotent, versioned)
+   * and listens for invalidations. Rejects with `BackendUnavailableError` when PostgreSQL cannot be
+   * reached, `SchemaTooNewError` when the table is at a newer version, `DatabaseEncodingError` when
+   * the database is not UTF-8. It deletes nothing: the session manager removes the rows a previous
+   * run of this node left at its start with `cleanNode(node)`, hooks included
+   * (`ejabberd_sm_sql:init/0` deleted them without hooks).
    *
    * On a running backend (its actor crashed and the backend supervisor restarted it) `init` keeps
-   * the connections and the writes waiting for replay, flushes the cache and replays; rows are
-   * cleaned only when the incarnation changes, never on such a restart (they belong to live
-   * connections).
+   * the connections and the writes waiting for replay, flushes the cache and replays.
    *
    * Then it writes this node's store-loss marker (`otp_chat_sm_node`): when a reconnection finds
    * it gone, or `TRUNCATE sm` empties it, the database lost this node's rows and
@@ -189,19 +186,7 @@ export class SqlBackend implements Backend {
     } else {
       await this.connect(context);
     }
-    const incarnation = context.incarnation ?? FIRST_RUN;
-    if (this.cleanedFor === undefined || (incarnation !== FIRST_RUN && incarnation !== this.cleanedFor)) {
-      let removed = 0;
-      for await (const batch of this.cleanNodeBatches(this.node)) removed += batch.length;
-      if (removed > 0) {
-        this.logger.info(
-          { backend: this.name, node: this.node, removed },
-          'removed the sessions of a previous run of this node',
-        );
-      }
-      this.cleanedFor = incarnation;
-    }
-    this.incarnationMark = typeof incarnation === 'string' ? incarnation : this.instanceId;
+    this.incarnationMark = context.incarnation ?? this.instanceId;
     await this.markAlive();
   }
 
@@ -297,25 +282,15 @@ export class SqlBackend implements Backend {
   }
 
   /**
-   * Removes every row whose connection lives on `node` and returns them all, so that the session
-   * manager runs `sm_remove_connection_hook` for each. For a node that may have left many rows,
-   * prefer {@link cleanNodeBatches}, which holds one batch at a time.
+   * Removes every row whose connection lives on `node`, in batches of at most `cleanBatchSize`,
+   * each its own short statement (no long lock, bounded memory), and yields each batch's rows once
+   * it is committed, so that the session manager runs `sm_remove_connection_hook` for each, batch
+   * by batch. Consumed lazily: a batch is removed when it is asked for, and stopping the iteration
+   * early leaves the remaining rows in place. Every node's cache is flushed after a batch that
+   * removed rows. Iterating fails with `BackendUnavailableError` when the database cannot be
+   * reached (rows yielded before stay removed).
    */
-  async cleanNode(node: string): Promise<readonly Session[]> {
-    const out: Session[] = [];
-    for await (const batch of this.cleanNodeBatches(node)) for (const s of batch) out.push(s);
-    return out;
-  }
-
-  /**
-   * Removes the rows of `node` in batches of at most `cleanBatchSize`, each its own short
-   * transaction (no long lock, bounded memory), and yields each batch once it is committed: the
-   * seam for a cluster's node-down handler, which runs the removal hooks batch by batch. Every
-   * node's cache is flushed after a batch that removed rows. Stopping the iteration early leaves
-   * the remaining rows in place. Rejects with `BackendUnavailableError` when the database cannot be
-   * reached (rows removed by earlier batches stay removed).
-   */
-  async *cleanNodeBatches(node: string): AsyncGenerator<readonly Session[], void, undefined> {
+  async *cleanNode(node: string): AsyncGenerator<readonly Session[], void, undefined> {
     const batch = this.options.cleanBatchSize ?? DEFAULTS.cleanBatchSize;
     for (;;) {
       const client = this.ready('cleanNode');

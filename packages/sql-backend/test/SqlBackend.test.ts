@@ -1,6 +1,7 @@
-import { type Logger, silentLogger, systemClock } from '@otp-chat/actor';
-import type { Session } from '@otp-chat/session-manager';
-import { makeRow } from '@otp-chat/session-manager/testing';
+import { ActorSystem, type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { Hooks } from '@otp-chat/event-bus';
+import { type Session, SessionManager } from '@otp-chat/session-manager';
+import { cleanedRows, makeRow } from '@otp-chat/session-manager/testing';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -397,7 +398,7 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
       while ((await n1.getSessions('alice', A)).length === 0) await new Promise((r) => setTimeout(r, 5));
       expect(Array.isArray(n1.getSessions('alice', A))).toBe(true);
       // A clean-up by the other node flushes everything.
-      await n2.cleanNode('node2');
+      await cleanedRows(n2.cleanNode('node2'));
       while (
         Array.isArray(n1.getSessions('alice', A)) &&
         (n1.getSessions('alice', A) as Session[]).length > 0
@@ -416,8 +417,8 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
     });
   });
 
-  describe('start-up clean-up (ejabberd_sm_sql:init/0, in batches)', () => {
-    it("100k rows of this node's previous run: removed in bounded batches, other nodes' rows kept", async () => {
+  describe('node clean-up (ejabberd_sm_sql:init/0, in batches, with hooks)', () => {
+    it("100k rows of this node's previous run: the session manager's start removes them in bounded batches, a hook each, other nodes' rows kept", async () => {
       const s = schema('big');
       const client = new SqlClient({ url: pg.url });
       await migrate(client, s, SM_SCHEMA);
@@ -432,57 +433,76 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
         SELECT 1700000000000000 + g, '["node2",' || g || ',' || g || ']', 'node2', 'v' || g, 'a.example', 'r', '1', '{}'
         FROM generate_series(1, 10) AS g`);
       const lines: LogLine[] = [];
-      await start({ schema: s, cleanBatchSize: 1000 }, 'node1', capturingLogger(lines));
-      const batches = lines.filter((l) => l.obj.event === 'clean_batch').map((l) => l.obj.removed as number);
-      expect(batches.reduce((a, b) => a + b, 0)).toBe(100_000);
-      expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
-      expect(batches.length).toBeGreaterThanOrEqual(100);
-      // Bounded memory by construction: init holds one batch of decoded rows at a time, never 100k.
-      const left = await admin.unsafe(`SELECT node, count(*)::int AS n FROM "${s}".sm GROUP BY node`);
-      expect(left).toEqual([{ node: 'node2', n: 10 }]);
-      expect(lines.some((l) => l.level === 'info' && l.obj.removed === 100_000)).toBe(true);
-    });
+      const hooks = new Hooks();
+      let removed = 0;
+      hooks.add('sm_remove_connection_hook', A, () => void removed++, 50);
+      const backend = new SqlBackend({ url: pg.url, schema: s, cleanBatchSize: 1000 });
+      const sm = await SessionManager.start({
+        system: new ActorSystem({ node: 'node1', logger: silentLogger }),
+        hosts: [A],
+        backends: { [A]: backend },
+        hooks,
+        logger: capturingLogger(lines),
+      });
+      try {
+        const batches = lines
+          .filter((l) => l.obj.event === 'clean_batch')
+          .map((l) => l.obj.removed as number);
+        expect(batches.reduce((a, b) => a + b, 0)).toBe(100_000);
+        expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
+        expect(batches.length).toBeGreaterThanOrEqual(100);
+        // Bounded memory by construction: one batch of decoded rows at a time, its hooks run
+        // before the next batch is deleted (the generator is lazy), never 100k at once.
+        expect(removed).toBe(100_000);
+        const left = await admin.unsafe(`SELECT node, count(*)::int AS n FROM "${s}".sm GROUP BY node`);
+        expect(left).toEqual([{ node: 'node2', n: 10 }]);
+      } finally {
+        await sm.stop();
+      }
+    }, 60_000);
 
-    it('cleanNodeBatches yields committed batches; stopping early leaves the rest', async () => {
+    it('cleanNode yields committed batches lazily; stopping early leaves the rest', async () => {
       const b = await start({ cleanBatchSize: 3 });
       const rows = Array.from({ length: 10 }, (_, i) => makeRow(`u${i}`, A, 'r', i + 1, { node: 'dead' }));
       for (const r of rows) await b.setSession(r);
       const seen: Session[][] = [];
-      for await (const batch of b.cleanNodeBatches('dead')) {
+      for await (const batch of b.cleanNode('dead')) {
         seen.push([...batch]);
+        // Lazily: the next batch is not deleted before this one's consumer asks for it.
+        expect(await b.getSessions()).toHaveLength(10 - 3 * seen.length);
         if (seen.length === 2) break;
       }
       expect(seen.map((batch) => batch.length)).toEqual([3, 3]);
       expect(await b.getSessions()).toHaveLength(4);
-      const rest = await b.cleanNode('dead');
+      const rest = await cleanedRows(b.cleanNode('dead'));
       expect(rest).toHaveLength(4);
       // Every row came back exactly once, from the batches or from the rest.
       expect(keys([...seen.flat(), ...rest])).toEqual(keys(rows));
       expect(await b.getSessions()).toEqual([]);
     });
 
-    it('cleans once per incarnation: a restarted backend actor keeps live rows, a new start cleans', async () => {
+    it('init never deletes rows, whatever the incarnation (the session manager cleans at its start)', async () => {
       const s = schema('incarn');
       const b = await start({ schema: s }, 'node1', silentLogger, 'run-1');
       const live = makeRow('alice', A, 'r', 1);
       await b.setSession(live);
+      const ctx = (incarnation?: string) => ({
+        node: 'node1',
+        hosts: HOSTS,
+        logger: silentLogger,
+        clock: systemClock,
+        ...(incarnation === undefined ? {} : { incarnation }),
+      });
       // The backend actor crashed and was restarted: same incarnation, init again without stop.
-      await b.init({
-        node: 'node1',
-        hosts: HOSTS,
-        logger: silentLogger,
-        clock: systemClock,
-        incarnation: 'run-1',
-      });
+      await b.init(ctx('run-1'));
       expect(keys(await b.getSessions())).toEqual(keys([live]));
-      // The next start of the session manager: a new incarnation cleans this node's leftovers.
-      await b.init({
-        node: 'node1',
-        hosts: HOSTS,
-        logger: silentLogger,
-        clock: systemClock,
-        incarnation: 'run-2',
-      });
+      // The next start of the session manager: a new incarnation; the rows stay until its cleanNode.
+      await b.stop();
+      await b.init(ctx('run-2'));
+      expect(keys(await b.getSessions())).toEqual(keys([live]));
+      const fresh = await start({ schema: s }, 'node1');
+      expect(keys(await fresh.getSessions())).toEqual(keys([live]));
+      expect(keys(await cleanedRows(fresh.cleanNode('node1')))).toEqual(keys([live]));
       expect(await b.getSessions()).toEqual([]);
     });
   });

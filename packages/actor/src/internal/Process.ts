@@ -8,6 +8,7 @@ import type { Logger } from '../Logger.ts';
 import type { Kernel } from './Kernel.ts';
 import { Mailbox } from './Mailbox.ts';
 import { CallList, type PendingCall } from './PendingCall.ts';
+import type { RemoteRelations } from './Remote.ts';
 
 // Mailbox entry kinds.
 const CALL = 0;
@@ -61,6 +62,8 @@ export class Process implements ActorContext {
   private monitors: Map<number, Process> | null = null;
   /** Monitors on this actor: id → watcher. */
   private watchers: Map<number, Process> | null = null;
+  /** Monitors, watchers and links with processes of other nodes (see `Remote.ts`). */
+  remote: RemoteRelations | null = null;
   /** Who waits for the exit: one function, or an array once there are several. */
   private exitWaiters: ((reason: ExitReason) => void) | Array<(reason: ExitReason) => void> | null = null;
 
@@ -428,6 +431,7 @@ export class Process implements ActorContext {
         watcher.deliverInfo(down);
       }
     }
+    if (this.remote !== null) this.kernel.remoteExited(this, reason);
     const waiters = this.exitWaiters;
     this.exitWaiters = null;
     if (typeof waiters === 'function') waiters(reason);
@@ -449,6 +453,12 @@ export class Process implements ActorContext {
   // ---- ActorContext --------------------------------------------------------------------------
 
   link(other: ActorRef): void {
+    if (other.node !== this.kernel.node) {
+      const remote = this.kernel.remote;
+      if (remote !== undefined) remote.link(this, other);
+      else this.exitSignal(other, 'noconnection', true);
+      return;
+    }
     const target = this.kernel.lookup(other);
     if (!target || target.status === 'dead') {
       this.exitSignal(other, 'noproc', true);
@@ -462,6 +472,10 @@ export class Process implements ActorContext {
   }
 
   unlink(other: ActorRef): void {
+    if (other.node !== this.kernel.node) {
+      this.kernel.remote?.unlink(this, other);
+      return;
+    }
     const target = this.kernel.lookup(other);
     if (!target) return;
     this.links?.delete(target);
@@ -472,6 +486,16 @@ export class Process implements ActorContext {
     const id = nextMonitorId++;
     const ref: MonitorRef = { monitorId: id };
     const process = this.kernel.resolve(target);
+    if (process === undefined) {
+      const remoteRef = this.kernel.refOf(target);
+      if (remoteRef !== undefined && remoteRef.node !== this.kernel.node) {
+        const remote = this.kernel.remote;
+        if (remote !== undefined) remote.monitor(this, remoteRef, ref);
+        else
+          this.deliverInfo({ type: 'DOWN', ref, target: remoteRef, reason: 'noconnection' } as DownMessage);
+        return ref;
+      }
+    }
     if (!process || process.status === 'dead') {
       const down: DownMessage = {
         type: 'DOWN',
@@ -496,6 +520,8 @@ export class Process implements ActorContext {
     if (target) {
       this.monitors!.delete(ref.monitorId);
       target.watchers?.delete(ref.monitorId);
+    } else if (this.remote !== null) {
+      this.kernel.remote?.demonitor(this, ref);
     }
     if (options?.flush) {
       this.mailbox?.removeFirst((kind, item) => {
@@ -512,7 +538,8 @@ export class Process implements ActorContext {
   }
 
   exit(target: ActorRef, reason: ExitReason): void {
-    this.kernel.lookup(target)?.exitSignal(this.self, reason, false);
+    if (target.node !== this.kernel.node) this.kernel.remote?.exit(this.self, target, reason);
+    else this.kernel.lookup(target)?.exitSignal(this.self, reason, false);
   }
 
   call<Reply = unknown>(target: ServerRef, request: unknown, timeoutMs?: number): Promise<Reply> {

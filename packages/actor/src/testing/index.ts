@@ -22,3 +22,5 @@ export function testSystem(node = 'test@local'): { system: ActorSystem; clock: S
 export function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+export { type LoopbackCluster, loopbackCluster } from './loopbackCluster.ts';

@@ -10,11 +10,15 @@
 export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
 export { type OutageControl, type OutageResult, outageWorkload } from './outageWorkload.ts';
-export { fakeRef, makeRow } from './rows.ts';
+export { cleanedRows, fakeRef, makeRow } from './rows.ts';
 export {
   MODEL_HOST,
+  MODEL_LIMITS,
   type ModelCommand,
+  type ModelRow,
+  modelCommand,
   type SessionManagerModelOptions,
+  SessionManagerReferenceModel,
   sessionManagerModel,
 } from './sessionManagerModel.ts';
 export {

@@ -8,9 +8,15 @@ import type { Sid } from '../Sid.ts';
 
 /** The virtual host the model test serves; a backend under test must accept it. */
 export const MODEL_HOST = 'example.com';
-const MAX = 3;
-const USERS = ['a', 'b'];
-const RESOURCES = ['x', 'y', 'z'];
+/** `maxUserSessions` of the model, its users and resources (commands index into them). */
+export const MODEL_LIMITS = Object.freeze({
+  maxUserSessions: 3,
+  users: ['a', 'b'],
+  resources: ['x', 'y', 'z'],
+});
+const MAX = MODEL_LIMITS.maxUserSessions;
+const USERS = MODEL_LIMITS.users;
+const RESOURCES = MODEL_LIMITS.resources;
 
 /** One step of a model run. */
 export type ModelCommand =
@@ -25,7 +31,8 @@ export type ModelCommand =
     }
   | { readonly op: 'kick'; readonly user: number };
 
-const command: fc.Arbitrary<ModelCommand> = fc.oneof(
+/** A random model command (fast-check). */
+export const modelCommand: fc.Arbitrary<ModelCommand> = fc.oneof(
   fc.record({ op: fc.constant('open' as const), user: fc.nat(1), res: fc.nat(2) }),
   fc.record({ op: fc.constant('close' as const), pick: fc.nat(20) }),
   fc.record({
@@ -42,15 +49,19 @@ const command: fc.Arbitrary<ModelCommand> = fc.oneof(
   fc.record({ op: fc.constant('kick' as const), user: fc.nat(1) }),
 );
 
-interface ModelRow {
+/** One row of the reference model. */
+export interface ModelRow {
   readonly id: number; // connection id = creation order = sid order
   readonly user: string;
   readonly res: string;
   prio: number | undefined;
 }
 
-/** The reference model: a list of rows in creation order and the messages each command must send. */
-class Model {
+/**
+ * The reference model: a list of rows in creation order and the messages each command must send,
+ * as `<connection id>:<type>[:copy]` (connection ids are their creation order) and `bounce`.
+ */
+export class SessionManagerReferenceModel {
   rows: ModelRow[] = [];
 
   open(id: number, user: string, res: string): string[] {
@@ -149,7 +160,7 @@ export function sessionManagerModel<B extends Backend>(
         const system = new ActorSystem({ node: 'sm-node', logger: silentLogger });
         let n = 0;
         await fc.assert(
-          fc.asyncProperty(fc.array(command, { minLength: length, maxLength: length }), async (cmds) => {
+          fc.asyncProperty(fc.array(modelCommand, { minLength: length, maxLength: length }), async (cmds) => {
             const backend = await options.createBackend();
             try {
               await runModel(system, backend, `sm_model_${n++}`, cmds);
@@ -187,7 +198,7 @@ async function runModel(
       return true;
     },
   });
-  const model = new Model();
+  const model = new SessionManagerReferenceModel();
   const sids = new Map<number, Sid>();
   let next = 1;
   try {

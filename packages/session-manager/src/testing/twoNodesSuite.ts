@@ -1,4 +1,5 @@
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
+import { Hooks } from '@otp-chat/event-bus';
 import { jid } from '@otp-chat/jid';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../Backend.ts';
@@ -20,13 +21,23 @@ export interface TwoNodesOptions<B extends SharedStoreBackend> {
   newStore(): string;
   /** A backend, not yet initialised, on the namespace `store`. */
   createBackend(store: string): B;
+  /**
+   * Writes `count` rows of the dead node `node` on the host `host` straight into the store's
+   * namespace `store` (users `u0`…, resource `r`, as `makeRow(\`u${i}\`, host, 'r', i + 1, { node })`
+   * makes them), in the backend's own layout and fast (pipelined, or made by the database).
+   */
+  seedRows(store: string, node: string, host: string, count: number): Promise<void>;
+  /** Rows of the dead node in the big clean-up test. @default 100 000 */
+  readonly bigCleanRows?: number;
 }
 
 /**
  * The session manager on a shared store, two nodes in one process (two actor systems, two
  * backends): each sees the other's sessions and follows the other's cache invalidations; a
- * crashed backend actor is restarted without wiping this node's live sessions (init cleans once
- * per incarnation), and a new start of the session manager cleans them. Registers one `describe`.
+ * crashed backend actor is restarted without wiping this node's live sessions (`init` deletes
+ * nothing), and a new start of the session manager cleans them with their hooks; 100k rows of a
+ * dead node are cleaned batch by batch, a hook each, while routing goes on. Registers one
+ * `describe`.
  */
 export function twoNodesSuite<B extends SharedStoreBackend>(
   label: string,
@@ -75,7 +86,7 @@ export function twoNodesSuite<B extends SharedStoreBackend>(
       expect(n1.backend.status).toBe('stopped');
     });
 
-    it('a crashed backend actor is restarted without wiping this node’s live sessions (init cleans once per incarnation)', async () => {
+    it('a crashed backend actor is restarted without wiping this node’s live sessions; a new start cleans the leftovers, hooks run', async () => {
       const store = options.newStore();
       const system = new ActorSystem({ node: 'node1', logger: silentLogger });
       const backend = options.createBackend(store);
@@ -108,16 +119,56 @@ export function twoNodesSuite<B extends SharedStoreBackend>(
       await sm.closeSession(sids[1]!, 'bob', HOST, 'laptop');
       expect(await sm.connectedUsers()).toEqual([`alice@${HOST}/phone`]);
 
-      // A new start of the session manager is a new incarnation: this node's leftovers are cleaned.
+      // A new start of the session manager is a new incarnation: this node's leftovers are cleaned,
+      // each with its sm_remove_connection_hook (alice's connection ignores system-shutdown here).
       await sm.stop();
+      const hooks = new Hooks();
+      const removed: string[] = [];
+      hooks.add('sm_remove_connection_hook', HOST, (_sid, j) => void removed.push(j.toString()), 50);
       const again = await SessionManager.start({
         system,
         hosts: [HOST],
         backends: { [HOST]: backend },
+        hooks,
         logger: silentLogger,
       });
       expect(await again.connectedUsersNumber()).toBe(0);
+      expect(removed).toEqual([`alice@${HOST}/phone`]);
       await again.stop();
     });
+
+    it('100k rows of a dead node cleaned in batches with a hook each, while routing to live sessions goes on', async () => {
+      const store = options.newStore();
+      const N = options.bigCleanRows ?? 100_000;
+      await options.seedRows(store, 'dead', HOST, N);
+      const hooks = new Hooks();
+      let removed = 0;
+      hooks.add('sm_remove_connection_hook', HOST, () => void removed++, 50);
+      const system = new ActorSystem({ node: 'survivor', logger: silentLogger });
+      const sm = await SessionManager.start({
+        system,
+        hosts: [HOST],
+        hooks,
+        backends: { [HOST]: options.createBackend(store) },
+        logger: silentLogger,
+      });
+      const live = await system.spawn(recorder, undefined);
+      await sm.openSession(sm.makeSid(live), 'bob', HOST, 'phone', 0);
+      const cleaning = sm.cleanNode('dead');
+      // Routed while the clean-up runs: each delivery happens with only part of the rows removed.
+      // Five routes 20 ms apart, more (bounded) if the first batch had not come back by then.
+      const seenAt: number[] = [];
+      for (let i = 0; i < 5 || (removed === 0 && i < 500); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        await sm.route(jid('bob', HOST, 'phone'), { type: 'during', i });
+        seenAt.push(removed);
+      }
+      expect(await cleaning).toBe(N);
+      expect(removed).toBe(N);
+      expect(seenAt.some((n) => n > 0 && n < N)).toBe(true);
+      expect(((await system.call(live, 'inbox')) as unknown[]).length).toBe(seenAt.length);
+      expect(await sm.connectedUsers()).toEqual([`bob@${HOST}/phone`]);
+      await sm.stop();
+    }, 60_000);
   });
 }

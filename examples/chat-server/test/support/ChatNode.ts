@@ -1,0 +1,97 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const all = new Set<ChatNode>();
+
+/**
+ * `examples/chat-server` in a child process, started with its command-line flags (as a user would
+ * run it), over IPC so that it stops with this process. `port` is read from its banner.
+ */
+export class ChatNode {
+  readonly output: string[] = [];
+  readonly exited: Promise<number | string | null>;
+  port = 0;
+  node = '';
+
+  private constructor(readonly proc: ChildProcess) {
+    all.add(this);
+    this.exited = new Promise((resolve) =>
+      proc.once('exit', (code, signal) => {
+        all.delete(this);
+        resolve(code ?? signal);
+      }),
+    );
+  }
+
+  /**
+   * Starts a node; resolves once it listens (or rejects with what it printed when it exits first).
+   * `logLevel` is its `OTP_CHAT_LOG_LEVEL` (its pino lines land in `output`). @default 'error'
+   */
+  static async start(
+    args: readonly string[],
+    options: { readonly logLevel?: string } = {},
+  ): Promise<ChatNode> {
+    const proc = fork(MAIN, ['--port', '0', ...args], {
+      cwd: REPO_ROOT,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, OTP_CHAT_LOG_LEVEL: options.logLevel ?? 'error' },
+    });
+    const node = new ChatNode(proc);
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        node.output.push(d.toString());
+        const text = node.output.join('');
+        const listening = /listening on [\d.]+:(\d+)/.exec(text);
+        const name = /node: (\S+)/.exec(text);
+        if (listening && name && node.port === 0) {
+          node.port = Number(listening[1]);
+          node.node = name[1]!;
+          resolve();
+        }
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      void node.exited.then((code) =>
+        reject(new Error(`chat server exited (${code}): ${node.output.join('')}`)),
+      );
+    });
+    return node;
+  }
+
+  /** The JSON log lines (pino) this node printed so far, parsed; other lines skipped. */
+  logLines(): Array<Record<string, unknown>> {
+    const out: Array<Record<string, unknown>> = [];
+    for (const line of this.output.join('').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // the last line may still be incomplete
+      }
+    }
+    return out;
+  }
+
+  /** kill -9: no shutdown at all. */
+  async kill9(): Promise<void> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** Ctrl-C, then SIGKILL if it has not exited within 10 s. */
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Every node started by this test file, stopped. */
+  static async stopAll(): Promise<void> {
+    await Promise.all([...all].map((n) => n.stop()));
+  }
+}
