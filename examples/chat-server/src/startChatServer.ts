@@ -3,7 +3,6 @@ import { hostname } from 'node:os';
 import { ActorSystem, type Logger } from '@otp-chat/actor';
 import { Cluster } from '@otp-chat/cluster';
 import { RedisBackend } from '@otp-chat/redis-backend';
-import type { Backend } from '@otp-chat/session-manager';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
 import {
   MemoryUserStore,
@@ -81,7 +80,7 @@ export async function startChatServer(
   try {
     pg = config.backend === 'postgres' ? await postgresStores(config) : undefined;
     const users: UserStore = pg?.users ?? new MemoryUserStore();
-    const sessions: Backend | undefined =
+    const sessions =
       pg?.backend ??
       (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
     for (const { user, password } of config.users) {
@@ -148,7 +147,7 @@ export async function startChatServer(
 
 interface PostgresStores {
   readonly users: UserStore;
-  readonly backend: Backend;
+  readonly backend: SqlBackend;
   readonly client: SqlClient;
 }
 

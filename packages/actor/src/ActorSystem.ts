@@ -9,7 +9,7 @@ import type { GenServer } from './GenServer.ts';
 import { type ExitListener, Kernel } from './internal/Kernel.ts';
 import { Process } from './internal/Process.ts';
 import { type DrainBudget, Scheduler } from './internal/Scheduler.ts';
-import { defaultLogger, type Logger } from './Logger.ts';
+import { defaultLogger, type Logger, moduleLogger } from './Logger.ts';
 import { type ActorName, Registry, type ViaRegistry } from './Registry.ts';
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -84,7 +84,7 @@ export class ActorSystem {
     this.node = options.node ?? DEFAULTS.node;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? defaultLogger();
-    const logger = this.logger;
+    const logger = moduleLogger(this.logger, 'actor');
     const scheduler = new Scheduler({ ...DEFAULTS.drainBudget, ...options.drainBudget }, (error) => {
       try {
         logger.error({ err: error }, 'error escaped an actor turn');

@@ -39,11 +39,11 @@ export {
   type InitResult,
   isDownMessage,
   isExitMessage,
-  type MaybePromise,
   type MonitorRef,
   type NoReplyResult,
   type SystemInfo,
 } from './GenServer.ts';
-export { defaultLogger, type Logger, silentLogger } from './Logger.ts';
+export { childLogger, defaultLogger, type Logger, moduleLogger, silentLogger } from './Logger.ts';
+export { andThen, isThenable, type MaybePromise } from './MaybePromise.ts';
 export { type ActorName, Registry, type ViaRegistry } from './Registry.ts';
 export { reply } from './reply.ts';

@@ -1,4 +1,4 @@
-// Cross-node semantics kept by the actor kernel (anchors §1.1: links, monitors, exit signals,
+// Cross-node semantics kept by the actor kernel (OTP's links, monitors and exit signals, and
 // `noconnection`), over the in-process loopback carrier. `@otp-chat/cluster` runs the same table
 // between processes over Redis.
 import { afterEach, describe, expect, it } from 'vitest';

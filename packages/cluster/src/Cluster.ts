@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type {
-  ActorSystem,
-  Clock,
-  Distribution,
-  DistributionPort,
-  DistSignal,
-  Logger,
-  TimerHandle,
+import {
+  type ActorSystem,
+  type Clock,
+  type Distribution,
+  type DistributionPort,
+  type DistSignal,
+  type Logger,
+  moduleLogger,
+  type TimerHandle,
 } from '@otp-chat/actor';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ClusterKeys } from './ClusterKeys.ts';
@@ -126,7 +127,7 @@ export class Cluster {
   private constructor(options: ClusterOptions) {
     this.system = options.system;
     this.node = options.system.node;
-    this.logger = options.logger ?? options.system.logger;
+    this.logger = moduleLogger(options.logger ?? options.system.logger, 'cluster');
     this.clock = options.clock ?? options.system.clock;
     const o = {
       url: options.url ?? DEFAULTS.url,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { type Clock, type Logger, moduleLogger, silentLogger, systemClock } from '@otp-chat/actor';
 import { type Backend, type BackendInitContext, type Session, SessionCache } from '@otp-chat/session-manager';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './DEFAULTS.ts';
@@ -16,7 +16,7 @@ export interface RedisBackendOptions {
   readonly prefix?: string;
   /** The backend's name in logs and errors. @default 'redis' */
   readonly name?: string;
-  /** Whether per-user reads are cached (spec §8, `sm_use_cache`). @default true */
+  /** Whether per-user reads are cached (`sm_use_cache`). @default true */
   readonly cache?: boolean;
   readonly cacheSize?: number;
   readonly cacheLifetimeMs?: number;
@@ -45,8 +45,8 @@ export type RedisBackendStatus = 'stopped' | 'ready' | 'unavailable';
 const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
 
 /**
- * The Redis session store, ejabberd's `ejabberd_sm_redis` (spec §6.3) without its weak spots
- * (spec §7, §8, §14):
+ * The Redis session store, ejabberd's `ejabberd_sm_redis` without its weak spots
+ * (no clean-up of a dead node, backend errors cached as "no sessions", processone/ejabberd#1905 and #1271):
  *
  * - ejabberd's layout under a prefix ({@link RedisKeys}); each `setSession` / `deleteSession` is one
  *   `MULTI` of the three hash writes, the `PUBLISH` that invalidates other nodes' caches, and an
@@ -143,7 +143,7 @@ export class RedisBackend implements Backend {
    * the cache, subscribes again and replays.
    */
   async init(context: BackendInitContext): Promise<void> {
-    this.logger = context.logger;
+    this.logger = moduleLogger(context.logger, 'redis_backend');
     this.node = context.node;
     this.storeLost = context.storeLost;
     for (const h of context.hosts) this.hosts.add(h);

@@ -67,7 +67,7 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     return b;
   }
 
-  describe('layout (spec §6.3)', () => {
+  describe('layout (ejabberd_sm_redis)', () => {
     it('writes the user hash, the server hash and the node index, and removes all three', async () => {
       const b = await start();
       const p = b.keys.prefix;
@@ -113,7 +113,7 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     });
   });
 
-  describe('cache (spec §8)', () => {
+  describe('cache (ejabberd_sm sm_cache, better)', () => {
     it('serves a warm per-user read synchronously, from the write itself', async () => {
       const b = await start();
       await b.setSession(makeRow('alice', A, 'r', 1));
@@ -188,7 +188,7 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     });
   });
 
-  describe('node clean-up (spec §6.3 clean_table, §7, §14 #1905, MongooseIM#406)', () => {
+  describe('node clean-up (ejabberd_sm_redis:clean_table/1, processone/ejabberd#1905, esl/MongooseIM#406)', () => {
     it("init deletes nothing; cleanNode removes a restarted node's previous rows, and only its own", async () => {
       const prefix = uniquePrefix('restart');
       const first = await start({ prefix }, 'node1');

@@ -12,7 +12,7 @@ function sidKeys(rows: readonly Session[]): string[] {
   return rows.map((r) => `${r.luser}@${r.lserver}/${r.lresource}#${r.sid.key()}`).sort();
 }
 
-// Spec §14 (#1271): Redis killed (SIGKILL) under load and started again. The harness plays the
+// processone/ejabberd#1271: Redis killed (SIGKILL) under load and started again. The harness plays the
 // session manager's part as the contract requires it: an open whose setSession failed is
 // compensated with deleteSession (the connection is refused), a close always deletes by sid.
 describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
@@ -115,7 +115,7 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
       await backend.stop();
     });
 
-    it('SessionManager across an outage: a refused open leaves no row and a close deletes by sid, after the replay too (§14 #1271)', async () => {
+    it('SessionManager across an outage: a refused open leaves no row and a close deletes by sid, after the replay too (processone/ejabberd#1271)', async () => {
       const backend = new RedisBackend({
         url: server.url,
         prefix: 'sm-outage',

@@ -4,8 +4,8 @@ import { describe } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, startTestRedis, uniquePrefix } from '../src/testing/index.ts';
 
-// Two session managers in two Node processes on one Redis (spec §6.3: the layout and the pub/sub
-// invalidation are what nodes share; §8: every node's cache is invalidated by the others' writes).
+// Two session managers in two Node processes on one Redis (as `ejabberd_sm_redis`: the layout and the
+// pub/sub invalidation are what nodes share; every node's cache is invalidated by the others' writes).
 describe.runIf(canRunRedisTests('two session managers in two processes on one Redis'))('RedisBackend', () => {
   twoProcessSuite('one Redis', {
     fixture: fileURLToPath(new URL('./fixtures/smNode.ts', import.meta.url)),

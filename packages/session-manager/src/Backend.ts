@@ -1,8 +1,5 @@
-import type { Clock, Logger } from '@otp-chat/actor';
+import type { Clock, Logger, MaybePromise } from '@otp-chat/actor';
 import type { Session } from './Session.ts';
-
-/** A value or a promise of it: the memory backend answers synchronously, network backends do not. */
-export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * What `cleanNode` answers: the removed rows (at once, or as a promise), or an async iterable of
@@ -39,14 +36,14 @@ export interface BackendInitContext {
 }
 
 /**
- * The session store contract, ejabberd's `ejabberd_sm` backend behaviour (spec §6.1), plus the
- * node clean-up ejabberd only has for mnesia (spec §7, §16). Every backend runs the conformance
+ * The session store contract, ejabberd's `ejabberd_sm` backend behaviour (its `-callback`s), plus
+ * the node clean-up ejabberd only has for mnesia (`ejabberd_sm_mnesia`'s `mnesia_down` handler). Every backend runs the conformance
  * suite of `@otp-chat/session-manager/testing`.
  *
  * - Rows are {@link Session}s, immutable; `setSession` is an **upsert keyed by sid** (the same sid
  *   overwrites the row, whatever else changed).
  * - `deleteSession` removes the row with that sid, and only that row (delete by exact key, never
- *   by user or resource: spec §14.14). Deleting a missing row is not an error.
+ *   by user or resource: esl/MongooseIM#4788). Deleting a missing row is not an error.
  * - Reads return every row, duplicates for one resource included: de-duplication ("newest sid
  *   wins") is the session manager's job.
  * - A failure is a thrown error or a rejected promise, never an empty answer: the session manager

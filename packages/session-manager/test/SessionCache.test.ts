@@ -39,7 +39,7 @@ function deferred(): {
   return { promise, resolve, reject };
 }
 
-describe('SessionCache (spec §8)', () => {
+describe("SessionCache (ejabberd_sm's sm_cache)", () => {
   it('stores an answer whose key nothing invalidated meanwhile', () => {
     const c = cache();
     const t = c.begin('k');

@@ -1,6 +1,8 @@
 // Two session managers on two nodes sharing one store, joined by the actor runtime's loopback
-// carrier: routing (§3), replacement and max_user_sessions (§4.7) across nodes, the wait for a
-// replaced session's DOWN through a remote monitor (§4.5), and the node-down clean-up (§7).
+// carrier: routing (`ejabberd_sm:route/1`), replacement and max_user_sessions
+// (`check_existing_resources/4`, `check_max_sessions/2`) across nodes, the wait for a replaced
+// session's DOWN through a remote monitor (`wait_for_replaced_termination/2`), and the node-down
+// clean-up (`cleanNode`).
 // @otp-chat/cluster runs the same between processes over Redis.
 import { ActorSystem, SimulatedClock, silentLogger } from '@otp-chat/actor';
 import { type LoopbackCluster, loopbackCluster } from '@otp-chat/actor/testing';

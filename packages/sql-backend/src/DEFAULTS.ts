@@ -1,6 +1,6 @@
 /**
  * The defaults of `@otp-chat/sql-backend`, each with its ejabberd counterpart where one exists
- * (`sql_*` options, spec §8, §13). Every {@link SqlBackendOptions} / {@link SqlClientOptions} field
+ * (`sql_*` options, `ejabberd_sm`'s `cache_*` and `sm_*` options). Every {@link SqlBackendOptions} / {@link SqlClientOptions} field
  * falls back to these.
  */
 export const DEFAULTS = Object.freeze({

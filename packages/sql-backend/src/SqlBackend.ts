@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { type Clock, type Logger, moduleLogger, silentLogger, systemClock } from '@otp-chat/actor';
 import { type Backend, type BackendInitContext, type Session, SessionCache } from '@otp-chat/session-manager';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { BackendUnavailableError } from './errors.ts';
@@ -27,7 +27,7 @@ export interface SqlBackendOptions {
   readonly schema?: string;
   /** The backend's name in logs and errors. @default 'sql' */
   readonly name?: string;
-  /** Whether per-user reads are cached (spec §8, `sm_use_cache`). @default true */
+  /** Whether per-user reads are cached (`ejabberd_sm:use_cache/1`, `sm_use_cache`). @default true */
   readonly cache?: boolean;
   readonly cacheSize?: number;
   readonly cacheLifetimeMs?: number;
@@ -54,8 +54,8 @@ const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
 const MAX_PAYLOAD = 7900;
 
 /**
- * The PostgreSQL session store, ejabberd's `ejabberd_sm_sql` (spec §6) without its weak spots
- * (spec §7, §8, §14):
+ * The PostgreSQL session store, ejabberd's `ejabberd_sm_sql` without its weak spots
+ * (no node-down clean-up, `sm_cache` caching errors, processone/ejabberd#1271):
  *
  * - ejabberd's `sm` table (same columns, primary key `(usec, pid)`, indexes on `node` and
  *   `(server_host, username)`), created and versioned by a migration at `init`;
@@ -176,7 +176,7 @@ export class SqlBackend implements Backend {
    * `context.storeLost` is called.
    */
   async init(context: BackendInitContext): Promise<void> {
-    this.logger = context.logger;
+    this.logger = moduleLogger(context.logger, 'sql_backend');
     this.node = context.node;
     this.storeLost = context.storeLost;
     for (const h of context.hosts) this.hosts.add(h);
@@ -214,7 +214,7 @@ export class SqlBackend implements Backend {
         ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
         ...(o.reconnectInitialMs === undefined ? {} : { reconnectInitialMs: o.reconnectInitialMs }),
         ...(o.reconnectMaxMs === undefined ? {} : { reconnectMaxMs: o.reconnectMaxMs }),
-        logger: context.logger,
+        logger: this.logger,
       });
     const listener = new NotifyListener({
       url: client.url,
@@ -224,7 +224,7 @@ export class SqlBackend implements Backend {
       reconnectInitialMs: o.reconnectInitialMs ?? DEFAULTS.reconnectInitialMs,
       reconnectMaxMs: o.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs,
       heartbeatMs: Math.max(1000, o.queryTimeoutMs ?? DEFAULTS.queryTimeoutMs),
-      logger: context.logger,
+      logger: this.logger,
       onNotify: (payload) => {
         if (this.listener === listener) this.onNotify(payload);
       },

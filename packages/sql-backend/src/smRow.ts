@@ -35,7 +35,7 @@ const MICRO = 1_000_000;
 
 /**
  * `usec`, ejabberd's `now_to_timestamp/1` of the sid's timestamp: `{MegaSecs, Secs, Counter}` read
- * as microseconds, where ejabberd's third element is a per-node counter modulo 10^6 (spec §1.4).
+ * as microseconds, where ejabberd's third element is a per-node counter modulo 10^6 (`ejabberd_sm:make_sid/0`).
  * Here: seconds × 10^6 + (counter mod 10^6). It orders rows as ejabberd's does; the full counter is
  * kept in `pid`, so the pair (usec, pid) is unique per sid.
  */

@@ -1,4 +1,5 @@
 import { ActorSystem, type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { capturingLogger, type LoggedLine } from '@otp-chat/actor/testing';
 import { Hooks } from '@otp-chat/event-bus';
 import { type Session, SessionManager } from '@otp-chat/session-manager';
 import { cleanedRows, makeRow } from '@otp-chat/session-manager/testing';
@@ -24,21 +25,6 @@ import {
 
 const A = 'a.example';
 const HOSTS = [A, 'b.example'] as const;
-
-interface LogLine {
-  readonly level: string;
-  readonly obj: Record<string, unknown>;
-  readonly msg: string | undefined;
-}
-
-function capturingLogger(lines: LogLine[]): Logger {
-  const at =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      lines.push({ level, obj: obj as Record<string, unknown>, msg });
-    };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 function keys(rows: readonly Session[]): string[] {
   return rows.map((r) => r.sid.key()).sort();
@@ -212,7 +198,7 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
       await admin.unsafe(
         `INSERT INTO "${s}".sm VALUES (1700000000000001, '<0.123.0>', 'ejabberd@localhost', 'alice', 'a.example', 'r', '', '[]')`,
       );
-      const lines: LogLine[] = [];
+      const lines: LoggedLine[] = [];
       const b = await start({ schema: s }, 'node1', capturingLogger(lines));
       const row = makeRow('alice', A, 'mine', 2);
       await b.setSession(row);
@@ -351,7 +337,7 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
     });
   });
 
-  describe('cache (spec §8)', () => {
+  describe("cache (ejabberd_sm's sm_cache)", () => {
     it('answers a warm read synchronously; a write refreshes it with the rows after the write', async () => {
       const b = await start();
       const row = makeRow('alice', A, 'r', 1);
@@ -432,7 +418,7 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
         INSERT INTO "${s}".sm
         SELECT 1700000000000000 + g, '["node2",' || g || ',' || g || ']', 'node2', 'v' || g, 'a.example', 'r', '1', '{}'
         FROM generate_series(1, 10) AS g`);
-      const lines: LogLine[] = [];
+      const lines: LoggedLine[] = [];
       const hooks = new Hooks();
       let removed = 0;
       hooks.add('sm_remove_connection_hook', A, () => void removed++, 50);
@@ -451,6 +437,10 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
         expect(batches.reduce((a, b) => a + b, 0)).toBe(100_000);
         expect(Math.max(...batches)).toBeLessThanOrEqual(1000);
         expect(batches.length).toBeGreaterThanOrEqual(100);
+        // The backend logs as its own module (Logger.child / moduleLogger).
+        expect(
+          lines.filter((l) => l.obj.event === 'clean_batch').every((l) => l.obj.module === 'sql_backend'),
+        ).toBe(true);
         // Bounded memory by construction: one batch of decoded rows at a time, its hooks run
         // before the next batch is deleted (the generator is lazy), never 100k at once.
         expect(removed).toBe(100_000);

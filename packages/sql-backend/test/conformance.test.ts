@@ -9,7 +9,7 @@ import {
   uniqueSchema,
 } from '../src/testing/index.ts';
 
-// The shared backend contract (spec §6.1, §7, §16) on a real PostgreSQL, with and without the cache.
+// The shared backend contract (ejabberd_sm's backend `-callback`s, plus cleanNode) on a real PostgreSQL, with and without the cache.
 describe.runIf(canRunPostgresTests('SqlBackend conformance'))('SqlBackend on a real PostgreSQL', () => {
   let pg: TestPostgres;
   beforeAll(async () => {

@@ -18,7 +18,7 @@ async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
-// Spec §14 (#1271): PostgreSQL killed (SIGKILL, postmaster and backends) under load and started
+// processone/ejabberd#1271: PostgreSQL killed (SIGKILL, postmaster and backends) under load and started
 // again (crash recovery). The harness plays the session manager's part as the contract requires
 // it: an open whose setSession failed is compensated with deleteSession, a close deletes by sid.
 describe.runIf(canRunPostgresTests('SqlBackend fault tests', 'server'))(
@@ -161,7 +161,7 @@ describe.runIf(canRunPostgresTests('SqlBackend fault tests', 'server'))(
       await b.stop();
     });
 
-    it('SessionManager across an outage: a refused open leaves no row and a close deletes by sid, after the replay too (§14 #1271)', async () => {
+    it('SessionManager across an outage: a refused open leaves no row and a close deletes by sid, after the replay too (processone/ejabberd#1271)', async () => {
       const b = backend('smout');
       const system = new ActorSystem({ node: 'node1', logger: silentLogger });
       const sm = await SessionManager.start({

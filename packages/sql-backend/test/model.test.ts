@@ -12,7 +12,7 @@ import {
 /** Runs on PostgreSQL, each run on a fresh schema; `SQL_MODEL_RUNS=1000` for the memory run's count. */
 const RUNS = Number(process.env.SQL_MODEL_RUNS ?? 100);
 
-// The session manager's model-based test (spec §3.2 row 5, §3.3, §4) on SqlBackend: the same
+// The session manager's model-based test (`do_route/1` to a full JID, `route_message/1`, the replacement rules) on SqlBackend: the same
 // command sequences and reference model as on the memory backend, each run on a fresh schema (the
 // migration, the notification connection and the start-up clean-up included), then dropped.
 describe.runIf(canRunPostgresTests('SessionManager model on SqlBackend'))('SqlBackend', () => {

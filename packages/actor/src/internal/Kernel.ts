@@ -4,7 +4,7 @@ import type { Clock } from '../Clock.ts';
 import type { Distribution, DistributionPort, DistSignal } from '../Distribution.ts';
 import { type ExitReason, isCleanExit } from '../ExitReason.ts';
 import { DistributionError, NoConnectionError, NoProcError } from '../errors.ts';
-import type { Logger } from '../Logger.ts';
+import { type Logger, moduleLogger } from '../Logger.ts';
 import type { Registry } from '../Registry.ts';
 import { Deadlines } from './Deadlines.ts';
 import { PendingCall } from './PendingCall.ts';
@@ -23,6 +23,8 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   readonly deadlines: Deadlines;
   readonly exitListeners = new Set<ExitListener>();
+  /** Where the runtime logs its own records (`module: 'actor'`); `logger` is what actors get. */
+  readonly log: Logger;
   /** The distribution side, while a carrier is attached (see `ActorSystem.attachDistribution`). */
   remote: RemoteTable | undefined;
   private nextId = 1;
@@ -37,6 +39,7 @@ export class Kernel {
     callTimerTickMs: number,
   ) {
     this.deadlines = new Deadlines(clock, callTimerTickMs);
+    this.log = moduleLogger(logger, 'actor');
   }
 
   private signals: Array<{ to: Process; from: ActorRef; reason: ExitReason }> = [];
@@ -186,7 +189,7 @@ export class Kernel {
       try {
         name.via.unregisterName(name.name);
       } catch (error) {
-        this.logger.error(
+        this.log.error(
           { actor: process.self.toString(), name: String(name.name), err: error },
           'via registry unregisterName threw',
         );
@@ -197,7 +200,7 @@ export class Kernel {
   exited(process: Process, reason: ExitReason): void {
     const name = typeof process.registeredAs === 'string' ? process.registeredAs : undefined;
     if (!isCleanExit(reason)) {
-      this.logger.error(
+      this.log.error(
         { actor: process.self.toString(), name, reason: reasonForLog(reason) },
         'actor exited abnormally',
       );
@@ -206,7 +209,7 @@ export class Kernel {
       try {
         listener(process.self, reason, name);
       } catch (error) {
-        this.logger.error({ err: error }, 'exit listener threw');
+        this.log.error({ err: error }, 'exit listener threw');
       }
     }
   }

@@ -5,6 +5,7 @@ import type { ExitReason } from '../ExitReason.ts';
 import { BadReturnError, CallingSelfError } from '../errors.ts';
 import type { DownMessage, ExitMessage, From, GenServer, MonitorRef } from '../GenServer.ts';
 import type { Logger } from '../Logger.ts';
+import { isThenable } from '../MaybePromise.ts';
 import type { Kernel } from './Kernel.ts';
 import { Mailbox } from './Mailbox.ts';
 import { CallList, type PendingCall } from './PendingCall.ts';
@@ -169,13 +170,9 @@ export class Process implements ActorContext {
       this.crash(error);
       return;
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
+    if (isThenable(result)) {
       this.busy = true;
-      (result as Promise<unknown>).then(
+      result.then(
         (settled) => {
           if (this.status === 'dead') return;
           this.busy = false;
@@ -208,7 +205,7 @@ export class Process implements ActorContext {
           return { stop: (item as ExitMessage).reason, state: this.state };
         }
         if (!b.handleInfo) {
-          this.logger.warn(
+          this.kernel.log.warn(
             { actor: this.self.toString(), message: describe(item) },
             'unexpected message dropped',
           );
@@ -263,12 +260,8 @@ export class Process implements ActorContext {
     } catch (error) {
       return this.initFailed({ error });
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      return (result as Promise<unknown>).then(
+    if (isThenable(result)) {
+      return result.then(
         (r) => this.initDone(r),
         (error: unknown) => this.initFailed({ error }),
       );
@@ -344,21 +337,17 @@ export class Process implements ActorContext {
     try {
       result = terminate.call(this.behaviour, reason, this.state, this);
     } catch (error) {
-      this.logger.error({ actor: this.self.toString(), err: error }, 'terminate threw');
+      this.kernel.log.error({ actor: this.self.toString(), err: error }, 'terminate threw');
       reason = { error };
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      (result as Promise<unknown>).then(
+    if (isThenable(result)) {
+      result.then(
         () => {
           after?.();
           this.finalize(reason);
         },
         (error: unknown) => {
-          this.logger.error({ actor: this.self.toString(), err: error }, 'terminate rejected');
+          this.kernel.log.error({ actor: this.self.toString(), err: error }, 'terminate rejected');
           after?.();
           this.finalize({ error });
         },

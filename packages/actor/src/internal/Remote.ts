@@ -340,7 +340,7 @@ export class RemoteTable {
     try {
       this.dist.deliver(node, signal);
     } catch (error) {
-      this.kernel.logger.error({ err: error, node, signal: signal.type }, 'distribution: signal not sent');
+      this.kernel.log.error({ err: error, node, signal: signal.type }, 'distribution: signal not sent');
     }
   }
 
@@ -359,7 +359,7 @@ export class RemoteTable {
           this.dist.deliver(fromNode, { type: 'reply', callId, value });
         } catch (error) {
           const e = error as UnencodableMessageError;
-          this.kernel.logger.error({ err: error, actor: to.toString() }, 'distribution: reply not encodable');
+          this.kernel.log.error({ err: error, actor: to.toString() }, 'distribution: reply not encodable');
           this.safeDeliver(fromNode, {
             type: 'callFailed',
             callId,

@@ -43,7 +43,7 @@ function prng(seed: number): () => number {
  * `setSession` failed is compensated with `deleteSession` (the connection is refused), a close
  * always deletes by sid. The store is killed at 30 % with a window of operations in flight; from
  * 60 % the calls run against the dead store (they must fail fast); it restarts at 65 %.
- * Afterwards the store must hold exactly `result.rows` (spec §14, ejabberd #1271).
+ * Afterwards the store must hold exactly `result.rows` (processone/ejabberd#1271).
  */
 export async function outageWorkload(
   backend: Backend,

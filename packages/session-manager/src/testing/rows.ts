@@ -1,5 +1,5 @@
-import { ActorRef } from '@otp-chat/actor';
-import type { CleanNodeResult, MaybePromise } from '../Backend.ts';
+import { ActorRef, type MaybePromise } from '@otp-chat/actor';
+import type { CleanNodeResult } from '../Backend.ts';
 import { type Priority, Session, type SessionInfo } from '../Session.ts';
 import { Sid } from '../Sid.ts';
 

@@ -1,8 +1,8 @@
-import { ActorRef, ActorSystem, silentLogger } from '@otp-chat/actor';
+import { ActorRef, ActorSystem, type MaybePromise, silentLogger } from '@otp-chat/actor';
 import xml from '@xmpp/xml';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Backend, MaybePromise } from '../Backend.ts';
+import type { Backend } from '../Backend.ts';
 import { SessionManager } from '../SessionManager.ts';
 import type { Sid } from '../Sid.ts';
 
@@ -133,8 +133,8 @@ export interface SessionManagerModelOptions<B extends Backend = Backend> {
 
 /**
  * The session manager's model-based test, run on any backend: random open / close / setPresence /
- * route / kick sequences checked after every command against a small reference model of spec §3.2
- * row 5, §3.3 and §4 (replacement, `max_user_sessions` 3, kick), and the final rows against the
+ * route / kick sequences checked after every command against a small reference model of
+ * `ejabberd_sm:do_route/1` to a full JID, `route_message/1` and replacement (`max_user_sessions` 3, kick), and the final rows against the
  * model's. The connections are refs on another node (no liveness checks), so every delivery goes
  * through `remoteSend` and is recorded synchronously. Registers one vitest `describe` with one `it`.
  *

@@ -22,9 +22,9 @@ export interface TwoProcessOptions<B extends Backend> {
 
 /**
  * Two session managers in two Node processes on one store: each sees and routes to the other's
- * sessions, each one's cache follows the other's writes (spec §8, whatever the invalidation
- * channel), and when the child exits its rows stay until a survivor cleans its node and runs the
- * removal hooks (spec §7). For backends that cache per-user reads themselves (a warm read answers
+ * sessions, each one's cache follows the other's writes (`ejabberd_sm`'s `sm_cache`, whatever the
+ * invalidation channel), and when the child exits its rows stay until a survivor cleans its node and runs the
+ * removal hooks (beyond `ejabberd_sm_redis` and `ejabberd_sm_sql`, which clean no dead node). For backends that cache per-user reads themselves (a warm read answers
  * synchronously), as Redis and SQL do by default. Registers one vitest `describe`.
  */
 export function twoProcessSuite<B extends Backend>(label: string, options: TwoProcessOptions<B>): void {
@@ -133,11 +133,11 @@ export function twoProcessSuite<B extends Backend>(label: string, options: TwoPr
       expect(await sm.connectedUsers()).toEqual([`bob@${HOST}/laptop`]);
     });
 
-    it('the child exits when asked; its rows stay until its node is cleaned (spec §7)', async () => {
+    it('the child exits when asked; its rows stay until its node is cleaned (as ejabberd_sm_redis and ejabberd_sm_sql)', async () => {
       const c = child!;
       await c.request({ op: 'exit' });
       expect(await c.exited).toBe(0);
-      // Its rows stay behind (ejabberd's Redis and SQL backends have no node-down clean-up, spec §7) until its node
+      // Its rows stay behind (ejabberd's Redis and SQL backends have no node-down clean-up) until its node
       // cleans them: here the parent does it for the dead node, as a cluster's node-down handler would.
       expect(await sm.getUserResources('bob', HOST)).toEqual(['laptop']);
       const removed: string[] = [];

@@ -7,6 +7,7 @@ import { modRegister } from '../../src/modRegister.ts';
 import type { UserStore } from '../../src/UserStore.ts';
 import { XmppServer, type XmppServerOptions } from '../../src/XmppServer.ts';
 
+/** The accounts {@link startServer} registers (password {@link PASSWORD}). */
 export const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'] as const;
 export const PASSWORD = 'secret';
 
