@@ -262,6 +262,9 @@ describe('every package, packed', () => {
       const result = await attw.get(name)!;
       expect(result.code, explain(result)).toBe(0);
     },
+    // attw runs two at a time beside npm install: on a loaded 2-core machine one package can wait
+    // well past the default test timeout for its turn.
+    120_000,
   );
 });
 
