@@ -7,48 +7,12 @@
 //   RATIO route-vs-memory        route() to a full JID, warm cache, vs the memory backend (>= 0.5).
 //   FIGURE redis-benchmark-hset-pipelined  redis-benchmark -t hset -P 16: the ceiling.
 import { execFileSync } from 'node:child_process';
-import { type ActorRef, ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
-import { jid } from '@otp-chat/jid';
+import type { ActorRef } from '@otp-chat/actor';
 import { RedisBackend } from '@otp-chat/redis-backend';
 import { RedisServer } from '@otp-chat/redis-backend/testing';
-import { type Backend, MemoryBackend, SessionManager } from '@otp-chat/session-manager';
 import { Redis } from 'ioredis';
+import { CALLERS, concurrently, HOST, routeWarmVsMemory, sink, startSm } from './lib/sessionStores.ts';
 import { figure, header, type Measurement, measure, ratio, table } from './lib.ts';
-
-const HOST = 'bench.example';
-const CALLERS = 200;
-
-/** A connection actor that drops whatever it receives (routing's destination). */
-const sink: GenServer<number, void, 'sync', number> = {
-  init: () => ({ ok: 0 }),
-  handleInfo: (_m, n) => ({ noreply: true, state: n + 1 }),
-  handleCall: (_r, _f, n) => ({ reply: n, state: n }),
-};
-
-async function startSm(backend: Backend, node: string): Promise<{ sm: SessionManager; system: ActorSystem }> {
-  const system = new ActorSystem({ node, logger: silentLogger });
-  const sm = await SessionManager.start({
-    system,
-    hosts: [HOST],
-    backends: { [HOST]: backend },
-    logger: silentLogger,
-  });
-  return { sm, system };
-}
-
-/** `ops` operations spread over `CALLERS` concurrent callers, each awaiting its own in sequence. */
-async function concurrently(ops: number, one: (caller: number, i: number) => Promise<void>): Promise<void> {
-  const per = Math.ceil(ops / CALLERS);
-  const callers: Promise<void>[] = [];
-  for (let c = 0; c < CALLERS; c++) {
-    callers.push(
-      (async () => {
-        for (let i = 0; i < per; i++) await one(c, i);
-      })(),
-    );
-  }
-  await Promise.all(callers);
-}
 
 function redisBenchmark(port: number): number | undefined {
   try {
@@ -120,39 +84,11 @@ async function main(): Promise<void> {
     bare.disconnect();
 
     // ---- route to a full JID, warm cache -------------------------------------------------------
-    const target = jid('alice', HOST, 'phone');
-    const aliceRedis = await system.spawn(sink, undefined);
-    await sm.openSession(sm.makeSid(aliceRedis), 'alice', HOST, 'phone', 1);
-    const memory = await startSm(new MemoryBackend(), 'bench2');
-    const aliceMem = await memory.system.spawn(sink, undefined);
-    await memory.sm.openSession(memory.sm.makeSid(aliceMem), 'alice', HOST, 'phone', 1);
-    const ROUTES = 200_000;
-    const term = { type: 'bench' };
-    const routeOn = (s: SessionManager, sys: ActorSystem, ref: ActorRef) => async (n: number) => {
-      for (let i = 0; i < n; i++) {
-        const r = s.route(target, term);
-        if (r instanceof Promise) await r;
-      }
-      await sys.call(ref, 'sync');
-    };
-    // Interleave the two so that machine noise hits both alike.
-    let redisRoute: Measurement | undefined;
-    let memRoute: Measurement | undefined;
-    for (let round = 0; round < 2; round++) {
-      redisRoute = await measure(
-        'route full JID (RedisBackend, warm cache)',
-        { ops: ROUTES, rounds: 3, warmup: 1 },
-        routeOn(sm, system, aliceRedis),
-      );
-      memRoute = await measure(
-        'route full JID (MemoryBackend)',
-        { ops: ROUTES, rounds: 3, warmup: 1 },
-        routeOn(memory.sm, memory.system, aliceMem),
-      );
-    }
-    rows.push(redisRoute!, memRoute!);
+    const routes = await routeWarmVsMemory('RedisBackend', sm, system);
+    const redisRoute = routes.store;
+    const memRoute = routes.memory;
+    rows.push(redisRoute, memRoute);
 
-    await memory.sm.stop();
     await sm.stop();
 
     // ---- the ceiling ---------------------------------------------------------------------------
@@ -170,9 +106,9 @@ async function main(): Promise<void> {
       process.stdout.write('redis-benchmark not available: no ceiling figure\n\n');
     }
     ratio('open-close-vs-ioredis', smCase.opsPerSec / bareCase.opsPerSec);
-    ratio('route-vs-memory', redisRoute!.opsPerSec / memRoute!.opsPerSec);
+    ratio('route-vs-memory', redisRoute.opsPerSec / memRoute.opsPerSec);
     figure('open-close-redis', smCase.opsPerSec, 'ops/s');
-    figure('route-redis-warm', redisRoute!.opsPerSec, 'ops/s');
+    figure('route-redis-warm', redisRoute.opsPerSec, 'ops/s');
     if (hsetPipelined !== undefined) {
       figure('redis-benchmark-hset-pipelined', hsetPipelined, 'req/s');
       figure('open-close-commands-vs-ceiling', (100 * commandsPerSec) / hsetPipelined, '%');

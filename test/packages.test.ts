@@ -262,6 +262,9 @@ describe('every package, packed', () => {
       const result = await attw.get(name)!;
       expect(result.code, explain(result)).toBe(0);
     },
+    // attw runs two at a time beside npm install: on a loaded 2-core machine one package can wait
+    // well past the default test timeout for its turn.
+    120_000,
   );
 });
 
@@ -279,7 +282,16 @@ describe('a Node project that installs the tarballs with npm', () => {
       from: 'alice@example.com/laptop',
       to: 'bob@example.com/phone',
       alive: false,
-      loaded: ['function', 'function', 'function', 'function', 'function', 'function'],
+      loaded: [
+        'function',
+        'function',
+        'function',
+        'function',
+        'function',
+        'function',
+        'function',
+        'function',
+      ],
       resolved: expect.stringMatching(/\/node_modules\/@otp-chat\/session-manager\/dist\/index\.js$/),
     });
     // The installed package is the tarball (no symlink into this workspace).

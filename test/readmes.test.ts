@@ -3,6 +3,9 @@
 //   ```ts runnable         typechecked, then run with node (tsx, sources) from the package's folder;
 //   ```ts runnable redis   the same, with REDIS_URL pointing at a private Redis (skipped, loudly,
 //                          without one; REQUIRE_REDIS=1 makes that a failure);
+//   ```ts runnable postgres  the same, with POSTGRES_URL pointing at a private PostgreSQL (initdb
+//                          + postgres; else the POSTGRES_URL given; skipped loudly without either,
+//                          REQUIRE_POSTGRES=1 makes that a failure);
 //   ```ts check            typechecked only (code that runs inside a test runner).
 // A ```ts block with none of these fails the test: a snippet is either checked or not TypeScript.
 // The blocks of one README are written to a scratch folder inside its package (so that the package
@@ -14,13 +17,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canRunRedisTests, startTestRedis, type TestRedis } from '@otp-chat/redis-backend/testing';
+import { canRunPostgresTests, startTestPostgres, type TestPostgres } from '@otp-chat/sql-backend/testing';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUN_TIMEOUT_MS = 60_000;
 
-type Kind = 'runnable' | 'runnable redis' | 'check';
+type Kind = 'runnable' | 'runnable redis' | 'runnable postgres' | 'check';
 interface Snippet {
   readonly readme: string;
   /** The line of the opening fence. */
@@ -40,7 +44,9 @@ function snippetsOf(readme: string): Snippet[] {
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && lines[i] !== '```'; i++) body.push(lines[i]!);
-    const kind = (['runnable', 'runnable redis', 'check'] as const).find((k) => k === info);
+    const kind = (['runnable', 'runnable redis', 'runnable postgres', 'check'] as const).find(
+      (k) => k === info,
+    );
     out.push({ readme, line: start + 1, kind, info, code: `${body.join('\n')}\n` });
   }
   return out;
@@ -112,8 +118,10 @@ function run(
 }
 
 let redis: TestRedis | undefined;
+let pg: TestPostgres | undefined;
 afterAll(async () => {
   await redis?.stop();
+  await pg?.stop();
 });
 
 describe('README snippets', () => {
@@ -128,7 +136,7 @@ describe('README snippets', () => {
     }
   });
 
-  it('every ```ts block is marked runnable, runnable redis or check', () => {
+  it('every ```ts block is marked runnable, runnable redis, runnable postgres or check', () => {
     const unmarked = SNIPPETS.filter((s) => s.kind === undefined).map(
       (s) => `${s.readme}:${s.line}: \`\`\`ts ${s.info}`,
     );
@@ -156,6 +164,11 @@ describe('README snippets', () => {
               if (!canRunRedisTests(`${readme}:${s.line} (a Redis snippet)`, 'server')) continue;
               redis ??= await startTestRedis();
               env.REDIS_URL = redis.url;
+            }
+            if (s.kind === 'runnable postgres') {
+              if (!canRunPostgresTests(`${readme}:${s.line} (a PostgreSQL snippet)`)) continue;
+              pg ??= await startTestPostgres();
+              env.POSTGRES_URL = pg.url;
             }
             const { code, output } = await run(files[i]!, pkg, env);
             expect(code, `${readme}:${s.line} exited with ${code}:\n${output}`).toBe(0);

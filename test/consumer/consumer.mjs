@@ -10,6 +10,8 @@ import { parseJid } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
 import { freePort } from '@otp-chat/redis-backend/testing';
 import { MemoryBackend, SessionManager, xml } from '@otp-chat/session-manager';
+import { SqlBackend } from '@otp-chat/sql-backend';
+import { uniqueSchema } from '@otp-chat/sql-backend/testing';
 import { Application, Supervisor } from '@otp-chat/supervisor';
 import { XmppServer } from '@otp-chat/xmpp';
 
@@ -69,6 +71,8 @@ console.log(
       typeof Hooks,
       typeof RedisBackend,
       typeof freePort,
+      typeof SqlBackend,
+      typeof uniqueSchema,
       typeof XmppServer,
       typeof Cluster.start,
     ],

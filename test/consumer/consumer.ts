@@ -16,6 +16,8 @@ import {
   type Sid,
   xml,
 } from '@otp-chat/session-manager';
+import { SqlBackend, type SqlBackendOptions } from '@otp-chat/sql-backend';
+import { uniqueSchema } from '@otp-chat/sql-backend/testing';
 import { Application, Supervisor } from '@otp-chat/supervisor';
 import { XmppServer, type XmppServerOptions } from '@otp-chat/xmpp';
 // Types only: at run time this entry needs the optional peer @xmpp/client.
@@ -72,6 +74,10 @@ const children: string[] = (await Supervisor.whichChildren(system, app.root)).ma
 await app.stop();
 
 const redisOptions: Partial<RedisBackendOptions> = {};
+const sqlOptions: SqlBackendOptions = {
+  url: 'postgres://chat@127.0.0.1:5432/chat',
+  schema: uniqueSchema('consumer'),
+};
 const clusterOptions: Partial<ClusterOptions> = { heartbeatIntervalMs: 2000 };
 const joinCluster: (o: ClusterOptions) => Promise<Cluster> = Cluster.start;
 const onNode = (e: NodeEvent): string => e.node;
@@ -92,7 +98,9 @@ export {
   port,
   RedisBackend,
   redisOptions,
+  SqlBackend,
   serverOptions,
+  sqlOptions,
   stanzasOf,
   testSystem,
   XmppServer,

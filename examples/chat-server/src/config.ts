@@ -15,10 +15,12 @@ export interface ChatServerConfig {
    * reload (SIGHUP) adds and removes them while the server runs (`host_up`, `host_down`).
    */
   readonly vhosts: readonly string[];
-  /** Session backend: the embedded memory one, or Redis. */
-  readonly backend: 'memory' | 'redis';
+  /** Session backend: the embedded memory one, Redis, or PostgreSQL (sessions and accounts). */
+  readonly backend: 'memory' | 'redis' | 'postgres';
   /** Used when `backend` is `redis`. */
   readonly redisUrl: string;
+  /** Used when `backend` is `postgres`. */
+  readonly postgresUrl: string;
   /**
    * This node's name (the `ActorSystem`'s, Erlang's `node()`), written into every session row. Two
    * live nodes on one store must never share one. Absent: a name unique to this server is made at
@@ -29,7 +31,8 @@ export interface ChatServerConfig {
   /**
    * The Redis of the cluster (`@otp-chat/cluster`): nodes that share a session store reach each
    * other's sessions through it. Absent: the Redis backend's URL with `--backend redis`, none with
-   * the memory backend; `'none'` turns it off.
+   * the memory and PostgreSQL backends (PostgreSQL implies no Redis: give one to run several
+   * nodes on one database); `'none'` turns it off.
    */
   readonly clusterUrl?: string | undefined;
   /** Cluster heartbeat interval and node timeout in ms (the cluster's defaults: 2000 and 7000). */
@@ -48,6 +51,7 @@ export const DEFAULT_CONFIG: ChatServerConfig = {
   vhosts: [],
   backend: 'memory',
   redisUrl: 'redis://127.0.0.1:6379',
+  postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
   maxUserSessions: 10,
   users: [
     { user: 'alice', password: 'alice' },
@@ -78,18 +82,22 @@ const USAGE = `usage: pnpm start [-- options]
   --port <n>                 listen port (default 5222)
   --domain <name>            XMPP domain (default localhost)
   --vhost <name>             another virtual host served (repeatable; added and removed by a reload)
-  --backend memory|redis     session backend (default memory)
+  --backend memory|redis|postgres  session backend (default memory); postgres keeps the
+                             accounts there too
   --redis-url <url>          Redis URL for --backend redis (default redis://127.0.0.1:6379)
+  --postgres-url <url>       PostgreSQL URL for --backend postgres
+                             (default postgres://postgres@127.0.0.1:5432/postgres)
   --node <name>              this node's name, unique among the nodes sharing a store
                              (default: chat-<pid>-<random>@<hostname>, new at each start)
   --cluster-url <url|none>   Redis of the cluster: nodes on one store reach each other's sessions
-                             (default: the --redis-url with --backend redis, none with memory)
+                             (default: the --redis-url with --backend redis, none with memory or
+                             postgres: give one to run several nodes on one PostgreSQL database)
   --cluster-heartbeat <ms>   cluster heartbeat interval (default 2000)
   --cluster-timeout <ms>     a node silent this long is down (default 7000)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a user (repeatable; default the demo users alice and bob)
   --config <file.json>       the same keys as JSON (host, port, domain, vhosts, backend, redisUrl,
-                             node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
+                             postgresUrl, node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
                              maxUserSessions, users: [{user, password}]); flags win; SIGHUP reads
                              it again (vhosts, users and maxUserSessions change while running)`;
 
@@ -126,8 +134,9 @@ const configSchema = z
     port: z.number().int('not an integer').min(0).max(65535),
     domain,
     vhosts: z.array(domain),
-    backend: z.enum(['memory', 'redis']),
+    backend: z.enum(['memory', 'redis', 'postgres']),
     redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'not a redis:// or rediss:// URL'),
+    postgresUrl: z.string().regex(/^postgres(?:ql)?:\/\/\S+$/, 'not a postgres:// or postgresql:// URL'),
     node: nodeName.optional(),
     clusterUrl: z
       .union([
@@ -183,6 +192,7 @@ const FLAGS = {
   domain: { key: 'domain', value: (v: string) => v },
   backend: { key: 'backend', value: (v: string) => v },
   'redis-url': { key: 'redisUrl', value: (v: string) => v },
+  'postgres-url': { key: 'postgresUrl', value: (v: string) => v },
   node: { key: 'node', value: (v: string) => v },
   'cluster-url': { key: 'clusterUrl', value: (v: string) => v },
   'cluster-heartbeat': {
@@ -297,7 +307,7 @@ export function parseConfig(
   if (result.backend === 'memory' && clusterUrlOf(result) !== undefined) {
     throw new ConfigError(
       '--cluster-url',
-      'the memory backend keeps sessions in this process: a cluster needs a shared store (--backend redis)',
+      'the memory backend keeps sessions in this process: a cluster needs a shared store (--backend redis or postgres)',
     );
   }
   return result;

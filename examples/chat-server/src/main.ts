@@ -35,6 +35,14 @@ try {
     process.exit(1);
   }
   const code = (error as { code?: string }).code;
+  const name = (error as { name?: string }).name;
+  if (name === 'BackendUnavailableError' || name === 'BackendInitError') {
+    const cause = (error as { cause?: unknown }).cause;
+    console.error(
+      `cannot start the ${config.backend} session store: ${(error as Error).message}${cause instanceof Error ? ` (${cause.message})` : ''}; check --${config.backend}-url`,
+    );
+    process.exit(1);
+  }
   if (code === 'EADDRINUSE' || code === 'EACCES') {
     console.error(
       `cannot listen on ${config.host}:${config.port} (${code}): another server may be using it; choose another port with --port <n>`,

@@ -4,7 +4,17 @@ import { ActorSystem, type Logger } from '@otp-chat/actor';
 import { Cluster } from '@otp-chat/cluster';
 import { nameprep, nodeprep } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
-import { MemoryUserStore, modOffline, modPing, modRegister, XmppServer } from '@otp-chat/xmpp';
+import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
+import {
+  MemoryUserStore,
+  modOffline,
+  modPing,
+  modRegister,
+  RegisterError,
+  SqlUserStore,
+  type UserStore,
+  XmppServer,
+} from '@otp-chat/xmpp';
 import { type ChatServerConfig, clusterUrlOf } from './config.ts';
 
 /**
@@ -60,6 +70,7 @@ const RESTART_KEYS = [
   'domain',
   'backend',
   'redisUrl',
+  'postgresUrl',
   'node',
   'clusterUrl',
   'clusterHeartbeatMs',
@@ -101,11 +112,17 @@ export async function startChatServer(
           ...(options.logger ? { logger: options.logger } : {}),
         });
   let current = config;
-  const users = new MemoryUserStore();
   const hosts = [config.domain, ...config.vhosts];
-  for (const host of hosts) registerUsers(users, config.users, host);
+  let pg: PostgresStores | undefined;
+  let users: UserStore;
   let xmpp: XmppServer;
   try {
+    pg = config.backend === 'postgres' ? await postgresStores(config) : undefined;
+    users = pg?.users ?? new MemoryUserStore();
+    const sessions =
+      pg?.backend ??
+      (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
+    for (const host of hosts) await registerUsers(users, config.users, host);
     xmpp = await XmppServer.start({
       system,
       hosts,
@@ -116,17 +133,40 @@ export async function startChatServer(
       maxUserSessions: () => current.maxUserSessions,
       modules: [modPing(), modOffline(), modRegister()],
       ...(options.logger ? { logger: options.logger } : {}),
-      // Every host on one Redis backend, hosts added by a reload included.
-      ...(config.backend === 'redis'
-        ? { defaultBackend: new RedisBackend({ url: config.redisUrl, prefix }) }
-        : {}),
+      // Every host on one backend (Redis or PostgreSQL), hosts added by a reload included.
+      ...(sessions === undefined ? {} : { defaultBackend: sessions }),
     });
   } catch (error) {
+    await pg?.client.end(0);
     await cluster?.stop();
     throw error;
   }
   const sm = xmpp.sm;
-  cluster?.addNodeCleanup((node, { signal }) => sm.cleanNode(node, { signal }));
+  const logger = options.logger ?? system.logger;
+  // Each session of a dead node runs sm_remove_connection_hook here, on the one survivor that
+  // cleans that node (in the store: Redis or PostgreSQL); this handler logs it (info).
+  const logRemoved = (host: string) =>
+    xmpp.hooks.add(
+      'sm_remove_connection_hook',
+      host,
+      (sid, jid) => {
+        if (sid.ref.node !== system.node) {
+          logger.info(
+            { jid: jid.toString(), node: sid.ref.node },
+            'chat-server: a dead node’s session removed',
+          );
+        }
+      },
+      100,
+    );
+  if (cluster !== undefined) {
+    for (const host of xmpp.hosts) logRemoved(host);
+    cluster.addNodeCleanup(async (node, { signal }) => {
+      const removed = await sm.cleanNode(node, { signal });
+      // A node that left in order closed its sessions itself: nothing to say then.
+      if (removed > 0) logger.warn({ node, removed }, 'chat-server: removed the sessions of a dead node');
+    });
+  }
   const reload = async (next: ChatServerConfig): Promise<ReloadReport> => {
     const needsRestart = RESTART_KEYS.filter((k) => next[k] !== current[k]);
     const before = new Set(xmpp.hosts);
@@ -136,13 +176,16 @@ export async function startChatServer(
     const known = new Set(current.users.map((u) => u.user));
     const added = next.users.filter((u) => !known.has(u.user));
     // Users first (a new host's users exist when it comes up), then the hosts, as ejabberd_config:reload.
-    for (const host of xmpp.hosts) registerUsers(users, added, host);
-    for (const host of hostsUp) registerUsers(users, next.users, host);
+    for (const host of xmpp.hosts) await registerUsers(users, added, host);
+    for (const host of hostsUp) await registerUsers(users, next.users, host);
     current = {
       ...next,
       ...Object.fromEntries(RESTART_KEYS.map((k) => [k, current[k]])),
     } as ChatServerConfig;
-    for (const host of hostsUp) await xmpp.hooks.run('host_up', 'global', host);
+    for (const host of hostsUp) {
+      await xmpp.hooks.run('host_up', 'global', host);
+      if (cluster !== undefined) logRemoved(host);
+    }
     for (const host of hostsDown) await xmpp.hooks.run('host_down', 'global', host);
     await xmpp.hooks.run('config_reloaded', 'global');
     return { hostsUp, hostsDown, usersAdded: added.map((u) => u.user), needsRestart };
@@ -165,11 +208,38 @@ export async function startChatServer(
   };
 }
 
-/** Registers `list` on `host` (prepared names, as logins look them up), leaving existing accounts as they are. */
-function registerUsers(users: MemoryUserStore, list: ChatServerConfig['users'], host: string): void {
+/**
+ * Registers `list` on `host` under their prepared names (as logins look them up); an account that
+ * exists (a restart on PostgreSQL, a host added again) keeps its password.
+ */
+async function registerUsers(users: UserStore, list: ChatServerConfig['users'], host: string): Promise<void> {
   const lserver = nameprep(host);
   for (const { user, password } of list) {
-    const luser = nodeprep(user);
-    if (!users.userExists(luser, lserver)) users.register(luser, lserver, password);
+    try {
+      await users.register(nodeprep(user), lserver, password);
+    } catch (error) {
+      if (!(error instanceof RegisterError && error.reason === 'exists')) throw error;
+    }
+  }
+}
+
+interface PostgresStores {
+  readonly users: UserStore;
+  readonly backend: SqlBackend;
+  readonly client: SqlClient;
+}
+
+/**
+ * Sessions and accounts in one PostgreSQL database, on one pool: ejabberd's `sm` and `users`
+ * tables, created or migrated at start. The session backend ends the pool when the server stops.
+ */
+async function postgresStores(config: ChatServerConfig): Promise<PostgresStores> {
+  const client = new SqlClient({ url: config.postgresUrl });
+  try {
+    const users = await SqlUserStore.start(client);
+    return { users, backend: new SqlBackend({ client, ownsClient: true }), client };
+  } catch (error) {
+    await client.end(0);
+    throw error;
   }
 }

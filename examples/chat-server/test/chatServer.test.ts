@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '@otp-chat/actor';
 import { canRunRedisTests, startTestRedis, uniquePrefix } from '@otp-chat/redis-backend/testing';
+import { canRunPostgresTests, startTestPostgres } from '@otp-chat/sql-backend/testing';
 import { connectClient } from '@otp-chat/xmpp/testing';
 import xml from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +32,11 @@ describe('chat-server config', () => {
       ['--backend', 'redis', '--redis-url', 'redis://10.0.0.1:6380'],
       { backend: 'redis', redisUrl: 'redis://10.0.0.1:6380' },
     ],
+    [
+      '--backend postgres with a URL',
+      ['--backend', 'postgres', '--postgres-url', 'postgres://chat@10.0.0.1:5433/chat'],
+      { backend: 'postgres', postgresUrl: 'postgres://chat@10.0.0.1:5433/chat' },
+    ],
     ['--max-user-sessions', ['--max-user-sessions', '3'], { maxUserSessions: 3 }],
     [
       '--vhost, repeatable',
@@ -58,6 +64,18 @@ describe('chat-server config', () => {
       { backend: 'redis', clusterUrl: 'none' },
     ],
     [
+      '--backend postgres with a cluster over Redis',
+      [
+        '--backend',
+        'postgres',
+        '--postgres-url',
+        'postgres://chat@10.0.0.1/chat',
+        '--cluster-url',
+        'redis://10.0.0.2',
+      ],
+      { backend: 'postgres', postgresUrl: 'postgres://chat@10.0.0.1/chat', clusterUrl: 'redis://10.0.0.2' },
+    ],
+    [
       '--max-user-sessions infinity',
       ['--max-user-sessions', 'infinity'],
       { maxUserSessions: Number.POSITIVE_INFINITY },
@@ -75,6 +93,18 @@ describe('chat-server config', () => {
   ];
   it.each(cases)('%s', (_name, argv, expected) => {
     expect(parseConfig(argv)).toEqual({ ...DEFAULT_CONFIG, ...expected });
+  });
+
+  it('a config file with backend postgres and its URL (postgresql:// too)', () => {
+    const file = JSON.stringify({
+      backend: 'postgres',
+      postgresUrl: 'postgresql://chat@127.0.0.1:5433/chat',
+    });
+    expect(parseConfig(['--config', 'c.json'], () => file)).toEqual({
+      ...DEFAULT_CONFIG,
+      backend: 'postgres',
+      postgresUrl: 'postgresql://chat@127.0.0.1:5433/chat',
+    });
   });
 
   it('a config file, with flags winning over it', () => {
@@ -118,6 +148,9 @@ describe('chat-server config', () => {
     expect(url(['--backend', 'redis', '--redis-url', 'redis://r:1'])).toBe('redis://r:1');
     expect(url(['--backend', 'redis', '--cluster-url', 'redis://c:2'])).toBe('redis://c:2');
     expect(url(['--backend', 'redis', '--cluster-url', 'none'])).toBeUndefined();
+    // PostgreSQL implies no Redis: a cluster only when asked for.
+    expect(url(['--backend', 'postgres'])).toBeUndefined();
+    expect(url(['--backend', 'postgres', '--cluster-url', 'redis://c:2'])).toBe('redis://c:2');
   });
 
   it('--help', () => {
@@ -140,6 +173,14 @@ describe('chat-server config', () => {
     ['a port out of range', { port: 70000 }, 'c.json: port'],
     ['a backend that does not exist', { backend: 'mnesia' }, 'c.json: backend'],
     ['a redis URL that is not one', { redisUrl: 'http://x' }, 'c.json: redisUrl'],
+    ['a postgres URL that is not one', { postgresUrl: 'mysql://x/db' }, 'c.json: postgresUrl'],
+    ['a postgres URL that is not a string', { postgresUrl: 5432 }, 'c.json: postgresUrl'],
+    [
+      'a cluster URL that is not a Redis one',
+      { backend: 'postgres', clusterUrl: 'postgres://x/db' },
+      'c.json: clusterUrl',
+    ],
+    ['a node name that is not one', { node: 'a b' }, 'c.json: node'],
     ['a fractional maxUserSessions', { maxUserSessions: 1.5 }, 'c.json: maxUserSessions'],
     ['a domain that is not one', { domain: 'a b' }, 'c.json: domain'],
   ])('config file: %s → a ConfigError naming %s', (_what, json, option) => {
@@ -160,6 +201,11 @@ describe('chat-server config', () => {
     [['--backend', 'mnesia'], '--backend'],
     [['--max-user-sessions', '0'], '--max-user-sessions'],
     [['--redis-url', 'localhost:6379'], '--redis-url'],
+    [['--backend', 'postgresql'], '--backend'],
+    [['--postgres-url', '127.0.0.1:5432'], '--postgres-url'],
+    [['--backend', 'postgres', '--postgres-url', 'redis://127.0.0.1:6379'], '--postgres-url'],
+    [['--backend', 'postgres', '--cluster-url', 'postgres://127.0.0.1/db'], '--cluster-url'],
+    [['--cluster-url', 'redis://127.0.0.1:6379'], '--cluster-url'], // memory: nothing to share
     [['--user', 'a b:pw'], '--user: [0].user'],
     [['--bogus', '1'], '--bogus'],
   ])('flags %j → a ConfigError naming %s', (argv, option) => {
@@ -292,3 +338,43 @@ describe('chat-server with @xmpp/client', () => {
     expect(alice.streamErrors.map((e) => e.condition)).toEqual(['system-shutdown']);
   });
 });
+
+// --backend postgres: sessions (ejabberd's sm table) and the demo accounts (users table) in one
+// PostgreSQL database; a second start finds the accounts there and the sessions gone.
+describe.runIf(canRunPostgresTests('chat-server --backend postgres'))(
+  'chat-server --backend postgres',
+  () => {
+    it('the demo users log in and chat with sessions and accounts in PostgreSQL, across a restart', async () => {
+      const pg = await startTestPostgres();
+      try {
+        const config = { ...DEFAULT_CONFIG, port: 0, backend: 'postgres' as const, postgresUrl: pg.url };
+        for (const round of [1, 2]) {
+          const server = await startChatServer(config, { logger: silentLogger });
+          expect(server.cluster).toBeUndefined(); // no Redis implied
+          const port = server.address.port;
+          const alice = await connectClient({
+            port,
+            username: 'alice',
+            password: 'alice',
+            resource: 'laptop',
+          });
+          const bob = await connectClient({ port, username: 'bob', password: 'bob', resource: 'phone' });
+          expect(await server.xmpp.sm.connectedUsers()).toEqual([
+            'alice@localhost/laptop',
+            'bob@localhost/phone',
+          ]);
+          await bob.send(xml('presence'));
+          await alice.send(
+            xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, `round ${round}`)),
+          );
+          const got = await bob.waitFor((s) => s.getChildText('body') === `round ${round}`);
+          expect(got.attrs.from).toBe('alice@localhost/laptop');
+          await server.stop();
+          await Promise.all([alice.offline, bob.offline]);
+        }
+      } finally {
+        await pg.stop();
+      }
+    });
+  },
+);

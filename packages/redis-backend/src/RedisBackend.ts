@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Clock, type Logger, moduleLogger, silentLogger, systemClock } from '@otp-chat/actor';
-import type { Backend, BackendInitContext, Session } from '@otp-chat/session-manager';
+import { type Backend, type BackendInitContext, type Session, SessionCache } from '@otp-chat/session-manager';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './DEFAULTS.ts';
 import {
@@ -10,7 +10,6 @@ import {
   UnsupportedRedisVersionError,
 } from './errors.ts';
 import { CLEAN_NODE_SCRIPT } from './internal/cleanNodeScript.ts';
-import { SessionCache } from './internal/SessionCache.ts';
 import { RedisKeys } from './RedisKeys.ts';
 import { compareRedisVersions, MIN_REDIS_VERSION, redisVersionOf } from './redisVersion.ts';
 import { decodeSession, encodeSession } from './sessionCodec.ts';

@@ -1,24 +1,12 @@
 import { ActorSystem, silentLogger, systemClock } from '@otp-chat/actor';
 import { type Session, SessionManager } from '@otp-chat/session-manager';
-import { cleanedRows, fakeRef, makeRow } from '@otp-chat/session-manager/testing';
+import { cleanedRows, fakeRef, makeRow, outageWorkload } from '@otp-chat/session-manager/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '../src/errors.ts';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, RedisServer } from '../src/testing/index.ts';
 
 const HOSTS = ['a.example', 'b.example'] as const;
-
-/** A small deterministic PRNG (mulberry32), so that every run issues the same operations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sidKeys(rows: readonly Session[]): string[] {
   return rows.map((r) => `${r.luser}@${r.lserver}/${r.lresource}#${r.sid.key()}`).sort();
@@ -54,94 +42,24 @@ describe.runIf(canRunRedisTests('RedisBackend fault tests', 'server'))(
         reconnectMaxMs: 50,
       });
       await backend.init({ node: 'node1', hosts: HOSTS, logger: silentLogger, clock: systemClock });
+      const result = await outageWorkload(
+        backend,
+        {
+          kill: () => server.kill(),
+          whenDown: async () => {
+            while (backend.status !== 'unavailable') await new Promise((resolve) => setImmediate(resolve));
+          },
+          restart: () => server.restart(),
+          whenSynced: () => backend.whenSynced(),
+        },
+        { hosts: HOSTS },
+      );
 
-      const random = prng(1271);
-      const model = new Map<string, Session>(); // rows acknowledged open, not closed
-      const open: Session[] = []; // candidates for close / update (subset of the model)
-      const failures: unknown[] = [];
-      let ok = 0;
-      let failed = 0;
-      let counter = 0;
-
-      const expectTyped = (error: unknown): void => {
-        failed++;
-        if (!(error instanceof BackendUnavailableError)) failures.push(error);
-      };
-
-      const openOne = async (): Promise<void> => {
-        counter++;
-        const row = makeRow(`u${counter % 500}`, HOSTS[counter % 2]!, `r${counter % 3}`, counter, {
-          priority: counter % 7,
-        });
-        try {
-          await backend.setSession(row);
-          ok++;
-          model.set(row.sid.key(), row);
-          open.push(row);
-        } catch (error) {
-          expectTyped(error);
-          // The connection is refused: the row must not survive (compensation, retried if need be).
-          await backend.deleteSession(row).catch(expectTyped);
-        }
-      };
-      const closeOne = async (): Promise<void> => {
-        const i = Math.floor(random() * open.length);
-        const row = open[i]!;
-        open[i] = open[open.length - 1]!;
-        open.pop();
-        model.delete(row.sid.key());
-        try {
-          await backend.deleteSession(row);
-          ok++;
-        } catch (error) {
-          expectTyped(error);
-        }
-      };
-      const updateOne = async (): Promise<void> => {
-        const row = open[Math.floor(random() * open.length)]!;
-        try {
-          await backend.setSession(row.withPriority(-1));
-          ok++;
-        } catch (error) {
-          expectTyped(error);
-        }
-      };
-
-      const TOTAL = 10_000;
-      const WINDOW = 100;
-      let issued = 0;
-      const step = (): Promise<void> => {
-        const r = random();
-        if (open.length < 10 || r < 0.5) return openOne();
-        return r < 0.85 ? closeOne() : updateOne();
-      };
-      const run = async (until: number): Promise<void> => {
-        const inFlight = new Set<Promise<void>>();
-        while (issued < until) {
-          issued++;
-          const p: Promise<void> = step().finally(() => inFlight.delete(p));
-          inFlight.add(p);
-          if (inFlight.size >= WINDOW) await Promise.race(inFlight);
-        }
-        await Promise.all(inFlight);
-      };
-
-      await run(3000);
-      // Kill while a window of operations is in flight.
-      const killed = server.kill();
-      await run(6000);
-      await killed;
-      expect(backend.status).toBe('unavailable');
-      await server.restart();
-      await backend.whenSynced();
-      await run(TOTAL);
-      await backend.whenSynced();
-
-      expect(failures).toEqual([]);
+      expect(result.untyped).toEqual([]);
       expect(unhandled).toEqual([]);
-      expect(failed).toBeGreaterThan(1000); // the outage really happened under load
-      expect(ok).toBeGreaterThan(5000);
-      const rows = [...model.values()];
+      expect(result.failed).toBeGreaterThan(1000); // the outage really happened under load
+      expect(result.ok).toBeGreaterThan(5000);
+      const rows = result.rows;
       expect(sidKeys(await backend.getSessions())).toEqual(sidKeys(rows));
       for (const host of HOSTS) {
         expect(sidKeys(await backend.getSessions(host))).toEqual(

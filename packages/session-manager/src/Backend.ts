@@ -23,16 +23,16 @@ export interface BackendInitContext {
   /**
    * Identifies one run of the session manager on this node: every `init` within that run (a
    * backend actor restarted by the backend supervisor) gets the same value, the next start of the
-   * session manager a new one. A backend that drops this node's leftover rows at `init` does so
-   * only when the incarnation changes, never on a restart within one (the rows of live
-   * connections). Absent when `init` is called by hand: such a backend cleans at its first
-   * successful `init` only.
+   * session manager a new one (the Redis and SQL backends write it into their store-loss
+   * markers). `init` deletes no rows, whatever the incarnation: this node's leftovers are removed
+   * by the session manager's start through `cleanNode(node)`, with their hooks, never on a restart
+   * within one run (the rows of live connections). Absent when `init` is called by hand.
    */
   readonly incarnation?: string;
   /**
    * Tells the session manager that the store lost this node's rows while the node kept running
-   * (a Redis restarted empty): the session manager then has its live local connections write
-   * their rows again (`SessionManager#reregisterLocalSessions`). Absent when `init` is called by
+   * (a Redis restarted empty, a fresh PostgreSQL database): the session manager then has its
+   * live local connections write their rows again (`SessionManager#reregisterLocalSessions`). Absent when `init` is called by
    * hand.
    */
   readonly storeLost?: () => void;

@@ -69,6 +69,7 @@ export {
   type SessionJSON,
   sessionIp,
 } from './Session.ts';
+export { type CacheTicket, SessionCache } from './SessionCache.ts';
 export {
   ignoreSmBounce,
   type PerUser,

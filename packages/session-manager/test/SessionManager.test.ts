@@ -7,6 +7,7 @@ import type { Backend } from '../src/Backend.ts';
 import { KICK, REPLACED, SYSTEM_SHUTDOWN } from '../src/ConnectionMessage.ts';
 import { BackendInitError, IqDecodeError } from '../src/errors.ts';
 import { MemoryBackend } from '../src/MemoryBackend.ts';
+import type { Session } from '../src/Session.ts';
 import { ignoreSmBounce, SessionManager } from '../src/SessionManager.ts';
 import { errorCondition, errorText } from '../src/stanzaError.ts';
 import { makeRow } from '../src/testing/index.ts';
@@ -255,6 +256,41 @@ describe('sessions API (ejabberd_sm)', () => {
     expect(await sm.cleanNode('node2')).toBe(1);
     expect(await sm.getUserResources('carol', HOST)).toEqual([]);
     expect(removed).toEqual(['carol@example.com/r']);
+  });
+
+  it('cleanNode on a backend that yields batches: the hooks of a batch run before the next batch is removed', async () => {
+    // A memory store that removes a node's rows two at a time (as the SQL backend does by the thousand).
+    class BatchedBackend extends MemoryBackend {
+      readonly events: string[] = [];
+      // @ts-expect-error MemoryBackend narrows cleanNode to an array; this store yields batches.
+      override async *cleanNode(node: string): AsyncGenerator<readonly Session[]> {
+        for (;;) {
+          const batch = (this.getSessions() as readonly Session[])
+            .filter((r) => r.sid.ref.node === node)
+            .slice(0, 2);
+          if (batch.length === 0) return;
+          for (const r of batch) this.deleteSession(r);
+          this.events.push(`batch ${batch.length}`);
+          yield batch;
+        }
+      }
+    }
+    const backend = new BatchedBackend();
+    const hooks = new Hooks();
+    hooks.add(
+      'sm_remove_connection_hook',
+      HOST,
+      (_sid, j) => {
+        backend.events.push(`hook ${j.luser}`);
+      },
+      50,
+    );
+    const { sm } = await startSm({ backends: { [HOST]: backend }, hooks });
+    for (const [i, u] of ['a', 'b', 'c'].entries())
+      backend.setSession(makeRow(u, HOST, 'r', i + 1, { node: 'node2' }));
+    expect(await sm.cleanNode('node2')).toBe(3);
+    expect(backend.events).toEqual(['batch 2', 'hook a', 'hook b', 'batch 1', 'hook c']);
+    expect(backend.size).toBe(0);
   });
 
   it('a backend read error is reported as backend_error and answered as no sessions', async () => {

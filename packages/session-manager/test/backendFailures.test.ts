@@ -6,6 +6,7 @@ import { BackendTimeoutError } from '../src/errors.ts';
 import { MemoryBackend } from '../src/MemoryBackend.ts';
 import type { Session } from '../src/Session.ts';
 import { errorCondition } from '../src/stanzaError.ts';
+import { makeRow } from '../src/testing/index.ts';
 import { chat, connect, HOST, settle, startSm } from './harness.ts';
 
 /**
@@ -178,6 +179,30 @@ class FreezableBackend extends MemoryBackend {
   }
 }
 
+/**
+ * A memory backend whose `cleanNode` yields the scripted batches one by one, each when the test
+ * calls `answer()` (`'never'`: that batch never comes).
+ */
+class BatchedBackend extends MemoryBackend {
+  batches: Array<readonly Session[] | 'never'> = [];
+  private release: (() => void) | undefined;
+  answer(): void {
+    this.release?.();
+  }
+  // @ts-expect-error MemoryBackend narrows cleanNode to an array; this store yields batches.
+  override async *cleanNode(_node: string): AsyncGenerator<readonly Session[], void, undefined> {
+    for (const batch of this.batches) {
+      if (batch === 'never') await new Promise<never>(() => {});
+      else {
+        await new Promise<void>((resolve) => {
+          this.release = resolve;
+        });
+        yield batch;
+      }
+    }
+  }
+}
+
 describe('backend outages (beyond ejabberd: bounded, and never a silent drop)', () => {
   it('a backend call that never answers fails with BackendTimeoutError after backendTimeoutMs', async () => {
     const backend = new FreezableBackend();
@@ -247,6 +272,39 @@ describe('backend outages (beyond ejabberd: bounded, and never a silent drop)', 
     expect((await sm.userResources('alice', HOST)).sort()).toEqual(['laptop', 'phone']);
     expect(await sm.getUserPresentResources('alice', HOST)).toEqual([{ priority: 5, resource: 'phone' }]);
     expect(registered).toEqual([`alice@${HOST}/phone`, `alice@${HOST}/laptop`, `bob@${HOST}/x`]);
+    await sm.stop();
+  });
+
+  it('cleanNode on a backend that yields batches: each batch bounded by backendTimeoutMs; a batch that never comes rejects it with BackendTimeoutError after the earlier batches’ hooks ran', async () => {
+    const backend = new BatchedBackend();
+    const hooks = new Hooks();
+    const removed: string[] = [];
+    hooks.add('sm_remove_connection_hook', HOST, (_sid, j) => void removed.push(j.toString()), 50);
+    const { sm, clock } = await startSm({ backends: { [HOST]: backend }, hooks, backendTimeoutMs: 1000 });
+    const errors: unknown[] = [];
+    sm.events.on('backend_error', (e) => errors.push(e.error));
+    const rows = ['a', 'b', 'c'].map((u, i) => makeRow(u, HOST, 'r', i + 1));
+    // Two batches answer, the third never does; each answer comes after most of a timeout.
+    backend.batches = [[rows[0]!, rows[1]!], [rows[2]!], 'never'];
+    const cleaned = sm.cleanNode('dead-node').then(
+      (n) => n,
+      (error: unknown) => error,
+    );
+    for (let i = 0; i < 2; i++) {
+      await settle();
+      clock.advance(900);
+      backend.answer();
+    }
+    await settle();
+    expect(removed).toEqual([`a@${HOST}/r`, `b@${HOST}/r`, `c@${HOST}/r`]);
+    expect(errors).toEqual([]);
+    clock.advance(1100);
+    // Rethrown (so that a node-down clean-up is tried again), and reported.
+    expect(await cleaned).toBeInstanceOf(BackendTimeoutError);
+    expect(removed).toHaveLength(3);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(BackendTimeoutError);
+    expect(errors[0]).toMatchObject({ operation: 'cleanNode', timeoutMs: 1000 });
     await sm.stop();
   });
 

@@ -41,6 +41,7 @@ export {
   scramCredentials,
   scramDecoy,
 } from './ScramSha1.ts';
+export { SqlUserStore, type SqlUserStoreOptions } from './SqlUserStore.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
 export type { PasswordFormat, UserStore } from './UserStore.ts';
 export type { XmppModule } from './XmppModule.ts';

@@ -25,13 +25,19 @@ export class ChatNode {
     );
   }
 
-  /** Starts a node; resolves once it listens (or rejects with what it printed when it exits first). */
-  static async start(args: readonly string[]): Promise<ChatNode> {
+  /**
+   * Starts a node; resolves once it listens (or rejects with what it printed when it exits first).
+   * `logLevel` is its `OTP_CHAT_LOG_LEVEL` (its pino lines land in `output`). @default 'error'
+   */
+  static async start(
+    args: readonly string[],
+    options: { readonly logLevel?: string } = {},
+  ): Promise<ChatNode> {
     const proc = fork(MAIN, ['--port', '0', ...args], {
       cwd: REPO_ROOT,
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, OTP_CHAT_LOG_LEVEL: 'error' },
+      env: { ...process.env, OTP_CHAT_LOG_LEVEL: options.logLevel ?? 'error' },
     });
     const node = new ChatNode(proc);
     await new Promise<void>((resolve, reject) => {
@@ -53,6 +59,20 @@ export class ChatNode {
       );
     });
     return node;
+  }
+
+  /** The JSON log lines (pino) this node printed so far, parsed; other lines skipped. */
+  logLines(): Array<Record<string, unknown>> {
+    const out: Array<Record<string, unknown>> = [];
+    for (const line of this.output.join('').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        out.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // the last line may still be incomplete
+      }
+    }
+    return out;
   }
 
   /** kill -9: no shutdown at all. */

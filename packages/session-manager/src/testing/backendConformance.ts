@@ -182,6 +182,27 @@ export function backendConformance<B extends Backend>(label: string, factory: Ba
       expect(await cleanedRows(backend.cleanNode('node3'))).toEqual([]);
     });
 
+    it('cleanNode removes many rows of a node once each, in non-empty batches when it yields batches', async () => {
+      const mine = makeRow('alice', A, 'r', 1, { node: 'node1' });
+      const dead = Array.from({ length: 25 }, (_, i) =>
+        makeRow(`u${i}`, i % 2 ? A : B, 'r', i + 2, { node: 'node2' }),
+      );
+      for (const r of [mine, ...dead]) await backend.setSession(r);
+      const result = backend.cleanNode('node2');
+      const seen: Session[] = [];
+      if (typeof result === 'object' && result !== null && Symbol.asyncIterator in result) {
+        for await (const batch of result as AsyncIterable<readonly Session[]>) {
+          expect(batch.length).toBeGreaterThan(0);
+          seen.push(...batch);
+        }
+      } else {
+        seen.push(...(await cleanedRows(result)));
+      }
+      expect(keys(seen)).toEqual(keys(dead));
+      expect(keys(await backend.getSessions())).toEqual(keys([mine]));
+      expect(await cleanedRows(backend.cleanNode('node2'))).toEqual([]);
+    });
+
     it('handles many users and rows consistently', async () => {
       const rows: Session[] = [];
       for (let i = 0; i < 60; i++) {

@@ -9,6 +9,7 @@
  */
 export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
+export { type OutageControl, type OutageResult, outageWorkload } from './outageWorkload.ts';
 export { cleanedRows, fakeRef, makeRow } from './rows.ts';
 export { CRASH_HOST, type SessionManagerCrashOptions, sessionManagerCrash } from './sessionManagerCrash.ts';
 export {
@@ -21,3 +22,12 @@ export {
   SessionManagerReferenceModel,
   sessionManagerModel,
 } from './sessionManagerModel.ts';
+export {
+  recorderConnection,
+  type SmNodeEvent,
+  SmNodeProcess,
+  type SmNodeRequest,
+  serveSmNode,
+} from './smNodeProcess.ts';
+export { type SharedStoreBackend, type TwoNodesOptions, twoNodesSuite } from './twoNodesSuite.ts';
+export { type TwoProcessOptions, twoProcessSuite } from './twoProcessSuite.ts';

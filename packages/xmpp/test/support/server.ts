@@ -7,7 +7,8 @@ import { modRegister } from '../../src/modRegister.ts';
 import type { UserStore } from '../../src/UserStore.ts';
 import { XmppServer, type XmppServerOptions } from '../../src/XmppServer.ts';
 
-const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'] as const;
+/** The accounts {@link startServer} registers (password {@link PASSWORD}). */
+export const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'] as const;
 export const PASSWORD = 'secret';
 
 /** A server on a free loopback port with the test users and the default modules. */

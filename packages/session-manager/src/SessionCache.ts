@@ -1,6 +1,6 @@
 import type { Clock } from '@otp-chat/actor';
-import type { Session } from '@otp-chat/session-manager';
 import { LRUCacheWithDelete } from 'mnemonist';
+import type { Session } from './Session.ts';
 
 interface Entry {
   readonly rows: readonly Session[];
@@ -21,13 +21,19 @@ export interface CacheTicket {
 }
 
 /**
- * The per-user session cache (`ejabberd_sm`'s `sm_cache`), better than ejabberd's `sm_cache`:
+ * The per-user session cache (`ejabberd_sm`'s `sm_cache`), better than ejabberd's `sm_cache`, for
+ * network backends whose store tells every node about writes (Redis pub/sub, PostgreSQL
+ * `LISTEN`/`NOTIFY`):
  * - an LRU (mnemonist) instead of a table cleared when full;
- * - an answer is stored only if no invalidation of its key (local write, pub/sub message, flush)
+ * - an answer is stored only if no invalidation of its key (local write, invalidation message, flush)
  *   happened while it was in flight: a read that raced a write is not cached (ets_cache's counter);
  * - only answers are cached, never errors (ejabberd caches a backend error as "no sessions");
- * - disabled (and flushed) while the pub/sub connection is down, since invalidations could be missed;
+ * - disabled (and flushed) by its owner while the invalidation channel is down, since
+ *   invalidations could be missed;
  * - concurrent misses for one key share one read (no thundering herd on a hot user).
+ *
+ * Used by `@otp-chat/redis-backend` and `@otp-chat/sql-backend`; a backend that caches this way
+ * answers `useCache() === false`, so the session manager adds no cache on top.
  */
 export class SessionCache {
   private readonly lru: LRUCacheWithDelete<string, Entry>;
@@ -83,6 +89,28 @@ export class SessionCache {
     if (rows !== undefined && fresh && this.enabled) {
       const at = this.lifetimeMs === Number.POSITIVE_INFINITY ? 0 : this.clock.now();
       this.lru.set(ticket.key, { rows, at });
+    }
+  }
+
+  /**
+   * Ends a write whose answer is the key's rows as they are after it (read by the store in the
+   * same command or statement): stored if nothing invalidated the key while the write was in
+   * flight, and every other operation on the key still in flight becomes uncacheable, since its
+   * answer may predate this one (a pool of connections does not order their statements).
+   */
+  endWrite(ticket: CacheTicket, rows: readonly Session[]): void {
+    const f = this.inFlight.get(ticket.key);
+    const fresh = f !== undefined && f.version === ticket.version && ticket.epoch === this.epoch;
+    if (f !== undefined) {
+      f.version++;
+      if (--f.refs === 0) this.inFlight.delete(ticket.key);
+    }
+    this.reads.delete(ticket.key);
+    if (fresh && this.enabled) {
+      const at = this.lifetimeMs === Number.POSITIVE_INFINITY ? 0 : this.clock.now();
+      this.lru.set(ticket.key, { rows, at });
+    } else {
+      this.lru.delete(ticket.key);
     }
   }
 
