@@ -9,7 +9,7 @@ import { silentLogger } from '@otp-chat/actor';
 import { connectClient, RawClient, streamOpen, type TestClient } from '@otp-chat/xmpp/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config.ts';
-import { type ChatServer, startChatServer } from '../src/startChatServer.ts';
+import { type ChatServer, type ReloadReport, startChatServer } from '../src/startChatServer.ts';
 import { ChatNode } from './support/ChatNode.ts';
 
 const VHOST = 'chat.example';
@@ -45,7 +45,7 @@ describe('ChatServer.reload', () => {
     expect(await hostUnknown(port, VHOST)).toBe(true);
     const first = await login(port, 'alice', 'localhost', 'one');
 
-    const report = await server.reload({
+    const report: ReloadReport = await server.reload({
       ...DEFAULT_CONFIG,
       port: 9999, // needs a restart: named, not applied
       vhosts: [VHOST],

@@ -9,8 +9,8 @@ import { startBackendSupervisor } from './backendActors.ts';
 import { startSessionManagerServer } from './SessionManagerServer.ts';
 
 /** The child ids of the session manager's supervisor. */
-export const BACKEND_SUP_ID = 'backend_sup';
-export const SERVER_ID = 'session_manager';
+const BACKEND_SUP_ID = 'backend_sup';
+const SERVER_ID = 'session_manager';
 
 /**
  * The session manager's supervision tree, as ejabberd's `ejabberd_sup` holds
