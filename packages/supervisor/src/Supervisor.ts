@@ -123,7 +123,12 @@ export const Supervisor = {
     return request(caller, sup, { type: 'get_child_spec', id });
   },
 
-  /** `supervisor:which_children/1`, in start order. */
+  /**
+   * `supervisor:which_children/1`, in OTP's order: newest first (the reverse of the spec list,
+   * children added with `startChild` in front; a restarted child keeps its place). A
+   * `simple_one_for_one` supervisor lists its children in start order (OTP: pid order, which is
+   * start order; a restarted child comes last with its new pid).
+   */
   whichChildren(caller: Caller, sup: ServerRef): Promise<ChildInfo[]> {
     return request(caller, sup, { type: 'which_children' });
   },
