@@ -169,7 +169,9 @@ describe('machineStep: memoised steps on a shared inert scope behave as xstate t
 
 /** True when this snapshot was already stepped with this event (the memo's hit, for memoised events). */
 function seenBefore(snapshot: C2SSnapshot, name: string): boolean {
-  return stepped.get(snapshot)?.has(name) === true || (remember(snapshot, name), false);
+  if (stepped.get(snapshot)?.has(name) === true) return true;
+  remember(snapshot, name);
+  return false;
 }
 const stepped = new WeakMap<C2SSnapshot, Set<string>>();
 function remember(snapshot: C2SSnapshot, name: string): void {

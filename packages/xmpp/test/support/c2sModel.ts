@@ -20,8 +20,39 @@ const header = (attrs: Record<string, string> = {}) =>
   });
 const iq = xml('iq', { type: 'set', id: 'b' });
 
+export type EventName = (typeof NAMES)[number];
+const NAMES = [
+  'header',
+  'headerUpper',
+  'headerVersion11',
+  'headerUnknownHost',
+  'headerServerNs',
+  'headerOldVersion',
+  'auth',
+  'response',
+  'abort',
+  'challenge',
+  'success',
+  'failure',
+  'bind',
+  'bound',
+  'bindFailed',
+  'stanza',
+  'route',
+  'replaced',
+  'kick',
+  'shutdown',
+  'exitRemoved',
+  'exitBye',
+  'tooBig',
+  'notWellFormed',
+  'end',
+  'closed',
+  'timeout',
+] as const;
+
 /** Every kind of event, with the payload variants the machine distinguishes. */
-export const EVENTS = {
+export const EVENTS: Readonly<Record<EventName, C2SEvent>> = {
   header: { type: 'STREAM_HEADER', header: header() },
   headerUpper: { type: 'STREAM_HEADER', header: header({ to: 'LOCALHOST' }) },
   headerVersion11: { type: 'STREAM_HEADER', header: header({ version: '1.1' }) },
@@ -49,10 +80,8 @@ export const EVENTS = {
   end: { type: 'STREAM_END' },
   closed: { type: 'SOCKET_CLOSED' },
   timeout: { type: 'TIMEOUT' },
-} satisfies Record<string, C2SEvent>;
-
-export type EventName = keyof typeof EVENTS;
-export const EVENT_NAMES = Object.keys(EVENTS) as EventName[];
+};
+export const EVENT_NAMES: readonly EventName[] = NAMES;
 
 /** The model's state: what the machine's snapshot must show after every event. */
 export interface ModelState {
