@@ -11,8 +11,11 @@ export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
 export { fakeRef, makeRow } from './rows.ts';
 export {
+  MODEL_CASES,
   MODEL_HOST,
+  MODEL_HOSTS,
   type ModelCommand,
+  type ModelConfig,
   type SessionManagerModelOptions,
   sessionManagerModel,
 } from './sessionManagerModel.ts';
