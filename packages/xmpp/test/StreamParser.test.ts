@@ -133,6 +133,26 @@ describe('StreamParser', () => {
     expect(r.elements).toEqual([]);
   });
 
+  // max_stanza_size is the largest stanza allowed: a stanza of exactly that many bytes passes, one
+  // byte more is refused (each written whole, in one slice, so the count is exact).
+  it.each([
+    { extra: 0, refused: false },
+    { extra: 1, refused: true },
+  ])('the exact limit: a stanza of maxStanzaSize+$extra bytes, refused: $refused', ({ extra, refused }) => {
+    const limit = 500;
+    const { r, parser } = record({ maxStanzaSize: limit, sliceBytes: 4096 });
+    parser.write(HEADER);
+    const open = "<message to='b@localhost'><body>";
+    const close = '</body></message>';
+    const body = 'é'.repeat(100); // multi-byte: the limit is in bytes, not characters
+    const pad = limit + extra - Buffer.byteLength(open + body + close);
+    const stanza = `${open}${body}${'x'.repeat(pad)}${close}`;
+    expect(Buffer.byteLength(stanza)).toBe(limit + extra);
+    parser.write(stanza);
+    expect(r.errors.map((e) => e.condition)).toEqual(refused ? ['policy-violation'] : []);
+    if (!refused) expect(r.elements).toHaveLength(1);
+  });
+
   it('an oversized stream header → policy-violation', () => {
     const { r, parser } = record({ maxStanzaSize: 200, sliceBytes: 50 });
     parser.write(`<stream:stream a='${'y'.repeat(500)}'>`);
