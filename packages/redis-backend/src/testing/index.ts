@@ -5,7 +5,7 @@
  *
  * ```ts
  * import { canRunRedisTests, startTestRedis } from '@otp-chat/redis-backend/testing';
- * describe.runIf(canRunRedisTests('my suite'))('my suite', () => {
+ * describe.skipIf(!canRunRedisTests('my suite'))('my suite', () => {
  *   let redis: TestRedis;
  *   beforeAll(async () => { redis = await startTestRedis(); });
  *   afterAll(() => redis.stop());
