@@ -6,14 +6,17 @@
 //                                the same concurrency (>= 0.8 wanted).
 //   RATIO route-vs-memory        route() to a full JID, warm cache, vs the memory backend (>= 0.5).
 //   FIGURE redis-benchmark-hset-pipelined  redis-benchmark -t hset -P 16: the ceiling.
+//   FIGURE clean-100k-ms / clean-100k-heap  the start-up clean-up of 100k rows a dead node left
+//                                (batches of 1000): its time, and the heap it grew by (meaningful
+//                                with NODE_OPTIONS=--expose-gc). A test pins the batching only.
 import { execFileSync } from 'node:child_process';
-import { type ActorRef, ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { type ActorRef, ActorSystem, type GenServer, silentLogger, systemClock } from '@otp-chat/actor';
 import { jid } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
-import { RedisServer } from '@otp-chat/redis-backend/testing';
+import { RedisServer, writeDeadNodeRows } from '@otp-chat/redis-backend/testing';
 import { type Backend, MemoryBackend, SessionManager } from '@otp-chat/session-manager';
 import { Redis } from 'ioredis';
-import { figure, header, type Measurement, measure, ratio, table } from './lib.ts';
+import { figure, header, heapUsed, type Measurement, measure, ratio, table } from './lib.ts';
 
 const HOST = 'bench.example';
 const CALLERS = 200;
@@ -155,6 +158,26 @@ async function main(): Promise<void> {
     await memory.sm.stop();
     await sm.stop();
 
+    // ---- start-up clean-up of 100k rows of a dead node -------------------------------------------
+    const CLEAN_ROWS = 100_000;
+    const cleanPrefix = 'bench-clean';
+    const admin = new Redis(server.url, { lazyConnect: true });
+    await admin.connect();
+    const cleaner = new RedisBackend({ url: server.url, prefix: cleanPrefix, cleanBatchSize: 1000 });
+    await writeDeadNodeRows(admin, cleaner.keys, HOST, 'dead', CLEAN_ROWS);
+    const heapBefore = heapUsed();
+    const cleanStart = performance.now();
+    await cleaner.init({ node: 'dead', hosts: [HOST], logger: silentLogger, clock: systemClock });
+    const cleanMs = performance.now() - cleanStart;
+    const cleanHeap = heapUsed() - heapBefore;
+    const left = await admin.hlen(cleaner.keys.server(HOST));
+    await cleaner.stop();
+    admin.disconnect();
+    if (left !== 0) throw new Error(`clean-up left ${left} rows`);
+    process.stdout.write(
+      `start-up clean-up of ${CLEAN_ROWS.toLocaleString('en-US')} rows: ${Math.round(cleanMs)} ms, heap +${(cleanHeap / 1048576).toFixed(1)} MB\n`,
+    );
+
     // ---- the ceiling ---------------------------------------------------------------------------
     const hsetPipelined = redisBenchmark(server.port);
     table(rows);
@@ -173,6 +196,8 @@ async function main(): Promise<void> {
     ratio('route-vs-memory', redisRoute!.opsPerSec / memRoute!.opsPerSec);
     figure('open-close-redis', smCase.opsPerSec, 'ops/s');
     figure('route-redis-warm', redisRoute!.opsPerSec, 'ops/s');
+    figure('clean-100k-ms', cleanMs, 'ms');
+    figure('clean-100k-heap', cleanHeap / 1048576, 'MB');
     if (hsetPipelined !== undefined) {
       figure('redis-benchmark-hset-pipelined', hsetPipelined, 'req/s');
       figure('open-close-commands-vs-ceiling', (100 * commandsPerSec) / hsetPipelined, '%');

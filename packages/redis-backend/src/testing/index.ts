@@ -12,6 +12,7 @@
  * });
  * ```
  */
+export { writeDeadNodeRows } from './deadNodeRows.ts';
 export { findRedisServer, freePort, RedisServer, type RedisServerOptions } from './RedisServer.ts';
 export {
   canRunRedisTests,

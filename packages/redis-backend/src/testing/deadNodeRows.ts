@@ -1,0 +1,29 @@
+import { makeRow } from '@otp-chat/session-manager/testing';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../RedisKeys.ts';
+
+/**
+ * Writes `count` rows of `node` on `host` straight into Redis in the backend's layout (user hash,
+ * server hash, node index), pipelined 5000 at a time: what a node that died leaves behind, for
+ * tests and benchmarks of the start-up clean-up. Users are `u0` … `u<count-1>`, resource `r`.
+ */
+export async function writeDeadNodeRows(
+  redis: Redis,
+  keys: RedisKeys,
+  host: string,
+  node: string,
+  count: number,
+): Promise<void> {
+  for (let i = 0; i < count; i += 5000) {
+    const pipe = redis.pipeline();
+    for (let j = i; j < Math.min(i + 5000, count); j++) {
+      const row = makeRow(`u${j}`, host, 'r', j + 1, { node });
+      const userKey = keys.user(row.luser, row.lserver);
+      const sf = keys.serverField(row);
+      pipe.hset(userKey, keys.userField(row), 'x');
+      pipe.hset(keys.server(host), sf, 'x');
+      pipe.hset(keys.node(host, node), sf, JSON.stringify([userKey, keys.userField(row)]));
+    }
+    await pipe.exec();
+  }
+}
