@@ -12,6 +12,7 @@ import {
   uniquePrefix,
   writeDeadNodeRows,
 } from '../src/testing/index.ts';
+import { eventually } from './support/eventually.ts';
 
 const A = 'a.example';
 const HOSTS = [A, 'b.example'] as const;
@@ -305,7 +306,7 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
   });
 });
 
-/** Waits for a condition that an incoming pub/sub message makes true (the test timeout bounds it). */
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+/** Waits, bounded, for a condition that an incoming pub/sub message makes true. */
+async function waitUntil(condition: () => boolean, what = 'a pub/sub invalidation'): Promise<void> {
+  await eventually(what, condition, (ok) => ok);
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '../src/errors.ts';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, RedisServer } from '../src/testing/index.ts';
+import { eventually } from './support/eventually.ts';
 
 const HOSTS = ['a.example', 'b.example'] as const;
 
@@ -219,7 +220,11 @@ describe.skipIf(!canRunRedisTests('RedisBackend fault tests', 'server'))(
       await sm.openSession(alice!, 'alice', HOSTS[0], 'r');
       await sm.openSession(bob!, 'bob', HOSTS[0], 'r');
       await server.kill();
-      while (backend.status !== 'unavailable') await new Promise((resolve) => setImmediate(resolve));
+      await eventually(
+        'the backend to see Redis gone',
+        () => backend.status,
+        (s) => s === 'unavailable',
+      );
 
       // The connection is refused; the failed write is superseded by the compensating delete.
       await expect(sm.openSession(carol!, 'carol', HOSTS[0], 'r')).rejects.toBeInstanceOf(
@@ -258,7 +263,11 @@ describe.skipIf(!canRunRedisTests('RedisBackend fault tests', 'server'))(
       await backend.setSession(kept);
       await backend.setSession(closed);
       await server.kill();
-      while (backend.status !== 'unavailable') await new Promise((resolve) => setImmediate(resolve));
+      await eventually(
+        'the backend to see Redis gone',
+        () => backend.status,
+        (s) => s === 'unavailable',
+      );
       const added = makeRow('carol', HOSTS[1], 'r', 3);
       await expect(backend.setSession(added)).rejects.toBeInstanceOf(BackendUnavailableError);
       await expect(backend.deleteSession(closed)).rejects.toBeInstanceOf(BackendUnavailableError);

@@ -5,6 +5,7 @@ import { backendActors } from '@otp-chat/session-manager/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
+import { eventually } from './support/eventually.ts';
 
 const HOST = 'example.com';
 
@@ -56,11 +57,11 @@ describe.skipIf(!canRunRedisTests('SessionManager on RedisBackend'))('SessionMan
     // node1 closes; node2's cached answer is invalidated through pub/sub.
     await n1.sm.closeSession(sid, 'alice', HOST, 'phone');
     await n2.backend.whenSynced();
-    let resources = await n2.sm.getUserResources('alice', HOST);
-    while (resources.length > 0) {
-      await new Promise((resolve) => setImmediate(resolve));
-      resources = await n2.sm.getUserResources('alice', HOST);
-    }
+    const resources = await eventually(
+      "node2's cached answer to be invalidated",
+      () => n2.sm.getUserResources('alice', HOST),
+      (r) => r.length === 0,
+    );
     expect(resources).toEqual([]);
     expect(await n1.sm.connectedUsersNumber()).toBe(0);
 

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
 import type { ChildEvent, ChildRequest } from './fixtures/smNode.ts';
+import { eventually } from './support/eventually.ts';
 
 const HOST = 'example.com';
 const FIXTURE = fileURLToPath(new URL('./fixtures/smNode.ts', import.meta.url));
@@ -147,15 +148,17 @@ describe.skipIf(!canRunRedisTests('two session managers in two processes on one 
       // Routing across the process boundary, both ways.
       await sm.route(jid('bob', HOST, 'laptop'), { type: 'from-parent' });
       await c.request({ op: 'route', to: `alice@${HOST}/phone`, message: { type: 'from-child' } });
-      let inbox = await c.request<unknown[]>({ op: 'inbox', user: 'bob', resource: 'laptop' });
-      while (inbox.length === 0)
-        inbox = await c.request<unknown[]>({ op: 'inbox', user: 'bob', resource: 'laptop' });
+      const inbox = await eventually(
+        "the child's bob/laptop to get the parent's message",
+        () => c.request<unknown[]>({ op: 'inbox', user: 'bob', resource: 'laptop' }),
+        (m) => m.length > 0,
+      );
       expect(inbox).toEqual([{ type: 'from-parent' }]);
-      let mine = (await system.call(phone, 'inbox')) as unknown[];
-      while (mine.length === 0) {
-        await new Promise((resolve) => setImmediate(resolve));
-        mine = (await system.call(phone, 'inbox')) as unknown[];
-      }
+      const mine = await eventually(
+        "the parent's alice/phone to get the child's message",
+        async () => (await system.call(phone, 'inbox')) as unknown[],
+        (m) => m.length > 0,
+      );
       expect(mine).toEqual([{ type: 'from-child' }]);
 
       // The parent's cache holds alice (a warm read answers synchronously) ...
@@ -164,16 +167,21 @@ describe.skipIf(!canRunRedisTests('two session managers in two processes on one 
       expect((warm as readonly unknown[]).length).toBe(2);
       // ... until the child closes alice/tablet: its PUBLISH invalidates the parent's entry.
       await c.request({ op: 'close', user: 'alice', resource: 'tablet' });
-      while (Array.isArray(backend.getSessions('alice', HOST))) {
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      await eventually(
+        "the child's PUBLISH to invalidate the parent's cache of alice",
+        () => Array.isArray(backend.getSessions('alice', HOST)),
+        (cached) => !cached,
+      );
       expect(await sm.getUserResources('alice', HOST)).toEqual(['phone']);
       expect(await c.request({ op: 'resources', user: 'alice' })).toEqual(['phone']);
 
       // And the other way: the parent closes alice/phone; the child's (warm) answer follows.
       await sm.closeSession(phoneSid, 'alice', HOST, 'phone');
-      let theirs = await c.request<string[]>({ op: 'resources', user: 'alice' });
-      while (theirs.length > 0) theirs = await c.request<string[]>({ op: 'resources', user: 'alice' });
+      const theirs = await eventually(
+        'the child to see alice/phone closed by the parent',
+        () => c.request<string[]>({ op: 'resources', user: 'alice' }),
+        (r) => r.length === 0,
+      );
       expect(theirs).toEqual([]);
       expect(await c.request({ op: 'sessions' })).toEqual([`bob@${HOST}/laptop`]);
       expect(await sm.connectedUsers()).toEqual([`bob@${HOST}/laptop`]);

@@ -290,24 +290,33 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       await server!.commands.execute('unregister', { user: 'erin', host: 'localhost' }, { kind: 'local' });
       await erin.offline;
       expect(erin.streamErrors).toEqual([{ condition: 'conflict', text: 'User removed' }]);
-      await expect(login('erin', 'again')).rejects.toThrow();
+      await expect(login('erin', 'again')).rejects.toMatchObject({
+        name: 'SASLError',
+        condition: 'not-authorized',
+      });
     });
 
     it('an access rule that denies: forbidden_session_hook runs and bind fails with not-allowed (spec §4.1)', async () => {
       const { server: s } = await start({ access: (j) => (j.luser === 'carol' ? 'deny' : 'allow') });
       const forbidden: string[] = [];
       s.hooks.add('forbidden_session_hook', 'localhost', (j) => void forbidden.push(j.toString()), 50);
-      await expect(login('carol', 'x')).rejects.toThrow();
+      await expect(login('carol', 'x')).rejects.toMatchObject({
+        name: 'StanzaError',
+        condition: 'not-allowed',
+      });
       expect(forbidden).toEqual(['carol@localhost/x']);
       expect(await s.sm.userResources('carol', 'localhost')).toEqual([]);
     });
 
     it('a wrong password fails SASL and opens no session', async () => {
       await start();
-      await expect(connectClient({ port, username: 'alice', password: 'wrong' })).rejects.toThrow();
+      const refused = { name: 'SASLError', condition: 'not-authorized' };
+      await expect(connectClient({ port, username: 'alice', password: 'wrong' })).rejects.toMatchObject(
+        refused,
+      );
       await expect(
         connectClient({ port, username: 'alice', password: 'wrong', mechanism: 'default' }),
-      ).rejects.toThrow();
+      ).rejects.toMatchObject(refused);
       expect(await server!.sm.connectedUsersNumber()).toBe(0);
     });
 
