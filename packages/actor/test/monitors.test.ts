@@ -130,7 +130,7 @@ describe('monitor / demonitor', () => {
     const watcher = await system.spawn<{ mine?: MonitorRef }, void, 'go', unknown, never, unknown>(
       {
         init: () => ({ ok: {} }),
-        handleCall(_req, _from, s, ctx) {
+        handleCall(_req, _from, _s, ctx) {
           const mine = ctx.monitor(target);
           ctx.monitor(target); // a second monitor on the same target: its DOWN must stay
           ctx.send(ctx.self, 'before');

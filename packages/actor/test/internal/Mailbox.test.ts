@@ -11,7 +11,9 @@ type Op =
 
 function contents(box: Mailbox): Array<[number, unknown]> {
   const out: Array<[number, unknown]> = [];
-  box.forEach((kind, item) => out.push([kind, item]));
+  box.forEach((kind, item) => {
+    out.push([kind, item]);
+  });
   return out;
 }
 
