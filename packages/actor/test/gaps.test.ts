@@ -218,6 +218,54 @@ describe('calls between actors', () => {
   });
 });
 
+describe('call timeouts beyond the timer wheel (about 10 s) and after many answered calls', () => {
+  it('calls of 15 s, 30 s and 61 s expire no earlier than their timeout and within two ticks of it', async () => {
+    const { system, clock } = testSystem();
+    const ref = await system.spawn<null, void, 'defer', never, never, never>(
+      { init: () => ({ ok: null }), handleCall: (_r, _f, s) => ({ noreply: true, state: s }) },
+      undefined,
+    );
+    const expiredAt = new Map<number, number>();
+    for (const t of [15_000, 30_000, 61_000, 900]) {
+      system.call(ref, 'defer', t).catch(() => expiredAt.set(t, clock.now()));
+    }
+    await flush();
+    const tick = DEFAULTS.callTimerTickMs;
+    for (let ms = 0; ms <= 61_000 + 2 * tick && expiredAt.size < 4; ms += tick) {
+      clock.advance(tick);
+      for (let i = 0; i < 3; i++) await Promise.resolve();
+    }
+    expect([...expiredAt.keys()].sort((a, b) => a - b)).toEqual([900, 15_000, 30_000, 61_000]);
+    for (const [t, at] of expiredAt) {
+      expect(at).toBeGreaterThanOrEqual(t);
+      expect(at).toBeLessThanOrEqual(t + 2 * tick);
+    }
+  });
+
+  it('10,000 calls answered at once do not disturb one that waits (the slot sweep)', async () => {
+    const { system, clock } = testSystem();
+    const ref = await system.spawn<null, void, 'ping' | 'defer', string, never, never>(
+      {
+        init: () => ({ ok: null }),
+        handleCall: (r, _f, s) => (r === 'ping' ? { reply: 'pong', state: s } : { noreply: true, state: s }),
+      },
+      undefined,
+    );
+    let waiting: unknown;
+    system.call(ref, 'defer', 500).catch((e: unknown) => {
+      waiting = e;
+    });
+    const answers = await Promise.all(Array.from({ length: 10_000 }, () => system.call(ref, 'ping', 500)));
+    expect(answers.every((a) => a === 'pong')).toBe(true);
+    clock.advance(499);
+    await flush();
+    expect(waiting).toBeUndefined();
+    clock.advance(1 + 2 * DEFAULTS.callTimerTickMs);
+    await flush();
+    expect(waiting).toBeInstanceOf(CallTimeoutError);
+  });
+});
+
 describe('exits', () => {
   it('a trapping actor running an async terminate ignores the exit of a linked actor (OTP: the EXIT becomes a message never read)', async () => {
     const { system } = testSystem();
