@@ -266,6 +266,69 @@ describe('call timeouts beyond the timer wheel (about 10 s) and after many answe
   });
 });
 
+describe('the scheduler (round robin, budgets; BEAM: reductions)', () => {
+  it('500 runnable actors: served round robin, one message each per turn, in the order they became runnable', async () => {
+    const clock = new SimulatedClock();
+    const system = new ActorSystem({
+      node: 'gaps@test',
+      clock,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      drainBudget: { perActor: 1 },
+    });
+    const trace: string[] = [];
+    const refs = [];
+    for (let i = 0; i < 500; i++) {
+      refs.push(
+        await system.spawn<null, number, never, never, string, never>(
+          {
+            init: () => ({ ok: null }),
+            handleCast: (m, s) => {
+              trace.push(m);
+              return { noreply: true, state: s };
+            },
+          },
+          i,
+        ),
+      );
+    }
+    // The run queue outgrows its first ring (64) while it is being drained.
+    for (let i = 0; i < 500; i++) system.cast(refs[i]!, `${i}:1`);
+    for (let i = 0; i < 500; i++) system.cast(refs[i]!, `${i}:2`);
+    for (let turn = 0; turn < 100 && trace.length < 1000; turn++) await flush();
+    expect(trace).toEqual([
+      ...Array.from({ length: 500 }, (_, i) => `${i}:1`),
+      ...Array.from({ length: 500 }, (_, i) => `${i}:2`),
+    ]);
+  });
+
+  it('a drain stops after its message budget and lets the event loop run', async () => {
+    const system = new ActorSystem({
+      node: 'gaps@test',
+      clock: new SimulatedClock(),
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      drainBudget: { messages: 1000, ms: 1e9, perActor: 128 },
+    });
+    let handled = 0;
+    const ref = await system.spawn<null, void, never, never, 'm', never>(
+      {
+        init: () => ({ ok: null }),
+        handleCast: (_m, s) => {
+          handled++;
+          return { noreply: true, state: s };
+        },
+      },
+      undefined,
+    );
+    for (let i = 0; i < 5000; i++) system.cast(ref, 'm');
+    const atImmediate = await new Promise<number>((resolve) => setImmediate(() => resolve(handled)));
+    // The budget is checked every 256 messages: the first yield comes at 1000 to 1255.
+    expect(atImmediate).toBeGreaterThanOrEqual(1000);
+    expect(atImmediate).toBeLessThan(1000 + 256);
+    for (let turn = 0; turn < 100 && handled < 5000; turn++) await flush();
+    expect(handled).toBe(5000);
+  });
+});
+
 describe('exits', () => {
   it('a trapping actor running an async terminate ignores the exit of a linked actor (OTP: the EXIT becomes a message never read)', async () => {
     const { system } = testSystem();
