@@ -340,6 +340,15 @@ describe('spec §4.7 replacement and limits', () => {
     expect(await other.received()).toEqual([REPLACED]); // three rows for a limit of 2: the oldest
   });
 
+  it('row 1: when every replaced session has ended, the wait leaves no timer behind (wait_for_replaced_termination)', async () => {
+    const { sm, clock } = await startSm({ replacedConnectionTimeoutMs: 1000 });
+    const old = await connect(sm, 'alice', 'r');
+    const timers = clock.pending();
+    await connect(sm, 'alice', 'r');
+    expect(sm.system.isAlive(old.ref)).toBe(false);
+    expect(clock.pending()).toBe(timers);
+  });
+
   it('row 3: maxUserSessions is per user and may be a function', async () => {
     const { sm } = await startSm({ maxUserSessions: (u) => (u === 'alice' ? 1 : 10) });
     const a1 = await connect(sm, 'alice', 'a');
