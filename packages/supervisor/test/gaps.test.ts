@@ -137,3 +137,115 @@ describe('simple_one_for_one shutdown (terminate_dynamic_children/1)', () => {
     expect(refs.every((r) => !system.isAlive(r))).toBe(true);
   });
 });
+
+describe('failed starts (do_start_child_i, {try_again_restart, Id} for dynamic children)', () => {
+  it('simple_one_for_one: a restart that fails is retried with the same start arguments; restarting is not active', async () => {
+    const { system } = testSystem();
+    let failNext = false;
+    const started: unknown[] = [];
+    const log = eventLog();
+    const sup = okRef(
+      await Supervisor.start(system, {
+        strategy: 'simple_one_for_one',
+        intensity: 5,
+        onEvent: log.onEvent,
+        children: [
+          dynamicWorker(
+            'conn',
+            testWorker({
+              started,
+              initResult: () => {
+                if (!failNext) return undefined;
+                failNext = false;
+                return { stop: { exit: 'not yet' } };
+              },
+            }),
+            (extra) => extra,
+          ),
+        ],
+      }),
+    );
+    const first = okRef(await Supervisor.startChild(system, sup, 'socket-7'));
+    failNext = true;
+    system.exit(first, { exit: 'crash' });
+    await flush();
+    await flush();
+    expect(log.of('child_start_failed').map((e) => e.during)).toEqual(['restart']);
+    expect(started).toEqual(['socket-7', 'socket-7', 'socket-7']);
+    const rows = await Supervisor.whichChildren(system, sup);
+    expect(rows).toHaveLength(1);
+    expect(system.isAlive(rows[0]!.ref as ActorRef)).toBe(true);
+    expect(await Supervisor.countChildren(system, sup)).toEqual({
+      specs: 1,
+      active: 1,
+      supervisors: 0,
+      workers: 1,
+    });
+    await system.stop(sup);
+  });
+
+  it('startChild on simple_one_for_one and restartChild report a failed start as { startFailed }', async () => {
+    const { system } = testSystem();
+    const log = eventLog();
+    const refuse = testWorker({ initResult: () => ({ stop: { exit: 'no' } }) });
+    const pool = okRef(
+      await Supervisor.start(system, {
+        strategy: 'simple_one_for_one',
+        onEvent: log.onEvent,
+        children: [dynamicWorker('conn', refuse, (extra) => extra)],
+      }),
+    );
+    expect(await Supervisor.startChild(system, pool, 1)).toEqual({ error: { startFailed: { exit: 'no' } } });
+    expect(await Supervisor.whichChildren(system, pool)).toEqual([]);
+    let refuseNow = false;
+    const sup = okRef(
+      await Supervisor.start(system, {
+        onEvent: log.onEvent,
+        children: [
+          worker(
+            'a',
+            testWorker({ initResult: () => (refuseNow ? { stop: { exit: 'no' } } : undefined) }),
+            'a',
+          ),
+        ],
+      }),
+    );
+    expect(await Supervisor.terminateChild(system, sup, 'a')).toBe('ok');
+    refuseNow = true;
+    expect(await Supervisor.restartChild(system, sup, 'a')).toEqual({
+      error: { startFailed: { exit: 'no' } },
+    });
+    expect(log.of('child_start_failed').map((e) => e.during)).toEqual(['start_child', 'restart_child']);
+    expect(await Supervisor.whichChildren(system, sup)).toEqual([
+      { id: 'a', ref: undefined, type: 'worker' },
+    ]);
+    await system.stop(sup);
+    await system.stop(pool);
+  });
+});
+
+describe('restart intensity over many restarts (add_restart/3)', () => {
+  it('1,100 restarts in one window are counted exactly, and the window empties when the period has passed', async () => {
+    const { system, clock } = testSystem();
+    const log = eventLog();
+    const sup = okRef(
+      await Supervisor.start(system, {
+        intensity: 5000,
+        period: 5,
+        onEvent: log.onEvent,
+        children: [worker('a', testWorker(), 'a')],
+      }),
+    );
+    const crash = async () => {
+      system.exit((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef, { exit: 'crash' });
+      await flush();
+      return log.of('child_restarted').at(-1)!.restartsInWindow;
+    };
+    for (let i = 1; i < 1100; i++) await crash();
+    expect(await crash()).toBe(1100);
+    clock.advance(6000);
+    expect(await crash()).toBe(1);
+    expect(await crash()).toBe(2);
+    await system.stop(sup);
+  });
+});
