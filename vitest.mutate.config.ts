@@ -8,6 +8,8 @@ import { defineConfig } from 'vitest/config';
 // the supervisor's and the session manager's tests. MUTATE_ISOLATED=1 drops them: each package is
 // then judged by its own tests only.
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+// As vitest.config.ts: workspace packages resolve to their sources ("@otp-chat/source"), not dist/.
+const conditions = ['@otp-chat/source', 'module', 'node', 'development|production'];
 const packages = ['actor', 'supervisor', 'event-bus', 'jid', 'session-manager'];
 const alias =
   process.env.MUTATE_ISOLATED === '1'
@@ -19,6 +21,7 @@ const alias =
 
 export default defineConfig({
   resolve: { alias },
+  ssr: { resolve: { conditions } },
   test: {
     include: [
       'packages/actor/test/**/*.test.ts',

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { nameprep, nodeprep } from '@otp-chat/jid';
+import { z } from 'zod';
 
 /** What the chat server runs with. Every field has a default; flags and a JSON file override them. */
 export interface ChatServerConfig {
@@ -13,7 +15,7 @@ export interface ChatServerConfig {
   readonly redisUrl: string;
   /** `max_user_sessions`; `Infinity` for unlimited. */
   readonly maxUserSessions: number;
-  /** Demo users registered at start (`user:password`). */
+  /** Users registered at start (`user:password`). */
   readonly users: readonly { readonly user: string; readonly password: string }[];
 }
 
@@ -30,14 +32,15 @@ export const DEFAULT_CONFIG: ChatServerConfig = {
   ],
 };
 
-/** A bad flag or config file. */
+/** A bad flag or config file; `option` names the flag or the key (`users[0].user`). */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   constructor(
     readonly option: string,
     message: string,
+    options?: { readonly cause?: unknown },
   ) {
-    super(`${option}: ${message}`);
+    super(`${option}: ${message}`, options);
   }
 }
 
@@ -48,43 +51,99 @@ const USAGE = `usage: pnpm start [-- options]
   --backend memory|redis     session backend (default memory)
   --redis-url <url>          Redis URL for --backend redis (default redis://127.0.0.1:6379)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
-  --user <name:password>     a demo user (repeatable; default alice:alice and bob:bob)
+  --user <name:password>     a user (repeatable; default the demo users alice and bob)
   --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl,
                              maxUserSessions, users: [{user, password}]); flags win`;
 
 export { USAGE };
 
-function parsePort(option: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(option, `not a port: ${value}`);
-  return n;
+/** Every name a valid XMPP localpart (nodeprep), every host a valid domain (nameprep). */
+const userName = z
+  .string()
+  .min(1, 'an empty user name')
+  .refine((u) => prepares(nodeprep, u), 'not a valid XMPP user name (nodeprep)');
+const domain = z
+  .string()
+  .min(1, 'an empty domain')
+  .refine((d) => prepares(nameprep, d), 'not a valid XMPP domain (nameprep)');
+
+function prepares(prep: (s: string) => string, s: string): boolean {
+  try {
+    return prep(s) !== '';
+  } catch {
+    return false;
+  }
 }
 
-function parseMax(option: string, value: string | number): number {
-  if (value === 'infinity' || value === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(option, `not a positive integer: ${value}`);
-  return n;
+/** The whole configuration, strictly: an unknown key is an error, naming it. */
+const configSchema = z
+  .object({
+    host: z.string().min(1, 'an empty listen address'),
+    port: z.number().int('not an integer').min(0).max(65535),
+    domain,
+    backend: z.enum(['memory', 'redis']),
+    redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'not a redis:// or rediss:// URL'),
+    maxUserSessions: z.union([z.number().int('not an integer').min(1), z.literal(Number.POSITIVE_INFINITY)]),
+    users: z
+      .array(z.object({ user: userName, password: z.string().min(1, 'an empty password') }).strict())
+      .min(1, 'at least one user'),
+  })
+  .strict();
+
+/** A JSON file may give any subset of the keys; `maxUserSessions` may be `"infinity"`. */
+const fileSchema = configSchema.partial().extend({
+  maxUserSessions: z
+    .union([z.literal('infinity'), z.number()])
+    .transform((v) => (v === 'infinity' ? Number.POSITIVE_INFINITY : v))
+    .pipe(configSchema.shape.maxUserSessions)
+    .optional(),
+});
+
+/** `users[0].user`, `port`, … from a zod issue path. */
+function keyOf(path: readonly PropertyKey[]): string {
+  let key = '';
+  for (const p of path) key += typeof p === 'number' ? `[${p}]` : key === '' ? String(p) : `.${String(p)}`;
+  return key;
 }
 
-function parseUser(option: string, value: string): { user: string; password: string } {
+/** Parses `value`; the first issue becomes a ConfigError naming `where` and the key. */
+function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
+  const key = keyOf(path);
+  const option = key === '' ? where || '(config)' : where === '' ? key : `${where}: ${key}`;
+  throw new ConfigError(option, message, { cause: result.error });
+}
+
+/** The flag → key of the configuration (values arrive as strings). */
+const FLAGS: Readonly<Record<string, (value: string) => [keyof ChatServerConfig, unknown]>> = {
+  '--host': (v) => ['host', v],
+  '--port': (v) => ['port', v.trim() === '' ? Number.NaN : Number(v)],
+  '--domain': (v) => ['domain', v],
+  '--backend': (v) => ['backend', v],
+  '--redis-url': (v) => ['redisUrl', v],
+  '--max-user-sessions': (v) => ['maxUserSessions', v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)],
+};
+
+function parseUser(value: string): { user: string; password: string } {
   const at = value.indexOf(':');
   if (at <= 0 || at === value.length - 1)
-    throw new ConfigError(option, `expected name:password, got ${value}`);
+    throw new ConfigError('--user', `expected name:password, got ${value}`);
   return { user: value.slice(0, at), password: value.slice(at + 1) };
 }
 
-function parseBackend(option: string, value: string): 'memory' | 'redis' {
-  if (value !== 'memory' && value !== 'redis') throw new ConfigError(option, `memory or redis, got ${value}`);
-  return value;
-}
-
-/** Reads `--config` (if any), then the flags, over {@link DEFAULT_CONFIG}. */
+/**
+ * Reads `--config` (if any), then the flags, over {@link DEFAULT_CONFIG}, and validates the result
+ * with a zod schema: a bad value or an unknown key is a {@link ConfigError} that names it
+ * (`--port: …`, `config.json: users[0].user: …`).
+ */
 export function parseConfig(
   argv: readonly string[],
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
 ): ChatServerConfig | 'help' {
-  let config: ChatServerConfig = DEFAULT_CONFIG;
   const flags: Array<[string, string]> = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -95,62 +154,37 @@ export function parseConfig(
     const name = eq < 0 ? arg : arg.slice(0, eq);
     const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined) throw new ConfigError(name, 'missing value');
+    if (name !== '--config' && name !== '--user' && FLAGS[name] === undefined) {
+      throw new ConfigError(name, 'unknown option');
+    }
     flags.push([name, value]);
   }
+  let config: Record<string, unknown> = { ...DEFAULT_CONFIG };
   const file = flags.find(([n]) => n === '--config');
   if (file !== undefined) {
-    let json: Record<string, unknown>;
+    let json: unknown;
     try {
-      json = JSON.parse(readFile(file[1])) as Record<string, unknown>;
+      json = JSON.parse(readFile(file[1]));
     } catch (cause) {
-      throw new ConfigError('--config', `cannot read ${file[1]}: ${(cause as Error).message}`);
+      throw new ConfigError('--config', `cannot read ${file[1]}: ${(cause as Error).message}`, { cause });
     }
-    config = {
-      host: typeof json.host === 'string' ? json.host : config.host,
-      port: json.port === undefined ? config.port : parsePort('port', String(json.port)),
-      domain: typeof json.domain === 'string' ? json.domain : config.domain,
-      backend: json.backend === undefined ? config.backend : parseBackend('backend', String(json.backend)),
-      redisUrl: typeof json.redisUrl === 'string' ? json.redisUrl : config.redisUrl,
-      maxUserSessions:
-        json.maxUserSessions === undefined
-          ? config.maxUserSessions
-          : parseMax('maxUserSessions', json.maxUserSessions as string | number),
-      users: Array.isArray(json.users)
-        ? (json.users as Array<{ user: string; password: string }>).map((u) =>
-            parseUser('users', `${u.user}:${u.password}`),
-          )
-        : config.users,
-    };
+    config = { ...config, ...validate(fileSchema, json, file[1]) };
   }
   const users: Array<{ user: string; password: string }> = [];
   for (const [name, value] of flags) {
-    switch (name) {
-      case '--config':
-        break;
-      case '--host':
-        config = { ...config, host: value };
-        break;
-      case '--port':
-        config = { ...config, port: parsePort(name, value) };
-        break;
-      case '--domain':
-        config = { ...config, domain: value };
-        break;
-      case '--backend':
-        config = { ...config, backend: parseBackend(name, value) };
-        break;
-      case '--redis-url':
-        config = { ...config, redisUrl: value };
-        break;
-      case '--max-user-sessions':
-        config = { ...config, maxUserSessions: parseMax(name, value) };
-        break;
-      case '--user':
-        users.push(parseUser(name, value));
-        break;
-      default:
-        throw new ConfigError(name, 'unknown option');
+    if (name === '--config') continue;
+    if (name === '--user') {
+      users.push(parseUser(value));
+      continue;
     }
+    const [key, parsed] = FLAGS[name]!(value);
+    // Each flag is checked on its own, so that the error names the flag.
+    validate(configSchema.shape[key] as z.ZodType<unknown>, parsed, name);
+    config[key] = parsed;
   }
-  return users.length > 0 ? { ...config, users } : config;
+  if (users.length > 0) {
+    validate(configSchema.shape.users, users, '--user');
+    config.users = users;
+  }
+  return validate(configSchema, config, '');
 }

@@ -1,6 +1,6 @@
 // The otp-chat XMPP server: `pnpm start` (memory backend, two demo users, 127.0.0.1:5222).
 // Ctrl-C ends every stream with <system-shutdown/>, closes the sessions and exits.
-import { ConfigError, parseConfig, USAGE } from './config.ts';
+import { ConfigError, DEFAULT_CONFIG, parseConfig, USAGE } from './config.ts';
 import { startChatServer } from './startChatServer.ts';
 
 // Quiet by default (connection start/stop is logged at info); OTP_CHAT_LOG_LEVEL=info to see it.
@@ -38,16 +38,22 @@ try {
 }
 const { host, port } = server.address;
 const max = Number.isFinite(config.maxUserSessions) ? config.maxUserSessions : 'unlimited';
+const demo = JSON.stringify(config.users) === JSON.stringify(DEFAULT_CONFIG.users);
+// Passwords are never printed: a banner ends up in logs, terminals and screenshots.
 console.log(`otp-chat XMPP server listening on ${host}:${port} (domain ${config.domain})`);
 console.log(`  session backend: ${config.backend}, max sessions per user: ${max}`);
 console.log(
-  `  users: ${config.users.map((u) => `${u.user}@${config.domain} (password "${u.password}")`).join(', ')}`,
+  `  users: ${config.users.map((u) => `${u.user}@${config.domain}`).join(', ')}` +
+    (demo ? ' (the demo accounts: their passwords are in examples/chat-server/README.md)' : ''),
 );
 console.log('  connect with any XMPP client over plain TCP (no TLS), e.g. @xmpp/client:');
 console.log(
-  `    client({ service: "xmpp://${host}:${port}", domain: "${config.domain}", username: "alice", password: "alice" })`,
+  `    client({ service: "xmpp://${host}:${port}", domain: "${config.domain}", username: "${config.users[0]!.user}", password: <its password> })`,
 );
 console.log('  Ctrl-C to stop.');
+
+/** The longest an orderly stop may take (a frozen backend included) before the process exits anyway. */
+const STOP_TIMEOUT_MS = 15_000;
 
 let stopping = false;
 const stop = async (signal: string) => {
@@ -57,6 +63,11 @@ const stop = async (signal: string) => {
   }
   stopping = true;
   console.log(`\n${signal}: closing every stream (system-shutdown) and session...`);
+  const deadline = setTimeout(() => {
+    console.error(`stop did not finish within ${STOP_TIMEOUT_MS} ms; exiting`);
+    process.exit(1);
+  }, STOP_TIMEOUT_MS);
+  deadline.unref();
   await server.stop();
   console.log('stopped.');
   process.exit(0);

@@ -1,5 +1,6 @@
-// Smoke test of the example: the printed story, in-process and as `pnpm start` runs it.
+// Smoke test of the example: the printed story, in-process and as `pnpm start` runs it (from the build).
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/main.ts';
@@ -45,12 +46,13 @@ describe('examples/supervision-tree', () => {
     expect(lines.at(-1)).toBe('== stopped (0 actors left)');
   });
 
-  it('runs as a script and exits by itself (what `pnpm start` does)', () => {
-    const script = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-    const run = spawnSync(process.execPath, ['--import', 'tsx', script], {
-      encoding: 'utf8',
-      timeout: 15_000,
-    });
+  it('runs from the build with plain node and exits by itself (what `pnpm start` does)', () => {
+    // dist/ is the build `pnpm test` makes before vitest; no TypeScript loader, no source condition.
+    const script = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+    expect(existsSync(script), `${script} is missing: build first (pnpm build)`).toBe(true);
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const run = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 15_000, env });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain('INTENSITY EXCEEDED');
     expect(run.stdout.trim().split('\n').at(-1)).toBe('== stopped (0 actors left)');

@@ -33,4 +33,11 @@ export const DEFAULTS = Object.freeze({
   reconnectMaxMs: 2000,
   /** TCP connect timeout of each attempt. */
   connectTimeoutMs: 2000,
+  /**
+   * Longest wait for one Redis reply (ioredis' `commandTimeout`). A command past it fails with
+   * `BackendTimeoutError` and the connection is dropped and re-opened, so that a frozen Redis
+   * (SIGSTOP, a stuck host) makes every later command fail fast instead of piling up. ejabberd's
+   * eredis calls time out after 5 s, without reconnecting.
+   */
+  commandTimeoutMs: 2000,
 });

@@ -3,7 +3,7 @@ import { type Clock, type Logger, silentLogger, systemClock } from '@otp-chat/ac
 import type { Backend, BackendInitContext, Session } from '@otp-chat/session-manager';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './DEFAULTS.ts';
-import { BackendUnavailableError, RedisCommandError } from './errors.ts';
+import { BackendTimeoutError, BackendUnavailableError, RedisCommandError } from './errors.ts';
 import { CLEAN_NODE_SCRIPT } from './internal/cleanNodeScript.ts';
 import { SessionCache } from './internal/SessionCache.ts';
 import { RedisKeys } from './RedisKeys.ts';
@@ -25,6 +25,7 @@ export interface RedisBackendOptions {
   readonly reconnectInitialMs?: number;
   readonly reconnectMaxMs?: number;
   readonly connectTimeoutMs?: number;
+  readonly commandTimeoutMs?: number;
   /**
    * Extra ioredis options for both connections. The fault-handling ones (`enableOfflineQueue`,
    * `maxRetriesPerRequest`, `autoResubscribe`, `autoResendUnfulfilledCommands`, `lazyConnect`,
@@ -92,6 +93,8 @@ export class RedisBackend implements Backend {
   private readonly hosts = new Set<string>();
   private logger: Logger = silentLogger;
   private node = '';
+  private incarnationMark = '';
+  private storeLost: (() => void) | undefined;
   private replaying = false;
   private replayAgain = false;
   private mainDown = false;
@@ -147,6 +150,7 @@ export class RedisBackend implements Backend {
   async init(context: BackendInitContext): Promise<void> {
     this.logger = context.logger;
     this.node = context.node;
+    this.storeLost = context.storeLost;
     for (const h of context.hosts) this.hosts.add(h);
     const main = this.main;
     if (main !== undefined && main.status !== 'end') await this.resume(main);
@@ -164,6 +168,41 @@ export class RedisBackend implements Backend {
       }
       this.cleanedFor = incarnation;
     }
+    this.incarnationMark = typeof incarnation === 'string' ? incarnation : this.instanceId;
+    await this.markAlive();
+  }
+
+  /** Writes this node's store-loss marker (see {@link RedisKeys.marker}). */
+  private async markAlive(): Promise<void> {
+    const main = this.main;
+    if (main === undefined || main.status !== 'ready') return;
+    try {
+      await main.set(this.keys.marker(this.node), this.incarnationMark);
+    } catch (error) {
+      this.logger.warn({ backend: this.name, err: error }, 'cannot write the node marker');
+    }
+  }
+
+  /**
+   * After a reconnection: when this node's marker is gone, Redis lost this node's rows (it was
+   * restarted without persistence, or flushed). The marker is written again and the session
+   * manager is told (`storeLost`): it has its live connections write their rows again.
+   */
+  private async checkStoreLost(main: Redis): Promise<void> {
+    let present: number;
+    try {
+      present = await main.exists(this.keys.marker(this.node));
+    } catch (error) {
+      this.logger.warn({ backend: this.name, err: error }, 'cannot read the node marker');
+      return;
+    }
+    if (present > 0 || this.main !== main) return;
+    this.logger.warn(
+      { backend: this.name, node: this.node },
+      'redis came back without this node’s sessions (restarted empty or flushed)',
+    );
+    await this.markAlive();
+    this.storeLost?.();
   }
 
   /** `init` on a running backend: same connections, fresh cache, subscription renewed, replay. */
@@ -283,6 +322,7 @@ export class RedisBackend implements Backend {
     const max = this.options.reconnectMaxMs ?? DEFAULTS.reconnectMaxMs;
     const options: RedisOptions = {
       connectTimeout: this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+      commandTimeout: this.options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
       ...this.options.redisOptions,
       lazyConnect: true,
       enableOfflineQueue: false,
@@ -329,12 +369,14 @@ export class RedisBackend implements Backend {
 
   private onMainReady(main: Redis): void {
     if (this.main !== main) return;
+    const wasDown = this.mainDown;
     if (this.mainDown) {
       this.mainDown = false;
       this.logger.info({ backend: this.name, pending: this.pending.size }, 'redis is back');
     }
     this.cache.flush();
     void this.replay();
+    if (wasDown && this.cleanedFor !== undefined) void this.checkStoreLost(main);
   }
 
   private onMainClose(main: Redis): void {
@@ -350,10 +392,23 @@ export class RedisBackend implements Backend {
     return new BackendUnavailableError(this.name, operation, cause === undefined ? {} : { cause });
   }
 
-  /** Maps an ioredis failure to the backend's typed errors. */
+  /**
+   * Maps an ioredis failure to the backend's typed errors. A command timeout means the connection
+   * is stuck (a frozen Redis): it is dropped and re-opened, so that later commands fail fast
+   * (`BackendUnavailableError`) until Redis answers again.
+   */
   private failure(operation: string, cause: unknown): Error {
     if (cause instanceof Error && cause.name === 'ReplyError') {
       return new RedisCommandError(this.name, operation, { cause });
+    }
+    if (cause instanceof Error && cause.message === 'Command timed out') {
+      const main = this.main;
+      if (main !== undefined && main.status === 'ready') {
+        this.logger.warn({ backend: this.name, operation }, 'redis did not answer in time; reconnecting');
+        main.disconnect(true);
+      }
+      const ms = this.options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs;
+      return new BackendTimeoutError(this.name, operation, ms, { cause });
     }
     return this.unavailable(operation, cause);
   }
@@ -408,7 +463,8 @@ export class RedisBackend implements Backend {
         if (isLatest) this.latest.delete(pendingKey);
         // Applied or not, we cannot tell: replay it (both writes are idempotent) unless a later
         // write of the same row was issued meanwhile (its own outcome decides).
-        if (e instanceof BackendUnavailableError && this.main === main && isLatest) {
+        const unknownOutcome = e instanceof BackendUnavailableError || e instanceof BackendTimeoutError;
+        if (unknownOutcome && this.main === main && isLatest) {
           this.pending.set(pendingKey, { op, session: s });
         }
         throw e;

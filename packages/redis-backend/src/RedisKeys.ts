@@ -9,6 +9,7 @@ import type { Session } from '@otp-chat/session-manager';
  * | `<prefix>:<lserver>` | hash | {@link RedisKeys.serverField} | encoded row |
  * | `<prefix>:<lserver>:node:<node>` | hash | the server field | JSON `[userKey, userField]` |
  * | channel `<prefix>` | pub/sub | — | `<instance>\n<userKey>` or `<instance>\n*` |
+ * | `<prefix>:alive:<node>` | string | — | the node's incarnation (store-loss marker) |
  *
  * The node is the row's connection node (`sid.ref.node`), so any node's rows can be cleaned, not
  * only this node's. Unlike ejabberd's `USKey||SIDKey` fields, the node index value is JSON, so the
@@ -38,6 +39,14 @@ export class RedisKeys {
   /** `<prefix>:<lserver>:node:<node>`: the index of one node's rows on one host. */
   node(lserver: string, node: string): string {
     return `${this.prefix}:${lserver}:node:${node}`;
+  }
+
+  /**
+   * `<prefix>:alive:<node>`: written when the node starts; its absence after a reconnection means
+   * Redis lost the node's rows (restarted without persistence).
+   */
+  marker(node: string): string {
+    return `${this.prefix}:alive:${node}`;
   }
 
   /** Field of a row in its user's hash: the sid's stable key. */

@@ -14,7 +14,7 @@ import { SessionManagerError } from '@otp-chat/session-manager';
  * under the same name, so `import { BackendUnavailableError } from '@otp-chat/redis-backend'` and
  * `instanceof` checks keep working.
  */
-export { BackendUnavailableError } from '@otp-chat/session-manager';
+export { BackendTimeoutError, BackendUnavailableError } from '@otp-chat/session-manager';
 
 /** Redis answered a command with an error reply (`WRONGTYPE`, `OOM`, `EXECABORT`, a script error). */
 export class RedisCommandError extends SessionManagerError {

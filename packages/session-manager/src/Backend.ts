@@ -21,6 +21,13 @@ export interface BackendInitContext {
    * successful `init` only.
    */
   readonly incarnation?: string;
+  /**
+   * Tells the session manager that the store lost this node's rows while the node kept running
+   * (a Redis restarted empty): the session manager then has its live local connections write
+   * their rows again (`SessionManager#reregisterLocalSessions`). Absent when `init` is called by
+   * hand.
+   */
+  readonly storeLost?: () => void;
 }
 
 /**

@@ -40,13 +40,24 @@ export interface ShutdownMessage {
   readonly type: 'system-shutdown' | 'reset';
 }
 
+/**
+ * `reregister`: the session store lost this node's rows (a Redis restarted without persistence);
+ * a connection with a session writes its row again with `SessionManager#reregisterSession`, same
+ * sid, current priority and info. Sessions are facts of the node that holds the connection. Not a
+ * close: no stream error.
+ */
+export interface ReregisterMessage {
+  readonly type: 'reregister';
+}
+
 /** Every message the session manager itself sends to a connection actor (spec §5.2). */
 export type ConnectionMessage =
   | RouteMessage
   | ReplacedMessage
   | KickMessage
   | SessionExitMessage
-  | ShutdownMessage;
+  | ShutdownMessage
+  | ReregisterMessage;
 
 /** The one `replaced` message (frozen, shared). */
 export const REPLACED: ReplacedMessage = Object.freeze({ type: 'replaced' });
@@ -54,8 +65,10 @@ export const REPLACED: ReplacedMessage = Object.freeze({ type: 'replaced' });
 export const KICK: KickMessage = Object.freeze({ type: 'kick' });
 /** The one `system-shutdown` message (frozen, shared). */
 export const SYSTEM_SHUTDOWN: ShutdownMessage = Object.freeze({ type: 'system-shutdown' });
+/** The one `reregister` message (frozen, shared). */
+export const REREGISTER: ReregisterMessage = Object.freeze({ type: 'reregister' });
 
-const TYPES = new Set(['route', 'replaced', 'kick', 'exit', 'system-shutdown', 'reset']);
+const TYPES = new Set(['route', 'replaced', 'kick', 'exit', 'system-shutdown', 'reset', 'reregister']);
 
 /** True for a {@link ConnectionMessage}. */
 export function isConnectionMessage(message: unknown): message is ConnectionMessage {
@@ -77,7 +90,7 @@ export interface StreamErrorSpec {
 
 /**
  * What a connection does with a control message, ejabberd_sm's `c2s_handle_info/2` (spec §5.2):
- * the stream error to send, after which it closes. `undefined` for `route` messages.
+ * the stream error to send, after which it closes. `undefined` for `route` and `reregister`.
  */
 export function streamErrorFor(message: ConnectionMessage): StreamErrorSpec | undefined {
   switch (message.type) {

@@ -15,6 +15,12 @@ export const DEFAULTS = Object.freeze({
    * `get_max_user_sessions/2` treats a non-integer.
    */
   maxUserSessions: Number.POSITIVE_INFINITY,
+  /**
+   * Longest wait for any backend call (read, write, delete, node clean-up) before it fails with
+   * `BackendTimeoutError`. ejabberd has no such bound (a frozen Redis blocks its callers for
+   * eredis' 5 s call timeout, mnesia has none); here a frozen store costs each caller at most this.
+   */
+  backendTimeoutMs: 3000,
   /** The reason sent to a removed user's connections (`disconnect_removed_user/2`). */
   userRemovedReason: 'User removed',
   /**

@@ -5,16 +5,17 @@ import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/
 import type { ChildSpec } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
 import type { Backend, MaybePromise } from './Backend.ts';
-import { KICK, REPLACED, type RouteMessage, SYSTEM_SHUTDOWN } from './ConnectionMessage.ts';
+import { KICK, REPLACED, REREGISTER, type RouteMessage, SYSTEM_SHUTDOWN } from './ConnectionMessage.ts';
 import { sessionManagerCommands } from './commands.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
-import { BackendInitError, IqDecodeError, UnknownHostError } from './errors.ts';
+import { BackendInitError, BackendTimeoutError, IqDecodeError, UnknownHostError } from './errors.ts';
 import type { SmPacketAcc } from './hooks.ts';
 import { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
 import { awaitDown } from './internal/awaitDown.ts';
 import { startBackendSupervisor, stopBackendSupervisor } from './internal/backendActors.ts';
 import { compareBinary } from './internal/compareBinary.ts';
 import { andThen, isThenable } from './internal/maybe.ts';
+import { Timeouts } from './internal/timeouts.ts';
 import { MemoryBackend } from './MemoryBackend.ts';
 import { type PresentResource, presentResources, type RoutingEnv, routeStanza } from './routing.ts';
 import {
@@ -25,7 +26,7 @@ import {
   Session,
   type SessionInfo,
 } from './Session.ts';
-import { type Sid, SidFactory } from './Sid.ts';
+import { compareSid, type Sid, SidFactory } from './Sid.ts';
 import { makeErrorReply, type StanzaErrorCondition } from './stanzaError.ts';
 
 /** A per-user option: a value for everyone or a function of the prepared user and host. */
@@ -65,6 +66,11 @@ export interface SessionManagerOptions {
   readonly router?: (stanza: Element) => void;
   /** Sends a message to a connection on another node; returns false when it cannot. @default none: false */
   readonly remoteSend?: (ref: ActorRef, message: unknown) => boolean;
+  /**
+   * Longest wait for one backend call before it fails with `BackendTimeoutError`.
+   * @default DEFAULTS.backendTimeoutMs
+   */
+  readonly backendTimeoutMs?: number;
   /** Wall-clock milliseconds for sids. @default Date.now */
   readonly wallClock?: () => number;
   /** Registered name of the actor. @default DEFAULTS.name */
@@ -106,6 +112,12 @@ interface CloseTarget {
   readonly lserver: string;
   readonly lresource: string;
 }
+const SUBSCRIPTION: ReadonlySet<unknown> = new Set([
+  'subscribe',
+  'subscribed',
+  'unsubscribe',
+  'unsubscribed',
+]);
 /** Bound of the raw-host-name → prepared-host memo (spellings of served hosts only). */
 const MAX_PREPARED_HOSTS = 256;
 
@@ -160,6 +172,16 @@ export class SessionManager {
   private actor: ActorRef | undefined;
   private backendSup: ActorRef | undefined;
   private readonly env: RoutingEnv;
+  private readonly backendTimeoutMs: number;
+  private readonly timeouts: Timeouts;
+  /**
+   * The sessions whose connection lives on this node, by `luser@lserver/lresource` (the newest sid
+   * of each): a node-local mirror of the rows this node wrote. It answers where the store cannot
+   * (a reply to a local full JID while the backend is down) and lists the connections to ask to
+   * re-register when the store lost this node's rows, or to tell `system-shutdown`.
+   */
+  private readonly localSessions = new Map<string, Session>();
+  private localWrites = 0;
 
   constructor(options: SessionManagerOptions) {
     this.system = options.system;
@@ -177,6 +199,8 @@ export class SessionManager {
     this.router = options.router ?? ((stanza) => this.defaultRouter(stanza));
     this.remoteSend = options.remoteSend;
     this.name = options.name ?? DEFAULTS.name;
+    this.backendTimeoutMs = options.backendTimeoutMs ?? DEFAULTS.backendTimeoutMs;
+    this.timeouts = new Timeouts(options.system.clock);
     const shared = new MemoryBackend();
     for (const host of this.hosts) this.backendByHost.set(host, options.backends?.[host] ?? shared);
     this.distinctBackends = [...new Set(this.backendByHost.values())];
@@ -268,6 +292,7 @@ export class SessionManager {
       logger: this.logger,
       clock: this.system.clock,
       incarnation: randomUUID(),
+      storeLost: () => this.storeLost(),
     });
     if ('error' in started) {
       return {
@@ -289,9 +314,19 @@ export class SessionManager {
 
   /** @internal `terminate/2` of the actor (spec §1.2). */
   async terminateServer(state: ServerState, ctx: ActorContext): Promise<void> {
+    // The connections this node knows first (no backend needed: a frozen store cannot hold the
+    // shut-down up), then any other local row the store lists (bounded by the backend timeout).
+    const told = new Set<string>();
+    const tell = (ref: ActorRef): void => {
+      const key = ref.toString();
+      if (told.has(key)) return;
+      told.add(key);
+      this.system.send(ref, SYSTEM_SHUTDOWN);
+    };
+    for (const s of this.localSessions.values()) tell(s.sid.ref);
     try {
       const mine = await this.dirtyGetMySessionsList();
-      for (const s of mine) this.system.send(s.sid.ref, SYSTEM_SHUTDOWN);
+      for (const s of mine) tell(s.sid.ref);
     } catch (error) {
       this.logger.error({ err: error }, 'session manager: could not list local sessions at shut-down');
     }
@@ -426,6 +461,7 @@ export class SessionManager {
     resource: string,
     info: SessionInfo,
   ): MaybePromise<void> {
+    this.noteLocal(row);
     const replaced = this.checkForSessionsToReplace(backend, row.luser, row.lserver, row.lresource);
     if (isThenable(replaced)) {
       return replaced.then(() => this.openedHooks(row, user, server, resource, info));
@@ -538,6 +574,7 @@ export class SessionManager {
     const lserver = this.prepareHost(server);
     const lresource = resourceprep(resource);
     const backend = this.backendOf(lserver);
+    this.forgetLocal(sid, luser, lserver, lresource);
     const target: CloseTarget = { sid, user, server, resource, luser, lserver, lresource };
     const rows = this.userRows(backend, luser, lserver, READ_FAILED);
     if (isThenable(rows)) return rows.then((r) => this.closeFound(backend, r, target));
@@ -647,6 +684,7 @@ export class SessionManager {
   ): MaybePromise<'ok' | 'notfound'> {
     const j = jid(user, server, resource);
     const backend = this.backendOf(j.lserver);
+    this.updateLocal(sid, j.luser, j.lserver, j.lresource, (s) => s.withPriority(priority));
     return andThen(this.userRows(backend, j.luser, j.lserver), (rows) => {
       const row = rows.find((s) => s.lresource === j.lresource && s.sid.equals(sid));
       if (row === undefined) return 'notfound' as const;
@@ -733,7 +771,11 @@ export class SessionManager {
       if (rows.length === 0) return 'notfound' as const;
       const owned = rows.filter((s) => s.sid.ref.equals(owner));
       if (owned.length === 0) return 'not_owner' as const;
-      for (const s of owned) await this.write(backend, s.withInfo(Object.freeze(change(s.info))));
+      for (const s of owned) {
+        const next = s.withInfo(Object.freeze(change(s.info)));
+        this.updateLocal(s.sid, s.luser, s.lserver, s.lresource, () => next);
+        await this.write(backend, next);
+      }
       return 'ok' as const;
     });
   }
@@ -868,7 +910,9 @@ export class SessionManager {
     for (const backend of this.distinctBackends) {
       let removed: readonly Session[];
       try {
-        removed = await backend.cleanNode(node);
+        const r = backend.cleanNode(node);
+        // A node's clean-up runs in many bounded batches: ten timeouts for the whole of it.
+        removed = isThenable(r) ? await this.timed(backend, 'cleanNode', r, 10 * this.backendTimeoutMs) : r;
       } catch (error) {
         this.backendError(backend, 'cleanNode', undefined, error);
         continue;
@@ -889,6 +933,109 @@ export class SessionManager {
       }
     }
     return n;
+  }
+
+  // ---- this node's sessions (sessions are facts of the node that holds the connection) ----
+
+  private static usr(luser: string, lserver: string, lresource: string): string {
+    return `${luser}@${lserver}/${lresource}`;
+  }
+
+  /** Remembers a row this node wrote for one of its own connections (the newest sid per resource). */
+  private noteLocal(row: Session): void {
+    if (row.sid.ref.node !== this.node) return;
+    const key = SessionManager.usr(row.luser, row.lserver, row.lresource);
+    const known = this.localSessions.get(key);
+    // A newer live session of the resource stays (the older one is being replaced).
+    if (known !== undefined && compareSid(known.sid, row.sid) > 0 && this.system.isAlive(known.sid.ref)) {
+      return;
+    }
+    this.localSessions.set(key, row);
+    // Connections that ended without closeSession (a crash) are swept now and then.
+    if (++this.localWrites % 1024 === 0) this.sweepLocal();
+  }
+
+  private forgetLocal(sid: Sid, luser: string, lserver: string, lresource: string): void {
+    const key = SessionManager.usr(luser, lserver, lresource);
+    const known = this.localSessions.get(key);
+    if (known?.sid.equals(sid)) this.localSessions.delete(key);
+  }
+
+  private updateLocal(
+    sid: Sid,
+    luser: string,
+    lserver: string,
+    lresource: string,
+    change: (row: Session) => Session,
+  ): void {
+    const key = SessionManager.usr(luser, lserver, lresource);
+    const known = this.localSessions.get(key);
+    if (known?.sid.equals(sid)) this.localSessions.set(key, change(known));
+  }
+
+  private sweepLocal(): void {
+    for (const [key, s] of this.localSessions) {
+      if (!this.system.isAlive(s.sid.ref)) this.localSessions.delete(key);
+    }
+  }
+
+  /** The live local session of a full JID, from this node's own knowledge (no backend). */
+  private localSession(luser: string, lserver: string, lresource: string): Session | undefined {
+    const s = this.localSessions.get(SessionManager.usr(luser, lserver, lresource));
+    return s !== undefined && this.system.isAlive(s.sid.ref) ? s : undefined;
+  }
+
+  /** Number of live sessions whose connection is on this node, as this node knows them. */
+  get localSessionCount(): number {
+    this.sweepLocal();
+    return this.localSessions.size;
+  }
+
+  /**
+   * Asks every live connection of this node that holds a session to write its row again
+   * (`reregister`; the connection calls {@link reregisterSession} with its sid, priority and
+   * info). Run when the store lost this node's rows (a backend's `storeLost`, e.g. a Redis
+   * restarted without persistence). Returns the number of connections asked.
+   */
+  reregisterLocalSessions(): number {
+    this.sweepLocal();
+    const asked = new Set<string>();
+    for (const s of this.localSessions.values()) {
+      const key = s.sid.ref.toString();
+      if (asked.has(key)) continue;
+      asked.add(key);
+      this.system.send(s.sid.ref, REREGISTER);
+    }
+    return asked.size;
+  }
+
+  /**
+   * Writes the row of a session that is already open again (ejabberd's internal `set_session/6`):
+   * same sid, no replacement, no `maxUserSessions` check, no hook. What a connection answers to
+   * `reregister`. Rejects (or throws) with the backend's error.
+   */
+  reregisterSession(
+    sid: Sid,
+    user: string,
+    server: string,
+    resource: string,
+    priority: Priority,
+    info: SessionInfo,
+  ): MaybePromise<void> {
+    const luser = nodeprep(user);
+    const lserver = this.prepareHost(server);
+    const lresource = resourceprep(resource);
+    const row = new Session(sid, luser, lserver, lresource, priority, info);
+    this.noteLocal(row);
+    return this.write(this.backendOf(lserver), row);
+  }
+
+  private storeLost(): void {
+    const n = this.reregisterLocalSessions();
+    this.logger.warn(
+      { node: this.node, connections: n },
+      'session store lost this node’s sessions; live connections re-register them',
+    );
   }
 
   // ---- IQ handlers (spec §10) ----
@@ -945,9 +1092,46 @@ export class SessionManager {
       this.logger.debug({ to: to.toString() }, 'session manager: stanza to a host not served dropped');
       return;
     }
-    const rows = this.userRows(backend, to.luser, to.lserver);
-    if (isThenable(rows)) return rows.then((r) => routeStanza(packet, to, r, this.env));
+    const rows = this.userRows(backend, to.luser, to.lserver, READ_FAILED);
+    if (isThenable(rows)) return rows.then((r) => this.routeRows(packet, to, r));
+    return this.routeRows(packet, to, rows);
+  }
+
+  private routeRows(packet: Element, to: Jid, rows: readonly Session[]): MaybePromise<void> {
+    if (rows === READ_FAILED) return this.routeWithoutBackend(packet, to);
     return routeStanza(packet, to, rows, this.env);
+  }
+
+  /**
+   * The user's rows cannot be read (the backend is down or timed out; reported). Beyond ejabberd,
+   * which routes as if the user had no session (so the stanza lands in offline storage or is
+   * bounced as "not found"): a stanza to a full JID whose connection is on this node is delivered
+   * from this node's own knowledge (the reply to a client's IQ to the server included); an IQ
+   * get/set to a bare JID is still handled by the IQ table (it needs no session); a message or
+   * any other IQ gets `internal-server-error` back, never a silent drop or a wrong offline store;
+   * other presences are dropped (logged), as undeliverable presences are.
+   */
+  private routeWithoutBackend(packet: Element, to: Jid): MaybePromise<void> {
+    if (to.lresource !== '') {
+      const s = this.localSession(to.luser, to.lserver, to.lresource);
+      if (s !== undefined) {
+        this.deliver(s, packet, false);
+        return;
+      }
+    }
+    const name = packet.name;
+    const type = packet.attrs.type;
+    if (name === 'iq' && to.lresource === '' && (type === 'get' || type === 'set')) {
+      return this.processIq(packet, to);
+    }
+    if (name === 'message' || name === 'iq' || (name === 'presence' && SUBSCRIPTION.has(type))) {
+      this.routeError(packet, 'internal-server-error', 'The session store is unavailable');
+      return;
+    }
+    this.logger.debug(
+      { to: to.toString(), stanza: name },
+      'session manager: store unavailable, presence dropped',
+    );
   }
 
   private routeTerm(to: Jid, term: unknown): MaybePromise<void> {
@@ -1209,7 +1393,7 @@ export class SessionManager {
       return failed;
     }
     if (isThenable(rows)) {
-      return rows.then(
+      return this.timed(backend, 'getSessions', rows).then(
         (r) => this.repair(backend, r),
         (error: unknown) => {
           this.backendError(backend, 'getSessions', lserver, error);
@@ -1218,6 +1402,16 @@ export class SessionManager {
       );
     }
     return this.repair(backend, rows);
+  }
+
+  /** A backend call's promise, failing with `BackendTimeoutError` past `backendTimeoutMs`. */
+  private timed<T>(
+    backend: Backend,
+    operation: string,
+    promise: Promise<T>,
+    ms: number = this.backendTimeoutMs,
+  ): Promise<T> {
+    return this.timeouts.within(promise, ms, () => new BackendTimeoutError(backend.name, operation, ms));
   }
 
   private guard(
@@ -1234,7 +1428,7 @@ export class SessionManager {
       return EMPTY;
     }
     if (isThenable(rows)) {
-      return rows.then(
+      return this.timed(backend, operation, rows).then(
         (r) => this.repair(backend, r),
         (error: unknown) => {
           this.backendError(backend, operation, host, error);
@@ -1271,7 +1465,7 @@ export class SessionManager {
     try {
       const r = backend.setSession(row);
       if (isThenable(r)) {
-        return r.catch((error: unknown) => {
+        return this.timed(backend, 'setSession', r).catch((error: unknown) => {
           this.backendError(backend, 'setSession', row.lserver, error);
           throw error;
         });
@@ -1296,7 +1490,9 @@ export class SessionManager {
     try {
       const r = backend.deleteSession(row);
       if (isThenable(r)) {
-        return r.catch((error: unknown) => this.backendError(backend, 'deleteSession', row.lserver, error));
+        return this.timed(backend, 'deleteSession', r).catch((error: unknown) =>
+          this.backendError(backend, 'deleteSession', row.lserver, error),
+        );
       }
     } catch (error) {
       this.backendError(backend, 'deleteSession', row.lserver, error);

@@ -40,6 +40,24 @@ export class BackendUnavailableError extends SessionManagerError {
   }
 }
 
+/**
+ * A backend call did not answer within the session manager's `backendTimeoutMs` (a frozen or
+ * overloaded store). The call's outcome is unknown: a write may still be applied later.
+ */
+export class BackendTimeoutError extends SessionManagerError {
+  override readonly name = 'BackendTimeoutError' as const;
+  constructor(
+    /** The backend's name (`'redis'`). */
+    readonly backend: string,
+    /** The operation that timed out: `setSession`, `deleteSession`, `getSessions`, `cleanNode`. */
+    readonly operation: string,
+    readonly timeoutMs: number,
+    options: { readonly cause?: unknown } = {},
+  ) {
+    super(`session backend ${backend} did not answer ${operation} within ${timeoutMs} ms`, options);
+  }
+}
+
 /** A backend failed to start: the session manager's start fails with it. */
 export class BackendInitError extends SessionManagerError {
   override readonly name = 'BackendInitError' as const;

@@ -7,7 +7,9 @@ export {
   KICK,
   type KickMessage,
   REPLACED,
+  REREGISTER,
   type ReplacedMessage,
+  type ReregisterMessage,
   type RouteMessage,
   type SessionExitMessage,
   type ShutdownMessage,
@@ -20,6 +22,7 @@ export { DEFAULTS } from './DEFAULTS.ts';
 export {
   BackendError,
   BackendInitError,
+  BackendTimeoutError,
   BackendUnavailableError,
   IqDecodeError,
   NotStartedError,

@@ -1,8 +1,12 @@
 import { Hooks } from '@otp-chat/event-bus';
+import xml from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
+import type { BackendInitContext } from '../src/Backend.ts';
+import { BackendTimeoutError } from '../src/errors.ts';
 import { MemoryBackend } from '../src/MemoryBackend.ts';
 import type { Session } from '../src/Session.ts';
-import { connect, HOST, startSm } from './harness.ts';
+import { errorCondition } from '../src/stanzaError.ts';
+import { chat, connect, HOST, settle, startSm } from './harness.ts';
 
 /**
  * A memory backend double whose writes, per-user reads and deletes can be made to fail (by
@@ -150,5 +154,112 @@ describe('closeSession when the user read fails: the row is still deleted by sid
     await sm.closeSession(conn.sid, 'alice', HOST, 'phone');
     expect(backend.calls.filter((c) => c.startsWith('delete'))).toHaveLength(1);
     await sm.stop();
+  });
+});
+
+/** A memory backend that can freeze (calls never answer) or lose every row, and calls storeLost. */
+class FreezableBackend extends MemoryBackend {
+  frozen = false;
+  context: BackendInitContext | undefined;
+  override init(context?: BackendInitContext): void {
+    this.context = context;
+  }
+  override setSession(row: Session): void | Promise<void> {
+    if (this.frozen) return new Promise<void>(() => {});
+    super.setSession(row);
+  }
+  override getSessions(a?: string, b?: string): readonly Session[] {
+    if (this.frozen && b !== undefined) return new Promise<never>(() => {}) as never;
+    return super.getSessions(a as string, b as string);
+  }
+  /** The store restarted empty. */
+  loseEverything(): void {
+    for (const row of super.getSessions()) super.deleteSession(row);
+  }
+}
+
+describe('backend outages (beyond ejabberd: bounded, and never a silent drop)', () => {
+  it('a backend call that never answers fails with BackendTimeoutError after backendTimeoutMs', async () => {
+    const backend = new FreezableBackend();
+    const { sm, clock } = await startSm({ backends: { [HOST]: backend }, backendTimeoutMs: 1000 });
+    const errors: unknown[] = [];
+    sm.events.on('backend_error', (e) => errors.push(e.error));
+    backend.frozen = true;
+    const open = connect(sm, 'alice', 'phone');
+    const outcome = open.then(
+      () => 'opened',
+      (error: unknown) => error,
+    );
+    await settle();
+    clock.advance(999);
+    await settle();
+    expect(errors).toEqual([]);
+    clock.advance(100); // one 50 ms bucket late at most
+    const error = await outcome;
+    expect(error).toBeInstanceOf(BackendTimeoutError);
+    expect(error).toMatchObject({ backend: 'memory', operation: 'setSession', timeoutMs: 1000 });
+    await sm.stop();
+  });
+
+  it('a route whose rows cannot be read: a message gets internal-server-error, a local full JID is still delivered, an IQ to a bare JID still reaches the IQ table, a presence is dropped', async () => {
+    const backend = new FlakyBackend();
+    const { sm, replies } = await startSm({ backends: { [HOST]: backend } });
+    sm.registerIqHandler(HOST, 'urn:xmpp:ping', (iq) =>
+      xml('iq', { type: 'result', id: String(iq.attrs.id), to: String(iq.attrs.from) }),
+    );
+    const bob = await connect(sm, 'bob', 'phone', { priority: 1 });
+    backend.failUserRead = 'throws';
+    await sm.route(chat(`bob@${HOST}`, 'to bare'));
+    await sm.route(chat(`bob@${HOST}/phone`, 'to full'));
+    await sm.route(
+      xml('iq', { type: 'get', id: 'q', to: `bob@${HOST}`, from: 'x@y/z' }, xml('ping', 'urn:xmpp:ping')),
+    );
+    await sm.route(xml('presence', { to: `bob@${HOST}`, from: 'x@y/z' }));
+    const routed = await bob.routed();
+    expect(routed.map((r) => r.stanza.getChildText('body'))).toEqual(['to full']);
+    expect(replies.map((r) => [r.name, r.attrs.type, errorCondition(r) ?? ''])).toEqual([
+      ['message', 'error', 'internal-server-error'],
+      ['iq', 'result', ''],
+    ]);
+    await sm.stop();
+  });
+
+  it('the store lost this node’s rows: each live local connection is asked to re-register, and reregisterSession writes its row again without a hook', async () => {
+    const backend = new FreezableBackend();
+    const hooks = new Hooks();
+    const registered: string[] = [];
+    hooks.add('sm_register_connection_hook', HOST, (_sid, j) => void registered.push(j.toString()), 50);
+    const { sm } = await startSm({ backends: { [HOST]: backend }, hooks });
+    const phone = await connect(sm, 'alice', 'phone', { priority: 5 });
+    const laptop = await connect(sm, 'alice', 'laptop');
+    const gone = await connect(sm, 'bob', 'x');
+    await sm.system.stop(gone.ref, 'normal'); // its close removes its row and its local entry
+    expect(sm.localSessionCount).toBe(2);
+    backend.loseEverything();
+    expect(await sm.connectedUsersNumber()).toBe(0);
+    backend.context!.storeLost!();
+    for (const c of [phone, laptop]) {
+      expect(await c.received()).toContainEqual({ type: 'reregister' });
+    }
+    // What the c2s connection does on `reregister`: its sid, resource, priority and info.
+    await sm.reregisterSession(phone.sid, 'alice', HOST, 'phone', 5, {});
+    await sm.reregisterSession(laptop.sid, 'alice', HOST, 'laptop', undefined, {});
+    expect((await sm.userResources('alice', HOST)).sort()).toEqual(['laptop', 'phone']);
+    expect(await sm.getUserPresentResources('alice', HOST)).toEqual([{ priority: 5, resource: 'phone' }]);
+    expect(registered).toEqual([`alice@${HOST}/phone`, `alice@${HOST}/laptop`, `bob@${HOST}/x`]);
+    await sm.stop();
+  });
+
+  it('at shut-down, the connections this node holds are told system-shutdown even when the store cannot list them', async () => {
+    const backend = new FreezableBackend();
+    const { sm, clock } = await startSm({ backends: { [HOST]: backend }, backendTimeoutMs: 1000 });
+    const phone = await connect(sm, 'alice', 'phone', { closeOnControl: false });
+    backend.frozen = true;
+    backend.getSessions = (() => new Promise<never>(() => {})) as never; // listing hangs too
+    const stopped = sm.stop();
+    await settle();
+    expect(await phone.received()).toContainEqual({ type: 'system-shutdown' });
+    clock.advance(1100);
+    await stopped;
   });
 });

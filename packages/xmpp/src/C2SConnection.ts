@@ -2,13 +2,21 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { ActorContext, ExitReason, GenServer, TimerHandle } from '@otp-chat/actor';
 import { InvalidJidError, type Jid, jid, nodeprep, parseJid } from '@otp-chat/jid';
-import { type ConnectionMessage, isConnectionMessage, type Sid } from '@otp-chat/session-manager';
+import {
+  type ConnectionMessage,
+  isConnectionMessage,
+  type Priority,
+  type SessionInfo,
+  type Sid,
+} from '@otp-chat/session-manager';
 import { Element } from '@xmpp/xml';
 import type { C2SEvent } from './c2sMachine.ts';
-import type { StreamError } from './errors.ts';
+import type { StreamError, StreamErrorCondition } from './errors.ts';
+import type { C2SAuthResult } from './hooks.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
 import { type C2SAction, type C2SSnapshot, initialStep, step } from './internal/machineStep.ts';
 import { andThen, isThenable, type MaybePromise } from './internal/maybe.ts';
+import { serialize } from './internal/serialize.ts';
 import {
   authFeatures,
   BIND_FEATURES,
@@ -40,7 +48,24 @@ type SocketInfo =
   | { readonly type: '$tcp'; readonly data: Buffer }
   | { readonly type: '$tcp_closed' }
   | { readonly type: '$timeout' }
-  | { readonly type: '$resume' };
+  | { readonly type: '$drained' };
+
+/** Output handed to the socket in one write, with the routed stanzas it carries (to re-route them). */
+interface Chunk {
+  readonly data: string;
+  readonly stanzas: Element[] | null;
+  readonly bytes: number;
+}
+
+/** Why reading is paused (bits). */
+const PAUSED_BY_SHAPER = 1;
+const PAUSED_BY_BACKLOG = 2;
+/** Output of one tick handed to the socket as soon as it reaches this size. */
+const FLUSH_BYTES = 65_536;
+/** Routed stanzas kept while a bind is in progress (beyond: re-routed at once). */
+const MAX_EARLY_ROUTES = 1000;
+const LOCKED_OUT_TEXT = 'Too many failed authentications from this address; try again later';
+const AUTH_FAILED_TEXT = 'Invalid username or password';
 
 type Snapshot = C2SSnapshot;
 type Action = C2SAction;
@@ -61,6 +86,18 @@ function randomId(): string {
  * Fast path: in `session_established`, `STANZA` and `ROUTE` are targetless transitions that
  * only run `routeOut` / `deliver` (pinned by the machine tests), so the connection runs those
  * actions directly without computing a transition.
+ *
+ * Bounded both ways:
+ * - **input**: the shaper (a token bucket) and the unparsed backlog are accounted as bytes
+ *   arrive, not when the mailbox gets to them, so reading pauses while the connection waits for a
+ *   SASL lookup, a bind or a backend (`maxPendingInputBytes`);
+ * - **output**: what the socket has not taken yet waits in a queue of at most `maxSendQueueBytes`;
+ *   a client that does not read is closed with `policy-violation` "Too many pending stanzas".
+ *
+ * Nothing routed to it is lost when it ends (closed, replaced, kicked, killed by a limit): once
+ * its session is closed, the stanzas it still holds (queued, unwritten when the socket died, or
+ * still in its mailbox) are routed again, as ejabberd's `bounce_message_queue` does, to another
+ * resource, offline storage or an error to the sender.
  */
 export class C2SConnection {
   private snapshot: Snapshot;
@@ -77,12 +114,39 @@ export class C2SConnection {
   private bareJid = '';
   /** The last available presence (`pres_last`); `undefined` until initial presence. */
   private presence: Element | undefined;
+  /** The session's priority as last set (`undefined`: bound, not available). */
+  private priority: Priority = undefined;
+  private info: SessionInfo = {};
   private timer: TimerHandle | undefined;
   private tokens: number;
   private lastRefill: number;
-  private paused = false;
+  /** {@link PAUSED_BY_SHAPER} | {@link PAUSED_BY_BACKLOG}. */
+  private pauses = 0;
+  /** Bytes read from the socket that the mailbox has not parsed yet. */
+  private pendingInput = 0;
   private socketClosed = false;
   private readonly ip: string;
+  /** Output of the current tick, not yet handed to the socket, and the routed stanzas in it. */
+  private out = '';
+  private outStanzas: Element[] | null = null;
+  /** Output waiting for the socket to drain. */
+  private queue: Chunk[] = [];
+  private queuedBytes = 0;
+  /** Routed stanzas that arrived while the bind was completing. */
+  private early: Element[] = [];
+  private overflowed = false;
+  /** A session was opened on this connection (its mailbox may hold routed stanzas at the end). */
+  private hadSession = false;
+  /** The session is closed (or never was): held stanzas can be routed again. */
+  private sessionGone = false;
+  /** Stanzas to route again once the session is gone. */
+  private held: Element[] = [];
+  private drainRequested = false;
+  /** The stream error was already written (before the session was closed). */
+  private errorSent = false;
+  /** This side destroyed the socket (see {@link send}). */
+  private destroyed = false;
+  private drained = false;
 
   constructor(
     private readonly socket: Socket,
@@ -94,6 +158,7 @@ export class C2SConnection {
     this.ip = socket.remoteAddress ?? '';
     this.tokens = host.options.shaperBurstBytes;
     this.lastRefill = ctx.system.clock.now();
+    const o = host.options;
     this.parser = new StreamParser(
       {
         onStreamStart: (header) => this.pending.push({ type: 'STREAM_HEADER', header }),
@@ -106,17 +171,27 @@ export class C2SConnection {
             ...(error.text === undefined ? {} : { text: error.text }),
           }),
       },
-      { maxStanzaSize: host.options.maxStanzaSize },
+      {
+        maxStanzaSize: Math.min(o.preAuthMaxStanzaSize, o.maxStanzaSize),
+        maxStanzaElements: Math.min(o.preAuthMaxStanzaElements, o.maxStanzaElements),
+        maxElementDepth: o.maxElementDepth,
+        maxAttributes: o.maxAttributes,
+        maxNameLength: o.maxNameLength,
+      },
     );
     const self = ctx.self;
     const system = ctx.system;
     socket.setNoDelay(true);
-    socket.on('data', (data: Buffer) => system.send(self, { type: '$tcp', data }));
+    socket.on('data', (data: Buffer) => {
+      this.arrived(data.length);
+      system.send(self, { type: '$tcp', data });
+    });
+    socket.on('drain', () => this.onDrain());
     socket.on('close', () => system.send(self, { type: '$tcp_closed' }));
     socket.on('error', () => {}); // 'close' follows
     this.timer = system.clock.setTimeout(
       () => system.send(self, { type: '$timeout' }),
-      host.options.negotiationTimeoutMs,
+      o.negotiationTimeoutMs,
     );
   }
 
@@ -130,9 +205,22 @@ export class C2SConnection {
     return this.snapshot.status === 'done';
   }
 
+  /**
+   * True once closed and the mailbox was read up to the closing (`bounce_message_queue`): the
+   * actor may stop. A connection that never had a session stops at once.
+   */
+  get finished(): boolean {
+    return this.done && (this.drained || !this.hadSession);
+  }
+
+  /** Bytes held for the client and not yet taken by the socket (`maxSendQueueBytes` applies). */
+  get pendingOutputBytes(): number {
+    return this.out.length + this.queuedBytes + (this.socket.writableLength ?? 0);
+  }
+
   /** Handles one mailbox message; resolves when its work is finished. */
   handle(message: unknown): MaybePromise<void> {
-    if (this.done) return;
+    if (this.done) return this.afterClose(message);
     if (isConnectionMessage(message)) return this.onSessionMessage(message);
     const m = message as SocketInfo;
     switch (m.type) {
@@ -144,13 +232,30 @@ export class C2SConnection {
       case '$timeout':
         this.timer = undefined;
         return this.feed({ type: 'TIMEOUT' });
-      case '$resume':
-        this.paused = false;
-        if (!this.socketClosed) this.socket.resume();
-        return;
       default:
         return;
     }
+  }
+
+  /**
+   * After the close: every stanza routed here meanwhile is routed again (the session is gone);
+   * `$drained`, which the connection sent itself when it closed, marks the end of what the
+   * mailbox held then.
+   */
+  private afterClose(message: unknown): void {
+    if (isConnectionMessage(message)) {
+      if (message.type === 'route' && !message.smCopy) this.bounce([message.stanza]);
+      return;
+    }
+    const m = message as SocketInfo;
+    if (m.type === '$drained') this.drained = true;
+  }
+
+  /** Asks for the `$drained` marker (once): the actor stops when it comes back through the mailbox. */
+  requestDrain(): void {
+    if (this.drainRequested) return;
+    this.drainRequested = true;
+    this.ctx.system.send(this.ctx.self, { type: '$drained' });
   }
 
   /** Ends the stream because the actor is being stopped (supervisor shutdown). */
@@ -161,17 +266,39 @@ export class C2SConnection {
 
   /** A last resort after an unexpected failure: close without running more actions. */
   abort(): void {
-    if (!this.socketClosed) this.socket.destroy();
+    if (!this.socketClosed) this.destroy();
     this.socketClosed = true;
+    // The row of a dead connection is dropped by the next read (read-repair): route what this
+    // connection held once it is dead, so that it does not come back here.
+    this.bounceHeld();
+    this.ctx.system.whenExit(this.ctx.self).then(() => this.sessionClosed());
   }
 
   private onSessionMessage(message: ConnectionMessage): MaybePromise<void> {
-    if (message.type === 'route') return this.feed({ type: 'ROUTE', stanza: message.stanza });
+    if (message.type === 'route') {
+      return this.feed({ type: 'ROUTE', stanza: message.stanza, smCopy: message.smCopy });
+    }
+    if (message.type === 'reregister') return this.reregister();
     return this.feed({ type: 'CONTROL', message });
   }
 
+  // ---- input ----
+
+  /** Bytes just read: the shaper and the backlog bound apply now, whatever the mailbox is doing. */
+  private arrived(bytes: number): void {
+    this.pendingInput += bytes;
+    this.shape(bytes);
+    if (this.pendingInput > this.host.options.maxPendingInputBytes) this.pause(PAUSED_BY_BACKLOG);
+  }
+
   private onData(data: Buffer): MaybePromise<void> {
-    this.shape(data.length);
+    this.pendingInput -= data.length;
+    if (
+      (this.pauses & PAUSED_BY_BACKLOG) !== 0 &&
+      this.pendingInput <= this.host.options.maxPendingInputBytes / 2
+    ) {
+      this.unpause(PAUSED_BY_BACKLOG);
+    }
     this.parser.write(data);
     return this.drain();
   }
@@ -185,13 +312,21 @@ export class C2SConnection {
     this.tokens = Math.min(burst, this.tokens + ((now - this.lastRefill) * rate) / 1000);
     this.lastRefill = now;
     this.tokens -= bytes;
-    if (this.tokens < 0 && !this.paused && !this.socketClosed) {
-      this.paused = true;
-      this.socket.pause();
-      const self = this.ctx.self;
-      const system = this.ctx.system;
-      clock.setTimeout(() => system.send(self, { type: '$resume' }), Math.ceil((-this.tokens / rate) * 1000));
+    if (this.tokens < 0 && (this.pauses & PAUSED_BY_SHAPER) === 0) {
+      this.pause(PAUSED_BY_SHAPER);
+      clock.setTimeout(() => this.unpause(PAUSED_BY_SHAPER), Math.ceil((-this.tokens / rate) * 1000));
     }
+  }
+
+  private pause(reason: number): void {
+    if (this.pauses === 0 && !this.socketClosed) this.socket.pause();
+    this.pauses |= reason;
+  }
+
+  private unpause(reason: number): void {
+    if ((this.pauses & reason) === 0) return;
+    this.pauses &= ~reason;
+    if (this.pauses === 0 && !this.socketClosed) this.socket.resume();
   }
 
   private drain(): MaybePromise<void> {
@@ -209,9 +344,25 @@ export class C2SConnection {
   /** Sends one event to the machine and runs the actions it returns. */
   private feed(event: C2SEvent): MaybePromise<void> {
     if (this.done) return;
-    if (this.snapshot.value === 'session_established') {
+    const state = this.snapshot.value;
+    if (state === 'session_established') {
       if (event.type === 'STANZA') return this.routeOut(event.element);
-      if (event.type === 'ROUTE') return this.write(event.stanza.toString());
+      if (event.type === 'ROUTE') return this.deliver(event.stanza, event.smCopy === true);
+    } else if (event.type === 'ROUTE') {
+      // Only possible while the bind completes (the row exists, the result is not sent yet).
+      if (event.smCopy !== true) {
+        if (this.early.length < MAX_EARLY_ROUTES) this.early.push(event.stanza);
+        else this.bounce([event.stanza]);
+      }
+      return;
+    } else if (
+      event.type === 'STREAM_HEADER' &&
+      !this.snapshot.context.authenticated &&
+      this.host.throttle.lockout(this.ip) !== undefined
+    ) {
+      // mod_fail2ban: an address locked out is refused at stream start.
+      this.host.logger.warn({ ip: this.ip }, 'c2s: stream from a locked-out address refused');
+      return this.feed({ type: 'STREAM_ERROR', condition: 'policy-violation', text: LOCKED_OUT_TEXT });
     }
     const [next, actions] = step(this.snapshot, event);
     this.snapshot = next;
@@ -246,16 +397,23 @@ export class C2SConnection {
       case 'sendSaslChallenge':
         this.write(saslChallenge((event as Extract<C2SEvent, { type: 'SASL_CHALLENGE' }>).data));
         return;
-      case 'sendSaslSuccess':
+      case 'sendSaslSuccess': {
         this.scram = undefined;
         this.user = (event as Extract<C2SEvent, { type: 'SASL_SUCCESS' }>).user;
+        const o = this.host.options;
+        // ejabberd's post-auth stanza limits (`pre_auth_max_stanza_size` until now).
+        this.parser.setLimits({ maxStanzaSize: o.maxStanzaSize, maxStanzaElements: o.maxStanzaElements });
         this.write(saslSuccess((event as Extract<C2SEvent, { type: 'SASL_SUCCESS' }>).data));
         return;
+      }
       case 'sendSaslFailure': {
         this.scram = undefined;
         const e = event as C2SEvent;
         if (e.type === 'SASL_FAILURE') this.write(saslFailure(e.condition, e.text));
         else this.write(saslFailure('aborted'));
+        if (e.type === 'SASL_ABORT') {
+          this.authResult(false, '', this.mechanism, this.host.throttle.failed(this.ip), 'aborted');
+        }
         return;
       }
       case 'bind':
@@ -266,20 +424,28 @@ export class C2SConnection {
         this.write(
           `<iq type='result' id='${escapeAttr(iq.attrs.id)}'><bind xmlns='${NS_BIND}'><jid>${escapeText(this.fullJid)}</jid></bind></iq>`,
         );
+        const early = this.early;
+        this.early = [];
+        for (const stanza of early) this.deliver(stanza, false);
         return;
       }
       case 'sendBindError': {
         const e = event as Extract<C2SEvent, { type: 'BIND_FAILED' }>;
         const reply = stanzaErrorReply(e.iq, e.condition as C2SStanzaErrorCondition, e.text);
-        if (reply !== undefined) this.write(reply.toString());
+        if (reply !== undefined) this.write(serialize(reply));
         return;
       }
       case 'routeOut':
         return this.routeOut((event as Extract<C2SEvent, { type: 'STANZA' }>).element);
-      case 'deliver':
-        this.write((event as Extract<C2SEvent, { type: 'ROUTE' }>).stanza.toString());
-        return;
+      case 'deliver': {
+        const e = event as Extract<C2SEvent, { type: 'ROUTE' }>;
+        return this.deliver(e.stanza, e.smCopy === true);
+      }
       case 'closeSession':
+        // Leaving the session for `closed`: the stream error goes out first (xmpp_stream_in sends
+        // it, then terminates, and closes the session in terminate), so a slow or frozen backend
+        // never delays what the client is told.
+        if (this.snapshot.value === 'closed') this.sendStreamErrorNow();
         return this.closeSession();
       case 'runKickHook': {
         const j = this.jid;
@@ -296,8 +462,12 @@ export class C2SConnection {
 
   // ---- SASL (RFC 6120 §6) ----
 
+  /** The mechanism of the exchange in progress (for logs). */
+  private mechanism = '';
+
   private saslStart(auth: Element): MaybePromise<void> {
     const mechanism = String(auth.attrs.mechanism ?? '');
+    this.mechanism = mechanism;
     const payload = decodeSasl(auth.text());
     if (!this.host.options.mechanisms.includes(mechanism as never)) {
       return this.feed({ type: 'SASL_FAILURE', condition: 'invalid-mechanism' });
@@ -311,16 +481,21 @@ export class C2SConnection {
       try {
         luser = nodeprep(msg.authcid);
       } catch {
-        return this.feed({ type: 'SASL_FAILURE', condition: 'not-authorized' });
+        return this.authFailed('PLAIN', '');
       }
       if (msg.authzid !== '' && !authzidMatches(msg.authzid, luser, server)) {
         return this.feed({ type: 'SASL_FAILURE', condition: 'invalid-authzid' });
+      }
+      // A locked-out address or account fails like a wrong password, without a password check.
+      if (this.host.throttle.lockout(this.ip, `${luser}@${server}`) !== undefined) {
+        return this.authRefused('PLAIN', luser);
       }
       const ok = this.host.users.checkPassword(luser, server, msg.password);
       if (isThenable(ok)) return (ok as Promise<boolean>).then((v) => this.plainResult(v, luser));
       return this.plainResult(ok as boolean, luser);
     }
     const users = this.host.users;
+    this.scramLockedOut = false;
     this.scram = new ScramSha1Server(
       (username) => {
         let luser: string;
@@ -329,19 +504,29 @@ export class C2SConnection {
         } catch {
           return undefined;
         }
+        // Locked out: the exchange goes on with the decoy salt and fails at the proof, as for an
+        // unknown user, so the lockout tells nothing either.
+        if (this.host.throttle.lockout(this.ip, `${luser}@${server}`) !== undefined) {
+          this.scramLockedOut = true;
+          return undefined;
+        }
         return users.scramCredentials(luser, server);
       },
-      { authzidAllowed: (a, u) => a === '' || authzidMatches(a, u, server) },
+      {
+        authzidAllowed: (a, u) => a === '' || authzidMatches(a, u, server),
+        unknownUser: (username) => this.host.scramDecoy(username, server),
+      },
     );
     return this.scram.start(payload.toString('utf8')).then((step) => this.saslStep(step));
   }
 
+  /** The SCRAM exchange in progress is for a locked-out address or account. */
+  private scramLockedOut = false;
+
   private plainResult(ok: boolean, luser: string): MaybePromise<void> {
-    return this.feed(
-      ok
-        ? { type: 'SASL_SUCCESS', user: luser, data: undefined }
-        : { type: 'SASL_FAILURE', condition: 'not-authorized', text: 'Invalid username or password' },
-    );
+    if (!ok) return this.authFailed('PLAIN', luser);
+    this.authSucceeded('PLAIN', luser);
+    return this.feed({ type: 'SASL_SUCCESS', user: luser, data: undefined });
   }
 
   private saslContinue(response: Element): MaybePromise<void> {
@@ -354,14 +539,137 @@ export class C2SConnection {
 
   private saslStep(step: Awaited<ReturnType<ScramSha1Server['start']>>): MaybePromise<void> {
     if (step.type === 'challenge') return this.feed({ type: 'SASL_CHALLENGE', data: step.data });
-    if (step.type === 'failure') return this.feed({ type: 'SASL_FAILURE', condition: step.condition });
+    if (step.type === 'failure') {
+      if (step.condition !== 'not-authorized')
+        return this.feed({ type: 'SASL_FAILURE', condition: step.condition });
+      let luser = '';
+      try {
+        luser = nodeprep(this.scram?.user ?? '');
+      } catch {}
+      if (this.scramLockedOut) return this.authRefused('SCRAM-SHA-1', luser);
+      return this.authFailed('SCRAM-SHA-1', luser);
+    }
     let luser: string;
     try {
       luser = nodeprep(step.username);
     } catch {
       return this.feed({ type: 'SASL_FAILURE', condition: 'not-authorized' });
     }
+    this.authSucceeded('SCRAM-SHA-1', luser);
     return this.feed({ type: 'SASL_SUCCESS', user: luser, data: step.data });
+  }
+
+  private account(luser: string): string | undefined {
+    return luser === '' ? undefined : `${luser}@${this.snapshot.context.server}`;
+  }
+
+  private authSucceeded(mechanism: string, luser: string): void {
+    const account = this.account(luser);
+    if (account !== undefined) this.host.throttle.succeeded(this.ip, account);
+    this.host.logger.info({ ip: this.ip, user: luser, mechanism }, 'c2s: authenticated');
+    this.authResult(true, luser, mechanism, undefined);
+  }
+
+  /**
+   * A wrong password (or an unknown user): counted per address and account (`AuthThrottle`),
+   * logged at warning, reported to `c2s_auth_result`, and answered after the throttle's delay.
+   */
+  private authFailed(mechanism: string, luser: string): MaybePromise<void> {
+    const outcome = this.host.throttle.failed(this.ip, this.account(luser));
+    this.authResult(false, luser, mechanism, outcome);
+    const failure: C2SEvent = { type: 'SASL_FAILURE', condition: 'not-authorized', text: AUTH_FAILED_TEXT };
+    if (outcome.delayMs <= 0) return this.feed(failure);
+    return this.host.throttle.wait(outcome.delayMs).then(() => this.feed(failure));
+  }
+
+  /**
+   * An attempt refused because of a lockout: the same answer as a wrong password. It counts
+   * against the address (hammering a locked account locks the address out), not the account
+   * (whose lockout would otherwise never end while someone keeps trying).
+   */
+  private authRefused(mechanism: string, luser: string): MaybePromise<void> {
+    const outcome = this.host.throttle.failed(this.ip);
+    this.host.logger.warn(
+      { ip: this.ip, user: luser, server: this.snapshot.context.server, mechanism },
+      'c2s: authentication refused: locked out after too many failures',
+    );
+    if (outcome.lockedOut === 'ip') {
+      this.host.logger.warn(
+        { ip: this.ip, user: luser, server: this.snapshot.context.server, scope: 'ip' },
+        'c2s: too many authentication failures: address locked out',
+      );
+    }
+    this.runAuthHook({
+      result: 'failure',
+      user: luser,
+      server: this.snapshot.context.server,
+      ip: this.ip,
+      mechanism,
+      reason: 'not-authorized',
+      locked: true,
+      ipFailures: outcome.ipFailures,
+      ...(outcome.lockedOut === undefined ? {} : { lockedOut: outcome.lockedOut }),
+    });
+    return this.feed({ type: 'SASL_FAILURE', condition: 'not-authorized', text: AUTH_FAILED_TEXT });
+  }
+
+  private authResult(
+    ok: boolean,
+    luser: string,
+    mechanism: string,
+    outcome: ReturnType<C2SHost['throttle']['failed']> | undefined,
+    reason = 'not-authorized',
+  ): void {
+    const server = this.snapshot.context.server;
+    if (!ok) {
+      // ejabberd_c2s logs every failed authentication at warning ("Failed c2s … authentication").
+      this.host.logger.warn(
+        {
+          ip: this.ip,
+          user: luser,
+          server,
+          mechanism,
+          reason,
+          ipFailures: outcome?.ipFailures,
+          accountFailures: outcome?.accountFailures,
+          delayMs: outcome?.delayMs,
+        },
+        'c2s: authentication failed',
+      );
+      if (outcome?.lockedOut !== undefined) {
+        this.host.logger.warn(
+          { ip: this.ip, user: luser, server, scope: outcome.lockedOut },
+          `c2s: too many authentication failures: ${outcome.lockedOut === 'ip' ? 'address' : 'account'} locked out`,
+        );
+      }
+    }
+    this.runAuthHook({
+      result: ok ? 'success' : 'failure',
+      user: luser,
+      server,
+      ip: this.ip,
+      mechanism,
+      ...(ok ? {} : { reason }),
+      ...(outcome === undefined
+        ? {}
+        : {
+            ipFailures: outcome.ipFailures,
+            accountFailures: outcome.accountFailures,
+            delayMs: outcome.delayMs,
+            ...(outcome.lockedOut === undefined ? {} : { lockedOut: outcome.lockedOut }),
+          }),
+    });
+  }
+
+  private runAuthHook(result: C2SAuthResult): void {
+    const hooks = this.host.hooks;
+    if (!hooks.has('c2s_auth_result', result.server)) return;
+    try {
+      const r = hooks.run('c2s_auth_result', result.server, result);
+      if (isThenable(r)) (r as Promise<void>).catch(() => {});
+    } catch {
+      // a failing metric hook never fails a login (Hooks logs it)
+    }
   }
 
   // ---- bind (spec §4.1, RFC 6120 §7) ----
@@ -407,10 +715,12 @@ export class C2SConnection {
     const sm = this.host.sm;
     const sid = sm.makeSid(this.ctx.self);
     this.sid = sid;
+    this.hadSession = true;
     this.jid = j;
     this.fullJid = `${j.local}@${j.domain}/${j.resource}`;
     this.bareJid = `${j.local}@${j.domain}`;
     const info = { ip: this.ip, conn: 'c2s', authModule: this.host.users.name };
+    this.info = info;
     let opened: MaybePromise<void>;
     try {
       opened = sm.openSession(sid, j.local, j.domain, j.resource, undefined, info);
@@ -429,7 +739,26 @@ export class C2SConnection {
   private bindError(iq: Element, error: unknown): MaybePromise<void> {
     this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: openSession failed');
     this.sid = undefined;
+    // Anything routed here meanwhile goes elsewhere (the refused row is deleted).
+    const early = this.early;
+    this.early = [];
+    this.bounce(early);
     return this.feed({ type: 'BIND_FAILED', iq, condition: 'internal-server-error' });
+  }
+
+  /** `reregister`: the store lost this node's rows; write this session's row again. */
+  private reregister(): void {
+    const sid = this.sid;
+    const j = this.jid;
+    if (sid === undefined || j === undefined || this.snapshot.value !== 'session_established') return;
+    const failed = (error: unknown) =>
+      this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: re-registering the session failed');
+    try {
+      const r = this.host.sm.reregisterSession(sid, j.local, j.domain, j.resource, this.priority, this.info);
+      if (isThenable(r)) (r as Promise<void>).catch(failed);
+    } catch (error) {
+      failed(error);
+    }
   }
 
   // ---- stanzas from the client (RFC 6120 §8, §10) ----
@@ -456,7 +785,7 @@ export class C2SConnection {
       target = parseJid(stanza.attrs.to);
     } catch {
       const reply = stanzaErrorReply(stanza, 'jid-malformed');
-      if (reply !== undefined) this.write(reply.toString());
+      if (reply !== undefined) this.write(serialize(reply));
       return;
     }
     this.host.route(stanza, target);
@@ -473,6 +802,7 @@ export class C2SConnection {
       this.presence = presence;
       const raw = Number.parseInt(presence.getChildText('priority') ?? '0', 10);
       const priority = Number.isNaN(raw) ? 0 : Math.max(-128, Math.min(127, raw));
+      this.priority = priority;
       return andThen(sm.setPresence(sid, j.local, j.domain, j.resource, priority, presence), () => {
         // Broadcast to the user's own bare JID: every available resource, this one included,
         // gets it at its full JID (the echo ejabberd sends).
@@ -484,6 +814,7 @@ export class C2SConnection {
     if (type === 'unavailable') {
       if (this.presence === undefined) return;
       this.presence = undefined;
+      this.priority = undefined;
       const status = presence.getChildText('status') ?? '';
       return andThen(sm.unsetPresence(sid, j.local, j.domain, j.resource, status), () => {
         presence.attrs.to = this.bareJid;
@@ -491,6 +822,43 @@ export class C2SConnection {
       });
     }
     // Subscription requests without 'to' are meaningless: dropped.
+  }
+
+  // ---- stanzas to the client ----
+
+  /**
+   * `{route, Packet}` in `session_established`: serialised (iteratively: no stanza can overflow
+   * the stack here) into this tick's output. Past `maxSendQueueBytes` held for a client that does
+   * not read, the stream is closed with `policy-violation` and what it holds is routed again.
+   */
+  private deliver(stanza: Element, smCopy: boolean): MaybePromise<void> {
+    if (this.socketClosed) {
+      if (!smCopy) this.bounce([stanza]);
+      return;
+    }
+    const data = serialize(stanza);
+    // Listed with the output that carries it (before `write`, which may hand it to the socket).
+    // An `sm_copy` duplicate is not routed again: the primary copy went to another resource.
+    if (!smCopy) {
+      if (this.outStanzas === null) this.outStanzas = [stanza];
+      else this.outStanzas.push(stanza);
+    }
+    this.write(data);
+    if (this.pendingOutputBytes > this.host.options.maxSendQueueBytes) return this.overflow();
+  }
+
+  private overflow(): MaybePromise<void> {
+    if (this.overflowed) return;
+    this.overflowed = true;
+    this.host.logger.warn(
+      { jid: this.fullJid, ip: this.ip, pendingBytes: this.pendingOutputBytes },
+      'c2s: the client does not read; closing its stream',
+    );
+    return this.feed({
+      type: 'STREAM_ERROR',
+      condition: 'policy-violation',
+      text: 'Too many pending stanzas',
+    });
   }
 
   // ---- closing ----
@@ -503,44 +871,112 @@ export class C2SConnection {
     const sm = this.host.sm;
     const wasAvailable = this.presence !== undefined;
     this.presence = undefined;
+    const done = () => this.sessionClosed();
     try {
       const closed = wasAvailable
         ? sm.closeSessionUnsetPresence(sid, j.local, j.domain, j.resource, '')
         : sm.closeSession(sid, j.local, j.domain, j.resource);
       const afterClose = () => {
+        done();
         if (!wasAvailable) return;
         // The other resources learn that this one is gone.
         const unavailable = xmlPresenceUnavailable(this.fullJid, this.bareJid);
         this.host.route(unavailable, parseJid(this.bareJid));
       };
       if (isThenable(closed)) {
-        return (closed as Promise<void>).then(afterClose, (error: unknown) =>
-          this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: closeSession failed'),
-        );
+        return (closed as Promise<void>).then(afterClose, (error: unknown) => {
+          this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: closeSession failed');
+          done();
+        });
       }
       afterClose();
     } catch (error) {
       this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: closeSession failed');
+      done();
     }
+  }
+
+  /** Writes the closing stream error now, after everything written before it. */
+  private sendStreamErrorNow(): void {
+    const error = this.snapshot.context.streamError;
+    if (error === undefined || this.socketClosed) return;
+    if (this.overflowed) this.bounceHeld();
+    this.write(streamError(error.condition as StreamErrorCondition, error.text));
+    this.errorSent = true;
+    this.flush();
+  }
+
+  /** The session row is gone: what was held for re-routing can go. */
+  private sessionClosed(): void {
+    this.sessionGone = true;
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    for (const stanza of held) this.host.reroute(stanza);
+  }
+
+  /** Routes stanzas again, once the session is gone (`bounce_message_queue`). */
+  private bounce(stanzas: readonly Element[]): void {
+    if (stanzas.length === 0) return;
+    if (!this.sessionGone) {
+      for (const s of stanzas) this.held.push(s);
+      return;
+    }
+    for (const s of stanzas) this.host.reroute(s);
+  }
+
+  /** Every routed stanza this connection holds and has not handed to the socket. */
+  private bounceHeld(): void {
+    const stanzas: Element[] = [...this.early];
+    this.early = [];
+    for (const chunk of this.queue)
+      if (chunk.stanzas !== null) for (const s of chunk.stanzas) stanzas.push(s);
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (this.outStanzas !== null) for (const s of this.outStanzas) stanzas.push(s);
+    this.outStanzas = null;
+    this.out = '';
+    this.bounce(stanzas);
   }
 
   private closeStream(): void {
     this.clearTimer();
-    if (this.socketClosed) return;
+    // closeSession (if there was a session) ran before: the exit action of session_established.
+    if (this.sid === undefined) this.sessionClosed();
     const error = this.snapshot.context.streamError;
-    // What this tick already wrote goes first (the pending flush then finds nothing to do).
-    let out = this.out;
-    this.out = '';
-    if (!this.headerSent && error !== undefined) {
-      out += streamHeader(randomId(), this.snapshot.context.server || this.host.hosts[0] || '');
+    if (this.socketClosed || this.overflowed) {
+      // Nothing more reaches this client: what it was not given goes elsewhere (the stream
+      // error, dropped with it, is written again below).
+      this.bounceHeld();
+      if (this.socketClosed) return;
+      this.errorSent = false;
     }
-    if (error !== undefined) out += streamError(error.condition, error.text);
-    out += STREAM_END;
+    let tail = '';
+    if (!this.headerSent && error !== undefined) {
+      tail += streamHeader(randomId(), this.snapshot.context.server || this.host.hosts[0] || '');
+    }
+    if (error !== undefined && !this.errorSent) {
+      tail += streamError(error.condition as StreamErrorCondition, error.text);
+    }
+    tail += STREAM_END;
     const socket = this.socket;
     this.socketClosed = true;
-    socket.end(out);
-    // Do not wait for the peer's closing handshake forever.
-    setTimeout(() => socket.destroy(), 2000).unref();
+    // What is still queued and what this tick wrote go first, each write tracked so that a
+    // stanza the client never takes (the socket is destroyed below) is routed again.
+    for (const chunk of this.queue) this.send(chunk);
+    this.queue = [];
+    this.queuedBytes = 0;
+    const out = this.out;
+    const stanzas = this.outStanzas;
+    this.out = '';
+    this.outStanzas = null;
+    if (stanzas === null) socket.end(out + tail);
+    else {
+      this.send({ data: out, stanzas, bytes: 0 });
+      socket.end(tail);
+    }
+    // Do not wait for the peer's closing handshake (or a client that does not read) forever.
+    setTimeout(() => this.destroy(), this.host.options.closeTimeoutMs).unref();
   }
 
   private clearTimer(): void {
@@ -559,15 +995,60 @@ export class C2SConnection {
     if (this.socketClosed) return;
     if (this.out === '') process.nextTick(this.flush);
     this.out += data;
+    // A burst (many stanzas routed here in one drain) goes to the socket as it grows, so that only
+    // what the client does not take counts against maxSendQueueBytes, not the size of one tick.
+    if (this.out.length >= FLUSH_BYTES) this.flush();
   }
 
-  /** Output of the current tick, not yet written. */
-  private out = '';
   private readonly flush = (): void => {
-    const out = this.out;
+    const data = this.out;
+    const stanzas = this.outStanzas;
     this.out = '';
-    if (!this.socketClosed && out !== '') this.socket.write(out);
+    this.outStanzas = null;
+    if (data === '') return;
+    if (this.socketClosed) {
+      if (stanzas !== null) this.bounce(stanzas);
+      return;
+    }
+    const chunk: Chunk = { data, stanzas, bytes: Buffer.byteLength(data) };
+    if (this.queue.length > 0 || this.socket.writableNeedDrain === true) {
+      // The client reads slower than it is written to: hold it until the socket drains.
+      this.queue.push(chunk);
+      this.queuedBytes += chunk.bytes;
+      return;
+    }
+    this.send(chunk);
   };
+
+  /**
+   * Hands a chunk to the socket; if the socket dies before taking it, its stanzas are routed again.
+   * A write still pending when this side destroys the socket counts as not taken even when Node
+   * reports it done (Node 20 calls back without an error a write that was cut short by `destroy`):
+   * a stanza may then reach the client and be re-routed too, a duplicate rather than a loss.
+   */
+  private send(chunk: Chunk): void {
+    const stanzas = chunk.stanzas;
+    if (stanzas === null) this.socket.write(chunk.data);
+    else {
+      this.socket.write(chunk.data, (error?: Error | null) => {
+        if (error || this.destroyed) this.bounce(stanzas);
+      });
+    }
+  }
+
+  private destroy(): void {
+    this.destroyed = true;
+    this.socket.destroy();
+  }
+
+  private onDrain(): void {
+    const queue = this.queue;
+    while (queue.length > 0 && !this.socketClosed && this.socket.writableNeedDrain !== true) {
+      const chunk = queue.shift()!;
+      this.queuedBytes -= chunk.bytes;
+      this.send(chunk);
+    }
+  }
 }
 
 const initialSnapshots = new WeakMap<C2SHost, readonly [C2SSnapshot, readonly C2SAction[]]>();
@@ -668,7 +1149,11 @@ export const c2sConnectionServer: GenServer<C2SConnection, C2SConnectionArgs, ne
 function after(
   conn: C2SConnection,
 ): { noreply: true; state: C2SConnection } | { stop: ExitReason; state: C2SConnection } {
-  return conn.done ? { stop: 'normal', state: conn } : { noreply: true, state: conn };
+  if (!conn.done) return { noreply: true, state: conn };
+  if (conn.finished) return { stop: 'normal', state: conn };
+  // Closed: read the mailbox up to here first (bounce_message_queue), then stop.
+  conn.requestDrain();
+  return { noreply: true, state: conn };
 }
 
 function failed(conn: C2SConnection, error: unknown): { stop: ExitReason; state: C2SConnection } {

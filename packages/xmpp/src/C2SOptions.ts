@@ -28,4 +28,22 @@ export interface C2SOptions {
   readonly mechanisms: readonly SaslMechanism[];
   /** @default allow everyone */
   readonly access: AccessRule;
+  /** @default DEFAULTS.preAuthMaxStanzaSize */
+  readonly preAuthMaxStanzaSize: number;
+  /** @default DEFAULTS.maxStanzaElements */
+  readonly maxStanzaElements: number;
+  /** @default DEFAULTS.preAuthMaxStanzaElements */
+  readonly preAuthMaxStanzaElements: number;
+  /** @default DEFAULTS.maxElementDepth */
+  readonly maxElementDepth: number;
+  /** @default DEFAULTS.maxAttributes */
+  readonly maxAttributes: number;
+  /** @default DEFAULTS.maxNameLength */
+  readonly maxNameLength: number;
+  /** @default DEFAULTS.maxSendQueueBytes */
+  readonly maxSendQueueBytes: number;
+  /** @default DEFAULTS.maxPendingInputBytes */
+  readonly maxPendingInputBytes: number;
+  /** @default DEFAULTS.closeTimeoutMs */
+  readonly closeTimeoutMs: number;
 }

@@ -36,4 +36,61 @@ export const DEFAULTS = Object.freeze({
   maxOfflineMessages: 5000,
   /** Size in bytes of the slices the framing parser checks `maxStanzaSize` after. */
   parserSliceBytes: 16_384,
+  /**
+   * `pre_auth_max_stanza_size`: the stanza size limit until SASL succeeds (ejabberd's default,
+   * 8192 bytes), so that an unauthenticated stranger cannot make the server buffer 256 KiB.
+   */
+  preAuthMaxStanzaSize: 8192,
+  /** `max_stanza_elements`: elements in one stanza. ejabberd's default is unlimited. */
+  maxStanzaElements: 10_000,
+  /** `pre_auth_max_stanza_elements`: elements in one stanza before authentication (ejabberd: 32). */
+  preAuthMaxStanzaElements: 32,
+  /**
+   * Deepest element nesting in a stanza (the stanza element is depth 1). ejabberd has no separate
+   * option; no XMPP extension nests anywhere near this, and it bounds every recursive walk of a
+   * stanza (copy, serialisation) far below the stack limit.
+   */
+  maxElementDepth: 64,
+  /** Most attributes on one element (no ejabberd option). */
+  maxAttributes: 64,
+  /** Longest element or attribute name in characters (no ejabberd option). */
+  maxNameLength: 256,
+  /**
+   * Bytes a connection may hold for its client beyond what the socket has taken (routed stanzas
+   * waiting for a slow reader). Past it the stream is closed with `policy-violation` "Too many
+   * pending stanzas" and what it still holds is re-routed (ejabberd closes such a stream through
+   * `max_fsm_queue`, 10000 messages, or `mod_stream_mgmt`'s `max_ack_queue`; a byte bound is what
+   * bounds memory).
+   */
+  maxSendQueueBytes: 1_048_576,
+  /**
+   * Bytes read from a socket and not yet parsed (the connection is busy, e.g. waiting for a
+   * backend) past which reading pauses until the connection catches up.
+   */
+  maxPendingInputBytes: 65_536,
+  /**
+   * Failed-authentication accounting (ejabberd's `mod_fail2ban`, which counts per IP only:
+   * `c2s_max_auth_failures` 20, `c2s_auth_ban_lifetime` 3600 s, and no delay). Here failures are
+   * counted per IP and per account; past `freeFailures` each is answered after a delay doubling
+   * from `baseDelayMs` up to `maxDelayMs`; `maxFailuresPerIp` (ejabberd's 20) locks the address
+   * and `maxFailuresPerAccount` the account for `lockoutMs`; failures are forgotten `windowMs`
+   * after the last one; at most `maxEntries` addresses and accounts are remembered.
+   */
+  authThrottle: Object.freeze({
+    freeFailures: 1,
+    baseDelayMs: 500,
+    maxDelayMs: 8000,
+    maxFailuresPerIp: 20,
+    maxFailuresPerAccount: 10,
+    lockoutMs: 600_000,
+    windowMs: 600_000,
+    maxEntries: 100_000,
+  }),
+  /**
+   * How long a closing connection waits for its client to take the last bytes (the stream error)
+   * before the socket is destroyed; stanzas still unwritten then are re-routed.
+   */
+  closeTimeoutMs: 2000,
+  /** How many times one stanza is re-routed from closing connections before it is answered with an error. */
+  maxReroutes: 3,
 });

@@ -1,4 +1,5 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DEFAULTS } from './DEFAULTS.ts';
 import { saslprep } from './internal/saslprep.ts';
 
 /**
@@ -48,6 +49,31 @@ export interface ScramSha1ServerOptions {
   readonly nonce?: () => string;
   /** Checks the authorization identity (`a=`); return false to refuse it. @default only '' */
   readonly authzidAllowed?: (authzid: string, username: string) => boolean;
+  /**
+   * The salt and iteration count announced for a user that does not exist, which must look like a
+   * real user's: the same every time for one name (a random salt per attempt would tell that the
+   * account does not exist) and the iteration count real accounts have.
+   * @default {@link scramDecoy} under a secret drawn once per process, `DEFAULTS.scramIterations`
+   */
+  readonly unknownUser?: (username: string) => { readonly salt: Buffer; readonly iterations: number };
+}
+
+/** The length of the salts `scramCredentials` callers draw (16 random bytes). */
+const SALT_BYTES = 16;
+
+/**
+ * A decoy salt for an unknown user: the first 16 bytes of HMAC-SHA-1(secret, username), so that
+ * the same name always gets the same salt, and nobody without the secret can tell it from a real,
+ * random one.
+ */
+export function scramDecoy(secret: Buffer, username: string): Buffer {
+  return createHmac('sha1', secret).update(username).digest().subarray(0, SALT_BYTES);
+}
+
+let processSecret: Buffer | undefined;
+function defaultUnknownUser(username: string): { salt: Buffer; iterations: number } {
+  processSecret ??= randomBytes(32);
+  return { salt: scramDecoy(processSecret, username), iterations: DEFAULTS.scramIterations };
 }
 
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -98,6 +124,11 @@ export class ScramSha1Server {
     private readonly options: ScramSha1ServerOptions = {},
   ) {}
 
+  /** The SASLprep'd user name of the client-first message, once it was read (`''` before). */
+  get user(): string {
+    return this.username;
+  }
+
   /** Handles the client-first message (the `<auth/>` payload, base64-decoded). */
   async start(clientFirst: string): Promise<ScramStep> {
     if (this.state !== 'initial') return this.fail('malformed-request');
@@ -124,11 +155,14 @@ export class ScramSha1Server {
     const allowed = this.options.authzidAllowed ?? ((a: string) => a === '');
     if (!allowed(authzid, username)) return this.fail('invalid-authzid');
     const credentials = await this.lookup(username);
-    // An unknown user still gets a challenge (with a random salt) so that it cannot be told
-    // apart from a wrong password; the proof check fails later.
+    // An unknown user still gets a challenge, with a salt and an iteration count that look like
+    // a real user's (stable per name), so that it cannot be told apart from a wrong password; the
+    // proof check fails later.
     this.credentials = credentials;
-    const salt = credentials?.salt ?? randomBytes(16);
-    const iterations = credentials?.iterations ?? 4096;
+    const decoy =
+      credentials === undefined ? (this.options.unknownUser ?? defaultUnknownUser)(username) : undefined;
+    const salt = credentials?.salt ?? decoy!.salt;
+    const iterations = credentials?.iterations ?? decoy!.iterations;
     this.gs2Header = clientFirst.slice(0, clientFirst.length - bare.length);
     this.clientFirstBare = bare;
     this.username = username;

@@ -1,6 +1,7 @@
-import { Element, Parser } from '@xmpp/xml';
+import { Element } from '@xmpp/xml';
 import { DEFAULTS } from './DEFAULTS.ts';
-import { StreamError } from './errors.ts';
+import { StreamError, type StreamErrorCondition } from './errors.ts';
+import { XmlTokenizer, type XmlTokenSink } from './internal/XmlTokenizer.ts';
 
 /** What the framing parser reports, in stream order. */
 export interface StreamParserSink {
@@ -10,16 +11,28 @@ export interface StreamParserSink {
   onElement(element: Element): void;
   /** `</stream:stream>`. */
   onStreamEnd(): void;
-  /** Malformed XML or an oversized stanza: the stream must end with this error. Reported once. */
+  /** Malformed XML, restricted XML or a limit exceeded: the stream must end with this error. Reported once. */
   onError(error: StreamError): void;
 }
 
-/** Options of a {@link StreamParser}. */
-export interface StreamParserOptions {
-  /** Largest stanza (or stream header) in bytes. @default DEFAULTS.maxStanzaSize */
+/** The per-stanza limits, which a connection may change once the stream is authenticated. */
+export interface StreamParserLimits {
+  /** Largest stanza (or stream header) in bytes (`max_stanza_size`). */
   readonly maxStanzaSize?: number;
+  /** Most elements in one stanza, the stanza itself included (`max_stanza_elements`). */
+  readonly maxStanzaElements?: number;
+}
+
+/** Options of a {@link StreamParser}. */
+export interface StreamParserOptions extends StreamParserLimits {
   /** The size check runs after each slice of this many bytes. @default DEFAULTS.parserSliceBytes */
   readonly sliceBytes?: number;
+  /** Deepest element nesting in a stanza (the stanza is depth 1). @default DEFAULTS.maxElementDepth */
+  readonly maxElementDepth?: number;
+  /** Most attributes on one element. @default DEFAULTS.maxAttributes */
+  readonly maxAttributes?: number;
+  /** Longest element or attribute name, in characters. @default DEFAULTS.maxNameLength */
+  readonly maxNameLength?: number;
 }
 
 function isStreamHeader(name: string): boolean {
@@ -27,221 +40,173 @@ function isStreamHeader(name: string): boolean {
 }
 
 /**
- * `@xmpp/xml`'s parser with the tree building replaced: tracks the stream root, lets a new
- * stream header at stanza level restart the stream (RFC 6120 §4.3.3), and reports mismatched
- * tags and stray text as `not-well-formed`.
+ * Builds elements from the tokenizer's events: tracks the stream root, lets a new stream header
+ * at stanza level restart the stream (RFC 6120 §4.3.3), checks the element depth and count of
+ * each stanza as its elements open, and reports mismatched end tags as `not-well-formed`.
  */
-class Framer extends Parser {
-  sink: StreamParserSink | undefined;
-  failed = false;
-  /** Incremented at each stanza boundary (a complete element or a stream header). */
-  boundaries = 0;
-  /** True when the last parser event was a stanza boundary. */
-  lastWasBoundary = false;
+class Framer implements XmlTokenSink {
+  root: Element | null = null;
+  cursor: Element | null = null;
+  /** Elements of the stanza being read. */
+  elements = 0;
+  maxElements: number;
+  tokenizer!: XmlTokenizer;
 
-  override onStartElement(name: string, attrs?: string | { [attrName: string]: unknown }): void {
-    if (this.failed) return;
-    this.lastWasBoundary = false;
-    const element = new Element(name, attrs as Record<string, string>);
+  constructor(
+    private readonly sink: StreamParserSink,
+    private readonly maxDepth: number,
+    maxElements: number,
+  ) {
+    this.maxElements = maxElements;
+  }
+
+  startElement(name: string, attrs: Record<string, string>): void {
+    const element = new Element(name);
+    element.attrs = attrs;
+    const tokenizer = this.tokenizer;
     if (this.root === null || (this.cursor === this.root && isStreamHeader(name))) {
       this.root = element;
       this.cursor = element;
-      this.boundaries++;
-      this.lastWasBoundary = true;
-      this.sink!.onStreamStart(element);
+      tokenizer.depth = 1;
+      this.sink.onStreamStart(element);
       return;
     }
-    if (this.cursor !== this.root) this.cursor!.cnode(element);
+    // The tokenizer counts the stream root: the stanza element is depth 1 of the stanza.
+    const depth = tokenizer.depth - 1;
+    if (depth === 1) this.elements = 0;
+    if (depth > this.maxDepth) {
+      this.fail('policy-violation', 'XML stanza is too deep');
+      return;
+    }
+    if (++this.elements > this.maxElements) {
+      this.fail('policy-violation', 'XML stanza has too many elements');
+      return;
+    }
+    if (depth > 1) this.cursor!.cnode(element);
     this.cursor = element;
   }
 
-  override onEndElement(name: string): void {
-    if (this.failed) return;
+  endElement(name: string): void {
     const cursor = this.cursor;
     if (cursor === null || name !== cursor.name) {
-      this.fail(new StreamError('not-well-formed', `unexpected </${name}>`));
+      this.fail('not-well-formed', `unexpected </${name}>`);
       return;
     }
     if (cursor === this.root) {
-      this.failed = true; // nothing is read after the end of the stream
-      this.sink!.onStreamEnd();
+      this.tokenizer.stop(); // nothing is read after the end of the stream
+      this.sink.onStreamEnd();
       return;
     }
     const parent = cursor.parent;
     if (parent === null || parent === undefined) {
       this.cursor = this.root;
-      this.boundaries++;
-      this.lastWasBoundary = true;
-      this.sink!.onElement(cursor);
+      this.sink.onElement(cursor);
       return;
     }
     this.cursor = parent;
   }
 
-  override onText(str: string): void {
-    if (this.failed) return;
-    this.lastWasBoundary = false;
-    const cursor = this.cursor;
-    if (cursor === null || cursor === this.root) {
-      // Whitespace between stanzas is a keep-alive (RFC 6120 §4.6.1); anything else is not XMPP.
-      if (str.trim() !== '') this.fail(new StreamError('not-well-formed', 'text outside a stanza'));
-      return;
-    }
-    cursor.t(str);
+  text(text: string): void {
+    this.cursor!.t(text);
   }
 
-  fail(error: StreamError): void {
-    if (this.failed) return;
-    this.failed = true;
-    this.sink!.onError(error);
+  error(condition: StreamErrorCondition, text: string): void {
+    this.sink.onError(new StreamError(condition, text));
   }
 
-  /** True while the parser is inside a stanza (or before the stream header). */
-  inStanza(): boolean {
-    return this.cursor !== this.root || this.root === null;
+  fail(condition: StreamErrorCondition, text: string, cause?: unknown): void {
+    if (this.tokenizer.closed) return;
+    this.tokenizer.stop();
+    this.sink.onError(new StreamError(condition, text, cause === undefined ? {} : { cause }));
   }
 }
 
 /**
- * The C2S stream framing: UTF-8 decoding, the `@xmpp/xml` (ltx) parser, and the
- * `max_stanza_size` limit ejabberd's `fxml_stream` enforces. Input is fed in slices; after each
- * slice that leaves the parser inside a stanza the bytes read since the last stanza boundary are
- * compared with the limit, so an oversized stanza is refused after at most one slice past the
- * limit and is never buffered whole.
+ * The C2S stream framing: strict UTF-8 decoding, a strict streaming XML tokenizer for RFC 6120's
+ * restricted XML (`internal/XmlTokenizer.ts`), and the limits ejabberd's `fxml_stream` and
+ * `xmpp_stream_in` enforce, each checked while the stanza is read, never after it was buffered:
  *
- * Errors (invalid UTF-8, bad entities, mismatched tags, text outside stanzas, oversized stanzas)
- * are reported once through `onError`; everything after is ignored.
+ * - `max_stanza_size`: input is fed in slices; after each slice that leaves a stanza open, the
+ *   bytes of that stanza read so far are compared with the limit, so an oversized stanza is
+ *   refused after at most one slice past it (`policy-violation` "XML stanza is too big");
+ * - element depth (`policy-violation` "XML stanza is too deep") and elements per stanza
+ *   (`max_stanza_elements`), checked as each element opens; attributes per element and name
+ *   length, checked as each character arrives. The depth bound also bounds every recursive walk
+ *   of an accepted stanza (copy, serialisation);
+ * - comments, DTDs (`<!` anything but CDATA, whatever the case) and processing instructions
+ *   other than the `<?xml?>` declaration: `restricted-xml`, at the first character that shows
+ *   them; malformed markup (an unquoted attribute value, a missing space, a duplicate attribute,
+ *   an unknown entity, text outside stanzas, a mismatched end tag): `not-well-formed`, at once.
+ *
+ * Errors are reported once through `onError`; everything after is ignored.
  */
 export class StreamParser {
-  private framer: Framer;
+  private readonly tokenizer: XmlTokenizer;
+  private readonly framer: Framer;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  private readonly maxStanzaSize: number;
+  private maxStanzaSize: number;
   private readonly sliceBytes: number;
+  /** Bytes of the open stanza read so far (0 between stanzas). */
   private stanzaBytes = 0;
-  /** A possibly partial `<`, `<!`, `<!-` or `?` held back from the previous slice. */
-  private carry = '';
-  /** Inside `<?…?>` (the XML declaration before each stream header). */
-  private inDeclaration = false;
-  /** True when the previous slice ended right after a stanza boundary (the parser is in text). */
-  private atStreamLevel = false;
 
   constructor(sink: StreamParserSink, options: StreamParserOptions = {}) {
     this.maxStanzaSize = options.maxStanzaSize ?? DEFAULTS.maxStanzaSize;
     this.sliceBytes = options.sliceBytes ?? DEFAULTS.parserSliceBytes;
-    this.framer = new Framer();
-    this.framer.sink = sink;
+    this.framer = new Framer(
+      sink,
+      options.maxElementDepth ?? DEFAULTS.maxElementDepth,
+      options.maxStanzaElements ?? DEFAULTS.maxStanzaElements,
+    );
+    this.tokenizer = new XmlTokenizer(this.framer, {
+      maxNameLength: options.maxNameLength ?? DEFAULTS.maxNameLength,
+      maxAttributes: options.maxAttributes ?? DEFAULTS.maxAttributes,
+    });
+    this.framer.tokenizer = this.tokenizer;
   }
 
   /** True once an error or the end of the stream was seen. */
   get closed(): boolean {
-    return this.framer.failed;
+    return this.tokenizer.closed;
   }
 
   /**
-   * Drops processing instructions (the `<?xml …?>` declaration clients send before every stream
-   * header) and refuses comments and DTDs (RFC 6120 §11.1 restricted XML). Done here because ltx
-   * loses the end of a comment or instruction split across two writes.
+   * Changes the per-stanza limits from the next stanza on (ejabberd's
+   * `pre_auth_max_stanza_size` → `max_stanza_size` once the stream is authenticated).
    */
-  private filter(text: string): string | undefined {
-    if (this.carry === '' && !this.inDeclaration && text.indexOf('<?') < 0 && text.indexOf('<!') < 0) {
-      if (text.charCodeAt(text.length - 1) !== 60 /* < */) return text;
-    }
-    const s = this.carry + text;
-    this.carry = '';
-    let out = '';
-    let i = 0;
-    while (i < s.length) {
-      if (this.inDeclaration) {
-        const end = s.indexOf('?>', i);
-        if (end < 0) {
-          if (s.charCodeAt(s.length - 1) === 63 /* ? */) this.carry = '?';
-          return out;
-        }
-        i = end + 2;
-        this.inDeclaration = false;
-        continue;
-      }
-      const lt = s.indexOf('<', i);
-      if (lt < 0) {
-        out += s.slice(i);
-        break;
-      }
-      const rest = s.slice(lt, lt + 4);
-      if (lt + rest.length === s.length && rest.length < 4 && ('<!--'.startsWith(rest) || rest === '<')) {
-        this.carry = rest;
-        out += s.slice(i, lt);
-        break;
-      }
-      if (rest.startsWith('<?')) {
-        out += s.slice(i, lt);
-        this.inDeclaration = true;
-        i = lt + 2;
-        continue;
-      }
-      if (rest === '<!--' || rest.startsWith('<!D')) {
-        this.framer.fail(new StreamError('restricted-xml', 'comments and DTDs are not allowed'));
-        return undefined;
-      }
-      out += s.slice(i, lt + 1);
-      i = lt + 1;
-    }
-    return out;
-  }
-
-  /**
-   * Right after a stanza only whitespace and markup may follow: catch garbage at once rather than
-   * when the next `<` arrives (ltx reports text only then).
-   */
-  private startsLikeXml(text: string): boolean {
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 60 /* < */) return true;
-      if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
-    }
-    return true;
+  setLimits(limits: StreamParserLimits): void {
+    if (limits.maxStanzaSize !== undefined) this.maxStanzaSize = limits.maxStanzaSize;
+    if (limits.maxStanzaElements !== undefined) this.framer.maxElements = limits.maxStanzaElements;
   }
 
   /** Feeds bytes read from the socket (or a string, for tests). */
   write(data: Uint8Array | string): void {
-    if (this.framer.failed) return;
+    if (this.tokenizer.closed) return;
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    for (let off = 0; off < bytes.length && !this.framer.failed; off += this.sliceBytes) {
+    const tokenizer = this.tokenizer;
+    for (let off = 0; off < bytes.length && !tokenizer.closed; off += this.sliceBytes) {
       const slice = bytes.subarray(off, Math.min(off + this.sliceBytes, bytes.length));
       let text: string;
       try {
         text = this.decoder.decode(slice, { stream: true });
       } catch (cause) {
-        this.framer.fail(new StreamError('not-well-formed', 'invalid UTF-8', { cause }));
+        this.framer.fail('not-well-formed', 'invalid UTF-8', cause);
         return;
       }
-      const filtered = this.filter(text);
-      if (filtered === undefined) return;
-      text = filtered;
-      const before = this.framer.boundaries;
-      if (this.atStreamLevel && !this.startsLikeXml(text)) {
-        this.framer.fail(new StreamError('not-well-formed', 'text outside a stanza'));
-        return;
+      tokenizer.write(text);
+      if (tokenizer.closed) return;
+      if (tokenizer.depth <= 1 && tokenizer.atText) {
+        // Between stanzas (no tag open at stream level either): nothing to count.
+        this.stanzaBytes = 0;
+        continue;
       }
-      try {
-        this.framer.write(text);
-      } catch (cause) {
-        // ltx throws on an unknown entity or an illegal character reference.
-        this.framer.fail(new StreamError('not-well-formed', (cause as Error).message, { cause }));
-        return;
-      }
-      // Heuristic: the last event was a boundary and only whitespace follows the last '>' (a '>'
-      // left unescaped in an attribute value exactly at a slice end could fool it).
-      const gt = text.lastIndexOf('>');
-      if (gt >= 0) {
-        this.atStreamLevel = this.framer.lastWasBoundary && /^\s*$/.test(text.slice(gt + 1));
-      } else if (!/^\s*$/.test(text)) {
-        this.atStreamLevel = false;
-      }
-      // Bytes since the last stanza boundary, text the parser still buffers included; a boundary
-      // inside the slice starts the count again (over-counting by less than a slice).
-      this.stanzaBytes = this.framer.boundaries === before ? this.stanzaBytes + slice.length : slice.length;
+      // A stanza (or a header) is open: its bytes so far, exact for the slice it started in.
+      const start = tokenizer.stanzaStart;
+      this.stanzaBytes =
+        start < 0
+          ? this.stanzaBytes + slice.length
+          : Buffer.byteLength(start === 0 ? text : text.slice(start));
       if (this.stanzaBytes > this.maxStanzaSize) {
-        this.framer.fail(new StreamError('policy-violation', 'XML stanza is too big'));
+        this.framer.fail('policy-violation', 'XML stanza is too big');
         return;
       }
     }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ActorRef, ActorSystem, Logger } from '@otp-chat/actor';
 import { Commands, Hooks } from '@otp-chat/event-bus';
@@ -11,6 +12,7 @@ import {
 } from '@otp-chat/session-manager';
 import { dynamicWorker, Supervisor } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
+import { AuthThrottle, type AuthThrottleOptions } from './AuthThrottle.ts';
 import { c2sConnectionServer } from './C2SConnection.ts';
 import type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './C2SOptions.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
@@ -18,6 +20,7 @@ import { XmppConfigError } from './errors.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
 import { isThenable } from './internal/maybe.ts';
 import { MemoryUserStore } from './MemoryUserStore.ts';
+import { scramDecoy } from './ScramSha1.ts';
 import { stanzaErrorReply } from './stanzaErrors.ts';
 import type { UserStore } from './UserStore.ts';
 import type { XmppModule } from './XmppModule.ts';
@@ -55,6 +58,36 @@ export interface XmppServerOptions {
   readonly access?: AccessRule;
   /** @default DEFAULTS.backlog */
   readonly backlog?: number;
+  /** `pre_auth_max_stanza_size`. @default DEFAULTS.preAuthMaxStanzaSize */
+  readonly preAuthMaxStanzaSize?: number;
+  /** `max_stanza_elements`. @default DEFAULTS.maxStanzaElements */
+  readonly maxStanzaElements?: number;
+  /** `pre_auth_max_stanza_elements`. @default DEFAULTS.preAuthMaxStanzaElements */
+  readonly preAuthMaxStanzaElements?: number;
+  /** @default DEFAULTS.maxElementDepth */
+  readonly maxElementDepth?: number;
+  /** @default DEFAULTS.maxAttributes */
+  readonly maxAttributes?: number;
+  /** @default DEFAULTS.maxNameLength */
+  readonly maxNameLength?: number;
+  /** Bytes held per connection for a client that does not read. @default DEFAULTS.maxSendQueueBytes */
+  readonly maxSendQueueBytes?: number;
+  /** @default DEFAULTS.maxPendingInputBytes */
+  readonly maxPendingInputBytes?: number;
+  /** @default DEFAULTS.closeTimeoutMs */
+  readonly closeTimeoutMs?: number;
+  /**
+   * Failed-authentication accounting: an {@link AuthThrottle}, or its options.
+   * @default `new AuthThrottle()` with `DEFAULTS.authThrottle`, on the system's clock
+   */
+  readonly authThrottle?: AuthThrottle | AuthThrottleOptions;
+  /**
+   * The server secret the SCRAM decoy salts of unknown users derive from (HMAC-SHA-1 of the name).
+   * Set it to keep them stable across restarts, as real salts are. @default 32 random bytes per start
+   */
+  readonly secret?: string | Buffer;
+  /** SCRAM iteration count announced for unknown users: the one real accounts use. @default DEFAULTS.scramIterations */
+  readonly scramIterations?: number;
 }
 
 /**
@@ -84,6 +117,8 @@ export class XmppServer {
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
   private boundHost = '';
+  /** How many times each stanza was routed again from a closing connection. */
+  private readonly reroutes = new WeakMap<Element, number>();
 
   private constructor(options: XmppServerOptions, sm: SessionManager, users: UserStore, hooks: Hooks) {
     this.system = options.system;
@@ -159,7 +194,27 @@ export class XmppServer {
       negotiationTimeoutMs: options.negotiationTimeoutMs ?? DEFAULTS.negotiationTimeoutMs,
       mechanisms: options.mechanisms ?? ['SCRAM-SHA-1', 'PLAIN'],
       access: options.access ?? (() => 'allow'),
+      preAuthMaxStanzaSize: options.preAuthMaxStanzaSize ?? DEFAULTS.preAuthMaxStanzaSize,
+      maxStanzaElements: options.maxStanzaElements ?? DEFAULTS.maxStanzaElements,
+      preAuthMaxStanzaElements: options.preAuthMaxStanzaElements ?? DEFAULTS.preAuthMaxStanzaElements,
+      maxElementDepth: options.maxElementDepth ?? DEFAULTS.maxElementDepth,
+      maxAttributes: options.maxAttributes ?? DEFAULTS.maxAttributes,
+      maxNameLength: options.maxNameLength ?? DEFAULTS.maxNameLength,
+      maxSendQueueBytes: options.maxSendQueueBytes ?? DEFAULTS.maxSendQueueBytes,
+      maxPendingInputBytes: options.maxPendingInputBytes ?? DEFAULTS.maxPendingInputBytes,
+      closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
     };
+    const throttle =
+      options.authThrottle instanceof AuthThrottle
+        ? options.authThrottle
+        : new AuthThrottle({ clock: this.system.clock, ...options.authThrottle });
+    const secret =
+      options.secret === undefined
+        ? randomBytes(32)
+        : typeof options.secret === 'string'
+          ? Buffer.from(options.secret)
+          : options.secret;
+    const iterations = options.scramIterations ?? DEFAULTS.scramIterations;
     const host: C2SHost = {
       sm: this.sm,
       users: this.users,
@@ -168,6 +223,12 @@ export class XmppServer {
       hosts: this.hosts,
       options: c2s,
       route: (stanza, to) => this.routeTo(stanza, to),
+      reroute: (stanza) => this.reroute(stanza),
+      throttle,
+      scramDecoy: (username, lserver) => ({
+        salt: scramDecoy(secret, `${lserver}\0${username}`),
+        iterations,
+      }),
     };
     const started = await Supervisor.start(this.system, {
       strategy: 'simple_one_for_one',
@@ -257,6 +318,22 @@ export class XmppServer {
     } catch (error) {
       this.routingFailed(stanza, error);
     }
+  }
+
+  /**
+   * Routes again a stanza a closing connection held (ejabberd's `bounce_message_queue`):
+   * another resource, offline storage or an error to the sender. After `DEFAULTS.maxReroutes`
+   * times (it keeps coming back to closing connections) its sender gets `service-unavailable`.
+   */
+  reroute(stanza: Element): void {
+    const n = (this.reroutes.get(stanza) ?? 0) + 1;
+    if (n > DEFAULTS.maxReroutes) {
+      this.logger.warn({ to: stanza.attrs.to }, 'router: a stanza kept bouncing; answered with an error');
+      this.replyError(stanza, 'service-unavailable');
+      return;
+    }
+    this.reroutes.set(stanza, n);
+    this.route(stanza);
   }
 
   private routingFailed(stanza: Element, error: unknown): void {

@@ -55,8 +55,11 @@ export type C2SEvent =
   | { readonly type: 'BOUND'; readonly iq: Element; readonly resource: string }
   | { readonly type: 'BIND_FAILED'; readonly iq: Element; readonly condition: string; readonly text?: string }
   | { readonly type: 'STANZA'; readonly element: Element }
-  | { readonly type: 'ROUTE'; readonly stanza: Element }
-  | { readonly type: 'CONTROL'; readonly message: Exclude<ConnectionMessage, { type: 'route' }> }
+  | { readonly type: 'ROUTE'; readonly stanza: Element; readonly smCopy?: boolean }
+  | {
+      readonly type: 'CONTROL';
+      readonly message: Exclude<ConnectionMessage, { type: 'route' } | { type: 'reregister' }>;
+    }
   | { readonly type: 'STREAM_END' }
   | { readonly type: 'STREAM_ERROR'; readonly condition: StreamErrorCondition; readonly text?: string }
   | { readonly type: 'SOCKET_CLOSED' }
@@ -206,7 +209,8 @@ export const c2sMachine = setup({
         },
       }),
     },
-    // Routed stanzas before the session exists are dropped (there is no session row yet).
+    // Routed stanzas before the session is established are kept by the connection (delivered
+    // after the bind result) and re-routed by it once closed: the machine only ignores them.
     ROUTE: {},
   },
   states: {
@@ -276,10 +280,19 @@ export const c2sMachine = setup({
         ...refuse(ELEMENT_EVENTS, notAuthorized),
         ...refuse(RESULT_EVENTS, internalError),
         SASL_RESPONSE: { target: 'authenticating', actions: 'saslContinue' },
-        SASL_ABORT: {
-          target: 'wait_for_auth',
-          actions: ['sendSaslFailure', assign({ authFailures: ({ context }) => context.authFailures + 1 })],
-        },
+        // An abort is a failed exchange (RFC 6120 §6.4.4, `xmpp_stream_in` counts it): the
+        // `maxAuthFailures`-th closes the stream, however the failures came.
+        SASL_ABORT: [
+          {
+            guard: 'tooManyFailures',
+            target: 'closed',
+            actions: ['sendSaslFailure', assign({ streamError: notAuthorized })],
+          },
+          {
+            target: 'wait_for_auth',
+            actions: ['sendSaslFailure', assign({ authFailures: ({ context }) => context.authFailures + 1 })],
+          },
+        ],
       },
     },
     wait_for_bind: {

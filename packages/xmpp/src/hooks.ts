@@ -2,6 +2,28 @@ import type { ActorRef } from '@otp-chat/actor';
 import type { Jid } from '@otp-chat/jid';
 import type { Element } from '@xmpp/xml';
 
+/** One SASL attempt's outcome, as the `c2s_auth_result` hook reports it (for metrics and audit). */
+export interface C2SAuthResult {
+  readonly result: 'success' | 'failure';
+  /** The prepared user name the client gave (`''` when it could not be read or prepared). */
+  readonly user: string;
+  /** The stream's host. */
+  readonly server: string;
+  readonly ip: string;
+  readonly mechanism: string;
+  /** The SASL failure condition (`not-authorized`, `aborted`, …). */
+  readonly reason?: string;
+  /** Failures counted so far from this address and for this account (see `AuthThrottle`). */
+  readonly ipFailures?: number;
+  readonly accountFailures?: number;
+  /** Set when this failure locked the address or the account out. */
+  readonly lockedOut?: 'ip' | 'account';
+  /** True when the attempt was refused because of a lockout, without checking the password. */
+  readonly locked?: boolean;
+  /** How long the failure answer was delayed. */
+  readonly delayMs?: number;
+}
+
 declare module '@otp-chat/event-bus' {
   interface HookMap {
     /** A bind refused by the access rule (spec §4.1): `[JID]`. Host: the stream's server. */
@@ -11,5 +33,10 @@ declare module '@otp-chat/event-bus' {
      * one of the session (mod_offline then resends stored messages to `ref`). Host: the server.
      */
     c2s_self_presence: { args: [jid: Jid, ref: ActorRef, presence: Element, initial: boolean] };
+    /**
+     * Every SASL attempt's outcome (ejabberd's `c2s_auth_result`, which `mod_fail2ban` counts):
+     * a metric hook. Host: the stream's server.
+     */
+    c2s_auth_result: { args: [result: C2SAuthResult] };
   }
 }

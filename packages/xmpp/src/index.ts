@@ -1,3 +1,9 @@
+export {
+  type AuthFailureOutcome,
+  type AuthLockout,
+  AuthThrottle,
+  type AuthThrottleOptions,
+} from './AuthThrottle.ts';
 export { C2SConnection, type C2SConnectionArgs, c2sConnectionServer } from './C2SConnection.ts';
 export type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './C2SOptions.ts';
 export {
@@ -17,6 +23,7 @@ export {
   XmppConfigError,
   XmppError,
 } from './errors.ts';
+export type { C2SAuthResult } from './hooks.ts';
 export { MemoryUserStore, type MemoryUserStoreOptions } from './MemoryUserStore.ts';
 export { type ModOfflineOptions, modOffline, type OfflineStore } from './modOffline.ts';
 export { modPing, NS_PING } from './modPing.ts';
@@ -30,6 +37,7 @@ export {
   type ScramSha1ServerOptions,
   type ScramStep,
   scramCredentials,
+  scramDecoy,
 } from './ScramSha1.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
 export { type C2SStanzaErrorCondition, stanzaErrorReply } from './stanzaErrors.ts';

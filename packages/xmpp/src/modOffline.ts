@@ -1,5 +1,5 @@
 import type { ActorRef } from '@otp-chat/actor';
-import type { Jid } from '@otp-chat/jid';
+import { type Jid, nameprep, nodeprep, parseJid } from '@otp-chat/jid';
 import type { SmPacketAcc } from '@otp-chat/session-manager';
 import { Element } from '@xmpp/xml';
 import { DEFAULTS } from './DEFAULTS.ts';
@@ -18,8 +18,12 @@ export interface ModOfflineOptions {
 export interface OfflineStore {
   /** Stored messages of `luser@lserver`, oldest first. */
   peek(luser: string, lserver: string): readonly Element[];
+  /** Number of messages stored for `luser@lserver`. */
+  count(luser: string, lserver: string): number;
   /** Number of users with stored messages. */
   readonly users: number;
+  /** Number of messages stored, all users. */
+  readonly messages: number;
 }
 
 /** ejabberd's `mod_offline` store_packet sequence. */
@@ -45,26 +49,28 @@ export function modOffline(options: ModOfflineOptions = {}): XmppModule & { read
     const type = m.attrs.type ?? 'normal';
     if (m.name !== 'message' || (type !== 'chat' && type !== 'normal')) return acc;
     if (m.getChild('body') === undefined) return acc;
-    let to: string;
+    // Keyed by the prepared JID (nodeprep, nameprep), as routing is: every spelling of a user
+    // (full-width letters, a soft hyphen, upper case) reaches one store, one cap.
+    let to: Jid;
     try {
-      const bare = String(m.attrs.to).split('/')[0]!.toLowerCase();
-      to = bare;
+      to = parseJid(String(m.attrs.to));
     } catch {
       return acc;
     }
-    const list = byUser.get(to) ?? [];
+    const k = key(to.luser, to.lserver);
+    const list = byUser.get(k) ?? [];
     if (list.length >= max) return acc; // full: ejabberd_sm bounces it
     const copy = new Element('message', { ...m.attrs });
     for (const child of m.children) copy.cnode(child as Element);
     copy
       .c('delay', {
         xmlns: 'urn:xmpp:delay',
-        from: to.split('@')[1] ?? '',
+        from: to.lserver,
         stamp: new Date(now()).toISOString(),
       })
       .t('Offline storage');
     list.push(copy);
-    byUser.set(to, list);
+    byUser.set(k, list);
     return { tag: 'offlined', packet: m };
   };
 
@@ -78,7 +84,11 @@ export function modOffline(options: ModOfflineOptions = {}): XmppModule & { read
   };
 
   const removeUser = (user: string, server: string): void => {
-    byUser.delete(key(user.toLowerCase(), server.toLowerCase()));
+    try {
+      byUser.delete(key(nodeprep(user), nameprep(server)));
+    } catch {
+      // not a valid JID: nothing stored under it
+    }
   };
 
   let serverRef: { system: { send(ref: ActorRef, msg: unknown): void } } | undefined;
@@ -86,6 +96,12 @@ export function modOffline(options: ModOfflineOptions = {}): XmppModule & { read
     name: 'mod_offline',
     store: {
       peek: (luser, lserver) => byUser.get(key(luser, lserver)) ?? [],
+      count: (luser, lserver) => byUser.get(key(luser, lserver))?.length ?? 0,
+      get messages() {
+        let n = 0;
+        for (const list of byUser.values()) n += list.length;
+        return n;
+      },
       get users() {
         return byUser.size;
       },

@@ -3,13 +3,24 @@ import type { Socket } from 'node:net';
 import { ActorSystem, SimulatedClock, silentLogger } from '@otp-chat/actor';
 import { Hooks } from '@otp-chat/event-bus';
 import type { Jid } from '@otp-chat/jid';
-import { KICK, REPLACED, SessionManager } from '@otp-chat/session-manager';
-import type { Element } from '@xmpp/xml';
+import {
+  type Backend,
+  DEFAULTS as DEFAULTS_SM,
+  KICK,
+  MemoryBackend,
+  REPLACED,
+  type Session,
+  SessionManager,
+} from '@otp-chat/session-manager';
+import xml, { type Element } from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AuthThrottle } from '../src/AuthThrottle.ts';
 import { c2sConnectionServer } from '../src/C2SConnection.ts';
 import type { C2SOptions } from '../src/C2SOptions.ts';
+import { DEFAULTS } from '../src/DEFAULTS.ts';
 import type { C2SHost } from '../src/internal/C2SHost.ts';
 import { MemoryUserStore } from '../src/MemoryUserStore.ts';
+import { scramDecoy } from '../src/ScramSha1.ts';
 
 /** A socket double: records writes, pause/resume and closing. */
 class FakeSocket extends EventEmitter {
@@ -20,10 +31,24 @@ class FakeSocket extends EventEmitter {
   ended = false;
   destroyed = false;
   remoteAddress = '127.0.0.1';
-  write(data: string): boolean {
+  /** Set to simulate a client that does not read: the socket buffers and asks to wait for 'drain'. */
+  writableNeedDrain = false;
+  writableLength = 0;
+  /** Callbacks of writes not yet "taken by the kernel" (called by `take` or `fail`). */
+  callbacks: Array<(error?: Error | null) => void> = [];
+  write(data: string, callback?: (error?: Error | null) => void): boolean {
     this.out += data;
     this.writes++;
+    if (callback !== undefined) this.callbacks.push(callback);
     return true;
+  }
+  /** The kernel took every pending write. */
+  take(): void {
+    for (const cb of this.callbacks.splice(0)) cb(null);
+  }
+  /** The socket died with writes pending (Node calls their callbacks with an error). */
+  fail(): void {
+    for (const cb of this.callbacks.splice(0)) cb(new Error('ERR_STREAM_DESTROYED'));
   }
   cork(): void {}
   uncork(): void {}
@@ -67,7 +92,7 @@ afterEach(() => {
   systems.length = 0;
 });
 
-async function setup(options: Partial<C2SOptions> = {}) {
+async function setup(options: Partial<C2SOptions> = {}, backend?: Backend) {
   const clock = new SimulatedClock(0);
   const system = new ActorSystem({ clock, logger: silentLogger });
   systems.push(system);
@@ -78,9 +103,12 @@ async function setup(options: Partial<C2SOptions> = {}) {
     hooks,
     logger: silentLogger,
     replacedConnectionTimeoutMs: 0,
+    ...(backend === undefined ? {} : { backends: { localhost: backend } }),
   });
   const users = new MemoryUserStore();
   users.register('alice', 'localhost', 'secret');
+  /** What the connection routed again, and how many sessions existed at that moment. */
+  const rerouted: Array<{ id: string; sessions: number }> = [];
   const host: C2SHost = {
     sm,
     users,
@@ -96,9 +124,23 @@ async function setup(options: Partial<C2SOptions> = {}) {
       negotiationTimeoutMs: 30_000,
       mechanisms: ['SCRAM-SHA-1', 'PLAIN'],
       access: () => 'allow',
+      preAuthMaxStanzaSize: DEFAULTS.preAuthMaxStanzaSize,
+      maxStanzaElements: DEFAULTS.maxStanzaElements,
+      preAuthMaxStanzaElements: DEFAULTS.preAuthMaxStanzaElements,
+      maxElementDepth: DEFAULTS.maxElementDepth,
+      maxAttributes: DEFAULTS.maxAttributes,
+      maxNameLength: DEFAULTS.maxNameLength,
+      maxSendQueueBytes: DEFAULTS.maxSendQueueBytes,
+      maxPendingInputBytes: DEFAULTS.maxPendingInputBytes,
+      closeTimeoutMs: DEFAULTS.closeTimeoutMs,
       ...options,
     },
     route: (stanza: Element, _to: Jid) => void sm.route(stanza),
+    reroute: (stanza: Element) => {
+      rerouted.push({ id: String(stanza.attrs.id), sessions: sm.connectedUsersNumber() as number });
+    },
+    throttle: AuthThrottle.disabled(),
+    scramDecoy: (username: string) => ({ salt: scramDecoy(Buffer.from('test'), username), iterations: 4096 }),
   };
   const connect = async () => {
     const socket = new FakeSocket();
@@ -114,7 +156,7 @@ async function setup(options: Partial<C2SOptions> = {}) {
     await settle();
     return c;
   };
-  return { clock, system, sm, hooks, host, connect, login };
+  return { clock, system, sm, hooks, host, connect, login, rerouted };
 }
 
 describe('C2SConnection with a socket double and a simulated clock', () => {
@@ -242,5 +284,104 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
     await settle();
     expect(await sm.userResources('alice', 'localhost')).toEqual([]);
     expect(socket.out.length).toBe(before);
+  });
+
+  const message = (id: string, body = 'hi') =>
+    xml(
+      'message',
+      { to: 'alice@localhost/r', from: 'bob@localhost/x', type: 'chat', id },
+      xml('body', {}, body),
+    );
+  const route = (id: string, smCopy = false, body?: string) => ({
+    type: 'route' as const,
+    stanza: message(id, body),
+    smCopy,
+  });
+
+  it('routed stanzas still in the mailbox at the close are routed again once the session row is gone (bounce_message_queue)', async () => {
+    const { login, system, rerouted } = await setup();
+    const { socket, ref } = await login('r');
+    system.send(ref, route('m1'));
+    system.send(ref, REPLACED);
+    system.send(ref, route('m2'));
+    system.send(ref, route('m3', true)); // an sm_copy duplicate: the primary went elsewhere
+    await settle();
+    await settle();
+    expect(socket.out).toContain('id="m1"');
+    expect(socket.out).not.toContain('id="m2"');
+    expect(rerouted).toEqual([{ id: 'm2', sessions: 0 }]);
+    expect(system.isAlive(ref)).toBe(false);
+  });
+
+  it('a client that does not read: past maxSendQueueBytes, policy-violation, and nothing it was not given is lost', async () => {
+    const { login, system, rerouted, sm } = await setup({ maxSendQueueBytes: 10_000 });
+    const { socket, ref } = await login('r');
+    socket.writableNeedDrain = true; // the kernel buffer is full: the client is not reading
+    const body = 'z'.repeat(1000);
+    for (let i = 0; i < 30; i++) system.send(ref, route(`q${i}`, false, body));
+    await settle();
+    await settle();
+    expect(socket.out).toContain("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>");
+    expect(socket.out).toContain('Too many pending stanzas');
+    expect(socket.out).not.toContain('<message');
+    expect(rerouted.map((r) => r.id).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `q${i}`).sort());
+    expect(rerouted.every((r) => r.sessions === 0)).toBe(true);
+    expect(await sm.connectedUsersNumber()).toBe(0);
+  });
+
+  it('output waits for drain while the socket is full, then leaves in order', async () => {
+    const { login, system, rerouted } = await setup();
+    const { socket, ref } = await login('r');
+    const before = socket.out.length;
+    socket.writableNeedDrain = true;
+    system.send(ref, route('d1'));
+    system.send(ref, route('d2'));
+    await settle();
+    expect(socket.out.length).toBe(before);
+    socket.writableNeedDrain = false;
+    socket.emit('drain');
+    expect(socket.out.indexOf('id="d1"')).toBeGreaterThan(before);
+    expect(socket.out.indexOf('id="d2"')).toBeGreaterThan(socket.out.indexOf('id="d1"'));
+    socket.take();
+    expect(rerouted).toEqual([]);
+  });
+
+  it('a stanza the socket never took (it died) is routed again, after the session is closed', async () => {
+    const { login, system, rerouted } = await setup();
+    const { socket, ref } = await login('r');
+    system.send(ref, route('w1'));
+    await settle();
+    expect(socket.callbacks).toHaveLength(1);
+    socket.fail(); // the write failed: held until the session row is gone
+    expect(rerouted).toEqual([]);
+    socket.emit('close');
+    await settle();
+    expect(rerouted).toEqual([{ id: 'w1', sessions: 0 }]);
+  });
+
+  it('while the bind waits for a frozen backend, reading pauses past maxPendingInputBytes and resumes after', async () => {
+    class FrozenBackend extends MemoryBackend {
+      frozen = true;
+      override setSession(session: Session): void | Promise<void> {
+        if (this.frozen) return new Promise<void>(() => {});
+        return super.setSession(session);
+      }
+    }
+    const backend = new FrozenBackend();
+    const { clock, connect } = await setup({ maxPendingInputBytes: 4096 }, backend);
+    const { socket } = await connect();
+    socket.feed(HEADER);
+    socket.feed(plain('alice', 'secret'));
+    socket.feed(HEADER);
+    socket.feed(bindIq('r'));
+    await settle();
+    expect(socket.out).not.toContain('<jid>');
+    for (let i = 0; i < 10; i++) socket.feed(' '.repeat(1000)); // keep-alives pile up unparsed
+    expect(socket.paused).toBe(true);
+    clock.advance(DEFAULTS_SM.backendTimeoutMs); // the bind fails with a timeout…
+    await settle();
+    await settle();
+    expect(socket.out).toContain('<internal-server-error');
+    expect(socket.paused).toBe(false); // …and the backlog is read
   });
 });

@@ -2,7 +2,7 @@ import type { Element } from '@xmpp/xml';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { StreamError } from '../src/errors.ts';
-import { StreamParser } from '../src/StreamParser.ts';
+import { StreamParser, type StreamParserOptions } from '../src/StreamParser.ts';
 
 const HEADER =
   "<?xml version='1.0'?><stream:stream to='localhost' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>";
@@ -14,7 +14,7 @@ interface Recorded {
   errors: StreamError[];
 }
 
-function record(options: { maxStanzaSize?: number; sliceBytes?: number } = {}) {
+function record(options: StreamParserOptions = {}) {
   const r: Recorded = { starts: [], elements: [], ended: 0, errors: [] };
   const parser = new StreamParser(
     {
@@ -174,5 +174,124 @@ describe('StreamParser', () => {
     parser.write(`${HEADER}\n \t<presence/>\n\n`);
     expect(r.errors).toEqual([]);
     expect(r.elements).toHaveLength(1);
+  });
+
+  const strict: Array<[string, string, string]> = [
+    ['an unquoted attribute value', "<message to=bob type='chat'/>", 'not-well-formed'],
+    ['no space between attributes', "<message to='a'type='b'/>", 'not-well-formed'],
+    ['a duplicate attribute', "<message to='a' to='b'/>", 'not-well-formed'],
+    ['an attribute without a value', '<message to/>', 'not-well-formed'],
+    ["'<' in an attribute value", "<message to='a<b'/>", 'not-well-formed'],
+    ['an unknown entity in an attribute', "<message to='&nbsp;'/>", 'not-well-formed'],
+    ['a stray & in text', '<message><body>a & b</body></message>', 'not-well-formed'],
+    ['a control character in text', '<message><body>a\u0001b</body></message>', 'not-well-formed'],
+    ['a reference to a control character', '<message><body>&#x1;</body></message>', 'not-well-formed'],
+    ['attributes in an end tag', "<message></message to='x'>", 'not-well-formed'],
+    ["'/' not followed by '>'", '<message/ >', 'not-well-formed'],
+    ['a tag name starting with a digit', '<1message/>', 'not-well-formed'],
+    ['CDATA at stream level', '<![CDATA[x]]>', 'not-well-formed'],
+    ['a lowercase doctype', '<!doctype x>', 'restricted-xml'],
+    ['an ENTITY declaration', '<!ENTITY x "y">', 'restricted-xml'],
+    ['a processing instruction at stream level', '<?php x?>', 'restricted-xml'],
+    ['an XML declaration inside a stanza', "<message><?xml version='1.0'?></message>", 'restricted-xml'],
+    ['a comment inside a stanza', '<message><!-- x --></message>', 'restricted-xml'],
+  ];
+  it.each(strict)('strict XML: %s → %s', (_name, input, condition) => {
+    const { r, parser } = record();
+    parser.write(HEADER);
+    parser.write(input);
+    expect(r.errors.map((e) => e.condition)).toEqual([condition]);
+    expect(r.elements).toEqual([]);
+  });
+
+  it('CDATA sections and the predefined entities and character references are text', () => {
+    const { r, parser } = record();
+    parser.write(
+      `${HEADER}<message a='&quot;&apos;&lt;&gt;&amp;&#65;&#x1F600;'><body>x<![CDATA[<not> & markup]]>y&#233;</body></message>`,
+    );
+    expect(r.errors).toEqual([]);
+    expect(r.elements[0]!.attrs.a).toBe(`"'<>&A😀`);
+    expect(r.elements[0]!.getChildText('body')).toBe('x<not> & markupyé');
+  });
+
+  it('CDATA split at every point, "]]>" included', () => {
+    const doc = `${HEADER}<m><![CDATA[a]b]]c]]></m>`;
+    for (let cut = HEADER.length; cut < doc.length; cut++) {
+      const { r, parser } = record();
+      parser.write(doc.slice(0, cut));
+      parser.write(doc.slice(cut));
+      expect(r.errors).toEqual([]);
+      expect(r.elements[0]!.getText()).toBe('a]b]]c');
+    }
+  });
+
+  it('element depth: the bound is accepted, one deeper is refused while parsing (before the stanza ends)', () => {
+    const open = (n: number) => `<message>${'<a>'.repeat(n - 1)}`;
+    const ok = record({ maxElementDepth: 10 });
+    ok.parser.write(`${HEADER}${open(10)}${'</a>'.repeat(9)}</message>`);
+    expect(ok.r.errors).toEqual([]);
+    expect(ok.r.elements).toHaveLength(1);
+    const deep = record({ maxElementDepth: 10 });
+    deep.parser.write(`${HEADER}${open(11)}`); // never closed: refused as it opens
+    expect(deep.r.errors.map((e) => [e.condition, e.text])).toEqual([
+      ['policy-violation', 'XML stanza is too deep'],
+    ]);
+  });
+
+  it('elements per stanza (max_stanza_elements), counted per stanza', () => {
+    const { r, parser } = record({ maxStanzaElements: 5 });
+    parser.write(`${HEADER}<m><a/><b/><c/><d/></m><m><a/><b/><c/><d/></m>`);
+    expect(r.errors).toEqual([]);
+    parser.write('<m><a/><b/><c/><d/><e/>');
+    expect(r.errors.map((e) => [e.condition, e.text])).toEqual([
+      ['policy-violation', 'XML stanza has too many elements'],
+    ]);
+  });
+
+  it('attribute count and name length are checked as the characters arrive', () => {
+    const attrs = record({ maxAttributes: 3 });
+    attrs.parser.write(`${HEADER}<m a='1' b='2' c='3' d`);
+    expect(attrs.r.errors.map((e) => e.condition)).toEqual(['policy-violation']);
+    const long = record({ maxNameLength: 16 });
+    long.parser.write(`${HEADER}<m${'x'.repeat(10)}`);
+    expect(long.r.errors).toEqual([]);
+    long.parser.write('x'.repeat(10)); // the name is not finished, but already too long
+    expect(long.r.errors.map((e) => [e.condition, e.text])).toEqual([
+      ['policy-violation', 'an XML name is too long'],
+    ]);
+    const attrName = record({ maxNameLength: 16 });
+    attrName.parser.write(`${HEADER}<m ${'y'.repeat(17)}`);
+    expect(attrName.r.errors.map((e) => e.condition)).toEqual(['policy-violation']);
+  });
+
+  it('pre-auth limits until setLimits, then the post-auth ones (ejabberd pre_auth_max_stanza_size)', () => {
+    const { r, parser } = record({ maxStanzaSize: 500, sliceBytes: 64 });
+    parser.write(HEADER);
+    parser.setLimits({ maxStanzaSize: 5000 });
+    parser.write(`<m>${'x'.repeat(2000)}</m>`);
+    expect(r.errors).toEqual([]);
+    parser.write(`<m>${'x'.repeat(6000)}</m>`);
+    expect(r.errors.map((e) => e.condition)).toEqual(['policy-violation']);
+  });
+
+  it('the size count is exact for the slice a stanza starts in (no false refusal after many small stanzas)', () => {
+    const { r, parser } = record({ maxStanzaSize: 200, sliceBytes: 16_384 });
+    parser.write(HEADER);
+    const small = `<m>${'s'.repeat(100)}</m>`;
+    // One write far larger than the limit, made of stanzas each below it, ending inside one.
+    parser.write(`${small.repeat(100)}<m>${'t'.repeat(150)}`);
+    expect(r.errors).toEqual([]);
+    parser.write('t'.repeat(100)); // still open, now 253 bytes
+    expect(r.errors.map((e) => e.condition)).toEqual(['policy-violation']);
+  });
+
+  it('a long token fed one byte at a time costs linear time (no re-scan of what was read)', () => {
+    const { r, parser } = record({ maxStanzaSize: 1_000_000 });
+    parser.write(HEADER);
+    const doc = `<m a='${'v'.repeat(200_000)}'>${'t'.repeat(200_000)}</m>`;
+    for (let i = 0; i < doc.length; i++) parser.write(doc[i]!);
+    expect(r.errors).toEqual([]);
+    expect(r.elements[0]!.attrs.a).toHaveLength(200_000);
+    expect(r.elements[0]!.getText()).toHaveLength(200_000);
   });
 });

@@ -103,8 +103,23 @@ export class RedisServer {
     if (child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
+      child.kill('SIGCONT');
       child.kill('SIGKILL');
     });
+  }
+
+  /**
+   * Freezes the server (SIGSTOP): connections stay open, nothing is answered, as a stuck or
+   * swapping host. {@link resume} (SIGCONT) lets it go on; {@link kill} and {@link stop} resume it
+   * first.
+   */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** Undoes {@link pause} (SIGCONT). */
+  resume(): void {
+    this.child?.kill('SIGCONT');
   }
 
   /** Starts the server again on the same port (after {@link kill}). */

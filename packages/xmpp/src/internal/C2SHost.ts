@@ -3,6 +3,7 @@ import type { Hooks } from '@otp-chat/event-bus';
 import type { Jid } from '@otp-chat/jid';
 import type { SessionManager } from '@otp-chat/session-manager';
 import type { Element } from '@xmpp/xml';
+import type { AuthThrottle } from '../AuthThrottle.ts';
 import type { C2SOptions } from '../C2SOptions.ts';
 import type { UserStore } from '../UserStore.ts';
 
@@ -17,4 +18,14 @@ export interface C2SHost {
   readonly options: C2SOptions;
   /** `ejabberd_router:route/1` for a stanza whose `to` is already parsed. */
   route(stanza: Element, to: Jid): void;
+  /**
+   * Routes again a stanza a closing connection still held (`bounce_message_queue`): after its
+   * session is gone, so it reaches another resource, offline storage or an error to its sender.
+   * A stanza re-routed too often is answered with an error instead.
+   */
+  reroute(stanza: Element): void;
+  /** Failed-authentication accounting shared by every connection of the server. */
+  readonly throttle: AuthThrottle;
+  /** SCRAM salt and iteration count announced for an unknown user of `lserver`. */
+  scramDecoy(username: string, lserver: string): { readonly salt: Buffer; readonly iterations: number };
 }

@@ -1,5 +1,5 @@
-import { client, type XmppClient } from '@xmpp/client';
 import type { Element } from '@xmpp/xml';
+import { client, type XmppClient } from './xmppClient.ts';
 
 /** Options of {@link connectClient}. */
 export interface ConnectClientOptions {
