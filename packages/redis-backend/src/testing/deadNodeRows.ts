@@ -1,4 +1,5 @@
-import { makeRow } from '@otp-chat/session-manager/testing';
+import { ActorRef } from '@otp-chat/actor';
+import { Session, Sid } from '@otp-chat/session-manager';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../RedisKeys.ts';
 
@@ -17,7 +18,15 @@ export async function writeDeadNodeRows(
   for (let i = 0; i < count; i += 5000) {
     const pipe = redis.pipeline();
     for (let j = i; j < Math.min(i + 5000, count); j++) {
-      const row = makeRow(`u${j}`, host, 'r', j + 1, { node });
+      // Built here, not with session-manager's makeRow: its testing entry needs vitest, which
+      // a project using this entry (a benchmark, another test runner) may not have.
+      const row = new Session(
+        new Sid(1_700_000_000, j + 1, node, new ActorRef(node, j + 1)),
+        `u${j}`,
+        host,
+        'r',
+        undefined,
+      );
       const userKey = keys.user(row.luser, row.lserver);
       const sf = keys.serverField(row);
       pipe.hset(userKey, keys.userField(row), 'x');

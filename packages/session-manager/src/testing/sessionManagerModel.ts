@@ -461,16 +461,25 @@ async function runModel(
             failure = error;
           },
         );
-        // The wait for replaced sessions runs on the simulated clock: once every replaced
-        // connection that closes has closed, time moves on so a stuck one makes the wait expire.
+        // The wait for replaced sessions runs on the simulated clock. It has started once a stuck
+        // connection got `replaced` (the waiter's timer is set before the message is sent); once
+        // every replaced connection that closes has closed, time moves on, once, by the
+        // replacement timeout so that the wait expires. Only then: the clock also bounds the
+        // backend's own calls (backendTimeoutMs), which must not expire while in flight.
+        let advanced = false;
         await until(
           () => settled,
           `openSession of connection ${id}`,
           () => {
+            if (advanced) return;
+            const waitStarted = [...conns].some(([cid]) => stuckOf(cid) && log.includes(`${cid}:replaced`));
             const closingLeft = [...conns].some(
               ([cid, x]) => log.includes(`${cid}:replaced`) && !stuckOf(cid) && system.isAlive(x.ref),
             );
-            if (!closingLeft) clock.advance(config.replaceTimeoutMs);
+            if (waitStarted && !closingLeft && config.replaceTimeoutMs > 0) {
+              advanced = true;
+              clock.advance(config.replaceTimeoutMs);
+            }
           },
         );
         if (failure !== undefined) throw failure;

@@ -206,8 +206,12 @@ export class C2SModel {
       case 'wait_for_sasl_response':
         if (e.type === 'SASL_RESPONSE') go('authenticating', 'saslContinue');
         else if (e.type === 'SASL_ABORT') {
-          s.authFailures++;
-          go('wait_for_auth', 'sendSaslFailure');
+          // An abort is a failed exchange (RFC 6120 §6.4.4): the maxAuthFailures-th closes.
+          if (s.authFailures + 1 >= this.maxAuthFailures) close(notAuthorized, ['sendSaslFailure']);
+          else {
+            s.authFailures++;
+            go('wait_for_auth', 'sendSaslFailure');
+          }
         } else if (RESULTS.has(e.type)) unexpectedResult();
         else close(notAuthorized);
         return actions;
