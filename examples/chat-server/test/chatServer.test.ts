@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { connectClient } from '@otp-chat/xmpp/testing';
 import xml from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
@@ -139,10 +140,15 @@ describe('chat-server banner', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      while (!out.includes('Ctrl-C to stop.')) {
-        if (child.exitCode !== null) throw new Error(`the server exited: ${out}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await eventually(
+        'the chat server banner',
+        () => {
+          if (child.exitCode !== null) throw new Error(`the server exited: ${out}`);
+          return out.includes('Ctrl-C to stop.');
+        },
+        (shown) => shown,
+        15_000,
+      );
       expect(out).toContain('carol@localhost');
       expect(out).not.toContain('s3cret-Pw');
       expect(out).not.toMatch(/password: "/);

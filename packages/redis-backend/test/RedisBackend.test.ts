@@ -1,4 +1,5 @@
 import { type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import type { Session } from '@otp-chat/session-manager';
 import { makeRow } from '@otp-chat/session-manager/testing';
 import { Redis } from 'ioredis';
@@ -12,7 +13,6 @@ import {
   uniquePrefix,
   writeDeadNodeRows,
 } from '../src/testing/index.ts';
-import { eventually } from './support/eventually.ts';
 
 const A = 'a.example';
 const HOSTS = [A, 'b.example'] as const;

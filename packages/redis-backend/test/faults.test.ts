@@ -1,11 +1,11 @@
 import { ActorSystem, silentLogger, systemClock } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { type Session, SessionManager } from '@otp-chat/session-manager';
 import { fakeRef, makeRow } from '@otp-chat/session-manager/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '../src/errors.ts';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, RedisServer } from '../src/testing/index.ts';
-import { eventually } from './support/eventually.ts';
 
 const HOSTS = ['a.example', 'b.example'] as const;
 

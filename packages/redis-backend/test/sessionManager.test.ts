@@ -1,11 +1,11 @@
 import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { jid } from '@otp-chat/jid';
 import { SessionManager } from '@otp-chat/session-manager';
 import { backendActors } from '@otp-chat/session-manager/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
-import { eventually } from './support/eventually.ts';
 
 const HOST = 'example.com';
 

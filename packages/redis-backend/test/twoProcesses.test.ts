@@ -1,13 +1,13 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { type ActorRef, ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { jid } from '@otp-chat/jid';
 import { SessionManager } from '@otp-chat/session-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
 import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
 import type { ChildEvent, ChildRequest } from './fixtures/smNode.ts';
-import { eventually } from './support/eventually.ts';
 
 const HOST = 'example.com';
 const FIXTURE = fileURLToPath(new URL('./fixtures/smNode.ts', import.meta.url));

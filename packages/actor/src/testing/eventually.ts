@@ -1,7 +1,12 @@
 /**
  * Reads `read()` until `done` holds for its value (turn by turn, then every millisecond), at most
  * `timeoutMs` of real time; fails naming `what` and the last value otherwise, so that a regression
- * is a message rather than a hang until the test's timeout. Returns the last value read.
+ * is a message rather than a hang until the test's timeout. Returns the last value read. For what
+ * real I/O (sockets, Redis, child processes) makes true; actors on a simulated clock need `flush`.
+ *
+ * ```ts
+ * await eventually('bob to be gone', () => sm.userResources('bob', 'localhost'), (r) => r.length === 0);
+ * ```
  */
 export async function eventually<T>(
   what: string,
