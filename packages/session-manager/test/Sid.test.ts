@@ -1,4 +1,4 @@
-// Sid order (spec §1.4, ejabberd's `{unique_timestamp(), Pid}` compared as Erlang terms): time,
+// Sid order (ejabberd_sm's `{unique_timestamp(), Pid}` compared as Erlang terms): time,
 // then the per-node counter, then the node that made it, then the connection's ref (node, id).
 // Sessions of one user made on several nodes in the same second with the same counter are told
 // apart by node: "newest sid wins" must pick the same row on every node.

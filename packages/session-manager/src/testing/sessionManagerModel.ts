@@ -157,7 +157,8 @@ function compareCodePoints(a: string, b: string): number {
 
 /**
  * The reference model: the rows in creation order and the messages each command must send
- * (spec §3.2 rows 3 and 5, §3.3, §4: replacement, the wait for replaced sessions, `max_user_sessions`,
+ * (`ejabberd_sm:do_route/1`, `route_message/1`, `check_for_sessions_to_replace/4` with the wait for
+ * replaced sessions, `check_max_sessions/2`,
  * kick). A connection that is not stuck closes its session when told `replaced` or `kick`.
  */
 class Model {
@@ -302,7 +303,7 @@ export const MODEL_CASES = [
  * The session manager's model-based test, run on any backend: random open / close / setPresence /
  * route / kick sequences of random length, on two hosts with their own `maxUserSessions`, with a
  * replacement wait of 0 or 1000 ms, checked after every command against a small reference model
- * (spec §3.2 rows 3 and 5, §3.3, §4), and the final rows against the model's. Connections are real
+ * (`do_route/1`, `route_message/1`, replacement), and the final rows against the model's. Connections are real
  * actors: a stuck one only records what it gets, the others close their session (`closeSession`,
  * then stop) on `replaced` or `kick`, so the wait for replaced sessions and the limit counted after
  * it run for real (on a simulated clock: a stuck connection makes the wait time out). Stanzas,
