@@ -279,7 +279,7 @@ describe('a Node project that installs the tarballs with npm', () => {
       from: 'alice@example.com/laptop',
       to: 'bob@example.com/phone',
       alive: false,
-      loaded: ['function', 'function', 'function', 'function', 'function'],
+      loaded: ['function', 'function', 'function', 'function', 'function', 'function'],
       resolved: expect.stringMatching(/\/node_modules\/@otp-chat\/session-manager\/dist\/index\.js$/),
     });
     // The installed package is the tarball (no symlink into this workspace).

@@ -4,6 +4,7 @@
 // connection actors open sessions; a message routed by the session manager reaches the other one.
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
 import { testSystem } from '@otp-chat/actor/testing';
+import { Cluster } from '@otp-chat/cluster';
 import { Hooks } from '@otp-chat/event-bus';
 import { parseJid } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
@@ -63,7 +64,14 @@ console.log(
     from: stanza.attrs.from,
     to: parseJid(stanza.attrs.to).toString(),
     alive: system.isAlive(app.root),
-    loaded: [typeof testSystem, typeof Hooks, typeof RedisBackend, typeof freePort, typeof XmppServer],
+    loaded: [
+      typeof testSystem,
+      typeof Hooks,
+      typeof RedisBackend,
+      typeof freePort,
+      typeof XmppServer,
+      typeof Cluster.start,
+    ],
     resolved: import.meta.resolve('@otp-chat/session-manager'),
   }),
 );

@@ -3,6 +3,7 @@
 // TypeScript project sees. The same scenario as consumer.mjs, typed.
 import { type ActorRef, ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
 import { testSystem } from '@otp-chat/actor/testing';
+import { Cluster, type ClusterOptions, type NodeEvent } from '@otp-chat/cluster';
 import { type HookHandler, type HookMap, Hooks } from '@otp-chat/event-bus';
 import { type Jid, parseJid } from '@otp-chat/jid';
 import { RedisBackend, type RedisBackendOptions } from '@otp-chat/redis-backend';
@@ -71,6 +72,9 @@ const children: string[] = (await Supervisor.whichChildren(system, app.root)).ma
 await app.stop();
 
 const redisOptions: Partial<RedisBackendOptions> = {};
+const clusterOptions: Partial<ClusterOptions> = { heartbeatIntervalMs: 2000 };
+const joinCluster: (o: ClusterOptions) => Promise<Cluster> = Cluster.start;
+const onNode = (e: NodeEvent): string => e.node;
 const serverOptions: Partial<XmppServerOptions> = {};
 const port: Promise<number> = freePort();
 const clientOptions: ConnectClientOptions = { port: 5222, username: 'alice', password: 'alice' };
@@ -80,7 +84,10 @@ export {
   body,
   children,
   clientOptions,
+  clusterOptions,
   Hooks,
+  joinCluster,
+  onNode,
   parseJid,
   port,
   RedisBackend,

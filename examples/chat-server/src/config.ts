@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { nameprep, nodeprep } from '@otp-chat/jid';
 import { z } from 'zod';
 
@@ -13,6 +14,22 @@ export interface ChatServerConfig {
   readonly backend: 'memory' | 'redis';
   /** Used when `backend` is `redis`. */
   readonly redisUrl: string;
+  /**
+   * This node's name (the `ActorSystem`'s, Erlang's `node()`), written into every session row. Two
+   * live nodes on one store must never share one. Absent: a name unique to this server is made at
+   * start (`chat-<pid>-<random>@<hostname>`); give a fixed one so that a restarted node cleans the
+   * rows its previous run left.
+   */
+  readonly node?: string | undefined;
+  /**
+   * The Redis of the cluster (`@otp-chat/cluster`): nodes that share a session store reach each
+   * other's sessions through it. Absent: the Redis backend's URL with `--backend redis`, none with
+   * the memory backend; `'none'` turns it off.
+   */
+  readonly clusterUrl?: string | undefined;
+  /** Cluster heartbeat interval and node timeout in ms (the cluster's defaults: 2000 and 7000). */
+  readonly clusterHeartbeatMs?: number | undefined;
+  readonly clusterTimeoutMs?: number | undefined;
   /** `max_user_sessions`; `Infinity` for unlimited. */
   readonly maxUserSessions: number;
   /** Users registered at start (`user:password`). */
@@ -32,6 +49,12 @@ export const DEFAULT_CONFIG: ChatServerConfig = {
   ],
 };
 
+/** The cluster's Redis URL `config` asks for, or undefined for none (see `clusterUrl`). */
+export function clusterUrlOf(config: ChatServerConfig): string | undefined {
+  if (config.clusterUrl === 'none') return undefined;
+  return config.clusterUrl ?? (config.backend === 'redis' ? config.redisUrl : undefined);
+}
+
 /** A bad flag or config file; `option` names the flag or the key (`users[0].user`). */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -50,10 +73,17 @@ const USAGE = `usage: pnpm start [-- options]
   --domain <name>            XMPP domain (default localhost)
   --backend memory|redis     session backend (default memory)
   --redis-url <url>          Redis URL for --backend redis (default redis://127.0.0.1:6379)
+  --node <name>              this node's name, unique among the nodes sharing a store
+                             (default: chat-<pid>-<random>@<hostname>, new at each start)
+  --cluster-url <url|none>   Redis of the cluster: nodes on one store reach each other's sessions
+                             (default: the --redis-url with --backend redis, none with memory)
+  --cluster-heartbeat <ms>   cluster heartbeat interval (default 2000)
+  --cluster-timeout <ms>     a node silent this long is down (default 7000)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a user (repeatable; default the demo users alice and bob)
-  --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl,
-                             maxUserSessions, users: [{user, password}]); flags win`;
+  --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl, node,
+                             clusterUrl, clusterHeartbeatMs, clusterTimeoutMs, maxUserSessions,
+                             users: [{user, password}]); flags win`;
 
 export { USAGE };
 
@@ -75,6 +105,12 @@ function prepares(prep: (s: string) => string, s: string): boolean {
   }
 }
 
+/** Node names as Erlang's (`name@host`: letters, digits, `_`, `-`, `.`), at most 255 characters. */
+const nodeName = z
+  .string()
+  .max(255, 'a node name of at most 255 characters')
+  .regex(/^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$/, 'not a node name (letters, digits, _ - . and one @)');
+
 /** The whole configuration, strictly: an unknown key is an error, naming it. */
 const configSchema = z
   .object({
@@ -83,6 +119,15 @@ const configSchema = z
     domain,
     backend: z.enum(['memory', 'redis']),
     redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'not a redis:// or rediss:// URL'),
+    node: nodeName.optional(),
+    clusterUrl: z
+      .union([
+        z.literal('none'),
+        z.string().regex(/^rediss?:\/\/\S+$/, 'not none nor a redis:// or rediss:// URL'),
+      ])
+      .optional(),
+    clusterHeartbeatMs: z.number().int('not an integer').min(1, 'not a positive number of ms').optional(),
+    clusterTimeoutMs: z.number().int('not an integer').min(1, 'not a positive number of ms').optional(),
     maxUserSessions: z.union([z.number().int('not an integer').min(1), z.literal(Number.POSITIVE_INFINITY)]),
     users: z
       .array(z.object({ user: userName, password: z.string().min(1, 'an empty password') }).strict())
@@ -118,14 +163,41 @@ function validate<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   throw new ConfigError(option, message, { cause: result.error });
 }
 
-/** The flag → key of the configuration (values arrive as strings). */
-const FLAGS: Readonly<Record<string, (value: string) => [keyof ChatServerConfig, unknown]>> = {
-  '--host': (v) => ['host', v],
-  '--port': (v) => ['port', v.trim() === '' ? Number.NaN : Number(v)],
-  '--domain': (v) => ['domain', v],
-  '--backend': (v) => ['backend', v],
-  '--redis-url': (v) => ['redisUrl', v],
-  '--max-user-sessions': (v) => ['maxUserSessions', v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)],
+/**
+ * Each flag, the configuration key it sets and how its string becomes the key's value; the zod
+ * schema then checks the value, so an error names the flag (`--port: …`). One row per flag: the
+ * parser's options are made from this table.
+ */
+const FLAGS = {
+  host: { key: 'host', value: (v: string) => v },
+  port: { key: 'port', value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)) },
+  domain: { key: 'domain', value: (v: string) => v },
+  backend: { key: 'backend', value: (v: string) => v },
+  'redis-url': { key: 'redisUrl', value: (v: string) => v },
+  node: { key: 'node', value: (v: string) => v },
+  'cluster-url': { key: 'clusterUrl', value: (v: string) => v },
+  'cluster-heartbeat': {
+    key: 'clusterHeartbeatMs',
+    value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)),
+  },
+  'cluster-timeout': {
+    key: 'clusterTimeoutMs',
+    value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)),
+  },
+  'max-user-sessions': {
+    key: 'maxUserSessions',
+    value: (v: string) => (v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)),
+  },
+} as const satisfies Record<string, { key: keyof ChatServerConfig; value: (v: string) => unknown }>;
+
+type Flag = keyof typeof FLAGS;
+
+/** `node:util` `parseArgs` options: the flags above, then `--user` (repeatable), `--config`, `--help`. */
+const OPTIONS: ParseArgsConfig['options'] = {
+  ...Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
+  user: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 };
 
 function parseUser(value: string): { user: string; password: string } {
@@ -135,56 +207,79 @@ function parseUser(value: string): { user: string; password: string } {
   return { user: value.slice(0, at), password: value.slice(at + 1) };
 }
 
+/** A `parseArgs` error as a {@link ConfigError} naming the flag or the argument it is about. */
+function flagError(error: unknown): ConfigError {
+  const { code, message } = error as { code?: string; message?: string };
+  // Node quotes the option or argument first: "Unknown option '--bogus'", "Option '--port <value>'
+  // argument missing", "Option '-h, --help' does not take an argument", "Unexpected argument 'x'".
+  const quoted = /'([^']+)'/.exec(message ?? '')?.[1] ?? '';
+  const option = /--[\w-]+/.exec(quoted)?.[0] ?? (quoted.split(/[ ,]/)[0] || '(arguments)');
+  const why =
+    code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+      ? 'unknown option'
+      : code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+        ? 'unexpected argument'
+        : code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
+          ? 'missing or invalid value'
+          : (message ?? 'cannot be parsed');
+  return new ConfigError(option, why, { cause: error });
+}
+
 /**
  * Reads `--config` (if any), then the flags, over {@link DEFAULT_CONFIG}, and validates the result
  * with a zod schema: a bad value or an unknown key is a {@link ConfigError} that names it
- * (`--port: …`, `config.json: users[0].user: …`).
+ * (`--port: …`, `config.json: users[0].user: …`). The flags are parsed by `node:util`'s
+ * `parseArgs` (strict: an unknown flag, a missing value or a positional argument is an error);
+ * a `--` (as `pnpm start -- …` may pass) is ignored.
  */
 export function parseConfig(
   argv: readonly string[],
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
 ): ChatServerConfig | 'help' {
-  const flags: Array<[string, string]> = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') continue;
-    if (arg === '--help' || arg === '-h') return 'help';
-    if (!arg.startsWith('--')) throw new ConfigError(arg, 'unexpected argument');
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
-    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new ConfigError(name, 'missing value');
-    if (name !== '--config' && name !== '--user' && FLAGS[name] === undefined) {
-      throw new ConfigError(name, 'unknown option');
-    }
-    flags.push([name, value]);
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv.filter((arg) => arg !== '--'),
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw flagError(error);
   }
+  if (values.help === true) return 'help';
   let config: Record<string, unknown> = { ...DEFAULT_CONFIG };
-  const file = flags.find(([n]) => n === '--config');
-  if (file !== undefined) {
+  const file = values.config;
+  if (typeof file === 'string') {
     let json: unknown;
     try {
-      json = JSON.parse(readFile(file[1]));
+      json = JSON.parse(readFile(file));
     } catch (cause) {
-      throw new ConfigError('--config', `cannot read ${file[1]}: ${(cause as Error).message}`, { cause });
+      throw new ConfigError('--config', `cannot read ${file}: ${(cause as Error).message}`, { cause });
     }
-    config = { ...config, ...validate(fileSchema, json, file[1]) };
+    config = { ...config, ...validate(fileSchema, json, file) };
   }
-  const users: Array<{ user: string; password: string }> = [];
-  for (const [name, value] of flags) {
-    if (name === '--config') continue;
-    if (name === '--user') {
-      users.push(parseUser(value));
-      continue;
-    }
-    const [key, parsed] = FLAGS[name]!(value);
+  for (const flag of Object.keys(FLAGS) as Flag[]) {
+    const raw = values[flag];
+    if (typeof raw !== 'string') continue;
+    const { key, value } = FLAGS[flag];
+    const parsed = value(raw);
     // Each flag is checked on its own, so that the error names the flag.
-    validate(configSchema.shape[key] as z.ZodType<unknown>, parsed, name);
+    validate(configSchema.shape[key] as z.ZodType<unknown>, parsed, `--${flag}`);
     config[key] = parsed;
   }
-  if (users.length > 0) {
-    validate(configSchema.shape.users, users, '--user');
-    config.users = users;
+  const users = values.user;
+  if (Array.isArray(users) && users.length > 0) {
+    const parsed = users.map((u) => parseUser(String(u)));
+    validate(configSchema.shape.users, parsed, '--user');
+    config.users = parsed;
   }
-  return validate(configSchema, config, '');
+  const result = validate(configSchema, config, '');
+  if (result.backend === 'memory' && clusterUrlOf(result) !== undefined) {
+    throw new ConfigError(
+      '--cluster-url',
+      'the memory backend keeps sessions in this process: a cluster needs a shared store (--backend redis)',
+    );
+  }
+  return result;
 }

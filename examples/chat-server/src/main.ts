@@ -1,6 +1,7 @@
 // The otp-chat XMPP server: `pnpm start` (memory backend, two demo users, 127.0.0.1:5222).
 // Ctrl-C ends every stream with <system-shutdown/>, closes the sessions and exits.
-import { ConfigError, DEFAULT_CONFIG, parseConfig, USAGE } from './config.ts';
+import { ClusterError } from '@otp-chat/cluster';
+import { ConfigError, clusterUrlOf, DEFAULT_CONFIG, parseConfig, USAGE } from './config.ts';
 import { startChatServer } from './startChatServer.ts';
 
 // Quiet by default (connection start/stop is logged at info); OTP_CHAT_LOG_LEVEL=info to see it.
@@ -26,7 +27,12 @@ let server: Awaited<ReturnType<typeof startChatServer>>;
 try {
   server = await startChatServer(config);
 } catch (error) {
-  // The usual first-run problem gets a sentence, not a stack trace.
+  // The usual first-run problems get a sentence, not a stack trace.
+  if (error instanceof ClusterError) {
+    // NodeNameTakenError names the node; ClusterUnavailableError says Redis cannot be reached.
+    console.error(error.message);
+    process.exit(1);
+  }
   const code = (error as { code?: string }).code;
   if (code === 'EADDRINUSE' || code === 'EACCES') {
     console.error(
@@ -41,6 +47,22 @@ const max = Number.isFinite(config.maxUserSessions) ? config.maxUserSessions : '
 const demo = JSON.stringify(config.users) === JSON.stringify(DEFAULT_CONFIG.users);
 // Passwords are never printed: a banner ends up in logs, terminals and screenshots.
 console.log(`otp-chat XMPP server listening on ${host}:${port} (domain ${config.domain})`);
+console.log(`  node: ${server.system.node}`);
+if (server.cluster !== undefined) {
+  const others = server.cluster.nodes();
+  console.log(
+    `  cluster: ${clusterUrlOf(config)}; other nodes: ${others.length === 0 ? 'none yet' : others.join(', ')}`,
+  );
+  // This node lost its name (declared down while cut off from Redis, or taken): its sessions are
+  // gone from the store, so it stops; a supervisor (systemd, Kubernetes) starts it again.
+  server.cluster.onFatal((error) => {
+    console.error(`${error.message}; exiting`);
+    process.exit(1);
+  });
+  server.cluster.monitorNodes((e) =>
+    console.log(e.type === 'nodeup' ? `node ${e.node} joined` : `node ${e.node} left (${e.reason})`),
+  );
+}
 console.log(`  session backend: ${config.backend}, max sessions per user: ${max}`);
 console.log(
   `  users: ${config.users.map((u) => `${u.user}@${config.domain}`).join(', ')}` +
@@ -74,3 +96,5 @@ const stop = async (signal: string) => {
 };
 process.on('SIGINT', () => void stop('SIGINT'));
 process.on('SIGTERM', () => void stop('SIGTERM'));
+// Started by a parent process over IPC (tests, examples/cluster): stop with it.
+if (process.send !== undefined) process.on('disconnect', () => void stop('parent gone'));

@@ -3,11 +3,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '@otp-chat/actor';
 import { eventually } from '@otp-chat/actor/testing';
+import { canRunRedisTests, startTestRedis, uniquePrefix } from '@otp-chat/redis-backend/testing';
 import { connectClient } from '@otp-chat/xmpp/testing';
 import xml from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_CONFIG, parseConfig } from '../src/config.ts';
-import { startChatServer } from '../src/startChatServer.ts';
+import {
+  type ChatServerConfig,
+  ConfigError,
+  clusterUrlOf,
+  DEFAULT_CONFIG,
+  parseConfig,
+} from '../src/config.ts';
+import { startChatServer, uniqueNodeName } from '../src/startChatServer.ts';
 
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = join(PACKAGE_DIR, 'src', 'main.ts');
@@ -26,6 +33,26 @@ describe('chat-server config', () => {
       { backend: 'redis', redisUrl: 'redis://10.0.0.1:6380' },
     ],
     ['--max-user-sessions', ['--max-user-sessions', '3'], { maxUserSessions: 3 }],
+    ['--node', ['--node', 'chat1@host-a'], { node: 'chat1@host-a' }],
+    [
+      '--cluster-url and its timings',
+      [
+        '--backend',
+        'redis',
+        '--cluster-url',
+        'redis://10.0.0.2',
+        '--cluster-heartbeat',
+        '500',
+        '--cluster-timeout',
+        '3000',
+      ],
+      { backend: 'redis', clusterUrl: 'redis://10.0.0.2', clusterHeartbeatMs: 500, clusterTimeoutMs: 3000 },
+    ],
+    [
+      '--cluster-url none',
+      ['--backend', 'redis', '--cluster-url', 'none'],
+      { backend: 'redis', clusterUrl: 'none' },
+    ],
     [
       '--max-user-sessions infinity',
       ['--max-user-sessions', 'infinity'],
@@ -68,10 +95,22 @@ describe('chat-server config', () => {
     [['--backend', 'mnesia']],
     [['--max-user-sessions', '0']],
     [['--user', 'nopassword']],
+    [['--node', 'two words']],
+    [['--cluster-url', 'redis://x']], // the memory backend cannot be shared
+    [['--backend', 'redis', '--cluster-timeout', '0']],
+    [['--node', 'a@b@c']],
     [['--bogus', '1']],
     [['--port']],
   ])('rejects %j with a ConfigError', (argv) => {
     expect(() => parseConfig(argv)).toThrow(ConfigError);
+  });
+
+  it('the cluster follows the Redis backend unless told otherwise', () => {
+    const url = (argv: string[]) => clusterUrlOf(parseConfig(argv) as ChatServerConfig);
+    expect(url([])).toBeUndefined();
+    expect(url(['--backend', 'redis', '--redis-url', 'redis://r:1'])).toBe('redis://r:1');
+    expect(url(['--backend', 'redis', '--cluster-url', 'redis://c:2'])).toBe('redis://c:2');
+    expect(url(['--backend', 'redis', '--cluster-url', 'none'])).toBeUndefined();
   });
 
   it('--help', () => {
@@ -159,6 +198,75 @@ describe('chat-server banner', () => {
     }
   });
 });
+
+describe('chat-server node names', () => {
+  it('each server gets its own default node name, printed in the banner', async () => {
+    expect(uniqueNodeName()).not.toBe(uniqueNodeName());
+    expect(uniqueNodeName()).toMatch(new RegExp(`^chat-${process.pid}-[0-9a-f]{6}@`));
+    const a = await startChatServer({ ...DEFAULT_CONFIG, port: 0 }, { logger: silentLogger });
+    const b = await startChatServer({ ...DEFAULT_CONFIG, port: 0 }, { logger: silentLogger });
+    const c = await startChatServer(
+      { ...DEFAULT_CONFIG, port: 0, node: 'fixed@here' },
+      { logger: silentLogger },
+    );
+    try {
+      expect(a.system.node).not.toBe(b.system.node);
+      expect(c.system.node).toBe('fixed@here');
+    } finally {
+      await Promise.all([a.stop(), b.stop(), c.stop()]);
+    }
+  });
+});
+
+// Two servers on one Redis used to share the node name `chat@local`: a session ref read from Redis
+// resolved by id to whatever local actor had that id, so node 2 sent alice's `replaced` to bob.
+// Now each has its own name, and the cluster (on by default with --backend redis) carries the
+// `replaced` to alice's session on node 1.
+describe.skipIf(!canRunRedisTests('chat-server: two nodes on one Redis'))(
+  'chat-server: two nodes on one Redis',
+  () => {
+    it("a second login of alice on node 2 replaces alice's session on node 1, not bob's", async () => {
+      const redis = await startTestRedis();
+      const config = { ...DEFAULT_CONFIG, port: 0, backend: 'redis' as const, redisUrl: redis.url };
+      const prefix = uniquePrefix('chat-nodes');
+      const one = await startChatServer(config, { logger: silentLogger, redisPrefix: prefix });
+      const two = await startChatServer(config, { logger: silentLogger, redisPrefix: prefix });
+      try {
+        const alice1 = await connectClient({
+          port: one.address.port,
+          username: 'alice',
+          password: 'alice',
+          resource: 'r',
+        });
+        const bob = await connectClient({
+          port: two.address.port,
+          username: 'bob',
+          password: 'bob',
+          resource: 'r',
+        });
+        // Same full JID on the other node: its `replaced` is for alice's session on node 1 only.
+        const alice2 = await connectClient({
+          port: two.address.port,
+          username: 'alice',
+          password: 'alice',
+          resource: 'r',
+        });
+        const pong = await bob.xmpp.iqCaller.request(
+          xml('iq', { type: 'get', to: 'localhost' }, xml('ping', 'urn:xmpp:ping')),
+        );
+        expect(pong.attrs.type).toBe('result');
+        expect(bob.streamErrors).toEqual([]);
+        await alice1.offline;
+        expect(alice1.streamErrors.map((e) => e.condition)).toEqual(['conflict']);
+        expect(one.cluster?.nodes()).toEqual([two.system.node]);
+        await Promise.all([alice2.stop(), bob.stop()]);
+      } finally {
+        await Promise.all([one.stop(), two.stop()]);
+        await redis.stop();
+      }
+    });
+  },
+);
 
 describe('chat-server with @xmpp/client', () => {
   it('the demo users log in and chat; stop() ends their streams with system-shutdown', async () => {

@@ -1,13 +1,15 @@
 import { type ActorRef, isActorRef } from './ActorRef.ts';
 import { type Clock, systemClock } from './Clock.ts';
+import { CodecRegistry } from './Codecs.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
+import type { Distribution, DistributionPort } from './Distribution.ts';
 import type { ExitReason } from './ExitReason.ts';
 import { NoProcError, StartError } from './errors.ts';
 import type { GenServer } from './GenServer.ts';
 import { type ExitListener, Kernel } from './internal/Kernel.ts';
 import { Process } from './internal/Process.ts';
 import { type DrainBudget, Scheduler } from './internal/Scheduler.ts';
-import { defaultLogger, type Logger } from './Logger.ts';
+import { defaultLogger, type Logger, moduleLogger } from './Logger.ts';
 import { type ActorName, Registry, type ViaRegistry } from './Registry.ts';
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -71,13 +73,18 @@ export class ActorSystem {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly registry = new Registry();
+  /**
+   * How messages cross to other nodes: register a codec for each class a message to another node
+   * may contain (see {@link CodecRegistry}). Used by the attached distribution.
+   */
+  readonly codecs = new CodecRegistry();
   private readonly kernel: Kernel;
 
   constructor(options: ActorSystemOptions = {}) {
     this.node = options.node ?? DEFAULTS.node;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? defaultLogger();
-    const logger = this.logger;
+    const logger = moduleLogger(this.logger, 'actor');
     const scheduler = new Scheduler({ ...DEFAULTS.drainBudget, ...options.drainBudget }, (error) => {
       try {
         logger.error({ err: error }, 'error escaped an actor turn');
@@ -151,7 +158,9 @@ export class ActorSystem {
   /**
    * `gen_server:call`: sends `request` and waits for the reply. Rejects with `CallTimeoutError` after
    * `timeoutMs` (`Infinity` for none), `NoProcError` if the target does not exist, `ExitError` with
-   * its reason if it ends first. A reply after the timeout is dropped.
+   * its reason if it ends first. A reply after the timeout is dropped. To another node: the same,
+   * plus `NoConnectionError` at once when its node is down (or when it goes down while waiting) and
+   * `UnencodableMessageError` when the request cannot cross.
    */
   call<Reply = unknown>(
     target: ServerRef,
@@ -161,19 +170,48 @@ export class ActorSystem {
     return this.kernel.call(target, request, timeoutMs);
   }
 
-  /** `gen_server:cast`: fire and forget; a missing target is ignored. */
+  /**
+   * `gen_server:cast`: fire and forget; a missing target (or a down node) is ignored. Throws
+   * `UnencodableMessageError` for a message another node cannot be sent.
+   */
   cast(target: ServerRef, message: unknown): void {
     this.kernel.cast(target, message);
   }
 
-  /** `Pid ! Msg`: a raw message for `handleInfo`. A dead ref is ignored; an unknown name throws `NoProcError`. */
+  /**
+   * `Pid ! Msg`: a raw message for `handleInfo`. A dead ref (or a down node) is ignored; an unknown
+   * name throws `NoProcError`; a message another node cannot be sent throws `UnencodableMessageError`.
+   */
   send(target: ServerRef, message: unknown): void {
     this.kernel.send(target, message);
   }
 
   /** Sends an exit signal from outside any actor (`exit/2`); `'kill'` cannot be trapped. */
   exit(target: ActorRef, reason: ExitReason): void {
-    this.kernel.lookup(target)?.exitSignal(undefined, reason, false);
+    if (target.node !== this.node) this.kernel.remote?.exit(undefined, target, reason);
+    else this.kernel.lookup(target)?.exitSignal(undefined, reason, false);
+  }
+
+  /**
+   * Connects this node to others through `carrier` (Erlang's distribution; `@otp-chat/cluster`
+   * gives one over Redis). From then on `send`, `cast`, `call`, `monitor`, `link` and `exit` on a
+   * ref of another node go through it, with OTP's semantics: `noconnection` for a node that is
+   * down, `DOWN` / `EXIT` with `noconnection` when a node goes down. Throws `DistributionError` when
+   * one is already attached. The carrier keeps the returned port to hand in what other nodes send.
+   */
+  attachDistribution(carrier: Distribution): DistributionPort {
+    return this.kernel.attach(carrier);
+  }
+
+  /** The other nodes this node is connected to (`nodes()`); empty without a distribution. */
+  nodes(): string[] {
+    return this.kernel.remote?.dist.nodes() ?? [];
+  }
+
+  /** True for this node, and for another node while the distribution sees it up. */
+  isNodeUp(node: string): boolean {
+    if (node === this.node) return true;
+    return this.kernel.remote?.dist.isUp(node) ?? false;
   }
 
   /**

@@ -9,6 +9,7 @@
  * | `kill` (sent with `exit/2`; untrappable) | `'kill'` |
  * | `killed` | `'killed'` |
  * | `noproc` | `'noproc'` |
+ * | `noconnection` (the other node is down) | `'noconnection'` |
  * | `{Reason, Stack}` from a crash | `{ error: thrown }` |
  * | any other term given to `exit/2` or `{stop, R, S}` | `{ exit: term }` |
  */
@@ -19,6 +20,7 @@ export type ExitReason =
   | 'kill'
   | 'killed'
   | 'noproc'
+  | 'noconnection'
   | { readonly error: unknown }
   | { readonly exit: unknown };
 

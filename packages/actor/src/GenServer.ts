@@ -1,6 +1,7 @@
 import type { ActorContext } from './ActorContext.ts';
 import type { ActorRef } from './ActorRef.ts';
 import type { ExitReason } from './ExitReason.ts';
+import type { MaybePromise } from './MaybePromise.ts';
 
 /**
  * The caller of a `call`, handed to `handleCall`. Pass it to `reply(from, value)` (or
@@ -27,9 +28,6 @@ export type CallResult<State, Reply> =
 export type NoReplyResult<State> =
   | { readonly noreply: true; readonly state: State; readonly continue?: unknown }
   | { readonly stop: ExitReason; readonly state: State };
-
-/** A value or a promise of it: every callback may be sync or async. */
-export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * The gen_server behaviour. Only `init` is required.

@@ -85,3 +85,80 @@ export class BadReturnError extends ActorError {
     super(`${callback} returned an invalid result: ${String(value)}`);
   }
 }
+
+/**
+ * A message for another node has a part no codec can encode (a function, a `Map`, an instance of a
+ * class without a registered codec, a cycle). Thrown at the sender, by `send`, `cast` and `call`
+ * (which rejects), so that nothing is dropped silently. `path` locates the value (`$.stanza.x`).
+ */
+export class UnencodableMessageError extends ActorError {
+  readonly name = 'UnencodableMessageError';
+  constructor(
+    readonly path: string,
+    readonly kind: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(`cannot send ${kind} at ${path} to another node: register a codec for it`, options);
+  }
+}
+
+/** A message from another node could not be decoded (no codec for its tag, or malformed). */
+export class MessageDecodeError extends ActorError {
+  readonly name = 'MessageDecodeError';
+  constructor(
+    readonly path: string,
+    readonly detail: string,
+    options?: { readonly cause?: unknown },
+  ) {
+    super(`cannot decode a message from another node at ${path}: ${detail}`, options);
+  }
+}
+
+/** Two different codecs for one wire tag or one class. */
+export class CodecConflictError extends ActorError {
+  readonly name = 'CodecConflictError';
+  constructor(
+    readonly tag: string,
+    readonly conflict: 'tag' | 'type',
+  ) {
+    super(`codec ${tag}: another codec is registered for this ${conflict}`);
+  }
+}
+
+/**
+ * An `Error` that crossed nodes (in an exit reason or a message): its original `name` and
+ * `message`; the stack stays on the node that threw it.
+ */
+export class RemoteError extends ActorError {
+  readonly name = 'RemoteError';
+  constructor(
+    readonly originalName: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The target's node is not connected (`noconnection`): a `call` to a node known to be down fails
+ * with it at once, and a `call` waiting when its node goes down fails with it (`gen_server:call`
+ * exits with `{nodedown, Node}`).
+ */
+export class NoConnectionError extends ActorError {
+  readonly name = 'NoConnectionError';
+  readonly reason = 'noconnection' as const;
+  constructor(readonly target: ActorRef) {
+    super(`no connection to ${target.node} (calling ${target.toString()})`);
+  }
+}
+
+/** The distribution was used in a way it does not allow (a second carrier attached, say). */
+export class DistributionError extends ActorError {
+  readonly name = 'DistributionError';
+  constructor(
+    readonly node: string,
+    readonly detail: string,
+  ) {
+    super(`distribution of ${node}: ${detail}`);
+  }
+}

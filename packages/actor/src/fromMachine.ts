@@ -8,6 +8,7 @@ import {
 } from 'xstate';
 import type { ActorContext } from './ActorContext.ts';
 import type { GenServer } from './GenServer.ts';
+import { moduleLogger } from './Logger.ts';
 
 /** The gen_server state of a machine actor: the running xstate actor. */
 export type MachineState<M extends AnyStateMachine> = Actor<M>;
@@ -72,7 +73,10 @@ export function fromMachine<M extends AnyStateMachine>(
         try {
           actor.stop();
         } catch (error) {
-          ctx.logger.error({ actor: ctx.self.toString(), err: error }, 'machine stop threw');
+          moduleLogger(ctx.logger, 'actor').error(
+            { actor: ctx.self.toString(), err: error },
+            'machine stop threw',
+          );
         }
       });
       const snapshot = actor.getSnapshot() as { status: string; error?: unknown };

@@ -9,7 +9,9 @@ export {
   type StartResult,
 } from './ActorSystem.ts';
 export { type Clock, SimulatedClock, systemClock, type TimerHandle } from './Clock.ts';
+export { CodecRegistry, type MessageCodec, type Wire } from './Codecs.ts';
 export { DEFAULTS } from './DEFAULTS.ts';
+export type { Distribution, DistributionPort, DistSignal, RemoteCallFailure } from './Distribution.ts';
 export { type ExitReason, formatReason, isCleanExit } from './ExitReason.ts';
 export {
   ActorError,
@@ -17,9 +19,15 @@ export {
   BadReturnError,
   CallingSelfError,
   CallTimeoutError,
+  CodecConflictError,
+  DistributionError,
   ExitError,
+  MessageDecodeError,
+  NoConnectionError,
   NoProcError,
+  RemoteError,
   StartError,
+  UnencodableMessageError,
 } from './errors.ts';
 export { fromMachine, type GetSnapshot, type MachineState } from './fromMachine.ts';
 export {
@@ -31,11 +39,11 @@ export {
   type InitResult,
   isDownMessage,
   isExitMessage,
-  type MaybePromise,
   type MonitorRef,
   type NoReplyResult,
   type SystemInfo,
 } from './GenServer.ts';
-export { defaultLogger, type Logger, silentLogger } from './Logger.ts';
+export { childLogger, defaultLogger, type Logger, moduleLogger, silentLogger } from './Logger.ts';
+export { andThen, isThenable, type MaybePromise } from './MaybePromise.ts';
 export { type ActorName, Registry, type ViaRegistry } from './Registry.ts';
 export { reply } from './reply.ts';

@@ -1,4 +1,4 @@
-// gen_server semantics (otp-and-actor-anchors.md §1.3): init results, calls, casts, continue,
+// gen_server semantics (OTP's `gen_server` reference manual): init results, calls, casts, continue,
 // deferred replies, async handlers, stop, crash isolation.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,4 @@
-// Registered names (anchors §1.3 "Name registration").
+// Registered names (`gen_server:start_link/4` with `{local, Name}` or `{via, Module, Name}`, `erlang:register/2`).
 import { describe, expect, it } from 'vitest';
 import {
   type ActorRef,

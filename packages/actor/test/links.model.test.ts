@@ -1,4 +1,4 @@
-// Model-based test of exit-signal propagation (anchors §1.1): random link graphs, random trap flags,
+// Model-based test of exit-signal propagation (OTP's exit signals: `link/1`, `process_flag(trap_exit, true)`, the Processes chapter of the Erlang reference manual): random link graphs, random trap flags,
 // random exit/stop events, compared with a small reference model of OTP's rules.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

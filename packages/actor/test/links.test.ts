@@ -1,4 +1,4 @@
-// OTP exit-signal semantics (otp-and-actor-anchors.md §1.1, the reference manual's table).
+// OTP exit-signal semantics (the Erlang reference manual, Processes chapter: the table of what an exit signal does).
 import { describe, expect, it } from 'vitest';
 import type { ActorRef, ExitMessage, ExitReason } from '../src/index.ts';
 import { flush, probe, testSystem } from './helpers.ts';
@@ -101,7 +101,7 @@ const rows: SignalRow[] = [
   },
 ];
 
-describe('exit signals (anchors §1.1 table)', () => {
+describe("exit signals (the reference manual's table)", () => {
   it.each(rows)('$name', async (row) => {
     const { system } = testSystem();
     const receiver = await system.spawn(probe({ trapExit: row.trapping }), undefined);

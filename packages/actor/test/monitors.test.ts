@@ -1,4 +1,4 @@
-// Monitors (anchors §1.1): one-way, DOWN exactly once, noproc for a dead target, independent refs.
+// Monitors (`erlang:monitor/2`, `demonitor/2`): one-way, DOWN exactly once, noproc for a dead target, independent refs.
 import { describe, expect, it } from 'vitest';
 import type { DownMessage, GenServer, MonitorRef } from '../src/index.ts';
 import { flush, probe, testSystem } from './helpers.ts';

@@ -12,14 +12,14 @@ export type Caller =
   | { readonly kind: 'user'; readonly user: string; readonly host: string }
   | { readonly kind: 'anonymous' };
 
-/** The four command policies of `ejabberd_commands` (spec §11.1). */
+/** The four command policies of `ejabberd_commands` (`#ejabberd_commands{policy}`). */
 export type CommandPolicy = 'open' | 'restricted' | 'admin' | 'user';
 
 /** The caller kinds, for tables and documentation. */
 export type CallerKind = Caller['kind'];
 
 /**
- * Which caller kinds each policy admits (spec §11.2, "can_access"). ejabberd delegates this to
+ * Which caller kinds each policy admits (`ejabberd_access_permissions:can_access/2`). ejabberd delegates this to
  * `ejabberd_access_permissions` and its `api_permissions` configuration; this is the fixed default:
  *
  * | policy       | local | admin | user              | anonymous |

@@ -6,7 +6,7 @@ export interface ArgumentIssue {
   readonly message: string;
 }
 
-/** `register` was given a name that is already registered (spec §11.2: "another one already exists"). */
+/** `register` was given a name that is already registered (`ejabberd_commands:register_commands/2`: "another one already exists"). */
 export class DuplicateCommandError extends Error {
   override readonly name = 'DuplicateCommandError' as const;
   readonly command: string;
@@ -19,7 +19,7 @@ export class DuplicateCommandError extends Error {
   }
 }
 
-/** No command of that name, or none with a version ≤ the one asked (spec §11.2: `unknown_command`). */
+/** No command of that name, or none with a version ≤ the one asked (`ejabberd_commands:get_command_definition/2`: `unknown_command`). */
 export class UnknownCommandError extends Error {
   override readonly name = 'UnknownCommandError' as const;
   readonly command: string;
@@ -32,7 +32,7 @@ export class UnknownCommandError extends Error {
   }
 }
 
-/** The caller may not execute the command; nothing was executed (spec §11.2: `access_rules_unauthorized`). */
+/** The caller may not execute the command; nothing was executed (`ejabberd_commands:execute_command2/4`: `access_rules_unauthorized`). */
 export class AccessDeniedError extends Error {
   override readonly name = 'AccessDeniedError' as const;
   readonly command: string;

@@ -22,7 +22,7 @@ export type CommandCallArgs<A extends z.ZodObject, P extends CommandPolicy> = P 
   : z.input<A>;
 
 /**
- * A command (ejabberd's `#ejabberd_commands{}`, spec §11.1): name, tags, descriptions, typed
+ * A command (ejabberd's `#ejabberd_commands{}`): name, tags, descriptions, typed
  * arguments and result as zod schemas, policy and version. Build one with `defineCommand` to keep
  * the literal policy type.
  */

@@ -33,7 +33,7 @@ export interface CommandInfo {
 
 /** Options of `new Commands()`. */
 export interface CommandsOptions {
-  /** Where the global `api_call` hook is run before each command (spec §11.2). @default none */
+  /** Where the global `api_call` hook is run before each command (`ejabberd_commands:execute_command2/4`). @default none */
   readonly hooks?: Hooks;
   /** Where `command_executed` is emitted. @default none */
   readonly events?: EventBus;
@@ -52,7 +52,7 @@ function toIssues(error: z.ZodError): ArgumentIssue[] {
 }
 
 /**
- * The command registry and its in-process entry point (`ejabberd_commands`, spec §11.2). Front
+ * The command registry and its in-process entry point (`ejabberd_commands`). Front
  * ends (CLI, HTTP) come later and call `execute`.
  */
 export class Commands {

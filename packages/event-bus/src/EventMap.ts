@@ -50,7 +50,7 @@ export interface EventMap {
     readonly host?: string;
     readonly error: unknown;
   };
-  /** A hook handler threw or rejected; it was skipped (spec §9.3, "Crashing handlers"). */
+  /** A hook handler threw or rejected; it was skipped (ejabberd_hooks' `safe_apply`). */
   hook_handler_failed: {
     readonly hook: string;
     readonly host: string;

@@ -20,7 +20,7 @@ import type { Caller } from './Caller.ts';
  */
 export interface HookMap {
   /**
-   * Run by `Commands.execute` on the global list before a command's handler (spec §11.2):
+   * Run by `Commands.execute` on the global list before a command's handler (`ejabberd_commands:execute_command2/4`):
    * `(commandName, validatedArgs, caller)`.
    */
   api_call: { args: [command: string, args: Readonly<Record<string, unknown>>, caller: Caller] };
@@ -83,7 +83,7 @@ export type HookHandler<M, K extends keyof M> = M[K] extends {
   ? FoldHandler<T, A>
   : RunHandler<HookArgs<M, K>>;
 
-/** A tracing event delivered to hook subscribers (spec §9.3, "Subscribers"). */
+/** A tracing event delivered to hook subscribers (`ejabberd_hooks:subscribe/5`). */
 export type HookTraceEvent =
   | {
       readonly type: 'before';

@@ -1,4 +1,4 @@
-import { defaultLogger, type Logger } from '@otp-chat/actor';
+import { defaultLogger, isThenable, type Logger, moduleLogger } from '@otp-chat/actor';
 import { DEFAULTS } from './DEFAULTS.ts';
 import type { EventBus } from './EventBus.ts';
 import { HookArityError, InvalidHookSeqError } from './HookError.ts';
@@ -73,14 +73,6 @@ const MAX_ARGS = DEFAULTS.maxHookArgs;
  */
 export const STOP: 'stop' = 'stop';
 
-function isObjectLike(r: unknown): r is object {
-  return (typeof r === 'object' && r !== null) || typeof r === 'function';
-}
-
-function isThenable(r: unknown): r is PromiseLike<unknown> {
-  return isObjectLike(r) && typeof (r as { then?: unknown }).then === 'function';
-}
-
 // Positional calls: no argument array is built on the synchronous path.
 function call(
   fn: AnyFn,
@@ -151,7 +143,7 @@ function toArray(
   return [a0, a1, a2, a3, a4, a5].slice(0, n);
 }
 
-/** Threads subscriber states through one traced run; drops a subscriber that throws (spec §9.3). */
+/** Threads subscriber states through one traced run; drops a subscriber that throws (`ejabberd_hooks:subscribe/5`). */
 class Trace {
   private readonly states: unknown[];
   private readonly alive: boolean[];
@@ -214,8 +206,8 @@ class Trace {
  * - Order: ascending `seq`; equal `seq` run in insertion order (ejabberd sorts ties by module and
  *   function name, which JavaScript functions do not reliably have).
  * - Identity: `(hook, host, handler, seq)`; adding the identical registration twice is a no-op, and
- *   the same handler with another `seq` is a second registration (spec §9.3).
- * - Host lists and the `'global'` list are separate: no fallback between them (spec §9.3).
+ *   the same handler with another `seq` is a second registration (`ejabberd_hooks:add/5`).
+ * - Host lists and the `'global'` list are separate: no fallback between them (`ejabberd_hooks:run/3`).
  * - A handler that throws or rejects is logged, reported as `hook_handler_failed`, and skipped.
  * - When every handler returns synchronously the run is synchronous and allocates nothing; from the
  *   first handler that returns a thenable the rest of the run continues asynchronously.
@@ -227,7 +219,7 @@ export class Hooks<M = HookMap> {
   private order = 0;
 
   constructor(options: HooksOptions = {}) {
-    this.logger = options.logger ?? defaultLogger();
+    this.logger = moduleLogger(options.logger ?? defaultLogger(), 'hooks');
     this.events = options.events;
   }
 
@@ -422,13 +414,12 @@ export class Hooks<M = HookMap> {
         continue;
       }
       if (r === 'stop') return acc;
-      if (isObjectLike(r)) {
-        if (typeof (r as { then?: unknown }).then === 'function') {
-          const args = toArray(n, a0, a1, a2, a3, a4, a5);
-          return this.resume(true, hook, host, list, i, acc, args, null, r as PromiseLike<unknown>);
-        }
-        if (typeof r === 'object' && Object.hasOwn(r, 'stop')) return (r as { stop: unknown }).stop;
+      if (isThenable(r)) {
+        const args = toArray(n, a0, a1, a2, a3, a4, a5);
+        return this.resume(true, hook, host, list, i, acc, args, null, r);
       }
+      if (typeof r === 'object' && r !== null && Object.hasOwn(r, 'stop'))
+        return (r as { stop: unknown }).stop;
       acc = r;
     }
     return acc;

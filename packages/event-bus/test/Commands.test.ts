@@ -38,7 +38,7 @@ const kickUser = (version: number, result: number) =>
     handler: () => result,
   });
 
-describe('Commands registry (spec §11.2)', () => {
+describe('Commands registry (ejabberd_commands:register_commands/2, unregister_commands/1)', () => {
   it('get picks the highest version ≤ the asked one; version ≠ 0 adds the tag v<N>', () => {
     const { commands } = setup();
     commands.register([kickUser(0, 0), kickUser(2, 2)]);
@@ -97,7 +97,7 @@ const callers: Record<Caller['kind'], Caller> = {
   anonymous: { kind: 'anonymous' },
 };
 
-describe('Commands.execute policy (spec §11.2 "can_access"; table in Caller.ts)', () => {
+describe('Commands.execute policy (ejabberd_access_permissions:can_access/2; table in Caller.ts)', () => {
   const table: { policy: CommandPolicy; allowed: Caller['kind'][] }[] = [
     { policy: 'open', allowed: ['local', 'admin', 'user', 'anonymous'] },
     { policy: 'restricted', allowed: ['local'] },
@@ -154,7 +154,7 @@ describe('Commands.execute', () => {
     return { spec, seen };
   };
 
-  it('policy user: injects the caller user and host (spec §11.2 "policy = user")', async () => {
+  it('policy user: injects the caller user and host (ejabberd_commands: policy = user)', async () => {
     const { commands } = setup();
     const { spec, seen } = userCmd();
     commands.register(spec);

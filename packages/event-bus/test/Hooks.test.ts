@@ -46,7 +46,7 @@ const tag =
     log.push(name);
   };
 
-describe('Hooks ordering and identity (spec §9.3 "Ordering")', () => {
+describe('Hooks ordering and identity (ejabberd_hooks:add/5: sorted by seq, then module, then function)', () => {
   it('runs handlers in ascending seq, equal seq in insertion order', () => {
     const { hooks } = setup();
     const [a, b, c, d] = [tag('a'), tag('b'), tag('c'), tag('d')];
@@ -124,7 +124,7 @@ describe('Hooks ordering and identity (spec §9.3 "Ordering")', () => {
   });
 });
 
-describe('Hooks host lists (spec §9.3 "Per host vs global")', () => {
+describe('Hooks host lists (ejabberd_hooks:run/3: per host vs global)', () => {
   it.each([
     { runOn: 'a.example', expected: ['host-a'] },
     { runOn: 'b.example', expected: [] },
@@ -168,7 +168,7 @@ describe('Hooks host lists (spec §9.3 "Per host vs global")', () => {
   });
 });
 
-describe('Hooks return handling (spec §9.3 "Return handling")', () => {
+describe('Hooks return handling (ejabberd_hooks:run/3, run_fold/4: stop and {stop, V})', () => {
   it("run: 'stop' halts the chain, other values continue", () => {
     const { hooks } = setup();
     hooks.add('ping', 'h', tag('a'), 10);
@@ -249,7 +249,7 @@ describe('Hooks return handling (spec §9.3 "Return handling")', () => {
   });
 });
 
-describe('Hooks crashing handlers (spec §9.3 "Crashing handlers")', () => {
+describe('Hooks crashing handlers (ejabberd_hooks: safe_apply)', () => {
   it('run: a throwing handler is logged, reported and skipped', () => {
     const { hooks, records, failures } = setup();
     const boom = new Error('boom');
@@ -354,7 +354,7 @@ describe('Hooks sync and async handlers', () => {
   });
 });
 
-describe('Hooks subscribers (spec §9.3 "Subscribers")', () => {
+describe('Hooks subscribers (ejabberd_hooks:subscribe/5)', () => {
   it('trace before / before_callback / after_callback / after with threaded state', () => {
     const { hooks } = setup();
     const add1 = (acc: number) => acc + 1;

@@ -19,7 +19,7 @@ const TO_ESCAPE = /[ "&'/:<>@]|\\(?=20|22|26|27|2f|3a|3c|3e|40|5c)/g;
 
 /**
  * XEP-0106 escaping of a localpart: ` "&'/:<>@` become `\20 \22 \26 \27 \2f \3a \3c \3e \40`, and a
- * `\` becomes `\5c` only where it starts one of those ten sequences (§4.2). The result still has to
+ * `\` becomes `\5c` only where it starts one of those ten sequences (XEP-0106 §4.2). The result still has to
  * pass `nodeprep`.
  *
  * @throws {InvalidJidError} (`local`, `malformed`, U+0020) for a leading or trailing space, which
@@ -35,7 +35,7 @@ export function escapeLocal(local: string): string {
 }
 
 /**
- * XEP-0106 unescaping of a localpart (§4.3): each of the ten escape sequences (lowercase hex, as
+ * XEP-0106 unescaping of a localpart (XEP-0106 §4.3): each of the ten escape sequences (lowercase hex, as
  * the XEP writes them) becomes its character; any other `\` is left as is.
  * @example unescapeLocal('d\\27artagnan\\40musketeers') // "d'artagnan@musketeers"
  */

@@ -4,8 +4,8 @@ import { checkPrepared, checkRaw } from './internal/limits.ts';
 import { NODEPREP, prepare } from './internal/prepare.ts';
 
 /**
- * Prepares a localpart with the stringprep nodeprep profile (RFC 3920 appendix A, RFC 6122
- * §2.3), as ejabberd's `jid:nodeprep/1`: B.1 and B.2 mapping, NFKC, prohibited output
+ * Prepares a localpart with the stringprep nodeprep profile (RFC 3920 appendix A,
+ * RFC 6122 §2.3), as ejabberd's `jid:nodeprep/1`: B.1 and B.2 mapping, NFKC, prohibited output
  * (C.1.1–C.9 plus `"&'/:<>@`), bidi rules, unassigned code points refused, 1..1023 bytes of UTF-8
  * before and after preparation. `''` (no localpart) prepares to `''`.
  *

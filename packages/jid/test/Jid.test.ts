@@ -37,7 +37,7 @@ describe('parseJid: RFC 7622 §3.2 splitting (before preparation)', () => {
     expect(j.toString()).toBe(input);
   });
 
-  // spec §3.2 / §3.1: an empty part after a present separator, or no domain.
+  // RFC 7622 §3.2 / §3.1: an empty part after a present separator, or no domain.
   const invalid: [string, string, string][] = [
     ['@example.com', 'local', 'empty'],
     ['juliet@', 'domain', 'empty'],

@@ -1,6 +1,6 @@
 /**
  * The defaults of `@otp-chat/redis-backend`, each with its ejabberd counterpart where one exists
- * (spec §6.3, §8, §13). Every {@link RedisBackendOptions} field falls back to these.
+ * (`ejabberd_sm_redis`, `ejabberd_sm`'s `sm_cache` and their options). Every {@link RedisBackendOptions} field falls back to these.
  */
 export const DEFAULTS = Object.freeze({
   /** Redis URL. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type Clock, type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { type Clock, type Logger, moduleLogger, silentLogger, systemClock } from '@otp-chat/actor';
 import type { Backend, BackendInitContext, Session } from '@otp-chat/session-manager';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './DEFAULTS.ts';
@@ -17,7 +17,7 @@ export interface RedisBackendOptions {
   readonly prefix?: string;
   /** The backend's name in logs and errors. @default 'redis' */
   readonly name?: string;
-  /** Whether per-user reads are cached (spec §8, `sm_use_cache`). @default true */
+  /** Whether per-user reads are cached (`sm_use_cache`). @default true */
   readonly cache?: boolean;
   readonly cacheSize?: number;
   readonly cacheLifetimeMs?: number;
@@ -44,12 +44,10 @@ interface PendingWrite {
 export type RedisBackendStatus = 'stopped' | 'ready' | 'unavailable';
 
 const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
-/** The incarnation of an `init` called without one (by hand): only the first such `init` cleans. */
-const FIRST_RUN: unique symbol = Symbol('first run');
 
 /**
- * The Redis session store, ejabberd's `ejabberd_sm_redis` (spec §6.3) without its weak spots
- * (spec §7, §8, §14):
+ * The Redis session store, ejabberd's `ejabberd_sm_redis` without its weak spots
+ * (no clean-up of a dead node, backend errors cached as "no sessions", processone/ejabberd#1905 and #1271):
  *
  * - ejabberd's layout under a prefix ({@link RedisKeys}); each `setSession` / `deleteSession` is one
  *   `MULTI` of the three hash writes, the `PUBLISH` that invalidates other nodes' caches, and an
@@ -72,7 +70,7 @@ const FIRST_RUN: unique symbol = Symbol('first run');
  *
  * `init` may be called again after `stop` (it reconnects) or on a running backend (an actor
  * restarted by its supervisor: it keeps its connections and pending writes, flushes the cache and
- * resubscribes). Either way it cleans this node's rows only once per node incarnation.
+ * resubscribes).
  */
 export class RedisBackend implements Backend {
   readonly name: string;
@@ -93,14 +91,13 @@ export class RedisBackend implements Backend {
   private readonly hosts = new Set<string>();
   private logger: Logger = silentLogger;
   private node = '';
+  /** This run's marker value, set by the first successful `init` ('' before). */
   private incarnationMark = '';
   private storeLost: (() => void) | undefined;
   private replaying = false;
   private replayAgain = false;
   private mainDown = false;
   private syncWaiters: (() => void)[] = [];
-  /** The incarnation whose start cleaned this node's leftover rows (`FIRST_RUN` without one). */
-  private cleanedFor: string | typeof FIRST_RUN | undefined;
   private readonly keyMemo = new Map<string, Map<string, string>>();
   private keyMemoSize = 0;
   private readonly keyMemoMax: number;
@@ -137,38 +134,24 @@ export class RedisBackend implements Backend {
   }
 
   /**
-   * Connects both connections, subscribes to the invalidation channel and, once per node
-   * incarnation, cleans the rows a previous run of this node left (spec §6.3 `clean_table`).
-   * Rejects with {@link BackendUnavailableError} when Redis cannot be reached.
+   * Connects both connections and subscribes to the invalidation channel. Rejects with
+   * {@link BackendUnavailableError} when Redis cannot be reached. It deletes nothing: the session
+   * manager removes this node's leftover rows at its start with `cleanNode(node)`, hooks included
+   * (ejabberd's `clean_table` at init ran none).
    *
    * On a running backend (its actor crashed and the backend supervisor restarted it) `init` keeps
    * both connections, so writes in flight and writes waiting for replay are not lost: it flushes
-   * the cache, subscribes again and replays. Rows are cleaned only when the incarnation changes
-   * (`context.incarnation`, new at each start of the session manager) or, without one, at the
-   * first successful `init` of this object: a restart never deletes the rows of live connections.
+   * the cache, subscribes again and replays.
    */
   async init(context: BackendInitContext): Promise<void> {
-    this.logger = context.logger;
+    this.logger = moduleLogger(context.logger, 'redis_backend');
     this.node = context.node;
     this.storeLost = context.storeLost;
     for (const h of context.hosts) this.hosts.add(h);
     const main = this.main;
     if (main !== undefined && main.status !== 'end') await this.resume(main);
     else await this.connect(context);
-    const incarnation = context.incarnation ?? FIRST_RUN;
-    if (this.cleanedFor === undefined || (incarnation !== FIRST_RUN && incarnation !== this.cleanedFor)) {
-      for (const host of this.hosts) {
-        const removed = await this.cleanHost(host, this.node, false, undefined);
-        if (removed > 0) {
-          this.logger.info(
-            { backend: this.name, host, node: this.node, removed },
-            'removed the sessions of a previous run of this node',
-          );
-        }
-      }
-      this.cleanedFor = incarnation;
-    }
-    this.incarnationMark = typeof incarnation === 'string' ? incarnation : this.instanceId;
+    this.incarnationMark = context.incarnation ?? this.instanceId;
     await this.markAlive();
   }
 
@@ -261,13 +244,15 @@ export class RedisBackend implements Backend {
   }
 
   /**
-   * Removes every row whose connection lives on `node`, in bounded Lua batches over the node
-   * index, and returns the removed rows. Every node's cache is invalidated.
+   * Removes every row whose connection lives on `node`, one Lua batch of at most about
+   * `cleanBatchSize` rows at a time over the node index, and yields each batch's removed rows
+   * (every node's cache is invalidated per batch). Consumed lazily: a batch is removed when it is
+   * asked for, so the caller's work on one batch (hooks) bounds the memory and paces the clean-up.
+   * Iterating fails with {@link BackendUnavailableError} when Redis is away; what was yielded
+   * before stays removed.
    */
-  async cleanNode(node: string): Promise<readonly Session[]> {
-    const out: Session[] = [];
-    for (const host of this.hosts) await this.cleanHost(host, node, true, out);
-    return out;
+  async *cleanNode(node: string): AsyncGenerator<readonly Session[]> {
+    for (const host of [...this.hosts]) yield* this.cleanHost(host, node);
   }
 
   /** False: this backend caches per-user reads itself (pub/sub invalidated). */
@@ -376,7 +361,7 @@ export class RedisBackend implements Backend {
     }
     this.cache.flush();
     void this.replay();
-    if (wasDown && this.cleanedFor !== undefined) void this.checkStoreLost(main);
+    if (wasDown && this.incarnationMark !== '') void this.checkStoreLost(main);
   }
 
   private onMainClose(main: Redis): void {
@@ -557,23 +542,17 @@ export class RedisBackend implements Backend {
   }
 
   /**
-   * Runs the clean-up script over `<prefix>:<host>:node:<node>` until the HSCAN cursor is back to 0.
-   * Each batch is bounded by `cleanBatchSize`; rows are decoded into `out` when given.
+   * Runs the clean-up script over `<prefix>:<host>:node:<node>` until the HSCAN cursor is back to 0,
+   * yielding the rows each batch removed (decoded). Each batch is bounded by `cleanBatchSize`.
    */
-  private async cleanHost(
-    host: string,
-    node: string,
-    returnRows: boolean,
-    out: Session[] | undefined,
-  ): Promise<number> {
-    const main = this.main;
-    if (main === undefined || main.status !== 'ready') throw this.unavailable('cleanNode');
+  private async *cleanHost(host: string, node: string): AsyncGenerator<readonly Session[]> {
     const batch = this.options.cleanBatchSize ?? DEFAULTS.cleanBatchSize;
     const nodeKey = this.keys.node(host, node);
     const serverKey = this.keys.server(host);
     let cursor = '0';
-    let total = 0;
     do {
+      const main = this.main;
+      if (main === undefined || main.status !== 'ready') throw this.unavailable('cleanNode');
       let reply: unknown;
       try {
         reply = await main.eval(
@@ -583,7 +562,7 @@ export class RedisBackend implements Backend {
           serverKey,
           cursor,
           batch,
-          returnRows ? '1' : '0',
+          '1',
           this.keys.channel,
           this.instanceId,
         );
@@ -593,14 +572,10 @@ export class RedisBackend implements Backend {
       const r = reply as unknown[];
       cursor = String(r[0]);
       const removed = Number(r[1]);
-      total += removed;
       if (removed > 0) this.cache.flush();
-      if (out !== undefined && r.length > 2) {
-        for (const s of this.decodeAll(r.slice(2).map(String), nodeKey)) out.push(s);
-      }
       this.logger.debug({ backend: this.name, event: 'clean_batch', host, node, removed }, 'clean-up batch');
+      if (r.length > 2) yield this.decodeAll(r.slice(2).map(String), nodeKey);
     } while (cursor !== '0');
-    return total;
   }
 
   /** Replays the writes that failed while Redis was unreachable; the last intent per row wins. */

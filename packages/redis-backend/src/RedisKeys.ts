@@ -1,7 +1,7 @@
 import type { Session } from '@otp-chat/session-manager';
 
 /**
- * The key layout of the Redis backend, ejabberd's (spec §6.3) under a configurable prefix:
+ * The key layout of the Redis backend, `ejabberd_sm_redis`'s under a configurable prefix:
  *
  * | key | type | field | value |
  * |---|---|---|---|

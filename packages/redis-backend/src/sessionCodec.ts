@@ -10,7 +10,7 @@ const EMPTY_INFO = Object.freeze({});
 /**
  * Encodes a row as a compact, versioned JSON array:
  * `[1, time, counter, node, refNode, refId, luser, lserver, lresource, priority|null, info?]`
- * (`info` omitted when empty). ejabberd stores `term_to_binary(#session{})` (spec §6.3).
+ * (`info` omitted when empty). ejabberd stores `term_to_binary(#session{})` (`ejabberd_sm_redis:set_session/1`).
  */
 export function encodeSession(s: Session): string {
   const sid = s.sid;

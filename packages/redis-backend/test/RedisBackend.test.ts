@@ -1,7 +1,7 @@
 import { type Logger, silentLogger, systemClock } from '@otp-chat/actor';
 import { eventually } from '@otp-chat/actor/testing';
 import type { Session } from '@otp-chat/session-manager';
-import { makeRow } from '@otp-chat/session-manager/testing';
+import { cleanedRows, makeRow } from '@otp-chat/session-manager/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend, type RedisBackendOptions } from '../src/RedisBackend.ts';
@@ -68,7 +68,7 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     return b;
   }
 
-  describe('layout (spec §6.3)', () => {
+  describe('layout (ejabberd_sm_redis)', () => {
     it('writes the user hash, the server hash and the node index, and removes all three', async () => {
       const b = await start();
       const p = b.keys.prefix;
@@ -114,7 +114,7 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     });
   });
 
-  describe('cache (spec §8)', () => {
+  describe('cache (ejabberd_sm sm_cache, better)', () => {
     it('serves a warm per-user read synchronously, from the write itself', async () => {
       const b = await start();
       await b.setSession(makeRow('alice', A, 'r', 1));
@@ -189,8 +189,8 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     });
   });
 
-  describe('node clean-up (spec §6.3 clean_table, §7, §14 #1905, MongooseIM#406)', () => {
-    it('a restarted node cleans its previous incarnation, and only its own rows', async () => {
+  describe('node clean-up (ejabberd_sm_redis:clean_table/1, processone/ejabberd#1905, esl/MongooseIM#406)', () => {
+    it("init deletes nothing; cleanNode removes a restarted node's previous rows, and only its own", async () => {
       const prefix = uniquePrefix('restart');
       const first = await start({ prefix }, 'node1');
       const other = await start({ prefix }, 'node2');
@@ -200,32 +200,41 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
       await other.setSession(theirs);
       await first.stop(); // a crash: rows stay behind
       const again = await start({ prefix }, 'node1');
+      expect(keys(await again.getSessions())).toEqual(keys([...mine, theirs]));
+      // The session manager does this at its start, and runs the hooks of each removed row.
+      expect(keys(await cleanedRows(again.cleanNode('node1')))).toEqual(keys(mine));
       expect(keys(await again.getSessions())).toEqual([theirs.sid.key()]);
       expect(keys(await other.getSessions('alice', A))).toEqual([theirs.sid.key()]);
     });
 
-    // The count and the batch sizes are what this pins; the time and heap of a 100k clean-up are
-    // figures of bench/redis-backend.ts (FIGURE clean-100k-*), never assertions here.
-    it('cleans 20k rows in bounded batches (never one huge read)', async () => {
+    // The count, the batch sizes and the laziness are what this pins; the time and heap of a 100k
+    // clean-up are figures of bench/redis-backend.ts (FIGURE clean-100k-*), never assertions here.
+    it('cleans 20k rows in bounded batches, one Lua call per batch asked for (never one huge read)', async () => {
       const prefix = uniquePrefix('big');
       const lines: LogLine[] = [];
       // Write the rows of node 'big' straight into Redis in ejabberd's layout, pipelined.
       const writer = new RedisBackend({ url: redis.url, prefix });
+      const k = writer.keys;
       const N = 20_000;
-      await writeDeadNodeRows(admin, writer.keys, A, 'big', N);
-      const b = await start({ prefix, cleanBatchSize: 1000 }, 'big', capturingLogger(lines));
-      const k = b.keys;
-      const batches = lines.filter((l) => l.obj.event === 'clean_batch' && l.obj.host === A);
-      const sizes = batches.map((l) => l.obj.removed as number);
+      await writeDeadNodeRows(admin, k, A, 'big', N);
+      const b = await start({ prefix, cleanBatchSize: 1000 }, 'other', capturingLogger(lines));
+      const sizes: number[] = [];
+      for await (const batch of b.cleanNode('big')) {
+        sizes.push(batch.length);
+        // Lazily: the next batch is not removed before this one is asked for.
+        if (sizes.length === 1) expect(await admin.hlen(k.server(A))).toBe(N - batch.length);
+      }
+      const logged = lines.filter((l) => l.obj.event === 'clean_batch' && l.obj.host === A);
       expect(sizes.reduce((a, n) => a + n, 0)).toBe(N);
-      expect(batches.length).toBeGreaterThanOrEqual(N / 2000);
+      expect(logged.map((l) => l.obj.removed)).toEqual(sizes);
+      expect(sizes.length).toBeGreaterThanOrEqual(N / 2000);
       expect(Math.max(...sizes)).toBeLessThanOrEqual(2000);
       expect(await admin.hlen(k.server(A))).toBe(0);
       expect(await admin.exists(k.node(A, 'big'), k.user('u1', A), k.user(`u${N - 1}`, A))).toBe(0);
       expect(await b.getSessions(A)).toEqual([]);
     });
 
-    it('cleanNode returns the removed rows and invalidates every cache', async () => {
+    it('cleanNode yields the removed rows and invalidates every cache', async () => {
       const prefix = uniquePrefix('clean');
       const n1 = await start({ prefix }, 'node1');
       const n2 = await start({ prefix }, 'node2');
@@ -234,13 +243,13 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
       await n1.setSession(dead);
       await n1.setSession(live);
       expect(keys(await n2.getSessions('alice', A))).toEqual(keys([dead, live]));
-      expect(keys(await n1.cleanNode('node3'))).toEqual([dead.sid.key()]);
+      expect(keys(await cleanedRows(n1.cleanNode('node3')))).toEqual([dead.sid.key()]);
       await waitUntil(() => !Array.isArray(n2.getSessions('alice', A)));
       expect(keys(await n2.getSessions('alice', A))).toEqual([live.sid.key()]);
     });
   });
 
-  describe('init on a restarted backend actor (the same incarnation) never cleans live rows', () => {
+  describe('init on a restarted backend actor', () => {
     const ctx = (incarnation?: string) => ({
       node: 'node1',
       hosts: HOSTS,
@@ -249,38 +258,22 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
       ...(incarnation === undefined ? {} : { incarnation }),
     });
 
-    it('the same incarnation keeps this node’s rows; a new incarnation cleans them', async () => {
-      const b = new RedisBackend({ url: redis.url, prefix: uniquePrefix('inc') });
+    it('never deletes rows, whatever the incarnation (the session manager cleans at its start)', async () => {
+      const prefix = uniquePrefix('inc');
+      const b = new RedisBackend({ url: redis.url, prefix });
       started.push(b);
       await b.init(ctx('run-1'));
       const mine = [makeRow('alice', A, 'r', 1), makeRow('bob', 'b.example', 'r', 2)];
       for (const r of mine) await b.setSession(r);
       await b.init(ctx('run-1')); // the backend actor crashed and was restarted
       expect(keys(await b.getSessions())).toEqual(keys(mine));
-      await b.init(ctx('run-1'));
-      expect(keys(await b.getSessions('alice', A))).toEqual([mine[0]!.sid.key()]);
       await b.stop();
-      await b.init(ctx('run-2')); // the session manager started again: leftovers go
-      expect(await b.getSessions()).toEqual([]);
-    });
-
-    it('without an incarnation, only the first successful init of the object cleans', async () => {
-      const prefix = uniquePrefix('noinc');
-      const b = new RedisBackend({ url: redis.url, prefix });
-      started.push(b);
-      await b.init(ctx());
-      const row = makeRow('alice', A, 'r', 1);
-      await b.setSession(row);
-      await b.init(ctx());
-      expect(keys(await b.getSessions())).toEqual([row.sid.key()]);
-      await b.stop();
-      await b.init(ctx());
-      expect(keys(await b.getSessions())).toEqual([row.sid.key()]);
-      // A new object for the same node is a new run: it cleans.
+      await b.init(ctx('run-2'));
+      expect(keys(await b.getSessions())).toEqual(keys(mine));
       const fresh = new RedisBackend({ url: redis.url, prefix });
       started.push(fresh);
       await fresh.init(ctx());
-      expect(await fresh.getSessions()).toEqual([]);
+      expect(keys(await fresh.getSessions())).toEqual(keys(mine));
     });
 
     it('a restart init keeps the connections and flushes the cache', async () => {
@@ -302,7 +295,7 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     await b.init({ node: 'node1', hosts: HOSTS, logger: silentLogger, clock: systemClock });
     expect(b.status).toBe('ready');
     expect(keys(await b.getSessions('alice', A))).toHaveLength(1);
-    await b.cleanNode('node9');
+    await cleanedRows(b.cleanNode('node9'));
   });
 });
 

@@ -9,7 +9,7 @@ import {
   uniquePrefix,
 } from '../src/testing/index.ts';
 
-// The shared backend contract (spec §6.1, §7, §16) on a real Redis, with and without the cache.
+// The shared backend contract (the `Backend` interface of @otp-chat/session-manager) on a real Redis, with and without the cache.
 describe.skipIf(!canRunRedisTests('RedisBackend conformance'))('RedisBackend on a real Redis', () => {
   let redis: TestRedis;
   beforeAll(async () => {

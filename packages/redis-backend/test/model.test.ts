@@ -12,7 +12,7 @@ import {
 /** Runs on Redis (about 15 ms each: a session manager on a fresh prefix); `REDIS_MODEL_RUNS=5000` for a long run. */
 const RUNS = Number(process.env.REDIS_MODEL_RUNS ?? 300);
 
-// The session manager's model-based test (`ejabberd_sm:do_route/1`, `route_message/1`, replacement and `max_user_sessions`) on RedisBackend: the same
+// The session manager's model-based test (`ejabberd_sm:do_route/1` to a full JID, `route_message/1`, replacement and `max_user_sessions`) on RedisBackend: the same
 // command sequences and reference model as on the memory backend, each run on a fresh key prefix
 // (both connections, the subscription and the start-up clean-up included), then its keys deleted.
 describe.skipIf(!canRunRedisTests('SessionManager model on RedisBackend'))('RedisBackend', () => {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SessionDecodeError } from '../src/errors.ts';
 import { decodeSession, encodeSession } from '../src/sessionCodec.ts';
 
-describe('sessionCodec (compact versioned JSON, spec §6.3 values)', () => {
+describe('sessionCodec (compact versioned JSON, as the values of ejabberd_sm_redis hashes)', () => {
   it.each([
     ['no priority, no info', makeRow('alice', 'a.example', 'r', 1)],
     [

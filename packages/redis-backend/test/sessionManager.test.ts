@@ -1,11 +1,19 @@
 import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
 import { eventually } from '@otp-chat/actor/testing';
+import { Hooks } from '@otp-chat/event-bus';
 import { jid } from '@otp-chat/jid';
 import { SessionManager } from '@otp-chat/session-manager';
 import { backendActors } from '@otp-chat/session-manager/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../src/RedisBackend.ts';
-import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '../src/testing/index.ts';
+import {
+  canRunRedisTests,
+  startTestRedis,
+  type TestRedis,
+  uniquePrefix,
+  writeDeadNodeRows,
+} from '../src/testing/index.ts';
 
 const HOST = 'example.com';
 
@@ -69,7 +77,7 @@ describe.skipIf(!canRunRedisTests('SessionManager on RedisBackend'))('SessionMan
     expect(n1.backend.status).toBe('stopped');
   });
 
-  it('a crashed backend actor is restarted without wiping this node’s live sessions (init cleans once per incarnation)', async () => {
+  it('a crashed backend actor is restarted without wiping this node’s live sessions; a new start cleans the leftovers, hooks run', async () => {
     const prefix = uniquePrefix('sm-restart');
     const system = new ActorSystem({ node: 'node1', logger: silentLogger });
     const backend = new RedisBackend({ url: redis.url, prefix });
@@ -102,15 +110,83 @@ describe.skipIf(!canRunRedisTests('SessionManager on RedisBackend'))('SessionMan
     await sm.closeSession(sids[1]!, 'bob', HOST, 'laptop');
     expect(await sm.connectedUsers()).toEqual([`alice@${HOST}/phone`]);
 
-    // A new start of the session manager is a new incarnation: this node's leftovers are cleaned.
+    // A new start of the session manager is a new incarnation: this node's leftovers are cleaned,
+    // each with its sm_remove_connection_hook (alice's connection ignores system-shutdown here).
     await sm.stop();
+    const hooks = new Hooks();
+    const removed: string[] = [];
+    hooks.add(
+      'sm_remove_connection_hook',
+      HOST,
+      (_sid, jid) => {
+        removed.push(jid.toString());
+      },
+      50,
+    );
     const again = await SessionManager.start({
       system,
       hosts: [HOST],
       backends: { [HOST]: backend },
+      hooks,
       logger: silentLogger,
     });
     expect(await again.connectedUsersNumber()).toBe(0);
+    expect(removed).toEqual([`alice@${HOST}/phone`]);
     await again.stop();
   });
+  // The count and the interleaving are pinned here; the time of a 100k clean-up is a figure of
+  // bench/redis-backend.ts (FIGURE clean-100k-ms).
+  it('20k rows of a dead node cleaned in batches with a hook each, while routing to live sessions goes on', async () => {
+    const prefix = uniquePrefix('sm-20k');
+    const N = 20_000;
+    // The dead node's rows, written straight into Redis in the backend's layout (pipelined).
+    const admin = new Redis(redis.url);
+    await writeDeadNodeRows(admin, new RedisBackend({ url: redis.url, prefix }).keys, HOST, 'dead', N);
+    admin.disconnect();
+    const hooks = new Hooks();
+    let removed = 0;
+    // Halfway, a hook holds the clean-up until the test lets it go: routing must go on meanwhile.
+    let release!: () => void;
+    const halfway = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    hooks.add(
+      'sm_remove_connection_hook',
+      HOST,
+      () => {
+        removed++;
+        return removed === N / 2 ? halfway : undefined;
+      },
+      50,
+    );
+    const system = new ActorSystem({ node: 'survivor', logger: silentLogger });
+    const sm = await SessionManager.start({
+      system,
+      hosts: [HOST],
+      hooks,
+      backends: { [HOST]: new RedisBackend({ url: redis.url, prefix }) },
+      logger: silentLogger,
+    });
+    const live = await system.spawn(recorder, undefined);
+    await sm.openSession(sm.makeSid(live), 'bob', HOST, 'phone', 0);
+    const cleaning = sm.cleanNode('dead');
+    await eventually(
+      'the clean-up to reach its halfway hook',
+      () => removed,
+      (n) => n === N / 2,
+      30_000,
+    );
+    for (let i = 0; i < 5; i++) void sm.route(jid('bob', HOST, 'phone'), { type: 'during', i });
+    await eventually(
+      'five messages routed while the clean-up is held halfway',
+      () => system.call(live, 'inbox') as Promise<unknown[]>,
+      (inbox) => inbox.length === 5,
+    );
+    expect(removed).toBe(N / 2);
+    release();
+    expect(await cleaning).toBe(N);
+    expect(removed).toBe(N);
+    expect(await sm.connectedUsers()).toEqual([`bob@${HOST}/phone`]);
+    await sm.stop();
+  }, 60_000);
 });

@@ -65,8 +65,8 @@ class ChildNode {
   }
 }
 
-// Two session managers in two Node processes on one Redis (spec §6.3: the layout and the pub/sub
-// invalidation are what nodes share; §8: every node's cache is invalidated by the others' writes).
+// Two session managers in two Node processes on one Redis (as `ejabberd_sm_redis`: the layout and the
+// pub/sub invalidation are what nodes share; every node's cache is invalidated by the others' writes).
 describe.skipIf(!canRunRedisTests('two session managers in two processes on one Redis'))(
   'two session managers in two processes on one Redis',
   () => {
@@ -187,11 +187,11 @@ describe.skipIf(!canRunRedisTests('two session managers in two processes on one 
       expect(await sm.connectedUsers()).toEqual([`bob@${HOST}/laptop`]);
     });
 
-    it('the child exits when asked; its rows stay until its node is cleaned (spec §7)', async () => {
+    it('the child exits when asked; its rows stay until its node is cleaned (as ejabberd_sm_redis)', async () => {
       const c = child!;
       await c.request({ op: 'exit' });
       expect(await c.exited).toBe(0);
-      // Its rows stay behind (no node-down clean-up in Redis, spec §7) until its node cleans them:
+      // Its rows stay behind (no node-down clean-up in Redis, as ejabberd_sm_redis) until its node cleans them:
       // here the parent does it for the dead node, as a cluster's node-down handler would.
       expect(await sm.getUserResources('bob', HOST)).toEqual(['laptop']);
       expect(await sm.cleanNode('child')).toBe(1);

@@ -1,8 +1,13 @@
-import type { Clock, Logger } from '@otp-chat/actor';
+import type { Clock, Logger, MaybePromise } from '@otp-chat/actor';
 import type { Session } from './Session.ts';
 
-/** A value or a promise of it: the memory backend answers synchronously, network backends do not. */
-export type MaybePromise<T> = T | Promise<T>;
+/**
+ * What `cleanNode` answers: the removed rows (at once, or as a promise), or an async iterable of
+ * batches of them, which a backend whose store may hold many rows of a node should prefer: the
+ * session manager runs the hooks of each batch before it asks for the next, so neither side holds
+ * every row at once.
+ */
+export type CleanNodeResult = MaybePromise<readonly Session[]> | AsyncIterable<readonly Session[]>;
 
 /** What a backend's `init` receives. */
 export interface BackendInitContext {
@@ -31,14 +36,14 @@ export interface BackendInitContext {
 }
 
 /**
- * The session store contract, ejabberd's `ejabberd_sm` backend behaviour (spec §6.1), plus the
- * node clean-up ejabberd only has for mnesia (spec §7, §16). Every backend runs the conformance
+ * The session store contract, ejabberd's `ejabberd_sm` backend behaviour (its `-callback`s), plus
+ * the node clean-up ejabberd only has for mnesia (`ejabberd_sm_mnesia`'s `mnesia_down` handler). Every backend runs the conformance
  * suite of `@otp-chat/session-manager/testing`.
  *
  * - Rows are {@link Session}s, immutable; `setSession` is an **upsert keyed by sid** (the same sid
  *   overwrites the row, whatever else changed).
  * - `deleteSession` removes the row with that sid, and only that row (delete by exact key, never
- *   by user or resource: spec §14.14). Deleting a missing row is not an error.
+ *   by user or resource: esl/MongooseIM#4788). Deleting a missing row is not an error.
  * - Reads return every row, duplicates for one resource included: de-duplication ("newest sid
  *   wins") is the session manager's job.
  * - A failure is a thrown error or a rejected promise, never an empty answer: the session manager
@@ -72,10 +77,12 @@ export interface Backend {
   getSessions(luser: string, lserver: string): MaybePromise<readonly Session[]>;
   /**
    * Removes every row whose connection lives on `node` and returns the removed rows, so that the
-   * session manager can run the session-removed hooks for them. Used at start-up for this node's
-   * leftovers and when a cluster node goes down.
+   * session manager can run the session-removed hooks for them: all at once, or (better for a big
+   * store) as an async iterable of bounded batches, each removed before it is yielded. Used at
+   * start-up for this node's leftovers and when a cluster node goes down. A failure is a throw or
+   * rejection (of the call or of the iteration); the rows yielded before it stay removed.
    */
-  cleanNode(node: string): MaybePromise<readonly Session[]>;
+  cleanNode(node: string): CleanNodeResult;
   /**
    * Whether the session manager should cache per-user reads for `lserver` (`use_cache/1`).
    * @default false when absent (ejabberd defaults to the `sm_use_cache` option instead)

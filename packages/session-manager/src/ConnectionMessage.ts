@@ -1,9 +1,9 @@
 import type { Element } from '@xmpp/xml';
 
 /**
- * `{route, Packet}`: a stanza for the connection to write to its client (spec §3.2). `smCopy` is
+ * `{route, Packet}`: a stanza for the connection to write to its client (`ejabberd_sm:do_route/1`). `smCopy` is
  * ejabberd's `sm_copy` meta: true on the non-primary copies of a bare-JID message delivered to
- * several resources at the same priority (spec §3.3), so that archiving and carbons act once.
+ * several resources at the same priority (`ejabberd_sm:route_message/1`), so that archiving and carbons act once.
  * Treat `stanza` as immutable: one element may be delivered to several connections.
  */
 export interface RouteMessage {
@@ -14,26 +14,26 @@ export interface RouteMessage {
 
 /**
  * `replaced`: a newer session took this full JID, or `maxUserSessions` kicked this (oldest)
- * session (spec §4.3, §4.6). The connection sends `<conflict/>` "Replaced by new connection" and
+ * session (`ejabberd_sm:check_existing_resources/4`, `check_max_sessions/2`). The connection sends `<conflict/>` "Replaced by new connection" and
  * closes; closing runs `closeSession`.
  */
 export interface ReplacedMessage {
   readonly type: 'replaced';
 }
 
-/** `kick`: an administrator kicked the session (spec §4.7). `<policy-violation/>` "has been kicked". */
+/** `kick`: an administrator kicked the session (`ejabberd_sm:kick_user/3`). `<policy-violation/>` "has been kicked". */
 export interface KickMessage {
   readonly type: 'kick';
 }
 
-/** `{exit, Reason}`: the user was removed or `kick_session` ran (spec §3.1). `<conflict/>` with `reason`. */
+/** `{exit, Reason}`: the user was removed or `kick_session` ran (`ejabberd_sm:route/2`). `<conflict/>` with `reason`. */
 export interface SessionExitMessage {
   readonly type: 'exit';
   readonly reason: string;
 }
 
 /**
- * The session manager is stopping (spec §1.2 `terminate`): `<system-shutdown/>` on a single node,
+ * The session manager is stopping (`ejabberd_sm:terminate/2`): `<system-shutdown/>` on a single node,
  * `<reset/>` in a cluster (so that clients reconnect elsewhere).
  */
 export interface ShutdownMessage {
@@ -50,7 +50,7 @@ export interface ReregisterMessage {
   readonly type: 'reregister';
 }
 
-/** Every message the session manager itself sends to a connection actor (spec §5.2). */
+/** Every message the session manager itself sends to a connection actor (`ejabberd_sm:c2s_handle_info/2`). */
 export type ConnectionMessage =
   | RouteMessage
   | ReplacedMessage
@@ -84,12 +84,12 @@ export interface StreamErrorSpec {
   /** The RFC 6120 §4.9.3 condition element name. */
   readonly condition: 'conflict' | 'policy-violation' | 'system-shutdown' | 'reset';
   readonly text?: string;
-  /** True for `kick`: run the `sm_kick_user` hook (spec §5.2). */
+  /** True for `kick`: run the `sm_kick_user` hook (`ejabberd_sm:c2s_handle_info/2`). */
   readonly runKickHook?: true;
 }
 
 /**
- * What a connection does with a control message, ejabberd_sm's `c2s_handle_info/2` (spec §5.2):
+ * What a connection does with a control message, ejabberd_sm's `c2s_handle_info/2`:
  * the stream error to send, after which it closes. `undefined` for `route` and `reregister`.
  */
 export function streamErrorFor(message: ConnectionMessage): StreamErrorSpec | undefined {

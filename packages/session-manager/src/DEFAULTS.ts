@@ -1,5 +1,5 @@
 /**
- * The defaults of `@otp-chat/session-manager`, each with its ejabberd counterpart (spec §13).
+ * The defaults of `@otp-chat/session-manager`, each with its ejabberd counterpart (ejabberd's option of that name).
  */
 export const DEFAULTS = Object.freeze({
   /** Registered name of the session manager actor (ejabberd registers `ejabberd_sm`). */
@@ -24,7 +24,7 @@ export const DEFAULTS = Object.freeze({
   /** The reason sent to a removed user's connections (`disconnect_removed_user/2`). */
   userRemovedReason: 'User removed',
   /**
-   * The backend supervisor (ejabberd's `ejabberd_backend_sup`, spec §1.1): `one_for_one`, at most
+   * The backend supervisor (ejabberd's `ejabberd_backend_sup`, a child of `ejabberd_sup`): `one_for_one`, at most
    * `intensity` restarts in `period` seconds (ejabberd: 10 per 1 s), each backend actor a
    * `transient` worker stopped within `workerShutdownMs` (ejabberd's `ejabberd_sm_mnesia`: 5000).
    */
@@ -34,7 +34,12 @@ export const DEFAULTS = Object.freeze({
    * `ejabberd_sup` gives its workers 1 minute.
    */
   shutdownMs: 60_000,
-  /** Hook sequence numbers ejabberd_sm registers with (spec §12). */
+  /**
+   * `cleanNode`: rows whose removal hooks run between two turns of the event loop (routing goes on
+   * meanwhile). Not an ejabberd setting (it runs no hooks for a dead node's rows).
+   */
+  cleanBatchSize: 500,
+  /** Hook sequence numbers ejabberd_sm registers with (`ejabberd_sm:host_up/1`). */
   hookSeq: Object.freeze({
     rosterInSubscription: 20,
     offlineMessageHook: 100,

@@ -5,7 +5,7 @@ import type { Session } from './Session.ts';
 type UserRows = Session | Session[];
 
 /**
- * The in-process session store: the role mnesia's `session` table plays in ejabberd (spec §6.2),
+ * The in-process session store: the role mnesia's `session` table plays in ejabberd (`ejabberd_sm_mnesia`),
  * synchronous, with no cache (`useCache` is false, as mnesia forces).
  *
  * Layout, chosen for memory (well under 650 bytes per session at a million sessions): one `Map`

@@ -2,7 +2,7 @@ import type { ActorRef } from '@otp-chat/actor';
 import { compareSid, Sid, type SidJSON } from './Sid.ts';
 
 /**
- * Session info, ejabberd's `info` proplist (spec §1.4): `ip`, `conn`, `authModule` at open time,
+ * Session info, ejabberd's `info` proplist (`#session{}` in `ejabberd_sm.hrl`): `ip`, `conn`, `authModule` at open time,
  * then keys added by modules through `setUserInfo`. Treated as immutable: updates copy it.
  */
 export type SessionInfo = Readonly<Record<string, unknown>>;
@@ -10,7 +10,7 @@ export type SessionInfo = Readonly<Record<string, unknown>>;
 /**
  * A session priority: an integer when the session is available, `undefined` when it is bound but
  * not available (no initial presence yet, or it sent unavailable). Never coerce `undefined` to 0
- * (spec §0.3, §16).
+ * (ejabberd's `prio() :: undefined | integer()`).
  */
 export type Priority = number | undefined;
 
@@ -25,7 +25,7 @@ export interface SessionJSON {
 const EMPTY_INFO: SessionInfo = Object.freeze({});
 
 /**
- * One session row, ejabberd's `#session{sid, usr, us, priority, info}` (spec §1.4). The user,
+ * One session row, ejabberd's `#session{sid, usr, us, priority, info}` (`ejabberd_sm.hrl`). The user,
  * server and resource are stored prepared (nodeprep / nameprep / resourceprep); `usr` and `us`
  * are derived from them so that a row costs one small object. Immutable: `setPresence` and
  * `setUserInfo` write a new row with the same sid (backends upsert by sid).
@@ -131,7 +131,7 @@ export function oldestSession(sessions: readonly Session[]): Session | undefined
 }
 
 /**
- * `clean_session_list/1` (spec §1.5): one row per resource, the newest. The order of the result is
+ * `ejabberd_sm:clean_session_list/1`: one row per resource, the newest. The order of the result is
  * not meaningful.
  */
 export function cleanSessionList(sessions: readonly Session[]): Session[] {

@@ -1,21 +1,29 @@
-import { randomUUID } from 'node:crypto';
-import type { ActorContext, ActorRef, ActorSystem, ExitReason, GenServer, Logger } from '@otp-chat/actor';
-import { type AnyCommandSpec, Commands, EventBus, Hooks } from '@otp-chat/event-bus';
+import {
+  type ActorRef,
+  type ActorSystem,
+  andThen,
+  type ExitReason,
+  isThenable,
+  type Logger,
+  type MaybePromise,
+  moduleLogger,
+} from '@otp-chat/actor';
+import { Commands, EventBus, Hooks } from '@otp-chat/event-bus';
 import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/jid';
 import type { ChildSpec } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
-import type { Backend, MaybePromise } from './Backend.ts';
-import { KICK, REPLACED, REREGISTER, type RouteMessage, SYSTEM_SHUTDOWN } from './ConnectionMessage.ts';
-import { sessionManagerCommands } from './commands.ts';
+import type { Backend, CleanNodeResult } from './Backend.ts';
+import { KICK, REPLACED, REREGISTER, type RouteMessage } from './ConnectionMessage.ts';
+import { registerSessionManagerCodecs } from './codecs.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
-import { BackendInitError, BackendTimeoutError, IqDecodeError, UnknownHostError } from './errors.ts';
+import { BackendInitError } from './errors.ts';
 import type { SmPacketAcc } from './hooks.ts';
-import { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
+import { type IqHandler, IqHandlerTable, type IqRouting } from './IqHandlerTable.ts';
 import { awaitDown } from './internal/awaitDown.ts';
-import { startBackendSupervisor, stopBackendSupervisor } from './internal/backendActors.ts';
+import { BackendAccess, READ_FAILED } from './internal/BackendAccess.ts';
 import { compareBinary } from './internal/compareBinary.ts';
-import { andThen, isThenable } from './internal/maybe.ts';
-import { Timeouts } from './internal/timeouts.ts';
+import { LocalSessions } from './internal/LocalSessions.ts';
+import { type ServerRun, sessionManagerServer } from './internal/SessionManagerServer.ts';
 import { MemoryBackend } from './MemoryBackend.ts';
 import { type PresentResource, presentResources, type RoutingEnv, routeStanza } from './routing.ts';
 import {
@@ -26,7 +34,7 @@ import {
   Session,
   type SessionInfo,
 } from './Session.ts';
-import { compareSid, type Sid, SidFactory } from './Sid.ts';
+import { type Sid, SidFactory } from './Sid.ts';
 import { makeErrorReply, type StanzaErrorCondition } from './stanzaError.ts';
 
 /** A per-user option: a value for everyone or a function of the prepared user and host. */
@@ -42,7 +50,7 @@ export interface SessionManagerOptions {
    * host not listed
    */
   readonly backends?: Readonly<Record<string, Backend>>;
-  /** @default a new `Hooks` */
+  /** @default a new `Hooks` logging to `logger` */
   readonly hooks?: Hooks;
   /** @default a new `Commands` */
   readonly commands?: Commands;
@@ -64,7 +72,11 @@ export interface SessionManagerOptions {
    * @default replies to a user of a served host are routed through this session manager; others dropped
    */
   readonly router?: (stanza: Element) => void;
-  /** Sends a message to a connection on another node; returns false when it cannot. @default none: false */
+  /**
+   * Sends a message to a connection on another node; returns false when it cannot.
+   * @default the system's distribution (`system.send` when `system.isNodeUp(ref.node)`; see
+   * `@otp-chat/cluster`); false without one
+   */
   readonly remoteSend?: (ref: ActorRef, message: unknown) => boolean;
   /**
    * Longest wait for one backend call before it fails with `BackendTimeoutError`.
@@ -97,9 +109,6 @@ export interface SessionSummary {
   readonly ip: string | null;
 }
 
-const EMPTY: readonly Session[] = Object.freeze([]) as readonly Session[];
-/** What a per-user read answers on failure when the caller must tell a failure from "no rows" (by identity). */
-const READ_FAILED: readonly Session[] = Object.freeze([]) as readonly Session[];
 const NO_INFO: SessionInfo = Object.freeze({});
 const IGNORE_SM_BOUNCE = new WeakSet<Element>();
 /** What `closeSession` was asked to close, raw and prepared. */
@@ -127,17 +136,12 @@ export function ignoreSmBounce(stanza: Element): Element {
   return stanza;
 }
 
-/** The actor's state: the session manager it runs for and its backend supervisor. */
-export interface ServerState {
-  readonly sm: SessionManager;
-  /** The backend supervisor (ejabberd's `ejabberd_backend_sup`), linked to the session manager. */
-  readonly backendSupervisor: ActorRef;
-}
+export { type ServerState, sessionManagerServer } from './internal/SessionManagerServer.ts';
 
 /**
  * ejabberd's `ejabberd_sm`: the session table and the routing of stanzas to local users.
  *
- * As in ejabberd (spec §0.1) the API runs **in the caller**: `openSession`, `closeSession`, `route`
+ * As in ejabberd, whose `ejabberd_sm` functions run in the calling process, the API runs **in the caller**: `openSession`, `closeSession`, `route`
  * and the getters call the backend directly, synchronously when it answers synchronously (the
  * memory backend), so routing does not go through a mailbox. The actor ({@link sessionManagerServer},
  * started by {@link SessionManager.start} or by a supervisor) owns the lifecycle: it starts the
@@ -146,6 +150,11 @@ export interface ServerState {
  *
  * Every method that reads or writes returns a plain value when the backend is synchronous and a
  * promise otherwise (`MaybePromise`): `await` works on both.
+ *
+ * This file holds the `ejabberd_sm` functions; the actor's callbacks are in
+ * `internal/SessionManagerServer.ts`, the timed, reported and repaired backend calls in
+ * `internal/BackendAccess.ts`, and this node's own index of its sessions in
+ * `internal/LocalSessions.ts`.
  */
 export class SessionManager {
   readonly system: ActorSystem;
@@ -157,39 +166,33 @@ export class SessionManager {
   /** This node's name (`node()`). */
   readonly node: string;
   readonly iqHandlers = new IqHandlerTable();
-  private readonly backendByHost = new Map<string, Backend>();
-  private readonly distinctBackends: Backend[];
+  /** @internal The backends and the access to them (timed, reported, repaired). */
+  readonly store: BackendAccess;
   private readonly sids: SidFactory;
   private readonly wallClock: () => number;
   private readonly maxSessions: PerUser<number>;
   private readonly replaceTimeout: number | ((lserver: string) => number);
   private readonly userExists: (luser: string, lserver: string) => MaybePromise<boolean>;
   private readonly router: (stanza: Element) => void;
+  /** Where the IQ handler table routes replies and logs failures. */
+  private readonly iqRouting: IqRouting;
   private readonly remoteSend: ((ref: ActorRef, message: unknown) => boolean) | undefined;
   private readonly name: string;
   private readonly preparedHosts = new Map<string, string>();
-  private commandSpecs: AnyCommandSpec[] = [];
-  private actor: ActorRef | undefined;
-  private backendSup: ActorRef | undefined;
   private readonly env: RoutingEnv;
-  private readonly backendTimeoutMs: number;
-  private readonly timeouts: Timeouts;
-  /**
-   * The sessions whose connection lives on this node, by `luser@lserver/lresource` (the newest sid
-   * of each): a node-local mirror of the rows this node wrote. It answers where the store cannot
-   * (a reply to a local full JID while the backend is down) and lists the connections to ask to
-   * re-register when the store lost this node's rows, or to tell `system-shutdown`.
-   */
-  private readonly localSessions = new Map<string, Session>();
-  private localWrites = 0;
+  /** The sessions whose connection lives on this node, as this node wrote them (no backend). */
+  private readonly local: LocalSessions;
+  /** @internal What the actor (`internal/SessionManagerServer.ts`) set up for this session manager. */
+  readonly run: ServerRun = { actor: undefined, backendSupervisor: undefined, commands: [] };
 
   constructor(options: SessionManagerOptions) {
     this.system = options.system;
     this.node = options.system.node;
-    this.hooks = options.hooks ?? new Hooks();
+    const logger = options.logger ?? options.system.logger;
+    this.logger = moduleLogger(logger, 'session_manager');
+    this.hooks = options.hooks ?? new Hooks({ logger });
     this.commands = options.commands ?? new Commands({ hooks: this.hooks });
     this.events = options.events ?? new EventBus();
-    this.logger = options.logger ?? options.system.logger;
     this.hosts = options.hosts.map((h) => nameprep(h));
     this.wallClock = options.wallClock ?? Date.now;
     this.sids = new SidFactory(this.node, this.wallClock);
@@ -197,19 +200,28 @@ export class SessionManager {
     this.replaceTimeout = options.replacedConnectionTimeoutMs ?? DEFAULTS.replacedConnectionTimeoutMs;
     this.userExists = options.userExists ?? (() => true);
     this.router = options.router ?? ((stanza) => this.defaultRouter(stanza));
+    this.iqRouting = { route: this.router, logger: this.logger };
     this.remoteSend = options.remoteSend;
     this.name = options.name ?? DEFAULTS.name;
-    this.backendTimeoutMs = options.backendTimeoutMs ?? DEFAULTS.backendTimeoutMs;
-    this.timeouts = new Timeouts(options.system.clock);
+    // What this session manager sends to connections must be able to reach other nodes.
+    registerSessionManagerCodecs(options.system.codecs);
     const shared = new MemoryBackend();
-    for (const host of this.hosts) this.backendByHost.set(host, options.backends?.[host] ?? shared);
-    this.distinctBackends = [...new Set(this.backendByHost.values())];
+    const byHost = new Map<string, Backend>();
+    for (const host of this.hosts) byHost.set(host, options.backends?.[host] ?? shared);
+    this.store = new BackendAccess({
+      byHost,
+      system: options.system,
+      logger: this.logger,
+      events: this.events,
+      timeoutMs: options.backendTimeoutMs ?? DEFAULTS.backendTimeoutMs,
+    });
+    this.local = new LocalSessions(options.system);
     this.env = {
       deliver: (s, stanza, smCopy) => this.deliver(s, stanza, smCopy),
       subscriptionAllowed: (p, to) => this.subscriptionAllowed(p, to),
       offline: (m, to) => this.offline(m, to),
       bounce: (tag, stanza, to) => this.bounce(tag, stanza, to),
-      iq: (iq, to) => this.processIq(iq, to),
+      iq: (iq, to) => this.iqHandlers.handle(iq, to.lserver, this.iqRouting),
     };
   }
 
@@ -226,13 +238,13 @@ export class SessionManager {
       if (typeof reason === 'object' && 'error' in reason) throw reason.error;
       throw new BackendInitError('unknown', { cause: reason });
     }
-    sm.actor = result.ok;
+    sm.run.actor = result.ok;
     return sm;
   }
 
   /**
    * A child spec that starts this session manager's actor under a supervisor, as `ejabberd_sm` is
-   * a `permanent` worker of `ejabberd_sup` (spec §1.1): registered under its name, trapping exits
+   * a `permanent` worker of `ejabberd_sup`: registered under its name, trapping exits
    * (so that a shut-down runs its `terminate`), `DEFAULTS.shutdownMs` to stop. A restart runs
    * `init` again on the same object (backends, hooks, commands).
    *
@@ -254,7 +266,7 @@ export class SessionManager {
 
   /** The actor, once started. */
   get ref(): ActorRef | undefined {
-    return this.actor;
+    return this.run.actor;
   }
 
   /**
@@ -262,105 +274,26 @@ export class SessionManager {
    * `@otp-chat/supervisor` `Supervisor` with one worker per distinct backend (`whichChildren` works).
    */
   get backendSupervisor(): ActorRef | undefined {
-    return this.backendSup;
+    return this.run.backendSupervisor;
   }
 
   /** Stops the actor: local sessions get `system-shutdown`, hooks and commands are removed. */
   async stop(reason: ExitReason = 'shutdown'): Promise<void> {
-    const ref = this.actor;
+    const ref = this.run.actor;
     if (ref === undefined || !this.system.isAlive(ref)) return;
     await this.system.stop(ref, reason);
   }
 
-  // ---- lifecycle (runs in the actor) ----
-
-  /** @internal `init/1` of the actor (spec §1.2). */
-  async initServer(ctx: ActorContext): Promise<{ ok: ServerState } | { stop: ExitReason }> {
-    this.actor = ctx.self;
-    // A restart after a crash (no terminate ran): the previous backend supervisor is shutting down
-    // because its parent died; wait for it, so that its backends' `stop` cannot race the new
-    // `init`. Hooks and commands the previous run left are removed before they are added again.
-    const previous = this.backendSup;
-    this.backendSup = undefined;
-    if (previous !== undefined && this.system.isAlive(previous)) await this.system.whenExit(previous);
-    this.removeRegistrations();
-    // 1. one actor per distinct backend, under the backend supervisor; a failure fails the start.
-    // One incarnation per run: a backend actor restarted within this run re-inits with the same one.
-    const started = await startBackendSupervisor(ctx, this.distinctBackends, {
-      node: this.node,
-      hosts: this.hosts,
-      logger: this.logger,
-      clock: this.system.clock,
-      incarnation: randomUUID(),
-      storeLost: () => this.storeLost(),
-    });
-    if ('error' in started) {
-      return {
-        stop: { error: new BackendInitError(started.backend?.name ?? 'unknown', { cause: started.error }) },
-      };
-    }
-    // Rows a previous run of this node left behind (spec §16).
-    await this.cleanNode(this.node);
-    // 2. the IQ handler table.
-    this.iqHandlers.clear();
-    // 3. the hooks (spec §12).
-    for (const host of this.hosts) this.addHostHooks(host);
-    // 4. the commands (spec §11.3).
-    this.commandSpecs = sessionManagerCommands(this);
-    this.commands.register(this.commandSpecs, { definer: 'session_manager' });
-    this.backendSup = started.ok;
-    return { ok: { sm: this, backendSupervisor: started.ok } };
-  }
-
-  /** @internal `terminate/2` of the actor (spec §1.2). */
-  async terminateServer(state: ServerState, ctx: ActorContext): Promise<void> {
-    // The connections this node knows first (no backend needed: a frozen store cannot hold the
-    // shut-down up), then any other local row the store lists (bounded by the backend timeout).
-    const told = new Set<string>();
-    const tell = (ref: ActorRef): void => {
-      const key = ref.toString();
-      if (told.has(key)) return;
-      told.add(key);
-      this.system.send(ref, SYSTEM_SHUTDOWN);
-    };
-    for (const s of this.localSessions.values()) tell(s.sid.ref);
-    try {
-      const mine = await this.dirtyGetMySessionsList();
-      for (const s of mine) tell(s.sid.ref);
-    } catch (error) {
-      this.logger.error({ err: error }, 'session manager: could not list local sessions at shut-down');
-    }
-    this.removeRegistrations();
-    await stopBackendSupervisor(ctx, state.backendSupervisor);
+  /** @internal The connections of this node's live sessions, each once (no backend). */
+  localConnections(): ActorRef[] {
+    return this.local.connections();
   }
 
   /**
-   * @internal `handle_info` of the actor: the backend supervisor ending (it gave up after too many
-   * restarts) stops the session manager with its reason, so that the root supervisor restarts the
-   * whole subtree; anything else is logged, as ejabberd's "Unexpected info".
+   * @internal The hook handlers the actor adds for each host at `init` and deletes at `terminate`
+   * (ejabberd deletes a hook with exactly the function it added).
    */
-  handleServerInfo(
-    message: unknown,
-    state: ServerState,
-    ctx: ActorContext,
-  ): { noreply: true; state: ServerState } | { stop: ExitReason; state: ServerState } {
-    const m = message as { type?: unknown; from?: ActorRef; reason?: ExitReason } | null;
-    if (m !== null && typeof m === 'object' && m.type === 'EXIT' && m.from?.equals(state.backendSupervisor)) {
-      ctx.logger.error({ reason: m.reason }, 'session manager: backend supervisor ended');
-      return { stop: m.reason ?? 'shutdown', state };
-    }
-    ctx.logger.debug({ message }, 'session manager: unexpected info');
-    return { noreply: true, state };
-  }
-
-  /** Deletes the per-host hooks and unregisters the commands this session manager added. */
-  private removeRegistrations(): void {
-    for (const host of this.hosts) this.deleteHostHooks(host);
-    for (const name of new Set(this.commandSpecs.map((c) => c.name))) this.commands.unregister(name);
-    this.commandSpecs = [];
-  }
-
-  private readonly hookHandlers = {
+  readonly hookHandlers = {
     checkInSubscription: (acc: boolean, presence: Element) => this.checkInSubscription(acc, presence),
     bounceOfflineMessage: (acc: SmPacketAcc) => this.bounceOfflineMessage(acc),
     bounceSmPacket: (acc: SmPacketAcc) => this.bounceSmPacket(acc),
@@ -369,25 +302,7 @@ export class SessionManager {
     },
   };
 
-  // ejabberd deletes a hook with exactly the arguments it was added with: one list serves both.
-  private addHostHooks(host: string): void {
-    this.hostHooks('add', host);
-  }
-
-  private deleteHostHooks(host: string): void {
-    this.hostHooks('delete', host);
-  }
-
-  private hostHooks(op: 'add' | 'delete', host: string): void {
-    const h = this.hookHandlers;
-    const seq = DEFAULTS.hookSeq;
-    this.hooks[op]('roster_in_subscription', host, h.checkInSubscription, seq.rosterInSubscription);
-    this.hooks[op]('offline_message_hook', host, h.bounceOfflineMessage, seq.offlineMessageHook);
-    this.hooks[op]('bounce_sm_packet', host, h.bounceSmPacket, seq.bounceSmPacket);
-    this.hooks[op]('remove_user', host, h.disconnectRemovedUser, seq.removeUser);
-  }
-
-  // ---- sessions (spec §2) ----
+  // ---- sessions (`ejabberd_sm`'s API) ----
 
   /** `make_sid/0`: a new sid owned by the connection `ref` (normally the caller's `ctx.self`). */
   makeSid(ref: ActorRef): Sid {
@@ -395,7 +310,7 @@ export class SessionManager {
   }
 
   /**
-   * `open_session/5,6` (spec §2, §4): writes the row, replaces older sessions of the same full JID
+   * `open_session/5,6`: writes the row, replaces older sessions of the same full JID
    * (sends them `replaced` and waits up to `replacedConnectionTimeoutMs` for them to end), enforces
    * `maxUserSessions` by sending `replaced` to the oldest session, then runs
    * `sm_register_connection_hook`. Throws `InvalidJidError` for an invalid user, server or resource
@@ -416,16 +331,16 @@ export class SessionManager {
     const luser = nodeprep(user);
     const lserver = this.prepareHost(server);
     const lresource = resourceprep(resource);
-    const backend = this.backendOf(lserver);
+    const backend = this.store.of(lserver);
     const row = new Session(sid, luser, lserver, lresource, priority, info);
-    // 1. write; 2. replacement and max_user_sessions checks; 3. hook (spec §2, §4). Synchronous as
+    // 1. write; 2. replacement and max_user_sessions checks; 3. hook (as `open_session/6`). Synchronous as
     // long as the backend answers synchronously: no closure, no promise.
     let written: MaybePromise<void>;
     try {
-      written = this.write(backend, row);
+      written = this.store.write(backend, row);
     } catch (error) {
       // Issued now, not waited for: a synchronous failure stays synchronous.
-      const undone = this.remove(backend, row);
+      const undone = this.store.remove(backend, row);
       if (isThenable(undone)) undone.catch(() => {});
       throw error;
     }
@@ -441,10 +356,10 @@ export class SessionManager {
   /**
    * A failed write refuses the session: the row is deleted (best effort; a failure is reported and
    * logged) before the write's error is re-thrown, so that a backend that replays failed writes
-   * once it is back (Redis) does not recreate the row of a connection that was refused (§14 #1271).
+   * once it is back (Redis) does not recreate the row of a connection that was refused (processone/ejabberd#1271).
    */
   private refuseOpen(backend: Backend, row: Session, error: unknown): Promise<never> {
-    const undone = this.remove(backend, row);
+    const undone = this.store.remove(backend, row);
     if (isThenable(undone)) {
       return undone.then(() => {
         throw error;
@@ -461,7 +376,7 @@ export class SessionManager {
     resource: string,
     info: SessionInfo,
   ): MaybePromise<void> {
-    this.noteLocal(row);
+    this.local.note(row);
     const replaced = this.checkForSessionsToReplace(backend, row.luser, row.lserver, row.lresource);
     if (isThenable(replaced)) {
       return replaced.then(() => this.openedHooks(row, user, server, resource, info));
@@ -501,20 +416,20 @@ export class SessionManager {
     const known = this.preparedHosts.get(server);
     if (known !== undefined) return known;
     const lserver = nameprep(server);
-    if (this.backendByHost.has(lserver) && this.preparedHosts.size < MAX_PREPARED_HOSTS) {
+    if (this.store.forHost(lserver) !== undefined && this.preparedHosts.size < MAX_PREPARED_HOSTS) {
       this.preparedHosts.set(server, lserver);
     }
     return lserver;
   }
 
-  /** `check_for_sessions_to_replace/4` (spec §4.2, §4.3, §4.6). */
+  /** `check_for_sessions_to_replace/4`: `check_existing_resources/4`, then `check_max_sessions/2`. */
   private checkForSessionsToReplace(
     backend: Backend,
     luser: string,
     lserver: string,
     lresource: string,
   ): MaybePromise<void> {
-    const rows = this.userRows(backend, luser, lserver);
+    const rows = this.store.userRows(backend, luser, lserver);
     if (isThenable(rows)) return rows.then((r) => this.replaceOlder(backend, luser, lserver, lresource, r));
     return this.replaceOlder(backend, luser, lserver, lresource, rows);
   }
@@ -546,7 +461,7 @@ export class SessionManager {
     );
   }
 
-  /** `check_max_sessions/2` (spec §4.6): all rows, not deduplicated; kicks exactly the oldest. */
+  /** `check_max_sessions/2`: all rows, not deduplicated; kicks exactly the oldest. */
   private checkMaxSessions(
     backend: Backend,
     luser: string,
@@ -556,7 +471,7 @@ export class SessionManager {
     const max = typeof this.maxSessions === 'function' ? this.maxSessions(luser, lserver) : this.maxSessions;
     // get_max_user_sessions/2: an integer is the limit; anything else (infinity, NaN, 1.5) is infinity.
     if (!Number.isInteger(max)) return;
-    return andThen(known ?? this.userRows(backend, luser, lserver), (rows) => {
+    return andThen(known ?? this.store.userRows(backend, luser, lserver), (rows) => {
       if (rows.length <= max) return;
       const oldest = oldestSession(rows);
       if (oldest !== undefined) this.send(oldest.sid.ref, REPLACED);
@@ -567,16 +482,16 @@ export class SessionManager {
    * `close_session/4`: deletes the row with this sid if it exists and **always** runs
    * `sm_remove_connection_hook` (with `{}` as info when there was no row). When the user's rows
    * cannot be read, the row is deleted by sid anyway (built from the sid and the prepared names,
-   * `priority: undefined`) and the hook runs with `{}`: no stale row outlives an outage (§14 #1271).
+   * `priority: undefined`) and the hook runs with `{}`: no stale row outlives an outage (processone/ejabberd#1271).
    */
   closeSession(sid: Sid, user: string, server: string, resource: string): MaybePromise<void> {
     const luser = nodeprep(user);
     const lserver = this.prepareHost(server);
     const lresource = resourceprep(resource);
-    const backend = this.backendOf(lserver);
-    this.forgetLocal(sid, luser, lserver, lresource);
+    const backend = this.store.of(lserver);
+    this.local.forget(sid, luser, lserver, lresource);
     const target: CloseTarget = { sid, user, server, resource, luser, lserver, lresource };
-    const rows = this.userRows(backend, luser, lserver, READ_FAILED);
+    const rows = this.store.userRows(backend, luser, lserver, READ_FAILED);
     if (isThenable(rows)) return rows.then((r) => this.closeFound(backend, r, target));
     return this.closeFound(backend, rows, target);
   }
@@ -584,9 +499,9 @@ export class SessionManager {
   private closeFound(backend: Backend, rows: readonly Session[], t: CloseTarget): MaybePromise<void> {
     if (rows === READ_FAILED) {
       // The read failed (reported): delete by sid anyway, so that no stale row outlives the outage
-      // (§14 #1271); the row's priority and info are unknown, so the hook gets `{}`.
+      // (processone/ejabberd#1271); the row's priority and info are unknown, so the hook gets `{}`.
       const row = new Session(t.sid, t.luser, t.lserver, t.lresource, undefined);
-      const deleted = this.remove(backend, row);
+      const deleted = this.store.remove(backend, row);
       if (isThenable(deleted)) return deleted.then(() => this.closedHooks(t, NO_INFO));
       return this.closedHooks(t, NO_INFO);
     }
@@ -600,7 +515,7 @@ export class SessionManager {
     }
     if (found === undefined) return this.closedHooks(t, NO_INFO);
     const info = found.info;
-    const deleted = this.remove(backend, found);
+    const deleted = this.store.remove(backend, found);
     if (isThenable(deleted)) return deleted.then(() => this.closedHooks(t, info));
     return this.closedHooks(t, info);
   }
@@ -683,13 +598,13 @@ export class SessionManager {
     hook: (lserver: string) => MaybePromise<void>,
   ): MaybePromise<'ok' | 'notfound'> {
     const j = jid(user, server, resource);
-    const backend = this.backendOf(j.lserver);
-    this.updateLocal(sid, j.luser, j.lserver, j.lresource, (s) => s.withPriority(priority));
-    return andThen(this.userRows(backend, j.luser, j.lserver), (rows) => {
+    const backend = this.store.of(j.lserver);
+    this.local.update(sid, j.luser, j.lserver, j.lresource, (s) => s.withPriority(priority));
+    return andThen(this.store.userRows(backend, j.luser, j.lserver), (rows) => {
       const row = rows.find((s) => s.lresource === j.lresource && s.sid.equals(sid));
       if (row === undefined) return 'notfound' as const;
       // ejabberd ignores set_session's {error, _} here: reported (backend_error), then the hook.
-      return andThen(this.writeReported(backend, row.withPriority(priority)), () =>
+      return andThen(this.store.writeReported(backend, row.withPriority(priority)), () =>
         andThen(hook(j.lserver), () => 'ok' as const),
       );
     });
@@ -697,14 +612,14 @@ export class SessionManager {
 
   /** `get_user_resources/2`: one per resource, `undefined` priorities included. */
   getUserResources(user: string, server: string): MaybePromise<string[]> {
-    return andThen(this.rowsOf(user, server), (rows) => cleanSessionList(rows).map((s) => s.lresource));
+    return andThen(this.store.rowsOf(user, server), (rows) => cleanSessionList(rows).map((s) => s.lresource));
   }
 
   /** `get_user_present_resources/2` (prepared args): integer priorities only, negatives included. */
   getUserPresentResources(luser: string, lserver: string): MaybePromise<PresentResource[]> {
-    const backend = this.backendByHost.get(lserver);
+    const backend = this.store.forHost(lserver);
     if (backend === undefined) return [];
-    return andThen(this.userRows(backend, luser, lserver), presentResources);
+    return andThen(this.store.userRows(backend, luser, lserver), presentResources);
   }
 
   /** `get_user_info/2`: per resource (newest row). */
@@ -717,11 +632,11 @@ export class SessionManager {
     resource?: string,
   ): MaybePromise<{ resource: string; info: UserSessionInfo }[] | UserSessionInfo | 'offline'> {
     if (resource === undefined) {
-      return andThen(this.rowsOf(user, server), (rows) =>
+      return andThen(this.store.rowsOf(user, server), (rows) =>
         cleanSessionList(rows).map((s) => ({ resource: s.lresource, info: userInfo(s) })),
       );
     }
-    return andThen(this.resourceRows(user, server, resource), (rows) => {
+    return andThen(this.store.resourceRows(user, server, resource), (rows) => {
       const s = newestSession(rows);
       return s === undefined ? ('offline' as const) : userInfo(s);
     });
@@ -729,7 +644,7 @@ export class SessionManager {
 
   /**
    * `set_user_info/5`: stores `key` in the info of the rows of this full JID **owned by `owner`**
-   * (the calling connection; spec §2, MongooseIM PR #1141).
+   * (the calling connection, as ejabberd's `Pid == self()` check; esl/MongooseIM#1141).
    */
   setUserInfo(
     user: string,
@@ -765,16 +680,16 @@ export class SessionManager {
     change: (info: SessionInfo) => SessionInfo,
   ): MaybePromise<'ok' | 'notfound' | 'not_owner'> {
     const j = jid(user, server, resource);
-    const backend = this.backendOf(j.lserver);
-    return andThen(this.userRows(backend, j.luser, j.lserver), async (all) => {
+    const backend = this.store.of(j.lserver);
+    return andThen(this.store.userRows(backend, j.luser, j.lserver), async (all) => {
       const rows = all.filter((s) => s.lresource === j.lresource);
       if (rows.length === 0) return 'notfound' as const;
       const owned = rows.filter((s) => s.sid.ref.equals(owner));
       if (owned.length === 0) return 'not_owner' as const;
       for (const s of owned) {
         const next = s.withInfo(Object.freeze(change(s.info)));
-        this.updateLocal(s.sid, s.luser, s.lserver, s.lresource, () => next);
-        await this.write(backend, next);
+        this.local.update(s.sid, s.luser, s.lserver, s.lresource, () => next);
+        await this.store.write(backend, next);
       }
       return 'ok' as const;
     });
@@ -782,48 +697,50 @@ export class SessionManager {
 
   /** `get_session_pid/3`: the connection of the newest session of the resource. */
   getSessionRef(user: string, server: string, resource: string): MaybePromise<ActorRef | undefined> {
-    return andThen(this.resourceRows(user, server, resource), (rows) => newestSession(rows)?.sid.ref);
+    return andThen(this.store.resourceRows(user, server, resource), (rows) => newestSession(rows)?.sid.ref);
   }
 
   /** `get_session_sid/3`: the sid of the newest session of the resource. */
   getSessionSid(user: string, server: string, resource: string): MaybePromise<Sid | undefined> {
-    return andThen(this.resourceRows(user, server, resource), (rows) => newestSession(rows)?.sid);
+    return andThen(this.store.resourceRows(user, server, resource), (rows) => newestSession(rows)?.sid);
   }
 
   /** `get_session_sids/2,3`: every sid, not deduplicated. */
   getSessionSids(user: string, server: string, resource?: string): MaybePromise<Sid[]> {
     const rows =
-      resource === undefined ? this.rowsOf(user, server) : this.resourceRows(user, server, resource);
+      resource === undefined
+        ? this.store.rowsOf(user, server)
+        : this.store.resourceRows(user, server, resource);
     return andThen(rows, (r) => r.map((s) => s.sid));
   }
 
   /** `is_existing_resource/3`. */
   isExistingResource(user: string, server: string, resource: string): MaybePromise<boolean> {
-    return andThen(this.resourceRows(user, server, resource), (rows) => rows.length > 0);
+    return andThen(this.store.resourceRows(user, server, resource), (rows) => rows.length > 0);
   }
 
   /** `dirty_get_sessions_list/0`: every `usr` of every backend, not deduplicated. */
   dirtyGetSessionsList(): MaybePromise<[string, string, string][]> {
-    return andThen(this.allRows(), (rows) =>
+    return andThen(this.store.allRows(), (rows) =>
       rows.map((s) => [s.luser, s.lserver, s.lresource] as [string, string, string]),
     );
   }
 
   /** `dirty_get_my_sessions_list/0`: the rows whose connection is on this node. */
   dirtyGetMySessionsList(): MaybePromise<Session[]> {
-    return andThen(this.allRows(), (rows) => rows.filter((s) => s.sid.ref.node === this.node));
+    return andThen(this.store.allRows(), (rows) => rows.filter((s) => s.sid.ref.node === this.node));
   }
 
   /** `get_vh_session_list/1`: every `usr` of a host, not deduplicated. */
   getVhSessionList(server: string): MaybePromise<[string, string, string][]> {
-    return andThen(this.hostRows(nameprep(server)), (rows) =>
+    return andThen(this.store.hostRows(nameprep(server)), (rows) =>
       rows.map((s) => [s.luser, s.lserver, s.lresource] as [string, string, string]),
     );
   }
 
   /** `get_vh_session_number/1`. */
   getVhSessionNumber(server: string): MaybePromise<number> {
-    return andThen(this.hostRows(nameprep(server)), (rows) => rows.length);
+    return andThen(this.store.hostRows(nameprep(server)), (rows) => rows.length);
   }
 
   /**
@@ -831,7 +748,7 @@ export class SessionManager {
    * `{user, server, resource}` tuples (element-wise, each compared as a binary), then formatted.
    */
   connectedUsers(): MaybePromise<string[]> {
-    return andThen(this.allRows(), (rows) =>
+    return andThen(this.store.allRows(), (rows) =>
       rows
         .slice()
         .sort(
@@ -846,7 +763,7 @@ export class SessionManager {
 
   /** `connected_users_number/0`. */
   connectedUsersNumber(): MaybePromise<number> {
-    return andThen(this.allRows(), (rows) => rows.length);
+    return andThen(this.store.allRows(), (rows) => rows.length);
   }
 
   /** `user_resources/2`: the resources, sorted as binaries (code point order). */
@@ -860,12 +777,12 @@ export class SessionManager {
   kickUser(user: string, server: string, resource: string): MaybePromise<boolean>;
   kickUser(user: string, server: string, resource?: string): MaybePromise<number | boolean> {
     if (resource !== undefined) {
-      return andThen(this.resourceRows(user, server, resource), (rows) => {
+      return andThen(this.store.resourceRows(user, server, resource), (rows) => {
         const s = newestSession(rows);
         return s === undefined ? false : this.send(s.sid.ref, KICK);
       });
     }
-    return andThen(this.rowsOf(user, server), (rows) => {
+    return andThen(this.store.rowsOf(user, server), (rows) => {
       let n = 0;
       for (const s of cleanSessionList(rows)) if (this.send(s.sid.ref, KICK)) n++;
       return n;
@@ -888,7 +805,7 @@ export class SessionManager {
   /** mod_admin_extra's `user_sessions_info`: one entry per resource. */
   userSessionsInfo(user: string, server: string): MaybePromise<SessionSummary[]> {
     const nowS = Math.floor(this.wallClock() / 1000);
-    return andThen(this.rowsOf(user, server), (rows) =>
+    return andThen(this.store.rowsOf(user, server), (rows) =>
       cleanSessionList(rows).map((s) => ({
         resource: s.lresource,
         priority: s.priority ?? null,
@@ -902,93 +819,57 @@ export class SessionManager {
 
   /**
    * Removes the rows of every connection on `node` from every backend and runs
-   * `sm_remove_connection_hook` for each (beyond ejabberd: every backend, with hooks; spec §7).
-   * Returns the number removed.
+   * `sm_remove_connection_hook` for each (beyond ejabberd, where only `ejabberd_sm_mnesia` does it,
+   * without hooks), then emits `session_closed` with `reason: 'node_down'`. Works through the
+   * backends' batches (`cleanNode` may yield rows as an async iterable), at most
+   * `DEFAULTS.cleanBatchSize` rows between two turns of the event loop, so routing goes on
+   * meanwhile. `signal` stops it between batches. Resolves with the number of rows removed; rejects
+   * with the first backend error after every backend was tried (reported as `backend_error` too),
+   * so that a node-down clean-up that failed is tried again.
    */
-  async cleanNode(node: string): Promise<number> {
+  async cleanNode(node: string, options: { readonly signal?: AbortSignal } = {}): Promise<number> {
+    const signal = options.signal;
     let n = 0;
-    for (const backend of this.distinctBackends) {
-      let removed: readonly Session[];
+    let failure: unknown;
+    for (const backend of this.store.backends) {
+      if (signal?.aborted) break;
       try {
-        const r = backend.cleanNode(node);
-        // A node's clean-up runs in many bounded batches: ten timeouts for the whole of it.
-        removed = isThenable(r) ? await this.timed(backend, 'cleanNode', r, 10 * this.backendTimeoutMs) : r;
-      } catch (error) {
-        this.backendError(backend, 'cleanNode', undefined, error);
-        continue;
-      }
-      for (const s of removed) {
-        n++;
-        const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
-        await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
-        if (this.events.has('session_closed')) {
-          this.events.emit('session_closed', {
-            sid: s.sid,
-            user: s.luser,
-            host: s.lserver,
-            resource: s.lresource,
-            reason: 'node_down',
-          });
+        const result: CleanNodeResult = backend.cleanNode(node);
+        if (isAsyncIterable(result)) {
+          const batches = result[Symbol.asyncIterator]();
+          try {
+            for (;;) {
+              // Each batch within one backend timeout (the whole clean-up may take much longer).
+              const next = await this.store.timed(backend, 'cleanNode', batches.next());
+              if (next.done === true) break;
+              n += await this.removedRows(next.value, signal);
+              if (signal?.aborted) break;
+            }
+          } finally {
+            // Not awaited: after a timeout the pending batch may never settle.
+            void batches.return?.(undefined)?.catch(() => {});
+          }
+        } else {
+          // All rows at once: ten timeouts for the whole of it, as before.
+          const rows = isThenable(result)
+            ? await this.store.timed(backend, 'cleanNode', result, 10 * this.store.timeoutMs)
+            : result;
+          n += await this.removedRows(rows, signal);
         }
+      } catch (error) {
+        this.store.error(backend, 'cleanNode', undefined, error);
+        failure ??= error;
       }
     }
+    if (failure !== undefined) throw failure;
     return n;
   }
 
   // ---- this node's sessions (sessions are facts of the node that holds the connection) ----
 
-  private static usr(luser: string, lserver: string, lresource: string): string {
-    return `${luser}@${lserver}/${lresource}`;
-  }
-
-  /** Remembers a row this node wrote for one of its own connections (the newest sid per resource). */
-  private noteLocal(row: Session): void {
-    if (row.sid.ref.node !== this.node) return;
-    const key = SessionManager.usr(row.luser, row.lserver, row.lresource);
-    const known = this.localSessions.get(key);
-    // A newer live session of the resource stays (the older one is being replaced).
-    if (known !== undefined && compareSid(known.sid, row.sid) > 0 && this.system.isAlive(known.sid.ref)) {
-      return;
-    }
-    this.localSessions.set(key, row);
-    // Connections that ended without closeSession (a crash) are swept now and then.
-    if (++this.localWrites % 1024 === 0) this.sweepLocal();
-  }
-
-  private forgetLocal(sid: Sid, luser: string, lserver: string, lresource: string): void {
-    const key = SessionManager.usr(luser, lserver, lresource);
-    const known = this.localSessions.get(key);
-    if (known?.sid.equals(sid)) this.localSessions.delete(key);
-  }
-
-  private updateLocal(
-    sid: Sid,
-    luser: string,
-    lserver: string,
-    lresource: string,
-    change: (row: Session) => Session,
-  ): void {
-    const key = SessionManager.usr(luser, lserver, lresource);
-    const known = this.localSessions.get(key);
-    if (known?.sid.equals(sid)) this.localSessions.set(key, change(known));
-  }
-
-  private sweepLocal(): void {
-    for (const [key, s] of this.localSessions) {
-      if (!this.system.isAlive(s.sid.ref)) this.localSessions.delete(key);
-    }
-  }
-
-  /** The live local session of a full JID, from this node's own knowledge (no backend). */
-  private localSession(luser: string, lserver: string, lresource: string): Session | undefined {
-    const s = this.localSessions.get(SessionManager.usr(luser, lserver, lresource));
-    return s !== undefined && this.system.isAlive(s.sid.ref) ? s : undefined;
-  }
-
   /** Number of live sessions whose connection is on this node, as this node knows them. */
   get localSessionCount(): number {
-    this.sweepLocal();
-    return this.localSessions.size;
+    return this.local.size;
   }
 
   /**
@@ -998,15 +879,9 @@ export class SessionManager {
    * restarted without persistence). Returns the number of connections asked.
    */
   reregisterLocalSessions(): number {
-    this.sweepLocal();
-    const asked = new Set<string>();
-    for (const s of this.localSessions.values()) {
-      const key = s.sid.ref.toString();
-      if (asked.has(key)) continue;
-      asked.add(key);
-      this.system.send(s.sid.ref, REREGISTER);
-    }
-    return asked.size;
+    const connections = this.local.connections();
+    for (const ref of connections) this.system.send(ref, REREGISTER);
+    return connections.length;
   }
 
   /**
@@ -1026,19 +901,36 @@ export class SessionManager {
     const lserver = this.prepareHost(server);
     const lresource = resourceprep(resource);
     const row = new Session(sid, luser, lserver, lresource, priority, info);
-    this.noteLocal(row);
-    return this.write(this.backendOf(lserver), row);
+    this.local.note(row);
+    return this.store.write(this.store.of(lserver), row);
   }
 
-  private storeLost(): void {
-    const n = this.reregisterLocalSessions();
-    this.logger.warn(
-      { node: this.node, connections: n },
-      'session store lost this node’s sessions; live connections re-register them',
-    );
+  /** The hooks and events of removed rows, a bounded slice per turn of the event loop. */
+  private async removedRows(rows: readonly Session[], signal: AbortSignal | undefined): Promise<number> {
+    const slice = DEFAULTS.cleanBatchSize;
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0 && i % slice === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal?.aborted) return i;
+      }
+      const s = rows[i]!;
+      const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
+      await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
+      if (this.events.has('session_closed')) {
+        this.events.emit('session_closed', {
+          sid: s.sid,
+          user: s.luser,
+          host: s.lserver,
+          resource: s.lresource,
+          reason: 'node_down',
+        });
+      }
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    return rows.length;
   }
 
-  // ---- IQ handlers (spec §10) ----
+  // ---- IQ handlers (`gen_iq_handler`) ----
 
   /** `gen_iq_handler:add_iq_handler(ejabberd_sm, Host, NS, …)`: the last registration wins. */
   registerIqHandler(host: string, ns: string, handler: IqHandler): void {
@@ -1050,11 +942,11 @@ export class SessionManager {
     return this.iqHandlers.unregister(nameprep(host), ns);
   }
 
-  // ---- routing (spec §3) ----
+  // ---- routing (`ejabberd_sm:route/1,2`) ----
 
-  /** `route/1`: routes a stanza addressed to a local user (`sm_receive_packet`, then §3.2). */
+  /** `route/1`: routes a stanza addressed to a local user (`sm_receive_packet`, then `do_route/1`). */
   route(stanza: Element): MaybePromise<void>;
-  /** `route/2`: sends a raw term to the connection(s) of `to` (spec §3.1); errors are logged. */
+  /** `route/2`: sends a raw term to the connection(s) of `to`; errors are logged. */
   route(to: Jid, term: unknown): MaybePromise<void>;
   route(target: Element | Jid, term?: unknown): MaybePromise<void> {
     if (target instanceof Jid) return this.routeTerm(target, term);
@@ -1087,12 +979,12 @@ export class SessionManager {
         return;
       }
     }
-    const backend = this.backendByHost.get(to.lserver);
+    const backend = this.store.forHost(to.lserver);
     if (backend === undefined) {
       this.logger.debug({ to: to.toString() }, 'session manager: stanza to a host not served dropped');
       return;
     }
-    const rows = this.userRows(backend, to.luser, to.lserver, READ_FAILED);
+    const rows = this.store.userRows(backend, to.luser, to.lserver, READ_FAILED);
     if (isThenable(rows)) return rows.then((r) => this.routeRows(packet, to, r));
     return this.routeRows(packet, to, rows);
   }
@@ -1113,7 +1005,7 @@ export class SessionManager {
    */
   private routeWithoutBackend(packet: Element, to: Jid): MaybePromise<void> {
     if (to.lresource !== '') {
-      const s = this.localSession(to.luser, to.lserver, to.lresource);
+      const s = this.local.get(to.luser, to.lserver, to.lresource);
       if (s !== undefined) {
         this.deliver(s, packet, false);
         return;
@@ -1122,7 +1014,7 @@ export class SessionManager {
     const name = packet.name;
     const type = packet.attrs.type;
     if (name === 'iq' && to.lresource === '' && (type === 'get' || type === 'set')) {
-      return this.processIq(packet, to);
+      return this.iqHandlers.handle(packet, to.lserver, this.iqRouting);
     }
     if (name === 'message' || name === 'iq' || (name === 'presence' && SUBSCRIPTION.has(type))) {
       this.routeError(packet, 'internal-server-error', 'The session store is unavailable');
@@ -1136,9 +1028,9 @@ export class SessionManager {
 
   private routeTerm(to: Jid, term: unknown): MaybePromise<void> {
     try {
-      const backend = this.backendByHost.get(to.lserver);
+      const backend = this.store.forHost(to.lserver);
       if (backend === undefined) return;
-      const done = andThen(this.userRows(backend, to.luser, to.lserver), (rows) => {
+      const done = andThen(this.store.userRows(backend, to.luser, to.lserver), (rows) => {
         const targets =
           to.lresource === '' ? cleanSessionList(rows) : rows.filter((s) => s.lresource === to.lresource);
         if (to.lresource !== '') {
@@ -1175,11 +1067,16 @@ export class SessionManager {
     return true;
   }
 
-  /** The remote send; one that throws is logged and counts as not sent (`noconnect` never raises). */
+  /**
+   * The remote send, through `remoteSend` or the system's distribution; one that throws (an
+   * unencodable message) is logged and counts as not sent (`noconnect` never raises).
+   */
   private sendRemote(ref: ActorRef, message: unknown): boolean {
-    if (this.remoteSend === undefined) return false;
     try {
-      return this.remoteSend(ref, message);
+      if (this.remoteSend !== undefined) return this.remoteSend(ref, message);
+      if (!this.system.isNodeUp(ref.node)) return false;
+      this.system.send(ref, message);
+      return true;
     } catch (error) {
       this.logger.error({ err: error, to: ref.toString() }, 'session manager: remote send failed');
       return false;
@@ -1240,48 +1137,6 @@ export class SessionManager {
     return andThen(this.hooks.runFold('bounce_sm_packet', to.lserver, { tag, packet: stanza }), () => {});
   }
 
-  /** `gen_iq_handler:handle/2` (spec §10). */
-  private processIq(iq: Element, to: Jid): MaybePromise<void> {
-    let child: Element | undefined;
-    let count = 0;
-    for (const c of iq.children) {
-      if (typeof c === 'string') continue;
-      count++;
-      child = c;
-    }
-    if (count === 0) return this.routeError(iq, 'bad-request', 'No child elements found');
-    if (count > 1) return this.routeError(iq, 'bad-request', 'Too many child elements');
-    const ns = String(child!.attrs.xmlns ?? '');
-    const handler = this.iqHandlers.lookup(to.lserver, ns);
-    if (handler === undefined)
-      return this.routeError(iq, 'service-unavailable', 'No module is handling this query');
-    const onResult = (r: Element | 'ignore'): void => {
-      if (r === 'ignore') return;
-      if (r !== null && typeof r === 'object' && typeof (r as Element).name === 'string') {
-        this.router(r);
-        return;
-      }
-      // ejabberd's try_clause: logged by the router, no reply.
-      this.logger.error({ ns, result: r }, 'IQ handler returned neither a stanza nor ignore; no reply sent');
-    };
-    const onError = (error: unknown): void => {
-      if (error instanceof IqDecodeError) {
-        this.routeError(iq, 'bad-request', error.message);
-        return;
-      }
-      this.logger.error({ err: error, ns }, 'IQ handler failed');
-      this.routeError(iq, 'internal-server-error', 'Module failed to handle the query');
-    };
-    let result: MaybePromise<Element | 'ignore'>;
-    try {
-      result = handler(iq);
-    } catch (error) {
-      return onError(error);
-    }
-    if (isThenable(result)) return result.then(onResult, onError);
-    onResult(result);
-  }
-
   private routeError(stanza: Element, condition: StanzaErrorCondition, text?: string): void {
     const reply = makeErrorReply(stanza, condition, text);
     if (reply !== undefined) this.router(reply);
@@ -1292,7 +1147,7 @@ export class SessionManager {
     if (typeof to === 'string') {
       try {
         const j = parseJid(to);
-        if (j.luser !== '' && this.backendByHost.has(j.lserver)) {
+        if (j.luser !== '' && this.store.forHost(j.lserver) !== undefined) {
           void this.route(stanza);
           return;
         }
@@ -1303,7 +1158,7 @@ export class SessionManager {
     this.logger.debug({ to }, 'session manager: reply to a non-local address dropped (no router configured)');
   }
 
-  // ---- hook handlers ejabberd_sm registers (spec §12) ----
+  // ---- hook handlers ejabberd_sm registers (`ejabberd_sm:host_up/1`) ----
 
   /** `check_in_subscription/2` (seq 20): `{stop, false}` when the recipient does not exist. */
   private checkInSubscription(acc: boolean, presence: Element): MaybePromise<boolean | { stop: boolean }> {
@@ -1340,190 +1195,12 @@ export class SessionManager {
   private disconnectRemovedUser(user: string, server: string): void {
     void this.route(jid(user, server), { type: 'exit', reason: DEFAULTS.userRemovedReason });
   }
+}
 
-  // ---- backend access with read-repair (spec §1.6) ----
-
-  private backendOf(lserver: string): Backend {
-    const backend = this.backendByHost.get(lserver);
-    if (backend === undefined) throw new UnknownHostError(lserver);
-    return backend;
-  }
-
-  private rowsOf(user: string, server: string): MaybePromise<readonly Session[]> {
-    const luser = nodeprep(user);
-    const lserver = nameprep(server);
-    const backend = this.backendByHost.get(lserver);
-    return backend === undefined ? EMPTY : this.userRows(backend, luser, lserver);
-  }
-
-  private resourceRows(user: string, server: string, resource: string): MaybePromise<readonly Session[]> {
-    const lresource = resourceprep(resource);
-    return andThen(this.rowsOf(user, server), (rows) => rows.filter((s) => s.lresource === lresource));
-  }
-
-  private hostRows(lserver: string): MaybePromise<readonly Session[]> {
-    const backend = this.backendByHost.get(lserver);
-    if (backend === undefined) return EMPTY;
-    return this.guard(backend, 'getSessions', lserver, () => backend.getSessions(lserver));
-  }
-
-  private allRows(): MaybePromise<readonly Session[]> {
-    const parts = this.distinctBackends.map((b) =>
-      this.guard(b, 'getSessions', undefined, () => b.getSessions()),
-    );
-    if (parts.some(isThenable)) return Promise.all(parts).then((p) => p.flat());
-    return (parts as (readonly Session[])[]).flat();
-  }
-
-  /**
-   * Reads a user's rows; a failure is reported and answered as no rows (never cached), or as
-   * `failed` for a caller that must tell the two apart (`READ_FAILED`, compared by identity).
-   */
-  private userRows(
-    backend: Backend,
-    luser: string,
-    lserver: string,
-    failed: readonly Session[] = EMPTY,
-  ): MaybePromise<readonly Session[]> {
-    let rows: MaybePromise<readonly Session[]>;
-    try {
-      rows = backend.getSessions(luser, lserver);
-    } catch (error) {
-      this.backendError(backend, 'getSessions', lserver, error);
-      return failed;
-    }
-    if (isThenable(rows)) {
-      return this.timed(backend, 'getSessions', rows).then(
-        (r) => this.repair(backend, r),
-        (error: unknown) => {
-          this.backendError(backend, 'getSessions', lserver, error);
-          return failed;
-        },
-      );
-    }
-    return this.repair(backend, rows);
-  }
-
-  /** A backend call's promise, failing with `BackendTimeoutError` past `backendTimeoutMs`. */
-  private timed<T>(
-    backend: Backend,
-    operation: string,
-    promise: Promise<T>,
-    ms: number = this.backendTimeoutMs,
-  ): Promise<T> {
-    return this.timeouts.within(promise, ms, () => new BackendTimeoutError(backend.name, operation, ms));
-  }
-
-  private guard(
-    backend: Backend,
-    operation: string,
-    host: string | undefined,
-    read: () => MaybePromise<readonly Session[]>,
-  ): MaybePromise<readonly Session[]> {
-    let rows: MaybePromise<readonly Session[]>;
-    try {
-      rows = read();
-    } catch (error) {
-      this.backendError(backend, operation, host, error);
-      return EMPTY;
-    }
-    if (isThenable(rows)) {
-      return this.timed(backend, operation, rows).then(
-        (r) => this.repair(backend, r),
-        (error: unknown) => {
-          this.backendError(backend, operation, host, error);
-          return EMPTY;
-        },
-      );
-    }
-    return this.repair(backend, rows);
-  }
-
-  /** `delete_dead/2`: drops (and deletes) rows of dead actors on this node; remote rows are unchecked. */
-  private repair(backend: Backend, rows: readonly Session[]): readonly Session[] {
-    let dead = false;
-    for (let i = 0; i < rows.length; i++) {
-      const ref = rows[i]!.sid.ref;
-      if (ref.node === this.node && !this.system.isAlive(ref)) {
-        dead = true;
-        break;
-      }
-    }
-    if (!dead) return rows;
-    const alive: Session[] = [];
-    for (const s of rows) {
-      const ref = s.sid.ref;
-      if (ref.node === this.node && !this.system.isAlive(ref)) {
-        const r = this.remove(backend, s);
-        if (isThenable(r)) r.catch(() => {});
-      } else alive.push(s);
-    }
-    return alive;
-  }
-
-  private write(backend: Backend, row: Session): MaybePromise<void> {
-    try {
-      const r = backend.setSession(row);
-      if (isThenable(r)) {
-        return this.timed(backend, 'setSession', r).catch((error: unknown) => {
-          this.backendError(backend, 'setSession', row.lserver, error);
-          throw error;
-        });
-      }
-    } catch (error) {
-      this.backendError(backend, 'setSession', row.lserver, error);
-      throw error;
-    }
-  }
-
-  /** `write`, but a failure is only reported (`backend_error`), as callers that ignore `set_session`'s result. */
-  private writeReported(backend: Backend, row: Session): MaybePromise<void> {
-    try {
-      const r = this.write(backend, row);
-      if (isThenable(r)) return r.catch(() => {});
-    } catch {
-      // reported by write
-    }
-  }
-
-  private remove(backend: Backend, row: Session): MaybePromise<void> {
-    try {
-      const r = backend.deleteSession(row);
-      if (isThenable(r)) {
-        return this.timed(backend, 'deleteSession', r).catch((error: unknown) =>
-          this.backendError(backend, 'deleteSession', row.lserver, error),
-        );
-      }
-    } catch (error) {
-      this.backendError(backend, 'deleteSession', row.lserver, error);
-    }
-  }
-
-  private backendError(backend: Backend, operation: string, host: string | undefined, error: unknown): void {
-    this.logger.error({ err: error, backend: backend.name, operation, host }, 'session backend error');
-    if (this.events.has('backend_error')) {
-      this.events.emit('backend_error', {
-        backend: backend.name,
-        operation,
-        error,
-        ...(host === undefined ? {} : { host }),
-      });
-    }
-  }
+function isAsyncIterable(value: unknown): value is AsyncIterable<readonly Session[]> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function userInfo(s: Session): UserSessionInfo {
   return { node: s.sid.ref.node, ts: s.sid.time, ref: s.sid.ref, priority: s.priority, info: s.info };
 }
-
-/**
- * The session manager's gen_server (spec §1.2): `init` starts the backends, the IQ table, the
- * hooks and the commands; `terminate` sends `system-shutdown` to local sessions and undoes the
- * rest. Its argument is the {@link SessionManager} whose lifecycle it owns, so a supervisor child
- * spec can start it (see {@link SessionManager.childSpec}).
- */
-export const sessionManagerServer: GenServer<ServerState, SessionManager> = {
-  init: (sm, ctx) => sm.initServer(ctx),
-  handleInfo: (message, state, ctx) => state.sm.handleServerInfo(message, state, ctx),
-  terminate: (_reason, state, ctx) => state.sm.terminateServer(state, ctx),
-};

@@ -9,7 +9,7 @@ export interface SidJSON {
 }
 
 /**
- * A session id, ejabberd's `{unique_timestamp(), Pid}` (spec §1.4): ordered by wall-clock seconds,
+ * A session id, ejabberd's `{unique_timestamp(), Pid}` (`ejabberd_sm:make_sid/0`): ordered by wall-clock seconds,
  * then a per-node monotonic counter, then the node that made it, then the connection's ref. The
  * "newest" session is the one with the greatest sid ({@link compareSid}).
  *

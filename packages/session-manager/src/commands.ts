@@ -5,8 +5,8 @@ import type { SessionManager } from './SessionManager.ts';
 const userHost = z.object({ user: z.string().min(1), host: z.string().min(1) });
 
 /**
- * The commands ejabberd_sm registers (spec §11.3), plus `kick_session` and `user_sessions_info`
- * from mod_admin_extra, all running through the session manager API (spec §14.8).
+ * The commands ejabberd_sm registers (`ejabberd_sm:get_commands_spec/0`), plus `kick_session` and `user_sessions_info`
+ * from mod_admin_extra, all running through the session manager API, never the store (processone/ejabberd#977).
  */
 export function sessionManagerCommands(sm: SessionManager): AnyCommandSpec[] {
   return [

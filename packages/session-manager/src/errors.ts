@@ -79,7 +79,7 @@ export class UnknownHostError extends SessionManagerError {
 
 /**
  * Thrown by an IQ handler that cannot decode its query: the session manager answers `bad-request`
- * with this message (spec §10, `{xmpp_codec, Why}`).
+ * with this message (`gen_iq_handler:process_iq/3` on `{xmpp_codec, Why}`).
  */
 export class IqDecodeError extends SessionManagerError {
   override readonly name = 'IqDecodeError' as const;

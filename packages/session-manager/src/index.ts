@@ -1,6 +1,6 @@
 /** The stanza type and builder (`@xmpp/xml`), re-exported for packages that only build stanzas to route. */
 export { default as xml, type Element } from '@xmpp/xml';
-export type { Backend, BackendInitContext, MaybePromise } from './Backend.ts';
+export type { Backend, BackendInitContext, CleanNodeResult } from './Backend.ts';
 export {
   type ConnectionMessage,
   isConnectionMessage,
@@ -17,6 +17,7 @@ export {
   SYSTEM_SHUTDOWN,
   streamErrorFor,
 } from './ConnectionMessage.ts';
+export { jidCodec, receivedText, registerSessionManagerCodecs, xmlElementCodec } from './codecs.ts';
 export { sessionManagerCommands } from './commands.ts';
 export { DEFAULTS } from './DEFAULTS.ts';
 export {
@@ -30,7 +31,7 @@ export {
   UnknownHostError,
 } from './errors.ts';
 export type { SmPacketAcc } from './hooks.ts';
-export { type IqHandler, IqHandlerTable } from './IqHandlerTable.ts';
+export { type IqHandler, IqHandlerTable, type IqRouting } from './IqHandlerTable.ts';
 export { MemoryBackend } from './MemoryBackend.ts';
 export {
   messageType,

@@ -1,13 +1,13 @@
+import type { MaybePromise } from '@otp-chat/actor';
 import type { Jid } from '@otp-chat/jid';
 import type { Element } from '@xmpp/xml';
-import type { MaybePromise } from './Backend.ts';
 import { compareBinary } from './internal/compareBinary.ts';
 import { copyElement } from './internal/copyElement.ts';
 import { cleanSessionList, type Session } from './Session.ts';
 import { compareSid } from './Sid.ts';
 
 /**
- * What the routing decision needs from the outside world. The decision itself (spec §3.2, §3.3)
+ * What the routing decision needs from the outside world. The decision itself (`ejabberd_sm:do_route/1`, `route_message/1`)
  * is pure: given a stanza, its prepared destination and the user's rows, it calls these.
  */
 export interface RoutingEnv {
@@ -19,13 +19,13 @@ export interface RoutingEnv {
    */
   subscriptionAllowed(presence: Element, to: Jid): MaybePromise<boolean>;
   /**
-   * §3.3 when no resource is available: if the user exists and privacy allows, the
+   * `route_message/1` when no resource is available: if the user exists and privacy allows, the
    * `offline_message_hook` fold from `{bounce, message}`; otherwise a `service-unavailable` error.
    */
   offline(message: Element, to: Jid): MaybePromise<void>;
   /** The `bounce_sm_packet` fold from `{tag, stanza}`. */
   bounce(tag: 'bounce' | 'pass', stanza: Element, to: Jid): MaybePromise<void>;
-  /** An IQ get/set to a bare JID: the IQ handler table (§10). */
+  /** An IQ get/set to a bare JID: the IQ handler table (`gen_iq_handler:handle/2`). */
   iq(iq: Element, to: Jid): MaybePromise<void>;
 }
 
@@ -64,7 +64,7 @@ export function newestOfResource(sessions: readonly Session[], lresource: string
 }
 
 /** A copy of `stanza` addressed to `to` (`P#presence{to = ...}`). */
-export function withTo(stanza: Element, to: string): Element {
+function withTo(stanza: Element, to: string): Element {
   return copyElement(stanza, { to });
 }
 
@@ -75,7 +75,7 @@ export function messageType(message: Element): string {
 }
 
 /**
- * `do_route/1` (spec §3.2): routes `stanza` to the local user `to` (prepared parts), whose rows
+ * `do_route/1`: routes `stanza` to the local user `to` (prepared parts), whose rows
  * (all of them, after read-repair) are `sessions`. The clauses are tried in the spec's order.
  */
 export function routeStanza(
@@ -143,7 +143,7 @@ function fullJid(to: Jid, lresource: string): string {
 }
 
 function deliverSubscription(stanza: Element, to: Jid, sessions: readonly Session[], env: RoutingEnv): void {
-  // Every row, not deduplicated, with an integer priority (spec §3.4).
+  // Every row, not deduplicated, with an integer priority (as `do_route/1` for subscription presences).
   for (let i = 0; i < sessions.length; i++) {
     const s = sessions[i]!;
     if (s.priority !== undefined) env.deliver(s, withTo(stanza, fullJid(to, s.lresource)), false);
@@ -151,7 +151,7 @@ function deliverSubscription(stanza: Element, to: Jid, sessions: readonly Sessio
 }
 
 /**
- * `route_message/1` (spec §3.3): the highest non-negative priority wins, ties to all, the
+ * `route_message/1`: the highest non-negative priority wins, ties to all, the
  * greatest resource (as a binary: code point order) gets the unmarked copy and the others `sm_copy`; a headline
  * also goes (unmarked) to every other priority ≥ 0; nothing available, or only negative
  * priorities, → the offline path.

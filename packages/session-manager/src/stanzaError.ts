@@ -1,21 +1,63 @@
 import { Element } from '@xmpp/xml';
 import { copyElement } from './internal/copyElement.ts';
 
-/** The stanza error conditions the session manager produces (RFC 6120 §8.3.3). */
-export type StanzaErrorCondition = 'service-unavailable' | 'internal-server-error' | 'bad-request';
+/**
+ * The defined stanza error conditions (RFC 6120 §8.3.3) that carry no data of their own (`gone`
+ * and `redirect`, which carry a URI, and `undefined-condition`, whose type the sender picks, are
+ * not built here).
+ */
+export type StanzaErrorCondition =
+  | 'bad-request'
+  | 'conflict'
+  | 'feature-not-implemented'
+  | 'forbidden'
+  | 'internal-server-error'
+  | 'item-not-found'
+  | 'jid-malformed'
+  | 'not-acceptable'
+  | 'not-allowed'
+  | 'not-authorized'
+  | 'policy-violation'
+  | 'recipient-unavailable'
+  | 'registration-required'
+  | 'remote-server-not-found'
+  | 'remote-server-timeout'
+  | 'resource-constraint'
+  | 'service-unavailable'
+  | 'subscription-required'
+  | 'unexpected-request';
 
-/** The error type of each condition, as ejabberd's `xmpp` library sets it. */
-export const STANZA_ERROR_TYPES: Readonly<Record<StanzaErrorCondition, 'cancel' | 'wait' | 'modify'>> = {
-  'service-unavailable': 'cancel',
-  'internal-server-error': 'wait',
+/** The type of each condition's `<error/>`, as ejabberd's `xmpp:err_bad_request/0` and its siblings set it. */
+export const STANZA_ERROR_TYPES: Readonly<
+  Record<StanzaErrorCondition, 'auth' | 'cancel' | 'modify' | 'wait'>
+> = {
   'bad-request': 'modify',
+  conflict: 'cancel',
+  'feature-not-implemented': 'cancel',
+  forbidden: 'auth',
+  // RFC 6120 says cancel; ejabberd (after RFC 3920 and XEP-0086) says wait.
+  'internal-server-error': 'wait',
+  'item-not-found': 'cancel',
+  'jid-malformed': 'modify',
+  'not-acceptable': 'modify',
+  'not-allowed': 'cancel',
+  'not-authorized': 'auth',
+  'policy-violation': 'modify',
+  'recipient-unavailable': 'wait',
+  'registration-required': 'auth',
+  'remote-server-not-found': 'cancel',
+  'remote-server-timeout': 'wait',
+  'resource-constraint': 'wait',
+  'service-unavailable': 'cancel',
+  'subscription-required': 'auth',
+  'unexpected-request': 'wait',
 };
 
 const STANZAS_NS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 /**
  * True when `stanza` may be answered with an error: never an error, never an IQ result
- * (`ejabberd_router:route_error`, spec §3.2 row 5).
+ * (`ejabberd_router:route_error/2`; RFC 6120 §8.3.1).
  */
 export function mayAnswerWithError(stanza: Element): boolean {
   const type = stanza.attrs.type;
@@ -25,9 +67,12 @@ export function mayAnswerWithError(stanza: Element): boolean {
 }
 
 /**
- * The error reply to `stanza` (`xmpp:make_error/2`): same name and id, `from` and `to` swapped,
- * `type='error'`, the original children kept and an `<error/>` appended. `undefined` when the
- * stanza must not be answered ({@link mayAnswerWithError}).
+ * The error reply to `stanza`, as `xmpp:make_error/2` builds it with an `xmpp:err_…(Text, Lang)`:
+ * the same name and attributes (`id`, `xml:lang`, …), `from` and `to` swapped, `type='error'`,
+ * the original children kept (copied) and an `<error/>` appended, whose `<text/>` (when given)
+ * is marked `xml:lang='en'` (the texts are English, untranslated). `undefined` when the stanza
+ * must not be answered ({@link mayAnswerWithError}). The one stanza-error builder of otp-chat:
+ * the session manager, the IQ handler table, the router and the C2S all answer with it.
  */
 export function makeErrorReply(
   stanza: Element,
@@ -47,7 +92,7 @@ export function makeErrorReply(
   }
   const error = reply.c('error', { type: STANZA_ERROR_TYPES[condition] });
   error.c(condition, { xmlns: STANZAS_NS });
-  if (text !== undefined) error.c('text', { xmlns: STANZAS_NS }).t(text);
+  if (text !== undefined) error.c('text', { xmlns: STANZAS_NS, 'xml:lang': 'en' }).t(text);
   return reply;
 }
 

@@ -12,8 +12,8 @@ import { errorCondition, errorText } from '../src/stanzaError.ts';
 import { makeRow } from '../src/testing/index.ts';
 import { chat, connect, HOST, presence, settle, startSm } from './harness.ts';
 
-describe('SessionManager start-up and shut-down (spec §1.2)', () => {
-  it('adds its hooks with the spec sequence numbers and registers its commands', async () => {
+describe('SessionManager start-up and shut-down (ejabberd_sm:init/1, terminate/2)', () => {
+  it('adds its hooks with the sequence numbers of ejabberd_sm and registers its commands', async () => {
     const hooks = new Hooks();
     const commands = new Commands({ hooks });
     const { sm } = await startSm({ hooks, commands });
@@ -74,7 +74,7 @@ describe('SessionManager start-up and shut-down (spec §1.2)', () => {
     expect(err.cause).toBe(boom);
   });
 
-  it('terminate sends system-shutdown to every local session (spec §4.7 last row)', async () => {
+  it('terminate sends system-shutdown to every local session (ejabberd_sm:terminate/2)', async () => {
     const { sm } = await startSm();
     const a = await connect(sm, 'alice', 'a', { closeOnControl: false });
     const b = await connect(sm, 'bob', 'b', { closeOnControl: false });
@@ -84,7 +84,7 @@ describe('SessionManager start-up and shut-down (spec §1.2)', () => {
   });
 });
 
-describe('sessions API (spec §2)', () => {
+describe('sessions API (ejabberd_sm)', () => {
   it('openSession runs sm_register_connection_hook; closeSession runs sm_remove_connection_hook, even without a row', async () => {
     const hooks = new Hooks();
     const seen: string[] = [];
@@ -181,7 +181,7 @@ describe('sessions API (spec §2)', () => {
     expect(seen).toEqual(['r gone']);
   });
 
-  it('setUserInfo / delUserInfo only touch rows owned by the caller (spec §2, owner check)', async () => {
+  it('setUserInfo / delUserInfo only touch rows owned by the caller (set_user_info/5: Pid == self())', async () => {
     const { sm } = await startSm();
     const a = await connect(sm, 'alice', 'r');
     const stranger = (await connect(sm, 'bob', 'x')).ref;
@@ -210,7 +210,7 @@ describe('sessions API (spec §2)', () => {
     expect((await sm.dirtyGetSessionsList()).length).toBe(2);
   });
 
-  it('read-repair: a dead local connection row is dropped and deleted on read (spec §1.6)', async () => {
+  it('read-repair: a dead local connection row is dropped and deleted on read (ejabberd_sm:delete_dead/2)', async () => {
     const backend = new MemoryBackend();
     const { sm, system } = await startSm({ backends: { [HOST]: backend } });
     const a = await connect(sm, 'alice', 'r');
@@ -254,7 +254,7 @@ describe('sessions API (spec §2)', () => {
   });
 });
 
-describe('spec §4.7 replacement and limits', () => {
+describe('replacement and limits (check_existing_resources/4, check_max_sessions/2, kick_user/2)', () => {
   it('row 1: same full JID: every older session gets `replaced`; openSession waits for it to end', async () => {
     const { sm } = await startSm();
     const old = await connect(sm, 'alice', 'r');
@@ -408,7 +408,7 @@ describe('spec §4.7 replacement and limits', () => {
   });
 });
 
-describe('routing through the actor runtime (spec §3)', () => {
+describe('routing through the actor runtime (ejabberd_sm:route/1,2)', () => {
   it('delivers a chat to a full JID as {type: route, stanza, smCopy: false}', async () => {
     const { sm } = await startSm();
     const a = await connect(sm, 'alice', 'a');
@@ -549,7 +549,7 @@ describe('routing through the actor runtime (spec §3)', () => {
     expect(replies).toEqual([]);
   });
 
-  it('route(jid, term) sends a raw term to the newest session of each resource (spec §3.1)', async () => {
+  it('route(jid, term) sends a raw term to the newest session of each resource (ejabberd_sm:route/2)', async () => {
     const { sm } = await startSm();
     const a = await connect(sm, 'alice', 'a', { closeOnControl: false });
     const b = await connect(sm, 'alice', 'b', { closeOnControl: false });
@@ -560,7 +560,7 @@ describe('routing through the actor runtime (spec §3)', () => {
   });
 });
 
-describe('IQ handler table (spec §10)', () => {
+describe('IQ handler table (gen_iq_handler)', () => {
   const iq = (children: ReturnType<typeof xml>[], type = 'get') =>
     xml('iq', { to: 'alice@example.com', from: 'bob@other.example/x', type, id: 'i1' }, ...children);
   const q = (ns: string) => xml('query', { xmlns: ns });
@@ -628,7 +628,7 @@ describe('IQ handler table (spec §10)', () => {
   });
 });
 
-describe('commands (spec §11.3)', () => {
+describe('commands (ejabberd_sm:get_commands_spec/0)', () => {
   it('connected_users, connected_users_number, user_resources, user_sessions_info', async () => {
     const { sm } = await startSm();
     await connect(sm, 'alice', 'b', { priority: 3, info: { conn: 'c2s', ip: '127.0.0.1' } });
@@ -659,7 +659,7 @@ describe('commands (spec §11.3)', () => {
   });
 });
 
-describe('Erlang term order of listings (spec §2 connected_users/0, user_resources/2; §11.3)', () => {
+describe('Erlang term order of listings (connected_users/0, user_resources/2)', () => {
   // connected_users/0 is lists:sort(USRs) *then* formatting: {U, S, R} tuples compare element-wise,
   // so "a" < "a.b" as users, whereas the formatted strings compare "a@" > "a.".
   const table: { label: string; sessions: [string, string][]; expected: string[] }[] = [
@@ -698,7 +698,7 @@ describe('Erlang term order of listings (spec §2 connected_users/0, user_resour
   });
 });
 
-describe('a failing backend write in set_presence / unset_presence (spec §2, §1.6: set_session errors are ignored)', () => {
+describe('a failing backend write in set_presence / unset_presence (set_presence/6 ignores set_session errors)', () => {
   // ejabberd's set_presence/unset_presence call set_session, ignore its {error, _}, run the hook and
   // return ok: a store blip on a presence update does not take the connection down.
   const modes = ['throws', 'rejects'] as const;
@@ -737,7 +737,7 @@ describe('a failing backend write in set_presence / unset_presence (spec §2, §
   }
 });
 
-describe('a failing user_exists (spec §3.3 offline branch, §3.4; ejabberd_auth:user_exists answers false on a DB error)', () => {
+describe('a failing user_exists (route_message/1 offline branch, check_in_subscription/2; ejabberd_auth:user_exists answers false on a DB error)', () => {
   const failures = {
     throws: () => {
       throw new Error('auth store down');
@@ -775,7 +775,7 @@ describe('a failing user_exists (spec §3.3 offline branch, §3.4; ejabberd_auth
   }
 });
 
-describe('a remote send that throws (spec §3.1: ejabberd_cluster:send answers false, never raises)', () => {
+describe('a remote send that throws (ejabberd_cluster:send answers false, never raises)', () => {
   it('route, kickUser and route(jid, term) treat it as not sent', async () => {
     const backend = new MemoryBackend();
     const { sm } = await startSm({
@@ -793,7 +793,7 @@ describe('a remote send that throws (spec §3.1: ejabberd_cluster:send answers f
   });
 });
 
-describe('get_max_user_sessions (spec §4.6): an integer is a limit, anything else is infinity', () => {
+describe('get_max_user_sessions/2: an integer is a limit, anything else is infinity', () => {
   const table: [string, number, boolean][] = [
     ['1 (integer): the oldest is kicked', 1, true],
     ['NaN: unlimited', Number.NaN, false],
@@ -810,7 +810,7 @@ describe('get_max_user_sessions (spec §4.6): an integer is a limit, anything el
   }
 });
 
-describe('route/1 routes the stanza sm_receive_packet returned (spec §2 route/1, §3.5)', () => {
+describe('route/1 routes the stanza sm_receive_packet returned (ejabberd_sm:route/1)', () => {
   it('a handler that readdresses the stanza sends it to the new destination (do_route(Packet1) reads Packet1.to)', async () => {
     const hooks = new Hooks();
     hooks.add(

@@ -51,7 +51,7 @@ function rejectingUserReads(backend: FlakyBackend): void {
 
 const MODES = ['throws', 'rejects'] as const;
 
-describe('openSession when setSession fails: the refused row is deleted (compensation for backends that replay failed writes, spec §14 #1271)', () => {
+describe('openSession when setSession fails: the refused row is deleted (compensation for backends that replay failed writes, processone/ejabberd#1271)', () => {
   for (const mode of MODES) {
     it(`setSession ${mode}: deleteSession(row) is called, then the call fails with the write's error; no hook, no row`, async () => {
       const backend = new FlakyBackend();
@@ -99,7 +99,7 @@ describe('openSession when setSession fails: the refused row is deleted (compens
   });
 });
 
-describe('closeSession when the user read fails: the row is still deleted by sid and the hook still runs (spec §14 #1271)', () => {
+describe('closeSession when the user read fails: the row is still deleted by sid and the hook still runs (processone/ejabberd#1271)', () => {
   for (const mode of MODES) {
     it(`getSessions(user, server) ${mode}: deleteSession by sid with priority undefined, sm_remove_connection_hook with {} info`, async () => {
       const backend = new FlakyBackend();

@@ -41,7 +41,7 @@ async function backendChildren(sm: SessionManager): Promise<{ id: string; ref: A
   });
 }
 
-describe('backend supervisor (spec §1.1 ejabberd_backend_sup, §1.2 init step 3)', () => {
+describe("backend supervisor (ejabberd_backend_sup; ejabberd_sm:init/1 runs each backend's init)", () => {
   it('is a real Supervisor with one running worker per distinct backend, in host order', async () => {
     const log: string[] = [];
     const a = new Recording('a', log);
@@ -66,24 +66,27 @@ describe('backend supervisor (spec §1.1 ejabberd_backend_sup, §1.2 init step 3
       (e: Error) =>
         Object.assign(new MemoryBackend(), { name: 'bad', init: () => Promise.reject(e) }) as Backend,
     ],
-  ])('a backend whose init %s fails the SM start with that reason (§1.2 step 3)', async (_label, make) => {
-    const boom = new Error('store unavailable');
-    const log: string[] = [];
-    const good = new Recording('good', log);
-    const system = new ActorSystem({ node: 'node1', logger: silentLogger });
-    const err = await SessionManager.start({
-      system,
-      hosts: [HOST, OTHER],
-      backends: { [HOST]: good, [OTHER]: make(boom) },
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(BackendInitError);
-    expect((err as BackendInitError).backend).toBe('bad');
-    expect((err as BackendInitError).cause).toBe(boom);
-    // The backend started before the failing one was stopped again, and nothing is left running.
-    expect(log).toEqual(['init:good', 'stop:good']);
-    expect(system.whereis('session_manager')).toBeUndefined();
-    expect(system.count()).toBe(0);
-  });
+  ])(
+    'a backend whose init %s fails the SM start with that reason (ejabberd_sm:init/1)',
+    async (_label, make) => {
+      const boom = new Error('store unavailable');
+      const log: string[] = [];
+      const good = new Recording('good', log);
+      const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+      const err = await SessionManager.start({
+        system,
+        hosts: [HOST, OTHER],
+        backends: { [HOST]: good, [OTHER]: make(boom) },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BackendInitError);
+      expect((err as BackendInitError).backend).toBe('bad');
+      expect((err as BackendInitError).cause).toBe(boom);
+      // The backend started before the failing one was stopped again, and nothing is left running.
+      expect(log).toEqual(['init:good', 'stop:good']);
+      expect(system.whereis('session_manager')).toBeUndefined();
+      expect(system.count()).toBe(0);
+    },
+  );
 
   it('a crashed backend actor is restarted; the memory store outlives it (as a mnesia table) and the SM keeps working', async () => {
     const log: string[] = [];
@@ -160,7 +163,7 @@ describe('backend supervisor (spec §1.1 ejabberd_backend_sup, §1.2 init step 3
   });
 });
 
-describe('SessionManager under an Application root supervisor (spec §1.1: ejabberd_sm is a worker of ejabberd_sup)', () => {
+describe('SessionManager under an Application root supervisor (ejabberd_sm is a worker of ejabberd_sup)', () => {
   it('childSpec starts it registered; the app stop runs its terminate and stops its backends', async () => {
     const log: string[] = [];
     const system = new ActorSystem({ node: 'node1', logger: silentLogger });

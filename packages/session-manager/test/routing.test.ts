@@ -69,7 +69,7 @@ const deliveries = (events: Event[]) =>
     .map((e) => `${e.to}#${e.sid}${e.smCopy ? ' copy' : ''}`)
     .sort();
 
-describe('spec §3.2 decision table', () => {
+describe('ejabberd_sm:do_route/1 decision table', () => {
   const sessions = [row('a', 1, 5), row('b', 2, -1), row('c', 3), row('a', 4, 5)];
 
   for (const type of ['subscribe', 'subscribed', 'unsubscribe', 'unsubscribed']) {
@@ -113,7 +113,7 @@ describe('spec §3.2 decision table', () => {
   });
 
   for (const type of ['chat', 'headline', 'normal', undefined]) {
-    it(`row 3: message ${type ?? '(no type = normal)'} to a bare JID → route_message (§3.3)`, () => {
+    it(`row 3: message ${type ?? '(no type = normal)'} to a bare JID → route_message/1`, () => {
       expect(deliveries(run(msg('alice@example.com', type), sessions))).toEqual(['a#4']);
     });
   }
@@ -190,7 +190,7 @@ describe('spec §3.2 decision table', () => {
   }
 });
 
-describe('spec §3.3 route_message priority rules', () => {
+describe('ejabberd_sm:route_message/1 priority rules', () => {
   const to = 'alice@example.com';
 
   it('highest priority wins', () => {
@@ -257,7 +257,7 @@ describe('spec §3.3 route_message priority rules', () => {
   });
 });
 
-describe('spec §3.3 MaxRes in Erlang term order (binaries compare byte-wise)', () => {
+describe('route_message/1: MaxRes in Erlang term order (binaries compare byte-wise)', () => {
   // lists:max([{Prio, LRes}]) compares the resources as UTF-8 binaries, i.e. by code point. JS `>`
   // compares UTF-16 code units: an astral character (surrogates D800-DFFF) sorts *below* U+E000-FFFF.
   const bmp = '\uFA0E'; // UTF-8 EF A8 8E

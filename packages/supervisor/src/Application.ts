@@ -1,4 +1,4 @@
-import { type ActorRef, ActorSystem, type ExitReason, formatReason } from '@otp-chat/actor';
+import { type ActorRef, ActorSystem, type ExitReason, formatReason, moduleLogger } from '@otp-chat/actor';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { ApplicationStartError } from './errors.ts';
 import { Supervisor } from './Supervisor.ts';
@@ -54,7 +54,7 @@ export class Application {
     this.stopped = system.whenExit(root).then((reason) => {
       this.removeSignalHandlers?.();
       if (this.stopping === undefined) {
-        system.logger.error(
+        moduleLogger(system.logger, 'application').error(
           { root: root.toString(), reason: formatReason(reason) },
           'application root exited',
         );
@@ -77,7 +77,7 @@ export class Application {
     if (options.handleSignals ?? DEFAULTS.handleSignals) {
       app.listen(options.signals ?? process, options.exit ?? ((code) => process.exit(code)));
     }
-    system.logger.info({ root: result.ok.toString() }, 'application started');
+    moduleLogger(system.logger, 'application').info({ root: result.ok.toString() }, 'application started');
     return app;
   }
 
@@ -91,7 +91,10 @@ export class Application {
       if (!this.system.isAlive(this.root)) {
         this.stopping = this.stopped.then(() => undefined);
       } else {
-        this.system.logger.info({ root: this.root.toString() }, 'application stopping');
+        moduleLogger(this.system.logger, 'application').info(
+          { root: this.root.toString() },
+          'application stopping',
+        );
         this.stopping = this.system.stop(this.root, 'shutdown').then(
           () => this.stopped.then(() => undefined),
           () => this.stopped.then(() => undefined), // it ended on its own meanwhile
@@ -106,10 +109,13 @@ export class Application {
     const onSignal = (signal: StopSignal) => {
       received++;
       if (received === 1) {
-        this.system.logger.info({ signal }, 'signal received: stopping the application');
+        moduleLogger(this.system.logger, 'application').info(
+          { signal },
+          'signal received: stopping the application',
+        );
         void this.stop();
       } else {
-        this.system.logger.warn({ signal }, 'second signal: exiting now');
+        moduleLogger(this.system.logger, 'application').warn({ signal }, 'second signal: exiting now');
         exit(DEFAULTS.forcedExitCode);
       }
     };

@@ -1,5 +1,6 @@
-// Management API (anchors §1.2 "Management API"), child spec and flag validation
-// (check_childspec / check_flags), auto_shutdown (§1.2 "auto_shutdown"), the backoff extension.
+// Management API (`supervisor:start_child/2`, `terminate_child/2`, `restart_child/2`, `delete_child/2`,
+// `which_children/1`, `count_children/1`), child spec and flag validation (`supervisor:check_childspecs/1`),
+// `auto_shutdown` (OTP 24), the backoff extension.
 import type { ActorRef, ExitReason, Logger } from '@otp-chat/actor';
 import { ActorSystem, SimulatedClock } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import {
 } from '../src/index.ts';
 import { childrenInStartOrder, eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
 
-describe('static management API (spec §1.2 management table)', () => {
+describe('static management API (supervisor:start_child/2, terminate_child/2, restart_child/2, delete_child/2)', () => {
   it('startChild / terminateChild / restartChild / deleteChild follow OTP replies', async () => {
     const { system } = testSystem();
     const sup = okRef(await Supervisor.start(system, { children: [worker('a', testWorker(), 'a')] }));
@@ -111,7 +112,7 @@ describe('static management API (spec §1.2 management table)', () => {
   });
 });
 
-describe('simple_one_for_one (spec §1.2 strategies)', () => {
+describe('simple_one_for_one (supervisor strategies)', () => {
   it('startChild passes extra args; id-based calls answer simple_one_for_one', async () => {
     const { system } = testSystem();
     const started: unknown[] = [];
@@ -243,7 +244,7 @@ describe('child spec validation (check_childspec): a typed error naming the fiel
   });
 });
 
-describe('autoShutdown (spec §1.2 auto_shutdown)', () => {
+describe('autoShutdown (supervisor auto_shutdown, OTP 24)', () => {
   const sig = (id: string) => worker(id, testWorker(), id, { restart: 'transient', significant: true });
 
   it('any_significant: a significant child ending normally stops the supervisor', async () => {
@@ -397,7 +398,7 @@ describe('restart backoff (an extension, not OTP; off by default)', () => {
   });
 });
 
-describe('crash loops are visible (anchors §5.3): every restart and exhaustion is logged', () => {
+describe("crash loops are visible (as OTP's supervisor reports): every restart and exhaustion is logged", () => {
   it('logs child_terminated as error, child_restarted as warn, intensity as error', async () => {
     const { lines, logger } = captureLog();
     const system = new ActorSystem({ clock: new SimulatedClock(), logger });

@@ -1,4 +1,4 @@
-// Restart intensity, exactly as add_restart/1 (anchors §1.2 "Restart intensity, exactly"): whole
+// Restart intensity, exactly as OTP's `supervisor:add_restart/1`: whole
 // seconds of the clock, inclusive window, counted per supervisor, failed attempts count too.
 import type { ActorRef, ExitReason, StartResult } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
@@ -83,7 +83,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('restart intensity (spec §1.2 add_restart)', () => {
+describe('restart intensity (supervisor:add_restart/1)', () => {
   it.each(rows)('$name', async (row) => {
     const { system, clock } = testSystem();
     const log = eventLog();
@@ -127,7 +127,7 @@ describe('restart intensity (spec §1.2 add_restart)', () => {
     expect(system.count()).toBe(0);
   });
 
-  it('the count is per supervisor: two children crashing once each exceed 1/5s (spec §1.2 detail 1)', async () => {
+  it('the count is per supervisor: two children crashing once each exceed 1/5s (supervisor:add_restart/1)', async () => {
     const { system } = testSystem();
     const sup = okRef(
       await Supervisor.start(system, {
@@ -162,7 +162,7 @@ function flakyStart(okStarts: number, failures: number): { spec: ChildSpec; atte
   };
 }
 
-describe('failed restart attempts: try_again_restart (spec §1.2 detail 2)', () => {
+describe('failed restart attempts: try_again_restart (supervisor:restart/2)', () => {
   it('each failed attempt counts toward intensity and escalates', async () => {
     const { system } = testSystem();
     const log = eventLog();

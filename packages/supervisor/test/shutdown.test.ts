@@ -1,11 +1,11 @@
 // Start and shutdown order, shutdown specs and timeouts, start failure, nested escalation
-// (anchors §1.2 "Start order and shutdown order", the `shutdown` child-spec row, §1.1 escalation).
+// (`supervisor:init_children/2` and `terminate_children/2`, the `shutdown` of a child spec, escalation to the parent).
 import type { ActorRef, ExitReason } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
 import { type ShutdownSpec, Supervisor, supervisor, worker } from '../src/index.ts';
 import { childrenInStartOrder, eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
 
-describe('start and stop order (spec §1.2)', () => {
+describe('start and stop order (supervisor:init_children/2, terminate_children/2)', () => {
   it('starts children in order and stops them in reverse order, running each terminate', async () => {
     const { system } = testSystem();
     const started: unknown[] = [];
@@ -95,7 +95,7 @@ const shutdownRows: ShutdownRow[] = [
   },
 ];
 
-describe('shutdown specs (spec §1.2 shutdown row, supervisor:shutdown/1)', () => {
+describe('shutdown specs (the shutdown of a child spec, supervisor:shutdown/2)', () => {
   it.each(shutdownRows)('$name', async (row) => {
     const { system, clock } = testSystem();
     const log = eventLog();
@@ -170,7 +170,7 @@ describe('shutdown specs (spec §1.2 shutdown row, supervisor:shutdown/1)', () =
   });
 });
 
-describe('start failure (spec §1.2: start_link returns {error, {shutdown, Reason}})', () => {
+describe('start failure (supervisor:start_link/2 returns {error, {shutdown, Reason}})', () => {
   it('a child whose init fails makes the start fail; started children are stopped, later ones never start', async () => {
     const { system } = testSystem();
     const log = eventLog();
@@ -239,7 +239,7 @@ describe('start failure (spec §1.2: start_link returns {error, {shutdown, Reaso
   });
 });
 
-describe('nested supervisors escalate (spec §1.1 "How a crash spreads")', () => {
+describe('nested supervisors escalate (a crash spreads through links)', () => {
   async function tree(midRestart: 'permanent' | 'transient', rootIntensity: number) {
     const { system } = testSystem();
     const rootLog = eventLog();

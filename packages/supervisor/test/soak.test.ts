@@ -1,5 +1,5 @@
 // Soak test: random crash injections into a three-level tree, checked after every step against a
-// small reference model of OTP's restart intensity (anchors §1.2 add_restart; §1.1 escalation).
+// small reference model of OTP's restart intensity (`supervisor:add_restart/1`; escalation to the parent).
 // After each step the tree is whole again, or the root has exited exactly when the model says;
 // no actor and no timer is left behind.
 import type { ActorRef, ActorSystem } from '@otp-chat/actor';

@@ -1,5 +1,5 @@
-// Strategy × restart type × exit reason (anchors §1.2 "Strategies" and the `restart` row of the
-// child-spec table; `do_restart/3` in supervisor.erl).
+// Strategy × restart type × exit reason (`supervisor:do_restart/3` in supervisor.erl, and the
+// `restart` field of a child spec).
 import type { ActorRef, ActorSystem, ExitReason } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
 import { type RestartType, type Strategy, Supervisor, worker } from '../src/index.ts';
@@ -39,7 +39,7 @@ function restartsFor(restart: RestartType, reason: ReasonCase): boolean {
   return restart === 'permanent' || (restart === 'transient' && !reason.clean);
 }
 
-describe('strategy × restart type × exit reason (spec §1.2 strategies, do_restart)', () => {
+describe('strategy × restart type × exit reason (supervisor strategies, do_restart/3)', () => {
   it.each(rows.filter((r) => r.strategy !== 'simple_one_for_one'))(
     '$strategy, middle child $restart, exits $reason.name',
     async ({ strategy, restart, reason }) => {
@@ -138,7 +138,7 @@ describe('strategy × restart type × exit reason (spec §1.2 strategies, do_res
 });
 
 describe('restart details', () => {
-  it('one_for_all stops the siblings in reverse start order and starts all in order (spec §1.2)', async () => {
+  it('one_for_all stops the siblings in reverse start order and starts all in order (supervisor:restart/2)', async () => {
     const { system } = testSystem();
     const terminated: Array<[unknown, ExitReason]> = [];
     const started: unknown[] = [];
@@ -163,7 +163,7 @@ describe('restart details', () => {
     expect(started).toEqual(['a', 'b', 'c', 'd']);
   });
 
-  it('a temporary sibling is not restarted by one_for_all and its spec is forgotten (spec §1.2 restart row)', async () => {
+  it('a temporary sibling is not restarted by one_for_all and its spec is forgotten (supervisor child spec restart)', async () => {
     const { system } = testSystem();
     const sup = okRef(
       await Supervisor.start(system, {

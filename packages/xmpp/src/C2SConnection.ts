@@ -1,29 +1,49 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import type { ActorContext, ExitReason, GenServer, TimerHandle } from '@otp-chat/actor';
+import {
+  type ActorContext,
+  andThen,
+  type ExitReason,
+  type GenServer,
+  isThenable,
+  type MaybePromise,
+  type TimerHandle,
+} from '@otp-chat/actor';
 import { InvalidJidError, type Jid, jid, nodeprep, parseJid } from '@otp-chat/jid';
 import {
   type ConnectionMessage,
   isConnectionMessage,
+  makeErrorReply,
   type Priority,
   type SessionInfo,
   type Sid,
+  type StanzaErrorCondition,
 } from '@otp-chat/session-manager';
-import { Element } from '@xmpp/xml';
-import type { C2SEvent } from './c2sMachine.ts';
+import type { Element } from '@xmpp/xml';
+import type { C2SActionEvent, C2SEvent } from './c2sMachine.ts';
 import type { StreamError, StreamErrorCondition } from './errors.ts';
 import type { C2SAuthResult } from './hooks.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
-import { type C2SAction, type C2SSnapshot, initialStep, step } from './internal/machineStep.ts';
-import { andThen, isThenable, type MaybePromise } from './internal/maybe.ts';
+import {
+  type C2SAction,
+  type C2SActionHandlers,
+  type C2SSnapshot,
+  initialStep,
+  runAction,
+  step,
+} from './internal/machineStep.ts';
+import { Shaper } from './internal/Shaper.ts';
 import { serialize } from './internal/serialize.ts';
 import {
   authFeatures,
   BIND_FEATURES,
+  bindResult,
   decodeSasl,
+  iqResult,
   NS_BIND,
   NS_SASL,
   NS_SESSION,
+  presenceUnavailable,
   STREAM_END,
   saslChallenge,
   saslFailure,
@@ -34,7 +54,6 @@ import {
 import { parsePlain } from './SaslPlain.ts';
 import { ScramSha1Server } from './ScramSha1.ts';
 import { StreamParser } from './StreamParser.ts';
-import { type C2SStanzaErrorCondition, stanzaErrorReply } from './stanzaErrors.ts';
 import './hooks.ts';
 
 /** What starts a connection actor: the accepted socket and its server. */
@@ -118,8 +137,8 @@ export class C2SConnection {
   private priority: Priority = undefined;
   private info: SessionInfo = {};
   private timer: TimerHandle | undefined;
-  private tokens: number;
-  private lastRefill: number;
+  /** The input shaper; none when the rate is unlimited. */
+  private readonly shaper: Shaper | undefined;
   /** {@link PAUSED_BY_SHAPER} | {@link PAUSED_BY_BACKLOG}. */
   private pauses = 0;
   /** Bytes read from the socket that the mailbox has not parsed yet. */
@@ -156,9 +175,10 @@ export class C2SConnection {
     const [snap] = initial(host);
     this.snapshot = snap;
     this.ip = socket.remoteAddress ?? '';
-    this.tokens = host.options.shaperBurstBytes;
-    this.lastRefill = ctx.system.clock.now();
     const o = host.options;
+    this.shaper = Number.isFinite(o.shaperBytesPerSecond)
+      ? new Shaper(o.shaperBytesPerSecond, o.shaperBurstBytes, ctx.system.clock)
+      : undefined;
     this.parser = new StreamParser(
       {
         onStreamStart: (header) => this.pending.push({ type: 'STREAM_HEADER', header }),
@@ -305,16 +325,11 @@ export class C2SConnection {
 
   /** ejabberd's shaper: a token bucket; reading pauses until the bucket refills. */
   private shape(bytes: number): void {
-    const { shaperBytesPerSecond: rate, shaperBurstBytes: burst } = this.host.options;
-    if (!Number.isFinite(rate)) return;
-    const clock = this.ctx.system.clock;
-    const now = clock.now();
-    this.tokens = Math.min(burst, this.tokens + ((now - this.lastRefill) * rate) / 1000);
-    this.lastRefill = now;
-    this.tokens -= bytes;
-    if (this.tokens < 0 && (this.pauses & PAUSED_BY_SHAPER) === 0) {
+    if (this.shaper === undefined) return;
+    const pauseMs = this.shaper.update(bytes);
+    if (pauseMs > 0 && (this.pauses & PAUSED_BY_SHAPER) === 0) {
       this.pause(PAUSED_BY_SHAPER);
-      clock.setTimeout(() => this.unpause(PAUSED_BY_SHAPER), Math.ceil((-this.tokens / rate) * 1000));
+      this.ctx.system.clock.setTimeout(() => this.unpause(PAUSED_BY_SHAPER), pauseMs);
     }
   }
 
@@ -337,7 +352,7 @@ export class C2SConnection {
         return;
       }
       const r = this.feed(pending.shift()!);
-      if (isThenable(r)) return (r as Promise<void>).then(() => this.drain());
+      if (isThenable(r)) return r.then(() => this.drain());
     }
   }
 
@@ -372,92 +387,86 @@ export class C2SConnection {
   private exec(actions: readonly Action[], from: number, event: C2SEvent): MaybePromise<void> {
     for (let i = from; i < actions.length; i++) {
       const r = this.run(actions[i]!, event);
-      if (isThenable(r)) return (r as Promise<void>).then(() => this.exec(actions, i + 1, event));
+      if (isThenable(r)) return r.then(() => this.exec(actions, i + 1, event));
     }
   }
 
   private run(action: Action, event: C2SEvent): MaybePromise<void> {
-    const context = this.snapshot.context;
-    switch (action.type as string) {
-      case 'sendStreamHeader':
-        this.streamId = randomId();
-        this.headerSent = true;
-        this.write(streamHeader(this.streamId, context.server || this.host.hosts[0] || ''));
-        return;
-      case 'sendAuthFeatures':
-        this.write(authFeatures(this.host.options.mechanisms));
-        return;
-      case 'sendBindFeatures':
-        this.write(BIND_FEATURES);
-        return;
-      case 'saslStart':
-        return this.saslStart((event as Extract<C2SEvent, { type: 'AUTH' }>).element);
-      case 'saslContinue':
-        return this.saslContinue((event as Extract<C2SEvent, { type: 'SASL_RESPONSE' }>).element);
-      case 'sendSaslChallenge':
-        this.write(saslChallenge((event as Extract<C2SEvent, { type: 'SASL_CHALLENGE' }>).data));
-        return;
-      case 'sendSaslSuccess': {
-        this.scram = undefined;
-        this.user = (event as Extract<C2SEvent, { type: 'SASL_SUCCESS' }>).user;
-        const o = this.host.options;
-        // ejabberd's post-auth stanza limits (`pre_auth_max_stanza_size` until now).
-        this.parser.setLimits({ maxStanzaSize: o.maxStanzaSize, maxStanzaElements: o.maxStanzaElements });
-        this.write(saslSuccess((event as Extract<C2SEvent, { type: 'SASL_SUCCESS' }>).data));
-        return;
-      }
-      case 'sendSaslFailure': {
-        this.scram = undefined;
-        const e = event as C2SEvent;
-        if (e.type === 'SASL_FAILURE') this.write(saslFailure(e.condition, e.text));
-        else this.write(saslFailure('aborted'));
-        if (e.type === 'SASL_ABORT') {
-          this.authResult(false, '', this.mechanism, this.host.throttle.failed(this.ip), 'aborted');
-        }
-        return;
-      }
-      case 'bind':
-        return this.bind((event as Extract<C2SEvent, { type: 'BIND' }>).iq);
-      case 'sendBindResult': {
-        const iq = (event as Extract<C2SEvent, { type: 'BOUND' }>).iq;
-        this.clearTimer();
-        this.write(
-          `<iq type='result' id='${escapeAttr(iq.attrs.id)}'><bind xmlns='${NS_BIND}'><jid>${escapeText(this.fullJid)}</jid></bind></iq>`,
-        );
-        const early = this.early;
-        this.early = [];
-        for (const stanza of early) this.deliver(stanza, false);
-        return;
-      }
-      case 'sendBindError': {
-        const e = event as Extract<C2SEvent, { type: 'BIND_FAILED' }>;
-        const reply = stanzaErrorReply(e.iq, e.condition as C2SStanzaErrorCondition, e.text);
-        if (reply !== undefined) this.write(serialize(reply));
-        return;
-      }
-      case 'routeOut':
-        return this.routeOut((event as Extract<C2SEvent, { type: 'STANZA' }>).element);
-      case 'deliver': {
-        const e = event as Extract<C2SEvent, { type: 'ROUTE' }>;
-        return this.deliver(e.stanza, e.smCopy === true);
-      }
-      case 'closeSession':
-        // Leaving the session for `closed`: the stream error goes out first (xmpp_stream_in sends
-        // it, then terminates, and closes the session in terminate), so a slow or frozen backend
-        // never delays what the client is told.
-        if (this.snapshot.value === 'closed') this.sendStreamErrorNow();
-        return this.closeSession();
-      case 'runKickHook': {
-        const j = this.jid;
-        if (j !== undefined) return this.host.hooks.run('sm_kick_user', j.lserver, j.luser, j.lserver);
-        return;
-      }
-      case 'closeStream':
-        this.closeStream();
-        return;
-      default:
-        return;
+    return runAction(C2SConnection.actions, this, action, event);
+  }
+
+  /** What each action of the c2s machine does (one handler per action, checked when compiled). */
+  private static readonly actions: C2SActionHandlers<C2SConnection> = {
+    sendStreamHeader: (c) => c.sendStreamHeader(),
+    sendAuthFeatures: (c) => c.write(authFeatures(c.host.options.mechanisms)),
+    sendBindFeatures: (c) => c.write(BIND_FEATURES),
+    saslStart: (c, e) => c.saslStart(e.element),
+    saslContinue: (c, e) => c.saslContinue(e.element),
+    sendSaslChallenge: (c, e) => c.write(saslChallenge(e.data)),
+    sendSaslSuccess: (c, e) => c.sendSaslSuccess(e),
+    sendSaslFailure: (c, e) => c.sendSaslFailure(e),
+    bind: (c, e) => c.bind(e.iq),
+    sendBindResult: (c, e) => c.sendBindResult(e),
+    sendBindError: (c, e) => c.sendBindError(e),
+    routeOut: (c, e) => c.routeOut(e.element),
+    deliver: (c, e) => c.deliver(e.stanza, e.smCopy === true),
+    closeSession: (c) => c.leaveSession(),
+    runKickHook: (c) => c.runKickHook(),
+    closeStream: (c) => c.closeStream(),
+  };
+
+  private sendStreamHeader(): void {
+    this.streamId = randomId();
+    this.headerSent = true;
+    this.write(streamHeader(this.streamId, this.snapshot.context.server || this.host.hosts[0] || ''));
+  }
+
+  private sendSaslSuccess(event: C2SActionEvent<'sendSaslSuccess'>): void {
+    this.scram = undefined;
+    this.user = event.user;
+    const o = this.host.options;
+    // ejabberd's post-auth stanza limits (`pre_auth_max_stanza_size` until now).
+    this.parser.setLimits({ maxStanzaSize: o.maxStanzaSize, maxStanzaElements: o.maxStanzaElements });
+    this.write(saslSuccess(event.data));
+  }
+
+  private sendSaslFailure(event: C2SActionEvent<'sendSaslFailure'>): void {
+    this.scram = undefined;
+    if (event.type === 'SASL_FAILURE') {
+      this.write(saslFailure(event.condition, event.text));
+      return;
     }
+    this.write(saslFailure('aborted'));
+    this.authResult(false, '', this.mechanism, this.host.throttle.failed(this.ip), 'aborted');
+  }
+
+  private sendBindResult(event: C2SActionEvent<'sendBindResult'>): void {
+    this.clearTimer();
+    this.write(bindResult(event.iq.attrs.id, this.fullJid));
+    const early = this.early;
+    this.early = [];
+    for (const stanza of early) this.deliver(stanza, false);
+  }
+
+  private sendBindError(event: C2SActionEvent<'sendBindError'>): void {
+    const reply = makeErrorReply(event.iq, event.condition, event.text);
+    if (reply !== undefined) this.write(serialize(reply));
+  }
+
+  /**
+   * Leaving the session for `closed`: the stream error goes out first (xmpp_stream_in sends it,
+   * then terminates, and closes the session in terminate), so a slow or frozen backend never
+   * delays what the client is told.
+   */
+  private leaveSession(): MaybePromise<void> {
+    if (this.snapshot.value === 'closed') this.sendStreamErrorNow();
+    return this.closeSession();
+  }
+
+  /** `kick`: `sm_kick_user` runs before the stream closes. */
+  private runKickHook(): MaybePromise<void> {
+    const j = this.jid;
+    if (j !== undefined) return this.host.hooks.run('sm_kick_user', j.lserver, j.luser, j.lserver);
   }
 
   // ---- SASL (RFC 6120 §6) ----
@@ -491,8 +500,8 @@ export class C2SConnection {
         return this.authRefused('PLAIN', luser);
       }
       const ok = this.host.users.checkPassword(luser, server, msg.password);
-      if (isThenable(ok)) return (ok as Promise<boolean>).then((v) => this.plainResult(v, luser));
-      return this.plainResult(ok as boolean, luser);
+      if (isThenable(ok)) return ok.then((v) => this.plainResult(v, luser));
+      return this.plainResult(ok, luser);
     }
     const users = this.host.users;
     this.scramLockedOut = false;
@@ -666,19 +675,19 @@ export class C2SConnection {
     if (!hooks.has('c2s_auth_result', result.server)) return;
     try {
       const r = hooks.run('c2s_auth_result', result.server, result);
-      if (isThenable(r)) (r as Promise<void>).catch(() => {});
+      if (isThenable(r)) r.catch(() => {});
     } catch {
       // a failing metric hook never fails a login (Hooks logs it)
     }
   }
 
-  // ---- bind (spec §4.1, RFC 6120 §7) ----
+  // ---- bind (`ejabberd_c2s:bind/2`, RFC 6120 §7) ----
 
-  private bindFailed(iq: Element, condition: C2SStanzaErrorCondition, text?: string): MaybePromise<void> {
+  private bindFailed(iq: Element, condition: StanzaErrorCondition, text?: string): MaybePromise<void> {
     return this.feed({ type: 'BIND_FAILED', iq, condition, ...(text === undefined ? {} : { text }) });
   }
 
-  /** Step 1 and 2 of spec §4.1: the resource (generated when empty), then `resource_conflict`. */
+  /** `ejabberd_c2s:bind/2`, steps 1 and 2: the resource (generated when empty), then `resource_conflict`. */
   private bind(iq: Element): MaybePromise<void> {
     const context = this.snapshot.context;
     const requested = iq.getChild('bind', NS_BIND)?.getChildText('resource') ?? '';
@@ -701,8 +710,8 @@ export class C2SConnection {
   /** Step 3: the access rule; a denial runs `forbidden_session_hook` and answers `not-allowed`. */
   private bindAccess(iq: Element, j: Jid): MaybePromise<void> {
     const rule = this.host.options.access(j, this.ip);
-    if (isThenable(rule)) return (rule as Promise<'allow' | 'deny'>).then((r) => this.bindOpen(iq, j, r));
-    return this.bindOpen(iq, j, rule as 'allow' | 'deny');
+    if (isThenable(rule)) return rule.then((r) => this.bindOpen(iq, j, r));
+    return this.bindOpen(iq, j, rule);
   }
 
   /** Step 4: `openSession` (which runs `sm_register_connection_hook`), then the bind result. */
@@ -728,7 +737,7 @@ export class C2SConnection {
       return this.bindError(iq, error);
     }
     if (isThenable(opened)) {
-      return (opened as Promise<void>).then(
+      return opened.then(
         () => this.feed({ type: 'BOUND', iq, resource: j.resource }),
         (error: unknown) => this.bindError(iq, error),
       );
@@ -755,7 +764,7 @@ export class C2SConnection {
       this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: re-registering the session failed');
     try {
       const r = this.host.sm.reregisterSession(sid, j.local, j.domain, j.resource, this.priority, this.info);
-      if (isThenable(r)) (r as Promise<void>).catch(failed);
+      if (isThenable(r)) r.catch(failed);
     } catch (error) {
       failed(error);
     }
@@ -774,7 +783,7 @@ export class C2SConnection {
     if (to === undefined || to === '') {
       if (name === 'presence') return this.selfPresence(stanza);
       if (name === 'iq' && isLegacySession(stanza)) {
-        this.write(`<iq type='result' id='${escapeAttr(stanza.attrs.id)}'/>`);
+        this.write(iqResult(stanza.attrs.id));
         return;
       }
       // RFC 6120 §10.3: no 'to' means the user's own account (bare JID).
@@ -784,14 +793,14 @@ export class C2SConnection {
     try {
       target = parseJid(stanza.attrs.to);
     } catch {
-      const reply = stanzaErrorReply(stanza, 'jid-malformed');
+      const reply = makeErrorReply(stanza, 'jid-malformed');
       if (reply !== undefined) this.write(serialize(reply));
       return;
     }
     this.host.route(stanza, target);
   }
 
-  /** Self-presence (spec §5.1 steps 2 and 3). */
+  /** Self-presence (`ejabberd_c2s:process_self_presence/2`: `set_presence` or `unset_presence`, then the broadcast). */
   private selfPresence(presence: Element): MaybePromise<void> {
     const type = presence.attrs.type;
     const j = this.jid!;
@@ -880,11 +889,11 @@ export class C2SConnection {
         done();
         if (!wasAvailable) return;
         // The other resources learn that this one is gone.
-        const unavailable = xmlPresenceUnavailable(this.fullJid, this.bareJid);
+        const unavailable = presenceUnavailable(this.fullJid, this.bareJid);
         this.host.route(unavailable, parseJid(this.bareJid));
       };
       if (isThenable(closed)) {
-        return (closed as Promise<void>).then(afterClose, (error: unknown) => {
+        return closed.then(afterClose, (error: unknown) => {
           this.host.logger.error({ err: error, jid: this.fullJid }, 'c2s: closeSession failed');
           done();
         });
@@ -1097,18 +1106,6 @@ function authzidMatches(authzid: string, luser: string, server: string): boolean
   }
 }
 
-function escapeAttr(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function escapeText(value: string): string {
-  return value.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-function xmlPresenceUnavailable(from: string, to: string): Element {
-  return new Element('presence', { from, to, type: 'unavailable' });
-}
-
 /**
  * The connection as a GenServer: `init` takes the socket, `handleInfo` gets socket data and
  * session manager messages, `terminate` closes the stream (with `system-shutdown` when a
@@ -1129,7 +1126,7 @@ export const c2sConnectionServer: GenServer<C2SConnection, C2SConnectionArgs, ne
         return failed(conn, error);
       }
       if (isThenable(r)) {
-        return (r as Promise<void>).then(
+        return r.then(
           () => after(conn),
           (error: unknown) => failed(conn, error),
         );
@@ -1139,7 +1136,7 @@ export const c2sConnectionServer: GenServer<C2SConnection, C2SConnectionArgs, ne
     terminate(_reason, conn) {
       try {
         const r = conn.shutdown();
-        if (isThenable(r)) return (r as Promise<void>).catch(() => conn.abort());
+        if (isThenable(r)) return r.catch(() => conn.abort());
       } catch {
         conn.abort();
       }

@@ -1,13 +1,13 @@
+import type { MaybePromise } from '@otp-chat/actor';
 import type { Jid } from '@otp-chat/jid';
-import type { MaybePromise } from './internal/maybe.ts';
 
-/** `resource_conflict` (spec §4.1). */
+/** `resource_conflict` (`ejabberd_c2s:resource_conflict_action/3`). */
 export type ResourceConflict = 'setresource' | 'closeold' | 'closenew' | 'acceptnew';
 
 /** The SASL mechanisms the C2S offers. */
 export type SaslMechanism = 'SCRAM-SHA-1' | 'PLAIN';
 
-/** The `c2s` access rule: `allow` or `deny` for a user binding from an address (spec §4.1). */
+/** The `c2s` access rule: `allow` or `deny` for a user binding from an address (`ejabberd_c2s:bind/2`). */
 export type AccessRule = (jid: Jid, ip: string) => MaybePromise<'allow' | 'deny'>;
 
 /** Per-connection options of the C2S listener (ejabberd's listener options). */

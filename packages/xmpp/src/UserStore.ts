@@ -1,7 +1,5 @@
+import type { MaybePromise } from '@otp-chat/actor';
 import type { ScramCredentials } from './ScramSha1.ts';
-
-/** A value or a promise of it (memory answers synchronously, Redis does not). */
-export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * Accounts, ejabberd's `ejabberd_auth` as the C2S uses it. User and server names are passed

@@ -1,4 +1,4 @@
-import type { MaybePromise } from './internal/maybe.ts';
+import type { MaybePromise } from '@otp-chat/actor';
 import type { XmppServer } from './XmppServer.ts';
 
 /**

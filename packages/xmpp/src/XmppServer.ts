@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { ActorRef, ActorSystem, Logger } from '@otp-chat/actor';
+import { type ActorRef, type ActorSystem, isThenable, type Logger, moduleLogger } from '@otp-chat/actor';
 import { Commands, Hooks } from '@otp-chat/event-bus';
 import { type Jid, nameprep, parseJid } from '@otp-chat/jid';
 import {
   type Backend,
   type IqHandler,
   IqHandlerTable,
+  type IqRouting,
+  makeErrorReply,
   type PerUser,
   SessionManager,
+  type StanzaErrorCondition,
 } from '@otp-chat/session-manager';
 import { dynamicWorker, Supervisor } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
@@ -18,10 +21,8 @@ import type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './
 import { DEFAULTS } from './DEFAULTS.ts';
 import { XmppConfigError } from './errors.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
-import { isThenable } from './internal/maybe.ts';
 import { MemoryUserStore } from './MemoryUserStore.ts';
 import { scramDecoy } from './ScramSha1.ts';
-import { stanzaErrorReply } from './stanzaErrors.ts';
 import type { UserStore } from './UserStore.ts';
 import type { XmppModule } from './XmppModule.ts';
 
@@ -117,6 +118,8 @@ export class XmppServer {
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
   private boundHost = '';
+  /** Where the local IQ handler table routes replies and logs failures. */
+  private readonly localRouting: IqRouting;
   /** How many times each stanza was routed again from a closing connection. */
   private readonly reroutes = new WeakMap<Element, number>();
 
@@ -126,9 +129,10 @@ export class XmppServer {
     this.users = users;
     this.hooks = hooks;
     this.commands = sm.commands;
-    this.logger = options.logger ?? options.system.logger;
+    this.logger = moduleLogger(options.logger ?? options.system.logger, 'xmpp_server');
     this.hosts = sm.hosts;
     this.hostSet = new Set(this.hosts);
+    this.localRouting = { route: (stanza) => this.route(stanza), logger: this.logger };
   }
 
   /** The address the listener is bound to. */
@@ -219,7 +223,7 @@ export class XmppServer {
       sm: this.sm,
       users: this.users,
       hooks: this.hooks,
-      logger: this.logger,
+      logger: moduleLogger(this.logger, 'c2s'),
       hosts: this.hosts,
       options: c2s,
       route: (stanza, to) => this.routeTo(stanza, to),
@@ -313,7 +317,7 @@ export class XmppServer {
       }
       const r = this.sm.route(stanza);
       if (isThenable(r)) {
-        (r as Promise<void>).catch((error: unknown) => this.routingFailed(stanza, error));
+        r.catch((error: unknown) => this.routingFailed(stanza, error));
       }
     } catch (error) {
       this.routingFailed(stanza, error);
@@ -341,39 +345,19 @@ export class XmppServer {
     this.replyError(stanza, 'internal-server-error');
   }
 
-  /** Stanzas to a host itself (`ejabberd_local`): IQ get/set by namespace, others dropped. */
+  /**
+   * Stanzas to a host itself (`ejabberd_local:route/1`): an IQ goes through the local IQ handler
+   * table (`gen_iq_handler:handle/2`, the session manager's dispatcher: the same errors and
+   * texts); other stanzas are dropped.
+   */
   private routeLocal(stanza: Element, to: Jid): void {
     if (stanza.name !== 'iq') return;
-    const type = stanza.attrs.type;
-    if (type !== 'get' && type !== 'set') return;
-    const children = stanza.children.filter((c): c is Element => typeof c !== 'string');
-    if (children.length !== 1) {
-      this.replyError(stanza, 'bad-request');
-      return;
-    }
-    const handler = this.localIq.lookup(to.lserver, String(children[0]!.attrs.xmlns ?? ''));
-    if (handler === undefined) {
-      this.replyError(stanza, 'service-unavailable');
-      return;
-    }
-    const deliver = (reply: Element | 'ignore') => {
-      if (reply !== 'ignore') this.route(reply);
-    };
-    const fail = (error: unknown) => {
-      this.logger.error({ err: error }, 'local IQ handler failed');
-      this.replyError(stanza, 'internal-server-error');
-    };
-    try {
-      const r = handler(stanza);
-      if (isThenable(r)) (r as Promise<Element | 'ignore'>).then(deliver, fail);
-      else deliver(r as Element | 'ignore');
-    } catch (error) {
-      fail(error);
-    }
+    const r = this.localIq.handle(stanza, to.lserver, this.localRouting);
+    if (isThenable(r)) r.catch((error: unknown) => this.routingFailed(stanza, error));
   }
 
-  private replyError(stanza: Element, condition: Parameters<typeof stanzaErrorReply>[1]): void {
-    const reply = stanzaErrorReply(stanza, condition);
+  private replyError(stanza: Element, condition: StanzaErrorCondition): void {
+    const reply = makeErrorReply(stanza, condition);
     if (reply === undefined || reply.attrs.to === undefined) return;
     this.route(reply);
   }

@@ -1,5 +1,4 @@
-import type { ConnectionMessage } from '@otp-chat/session-manager';
-import { streamErrorFor } from '@otp-chat/session-manager';
+import { type ConnectionMessage, type StanzaErrorCondition, streamErrorFor } from '@otp-chat/session-manager';
 import type { Element } from '@xmpp/xml';
 import { assign, setup } from 'xstate';
 import type { StreamErrorCondition } from './errors.ts';
@@ -53,7 +52,12 @@ export type C2SEvent =
   | { readonly type: 'SASL_FAILURE'; readonly condition: string; readonly text?: string }
   | { readonly type: 'BIND'; readonly iq: Element }
   | { readonly type: 'BOUND'; readonly iq: Element; readonly resource: string }
-  | { readonly type: 'BIND_FAILED'; readonly iq: Element; readonly condition: string; readonly text?: string }
+  | {
+      readonly type: 'BIND_FAILED';
+      readonly iq: Element;
+      readonly condition: StanzaErrorCondition;
+      readonly text?: string;
+    }
   | { readonly type: 'STANZA'; readonly element: Element }
   | { readonly type: 'ROUTE'; readonly stanza: Element; readonly smCopy?: boolean }
   | {
@@ -77,29 +81,41 @@ export type C2SStateName =
   | 'closed';
 
 /**
- * The named actions: the machine declares **what** to do; the connection actor does it
- * (socket writes, SASL steps, the session manager calls). They are no-ops here because the
- * connection runs the machine with xstate's pure `transition()` and executes the returned
- * actions itself, in order, awaiting each.
+ * The named actions, each with the events it runs on: the machine declares **what** to do; the
+ * connection actor does it (socket writes, SASL steps, the session manager calls). They are
+ * no-ops in the machine because the connection runs it with xstate's pure `transition()` and
+ * executes the returned actions itself, in order, awaiting each, through one handler per action
+ * (a map typed against {@link C2SActionName}: an action without a handler, or a handler without an
+ * action, does not compile). `test/c2sActions.test.ts` checks that the machine uses every action,
+ * and each only on the events listed here.
  */
-export type C2SActionName =
-  | 'sendStreamHeader'
-  | 'sendAuthFeatures'
-  | 'sendBindFeatures'
-  | 'saslStart'
-  | 'saslContinue'
-  | 'sendSaslChallenge'
-  | 'sendSaslSuccess'
-  | 'sendSaslFailure'
-  | 'bind'
-  | 'sendBindResult'
-  | 'sendBindError'
-  | 'sendStanzaError'
-  | 'routeOut'
-  | 'deliver'
-  | 'closeSession'
-  | 'runKickHook'
-  | 'closeStream';
+export interface C2SActionEvents {
+  readonly sendStreamHeader: 'STREAM_HEADER';
+  readonly sendAuthFeatures: 'STREAM_HEADER';
+  readonly sendBindFeatures: 'STREAM_HEADER';
+  readonly saslStart: 'AUTH';
+  readonly saslContinue: 'SASL_RESPONSE';
+  readonly sendSaslChallenge: 'SASL_CHALLENGE';
+  readonly sendSaslSuccess: 'SASL_SUCCESS';
+  /** A failed step, or an abort (RFC 6120 §6.4.4). */
+  readonly sendSaslFailure: 'SASL_FAILURE' | 'SASL_ABORT';
+  readonly bind: 'BIND';
+  readonly sendBindResult: 'BOUND';
+  readonly sendBindError: 'BIND_FAILED';
+  readonly routeOut: 'STANZA';
+  readonly deliver: 'ROUTE';
+  /** The exit action of `session_established`: whatever closes the stream. */
+  readonly closeSession: C2SEvent['type'];
+  readonly runKickHook: 'CONTROL';
+  /** The entry action of `closed`: whatever closes the stream. */
+  readonly closeStream: C2SEvent['type'];
+}
+
+/** The name of an action of the c2s machine. */
+export type C2SActionName = keyof C2SActionEvents;
+
+/** The event an action runs on. */
+export type C2SActionEvent<A extends C2SActionName> = Extract<C2SEvent, { type: C2SActionEvents[A] }>;
 
 const STREAMS_NS = 'http://etherx.jabber.org/streams';
 
@@ -118,6 +134,26 @@ const notAuthorized: StreamErrorInfo = { condition: 'not-authorized' };
 const internalError: StreamErrorInfo = { condition: 'internal-server-error' };
 
 const noop = () => {};
+
+/** Every action of {@link C2SActionEvents}, as a no-op: exactly these names, no other. */
+const ACTIONS = {
+  sendStreamHeader: noop,
+  sendAuthFeatures: noop,
+  sendBindFeatures: noop,
+  saslStart: noop,
+  saslContinue: noop,
+  sendSaslChallenge: noop,
+  sendSaslSuccess: noop,
+  sendSaslFailure: noop,
+  bind: noop,
+  sendBindResult: noop,
+  sendBindError: noop,
+  routeOut: noop,
+  deliver: noop,
+  closeSession: noop,
+  runKickHook: noop,
+  closeStream: noop,
+} satisfies Record<C2SActionName, () => void>;
 
 const ELEMENT_EVENTS = ['STREAM_HEADER', 'AUTH', 'SASL_RESPONSE', 'SASL_ABORT', 'BIND', 'STANZA'] as const;
 const RESULT_EVENTS = ['SASL_CHALLENGE', 'SASL_SUCCESS', 'SASL_FAILURE', 'BOUND', 'BIND_FAILED'] as const;
@@ -138,7 +174,7 @@ function refuse<const E extends readonly string[]>(events: E, error: StreamError
  * `closeSession`, so a session row never outlives its stream.
  *
  * Stanzas before authentication end the stream with `not-authorized` (RFC 6120 §6.4.1 and
- * §7.1); the first stream header's namespace, version and host are checked (§4.9.3).
+ * §7.1); the first stream header's namespace, version and host are checked (RFC 6120 §4.9.3).
  */
 export const c2sMachine = setup({
   types: {
@@ -146,25 +182,7 @@ export const c2sMachine = setup({
     events: {} as C2SEvent,
     input: {} as C2SInput,
   },
-  actions: {
-    sendStreamHeader: noop,
-    sendAuthFeatures: noop,
-    sendBindFeatures: noop,
-    saslStart: noop,
-    saslContinue: noop,
-    sendSaslChallenge: noop,
-    sendSaslSuccess: noop,
-    sendSaslFailure: noop,
-    bind: noop,
-    sendBindResult: noop,
-    sendBindError: noop,
-    sendStanzaError: noop,
-    routeOut: noop,
-    deliver: noop,
-    closeSession: noop,
-    runKickHook: noop,
-    closeStream: noop,
-  },
+  actions: ACTIONS,
   guards: {
     badHeader: ({ context, event }) =>
       event.type === 'STREAM_HEADER' && headerProblem(event.header, context.hosts) !== undefined,

@@ -26,7 +26,7 @@ export interface C2SAuthResult {
 
 declare module '@otp-chat/event-bus' {
   interface HookMap {
-    /** A bind refused by the access rule (spec §4.1): `[JID]`. Host: the stream's server. */
+    /** A bind refused by the access rule (`ejabberd_c2s:bind/2`): `[JID]`. Host: the stream's server. */
     forbidden_session_hook: { args: [jid: Jid] };
     /**
      * Available self-presence (ejabberd's `c2s_self_presence`): `initial` is true for the first

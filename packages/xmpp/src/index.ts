@@ -7,6 +7,8 @@ export {
 export { C2SConnection, type C2SConnectionArgs, c2sConnectionServer } from './C2SConnection.ts';
 export type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './C2SOptions.ts';
 export {
+  type C2SActionEvent,
+  type C2SActionEvents,
   type C2SActionName,
   type C2SContext,
   type C2SEvent,
@@ -40,7 +42,6 @@ export {
   scramDecoy,
 } from './ScramSha1.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
-export { type C2SStanzaErrorCondition, stanzaErrorReply } from './stanzaErrors.ts';
-export type { MaybePromise, PasswordFormat, UserStore } from './UserStore.ts';
+export type { PasswordFormat, UserStore } from './UserStore.ts';
 export type { XmppModule } from './XmppModule.ts';
 export { XmppServer, type XmppServerOptions } from './XmppServer.ts';

@@ -35,7 +35,7 @@ const STORE_SEQ = 50;
  * ejabberd_sm's bounce (seq 100) does not fire; on the first available presence of a session
  * (`c2s_self_presence`, `initial`) it sends the stored messages to that connection, each with a
  * XEP-0203 `<delay/>`. Messages are therefore delivered after initial presence, not at bind
- * (spec §2 observation 5). `remove_user` drops the user's messages.
+ * (`ejabberd_c2s`, which resends offline messages on initial presence). `remove_user` drops the user's messages.
  */
 export function modOffline(options: ModOfflineOptions = {}): XmppModule & { readonly store: OfflineStore } {
   const max = options.maxMessages ?? DEFAULTS.maxOfflineMessages;

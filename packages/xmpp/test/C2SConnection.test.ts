@@ -230,7 +230,7 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
   it.each([
     ['closenew', 'conflict error, no second session'],
     ['setresource', 'a generated resource'],
-  ] as const)('resource_conflict %s: %s (spec §4.1)', async (policy, _what) => {
+  ] as const)('resource_conflict %s: %s (ejabberd_c2s:bind/2)', async (policy, _what) => {
     const { login, sm } = await setup({ resourceConflict: policy });
     await login('same');
     const second = await login('same');

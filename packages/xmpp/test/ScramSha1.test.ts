@@ -58,7 +58,7 @@ describe('ScramSha1Server (RFC 5802 §5 test vector)', () => {
     });
   });
 
-  it('unescapes =2C and =3D in the user name (§5.1)', async () => {
+  it('unescapes =2C and =3D in the user name (RFC 5802 §5.1)', async () => {
     const seen: string[] = [];
     const s = new ScramSha1Server((u) => {
       seen.push(u);

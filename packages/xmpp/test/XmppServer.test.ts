@@ -6,7 +6,7 @@ import {
   type TestRedis,
   uniquePrefix,
 } from '@otp-chat/redis-backend/testing';
-import type { Backend } from '@otp-chat/session-manager';
+import { type Backend, IqDecodeError } from '@otp-chat/session-manager';
 import xml, { type Element } from '@xmpp/xml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type TestClient } from '../src/testing/index.ts';
@@ -62,7 +62,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     }
     async function available(c: TestClient, priority: number) {
       await c.send(xml('presence', {}, xml('priority', {}, String(priority))));
-      // The echo of available presence to the sender's own full JID (reference §2, item 7).
+      // The echo of available presence to the sender's own full JID (RFC 6121 §4.2.2).
       await c.waitFor((s) => s.is('presence') && s.attrs.from === c.jid && s.attrs.to === c.jid);
     }
     /** Sends a marker to each full JID and waits for it: everything routed before it has arrived. */
@@ -98,7 +98,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       expect(c.jid).toMatch(/^carol@localhost\/.+/);
     });
 
-    it('a bare-JID message reaches exactly the highest non-negative priority resources (spec §3.3)', async () => {
+    it('a bare-JID message reaches exactly the highest non-negative priority resources (ejabberd_sm:route_message/1)', async () => {
       await start();
       const a = await login('alice', 'a');
       const b = await login('alice', 'b');
@@ -119,7 +119,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       expect([got(a), got(b), got(c), got(d)]).toEqual([2, 2, 0, 0]);
     });
 
-    it('a message to a missing resource falls back to bare-JID routing; headline is dropped (spec §3.2 row 5)', async () => {
+    it('a message to a missing resource falls back to bare-JID routing; headline is dropped (ejabberd_sm:do_route/1)', async () => {
       await start();
       const a = await login('alice', 'a');
       const c = await login('alice', 'c');
@@ -139,7 +139,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       expect(bob.stanzas.filter((s) => s.attrs.type === 'error')).toHaveLength(0);
     });
 
-    it('a second login with the same full JID kicks the first with conflict (spec §4.3, §5.2)', async () => {
+    it('a second login with the same full JID kicks the first with conflict (ejabberd_sm:check_existing_resources/4, c2s_handle_info/2)', async () => {
       await start();
       const first = await login('alice', 'same');
       const second = await login('alice', 'same');
@@ -153,7 +153,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       expect(await server!.sm.userResources('alice', 'localhost')).toEqual(['same']);
     });
 
-    it('the 11th session with maxUserSessions 10 kicks the oldest (spec §4.6)', async () => {
+    it('the 11th session with maxUserSessions 10 kicks the oldest (ejabberd_sm:check_max_sessions/2)', async () => {
       await start({ maxUserSessions: 10 });
       const sessions: TestClient[] = [];
       for (let i = 0; i < 11; i++) sessions.push(await login('alice', `m${i}`));
@@ -182,7 +182,46 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       expect(toBare.attrs.from).toBe('bob@localhost');
     });
 
-    it('an IQ to a missing full JID gets service-unavailable (spec §3.2 row 5)', async () => {
+    it('IQs to the host and to a bare JID go through one dispatcher: the same answers and texts', async () => {
+      const { server: s } = await start();
+      const NS_Q = 'urn:example:q';
+      const handler = (q: Element): Element => {
+        const child = q.getChildElements()[0]!;
+        if (child.attrs.kind === 'decode') throw new IqDecodeError(NS_Q, 'Malformed query');
+        if (child.attrs.kind === 'crash') throw new Error('boom');
+        return xml('iq', { type: 'result', id: q.attrs.id, to: q.attrs.from, from: q.attrs.to });
+      };
+      s.registerLocalIqHandler('localhost', NS_Q, handler);
+      s.sm.registerIqHandler('localhost', NS_Q, handler);
+      const alice = await login('alice', 'iq');
+      const ask = async (to: string, id: string, ...children: Element[]) => {
+        await alice.send(xml('iq', { type: 'get', to, id }, ...children));
+        const r = await alice.waitFor((st) => st.is('iq') && st.attrs.id === id);
+        const error = r.getChild('error');
+        const condition = error?.getChildElements().find((c) => c.name !== 'text')?.name ?? '';
+        return [r.attrs.type, condition, error?.getChildText('text') ?? ''];
+      };
+      for (const to of ['localhost', 'bob@localhost']) {
+        const answers = [
+          await ask(to, `${to}-ok`, xml('q', { xmlns: NS_Q })),
+          await ask(to, `${to}-none`),
+          await ask(to, `${to}-two`, xml('q', { xmlns: NS_Q }), xml('q', { xmlns: NS_Q })),
+          await ask(to, `${to}-unknown`, xml('q', { xmlns: 'urn:example:nobody' })),
+          await ask(to, `${to}-decode`, xml('q', { xmlns: NS_Q, kind: 'decode' })),
+          await ask(to, `${to}-crash`, xml('q', { xmlns: NS_Q, kind: 'crash' })),
+        ];
+        expect(answers, to).toEqual([
+          ['result', '', ''],
+          ['error', 'bad-request', 'No child elements found'],
+          ['error', 'bad-request', 'Too many child elements'],
+          ['error', 'service-unavailable', 'No module is handling this query'],
+          ['error', 'bad-request', 'Malformed query'],
+          ['error', 'internal-server-error', 'Module failed to handle the query'],
+        ]);
+      }
+    });
+
+    it('an IQ to a missing full JID gets service-unavailable (ejabberd_sm:do_route/1)', async () => {
       await start();
       const alice = await login('alice', 'q');
       await alice.send(
@@ -193,7 +232,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       expect(err.getChild('error')?.getChild('service-unavailable')).toBeDefined();
     });
 
-    it('a message to an unknown user bounces with service-unavailable (spec §3.3)', async () => {
+    it('a message to an unknown user bounces with service-unavailable (ejabberd_sm:route_message/1)', async () => {
       await start();
       const alice = await login('alice', 'r');
       await alice.send(
@@ -275,7 +314,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       );
     });
 
-    it('kick_user: policy-violation "has been kicked" (spec §5.2)', async () => {
+    it('kick_user: policy-violation "has been kicked" (ejabberd_sm:c2s_handle_info/2)', async () => {
       await start();
       const alice = await login('alice', 'k');
       await server!.sm.kickUser('alice', 'localhost');
@@ -296,7 +335,7 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
       });
     });
 
-    it('an access rule that denies: forbidden_session_hook runs and bind fails with not-allowed (spec §4.1)', async () => {
+    it('an access rule that denies: forbidden_session_hook runs and bind fails with not-allowed (ejabberd_c2s:bind/2)', async () => {
       const { server: s } = await start({ access: (j) => (j.luser === 'carol' ? 'deny' : 'allow') });
       const forbidden: string[] = [];
       s.hooks.add('forbidden_session_hook', 'localhost', (j) => void forbidden.push(j.toString()), 50);

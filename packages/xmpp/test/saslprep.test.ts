@@ -14,9 +14,9 @@ describe('saslprep (RFC 4013)', () => {
     'USER',
     'a b~!@#$%^&*()_+{}|:"<>?`-=[]\\;\',./',
     ' leading and trailing ',
-    'I\u00ADX', // §3 row 1: soft hyphen mapped to nothing
-    '\u00AA', // §3 row 3: NFKC to "a"
-    '\u2168', // §3 row 4: NFKC to "IX"
+    'I\u00ADX', // RFC 4013 §3 row 1: soft hyphen mapped to nothing
+    '\u00AA', // RFC 4013 §3 row 3: NFKC to "a"
+    '\u2168', // RFC 4013 §3 row 4: NFKC to "IX"
     'caf\u00E9',
     'no\u00A0break', // non-ASCII space mapped to SPACE
   ];
@@ -25,7 +25,7 @@ describe('saslprep (RFC 4013)', () => {
   });
 
   it.each(['\u0007', 'tab\there', 'del\u007F', '\u0627\u0031'])(
-    '%j: prohibited or bidi-invalid input throws, as the library (§3 rows 5, 6)',
+    '%j: prohibited or bidi-invalid input throws, as the library (RFC 4013 §3 rows 5, 6)',
     (input) => {
       expect(() => reference(input)).toThrow();
       expect(() => saslprep(input)).toThrow();

@@ -1,13 +1,15 @@
 import { ActorRef } from '../ActorRef.ts';
 import type { ActorSystem, ServerRef } from '../ActorSystem.ts';
 import type { Clock } from '../Clock.ts';
+import type { Distribution, DistributionPort, DistSignal } from '../Distribution.ts';
 import { type ExitReason, isCleanExit } from '../ExitReason.ts';
-import { NoProcError } from '../errors.ts';
-import type { Logger } from '../Logger.ts';
+import { DistributionError, NoConnectionError, NoProcError } from '../errors.ts';
+import { type Logger, moduleLogger } from '../Logger.ts';
 import type { Registry } from '../Registry.ts';
 import { Deadlines } from './Deadlines.ts';
 import { PendingCall } from './PendingCall.ts';
 import type { Process } from './Process.ts';
+import { RemoteTable } from './Remote.ts';
 import type { Scheduler } from './Scheduler.ts';
 
 /** Listener for every actor exit (for observability; see `ActorSystem.onExit`). */
@@ -21,6 +23,10 @@ export class Kernel {
   readonly processes = new Map<number, Process>();
   readonly deadlines: Deadlines;
   readonly exitListeners = new Set<ExitListener>();
+  /** Where the runtime logs its own records (`module: 'actor'`); `logger` is what actors get. */
+  readonly log: Logger;
+  /** The distribution side, while a carrier is attached (see `ActorSystem.attachDistribution`). */
+  remote: RemoteTable | undefined;
   private nextId = 1;
 
   constructor(
@@ -33,6 +39,7 @@ export class Kernel {
     callTimerTickMs: number,
   ) {
     this.deadlines = new Deadlines(clock, callTimerTickMs);
+    this.log = moduleLogger(logger, 'actor');
   }
 
   private signals: Array<{ to: Process; from: ActorRef; reason: ExitReason }> = [];
@@ -64,6 +71,36 @@ export class Kernel {
     return new ActorRef(this.node, this.nextId++);
   }
 
+  /** Attaches a distribution carrier; see `ActorSystem.attachDistribution`. */
+  attach(dist: Distribution): DistributionPort {
+    if (this.remote !== undefined)
+      throw new DistributionError(this.node, 'a distribution is already attached');
+    const table = new RemoteTable(this, dist);
+    this.remote = table;
+    const live = () => this.remote === table;
+    return {
+      receive: (fromNode: string, signal: DistSignal) => {
+        if (live()) table.receive(fromNode, signal);
+      },
+      nodeDown: (node: string) => {
+        if (live()) table.nodeDown(node);
+      },
+      reserveIds: (floor: number) => {
+        if (floor > this.nextId) this.nextId = floor;
+      },
+      detach: () => {
+        if (!live()) return;
+        for (const node of table.knownNodes()) table.nodeDown(node);
+        this.remote = undefined;
+      },
+    };
+  }
+
+  /** True for a ref of another node. */
+  isForeign(ref: ActorRef): boolean {
+    return ref.node !== this.node;
+  }
+
   lookup(ref: ActorRef): Process | undefined {
     // The ref made at spawn points at its process (cleared at exit); copies read back from JSON
     // go through the table.
@@ -88,6 +125,13 @@ export class Kernel {
   call<Reply>(target: ServerRef, request: unknown, timeoutMs = 5000): Promise<Reply> {
     const process = this.resolve(target);
     if (process === undefined || process.status === 'dead') {
+      const ref = process === undefined ? this.refOf(target) : undefined;
+      if (ref !== undefined && ref.node !== this.node) {
+        // A process of another node: through the distribution, or `noconnection` without one.
+        const remote = this.remote;
+        if (remote !== undefined) return remote.call(ref, request, timeoutMs);
+        return Promise.reject(new NoConnectionError(ref));
+      }
       return Promise.reject(new NoProcError(target instanceof ActorRef ? target : describeName(target)));
     }
     return new Promise<Reply>((resolve, reject) => {
@@ -97,16 +141,40 @@ export class Kernel {
     });
   }
 
-  /** `gen_server:cast`: never fails, a missing target is ignored. */
+  /**
+   * `gen_server:cast`: a missing target is ignored; a process of another node gets it through the
+   * distribution (dropped when its node is down). Throws `UnencodableMessageError` for a message
+   * another node cannot be sent.
+   */
   cast(target: ServerRef, message: unknown): void {
-    this.resolve(target)?.deliverCast(message);
+    const process = this.resolve(target);
+    if (process !== undefined) {
+      process.deliverCast(message);
+      return;
+    }
+    const ref = target instanceof ActorRef ? target : this.refOf(target);
+    if (ref !== undefined && ref.node !== this.node) this.remote?.send(ref, message, 'cast');
   }
 
-  /** `!`: a dead ref is ignored; an unregistered name throws, as `badarg` does in Erlang. */
+  /**
+   * `!`: a dead ref is ignored; an unregistered name throws, as `badarg` does in Erlang. A process
+   * of another node gets it through the distribution (dropped when its node is down).
+   */
   send(target: ServerRef, message: unknown): void {
     const process = this.resolve(target);
-    if (process) process.deliverInfo(message);
+    if (process) {
+      process.deliverInfo(message);
+      return;
+    }
+    const ref = target instanceof ActorRef ? target : this.refOf(target);
+    if (ref !== undefined && ref.node !== this.node) this.remote?.send(ref, message, 'send');
     else if (!(target instanceof ActorRef)) throw new NoProcError(describeName(target));
+  }
+
+  /** A local process ended: its relations with other nodes' processes are told. */
+  remoteExited(process: Process, reason: ExitReason): void {
+    if (this.remote !== undefined) this.remote.processExited(process, reason);
+    else process.remote = null;
   }
 
   remove(process: Process): void {
@@ -121,7 +189,7 @@ export class Kernel {
       try {
         name.via.unregisterName(name.name);
       } catch (error) {
-        this.logger.error(
+        this.log.error(
           { actor: process.self.toString(), name: String(name.name), err: error },
           'via registry unregisterName threw',
         );
@@ -132,7 +200,7 @@ export class Kernel {
   exited(process: Process, reason: ExitReason): void {
     const name = typeof process.registeredAs === 'string' ? process.registeredAs : undefined;
     if (!isCleanExit(reason)) {
-      this.logger.error(
+      this.log.error(
         { actor: process.self.toString(), name, reason: reasonForLog(reason) },
         'actor exited abnormally',
       );
@@ -141,7 +209,7 @@ export class Kernel {
       try {
         listener(process.self, reason, name);
       } catch (error) {
-        this.logger.error({ err: error }, 'exit listener threw');
+        this.log.error({ err: error }, 'exit listener threw');
       }
     }
   }

@@ -5,9 +5,11 @@ import type { ExitReason } from '../ExitReason.ts';
 import { BadReturnError, CallingSelfError } from '../errors.ts';
 import type { DownMessage, ExitMessage, From, GenServer, MonitorRef } from '../GenServer.ts';
 import type { Logger } from '../Logger.ts';
+import { isThenable } from '../MaybePromise.ts';
 import type { Kernel } from './Kernel.ts';
 import { Mailbox } from './Mailbox.ts';
 import { CallList, type PendingCall } from './PendingCall.ts';
+import type { RemoteRelations } from './Remote.ts';
 
 // Mailbox entry kinds.
 const CALL = 0;
@@ -61,6 +63,8 @@ export class Process implements ActorContext {
   private monitors: Map<number, Process> | null = null;
   /** Monitors on this actor: id → watcher. */
   private watchers: Map<number, Process> | null = null;
+  /** Monitors, watchers and links with processes of other nodes (see `Remote.ts`). */
+  remote: RemoteRelations | null = null;
   /** Who waits for the exit: one function, or an array once there are several. */
   private exitWaiters: ((reason: ExitReason) => void) | Array<(reason: ExitReason) => void> | null = null;
 
@@ -166,13 +170,9 @@ export class Process implements ActorContext {
       this.crash(error);
       return;
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
+    if (isThenable(result)) {
       this.busy = true;
-      (result as Promise<unknown>).then(
+      result.then(
         (settled) => {
           if (this.status === 'dead') return;
           this.busy = false;
@@ -207,7 +207,7 @@ export class Process implements ActorContext {
           return { stop: (item as ExitMessage).reason, state: this.state };
         }
         if (!b.handleInfo) {
-          this.logger.warn(
+          this.kernel.log.warn(
             { actor: this.self.toString(), message: describe(item) },
             'unexpected message dropped',
           );
@@ -268,12 +268,8 @@ export class Process implements ActorContext {
     } catch (error) {
       return this.initFailed({ error });
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      return (result as Promise<unknown>).then(
+    if (isThenable(result)) {
+      return result.then(
         (r) => this.initDone(r),
         (error: unknown) => this.initFailed({ error }),
       );
@@ -349,21 +345,17 @@ export class Process implements ActorContext {
     try {
       result = terminate.call(this.behaviour, reason, this.state, this);
     } catch (error) {
-      this.logger.error({ actor: this.self.toString(), err: error }, 'terminate threw');
+      this.kernel.log.error({ actor: this.self.toString(), err: error }, 'terminate threw');
       reason = { error };
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      typeof (result as Promise<unknown>).then === 'function'
-    ) {
-      (result as Promise<unknown>).then(
+    if (isThenable(result)) {
+      result.then(
         () => {
           after?.();
           this.finalize(reason);
         },
         (error: unknown) => {
-          this.logger.error({ actor: this.self.toString(), err: error }, 'terminate rejected');
+          this.kernel.log.error({ actor: this.self.toString(), err: error }, 'terminate rejected');
           after?.();
           this.finalize({ error });
         },
@@ -436,6 +428,7 @@ export class Process implements ActorContext {
         watcher.deliverInfo(down);
       }
     }
+    if (this.remote !== null) this.kernel.remoteExited(this, reason);
     const waiters = this.exitWaiters;
     this.exitWaiters = null;
     if (typeof waiters === 'function') waiters(reason);
@@ -457,6 +450,12 @@ export class Process implements ActorContext {
   // ---- ActorContext --------------------------------------------------------------------------
 
   link(other: ActorRef): void {
+    if (other.node !== this.kernel.node) {
+      const remote = this.kernel.remote;
+      if (remote !== undefined) remote.link(this, other);
+      else this.exitSignal(other, 'noconnection', true);
+      return;
+    }
     const target = this.kernel.lookup(other);
     if (!target || target.status === 'dead') {
       this.exitSignal(other, 'noproc', true);
@@ -470,6 +469,10 @@ export class Process implements ActorContext {
   }
 
   unlink(other: ActorRef): void {
+    if (other.node !== this.kernel.node) {
+      this.kernel.remote?.unlink(this, other);
+      return;
+    }
     const target = this.kernel.lookup(other);
     if (!target) return;
     this.links?.delete(target);
@@ -480,6 +483,16 @@ export class Process implements ActorContext {
     const id = nextMonitorId++;
     const ref: MonitorRef = { monitorId: id };
     const process = this.kernel.resolve(target);
+    if (process === undefined) {
+      const remoteRef = this.kernel.refOf(target);
+      if (remoteRef !== undefined && remoteRef.node !== this.kernel.node) {
+        const remote = this.kernel.remote;
+        if (remote !== undefined) remote.monitor(this, remoteRef, ref);
+        else
+          this.deliverInfo({ type: 'DOWN', ref, target: remoteRef, reason: 'noconnection' } as DownMessage);
+        return ref;
+      }
+    }
     if (!process || process.status === 'dead') {
       const down: DownMessage = {
         type: 'DOWN',
@@ -504,6 +517,8 @@ export class Process implements ActorContext {
     if (target) {
       this.monitors!.delete(ref.monitorId);
       target.watchers?.delete(ref.monitorId);
+    } else if (this.remote !== null) {
+      this.kernel.remote?.demonitor(this, ref);
     }
     if (options?.flush) {
       this.mailbox?.removeFirst((kind, item) => {
@@ -520,7 +535,8 @@ export class Process implements ActorContext {
   }
 
   exit(target: ActorRef, reason: ExitReason): void {
-    this.kernel.lookup(target)?.exitSignal(this.self, reason, false);
+    if (target.node !== this.kernel.node) this.kernel.remote?.exit(this.self, target, reason);
+    else this.kernel.lookup(target)?.exitSignal(this.self, reason, false);
   }
 
   call<Reply = unknown>(target: ServerRef, request: unknown, timeoutMs?: number): Promise<Reply> {

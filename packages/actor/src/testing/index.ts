@@ -10,7 +10,7 @@
  */
 import { ActorSystem } from '../ActorSystem.ts';
 import { SimulatedClock } from '../Clock.ts';
-import { silentLogger } from '../Logger.ts';
+import { type Logger, silentLogger } from '../Logger.ts';
 
 export { eventually } from './eventually.ts';
 
@@ -24,3 +24,20 @@ export function testSystem(node = 'test@local'): { system: ActorSystem; clock: S
 export function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
+
+/** One record a {@link capturingLogger} kept. */
+export interface LoggedLine {
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly obj: Readonly<Record<string, unknown>>;
+  readonly msg: string | undefined;
+}
+
+/** A logger that keeps every record in `lines` (no `child`: bindings are merged into `obj`). */
+export function capturingLogger(lines: LoggedLine[]): Logger {
+  const at =
+    (level: LoggedLine['level']) =>
+    (obj: object, msg?: string): void =>
+      void lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+export { type LoopbackCluster, loopbackCluster } from './loopbackCluster.ts';

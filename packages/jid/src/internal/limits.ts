@@ -2,7 +2,7 @@ import { DEFAULTS } from '../DEFAULTS.ts';
 import { InvalidJidError, type JidPart } from '../errors.ts';
 
 /** UTF-8 length, computed only when it could exceed the limit (3 bytes per UTF-16 unit at most). */
-export function exceedsPartBytes(s: string): boolean {
+function exceedsPartBytes(s: string): boolean {
   if (s.length * 3 <= DEFAULTS.maxPartBytes) return false;
   if (s.length > DEFAULTS.maxPartBytes) return true;
   return Buffer.byteLength(s, 'utf8') > DEFAULTS.maxPartBytes;

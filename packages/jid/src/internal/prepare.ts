@@ -1,5 +1,5 @@
 // The RFC 3454 preparation algorithm (§3 mapping, §4 normalisation, §5 prohibited output, §6 bidi,
-// §7 unassigned code points) over the tables of stanza's stringprep (imported, checked exhaustively
+// RFC 3454 §7 unassigned code points) over the tables of stanza's stringprep (imported, checked exhaustively
 // against Unicode 3.2 data by scripts/generate-unicode32.py), with structured errors.
 import {
   A1,
@@ -88,7 +88,7 @@ function isProhibited(profile: Profile, cp: number): boolean {
  * reported in the error (defaults to `input`).
  */
 export function prepare(profile: Profile, input: string, raw: string = input): string {
-  // §3 mapping (B.1 always, B.2 for case-folding profiles); §7 unassigned check on the input.
+  // RFC 3454 §3 mapping (B.1 always, B.2 for case-folding profiles); §7 unassigned check on the input.
   // ASCII code points take shortcuts: none is in A.1, B.1 or D.1, B.2 only lowercases A–Z, the
   // prohibited ones are precomputed and only letters are in D.2.
   const prohibitedAscii = asciiTable(profile);
@@ -109,9 +109,9 @@ export function prepare(profile: Profile, input: string, raw: string = input): s
     }
     mapped += NFKC_UNICODE32_CORRECTIONS.get(cp) ?? ch;
   }
-  // §4 normalisation: NFKC (Unicode 3.2 behaviour through the generated corrections).
+  // RFC 3454 §4 normalisation: NFKC (Unicode 3.2 behaviour through the generated corrections).
   const normalized = mapped.normalize('NFKC');
-  // §5 prohibited output, §7 unassigned, §6 bidi.
+  // RFC 3454 §5 prohibited output, §7 unassigned, §6 bidi.
   let firstRandAL = -1;
   let firstL = -1;
   let first = -1;
@@ -137,7 +137,7 @@ export function prepare(profile: Profile, input: string, raw: string = input): s
     else if (firstL < 0 && D2.contains(cp)) firstL = cp;
   }
   if (firstRandAL >= 0) {
-    // §6 rule 2: no LCat with RandALCat; rule 3: RandALCat first and last.
+    // RFC 3454 §6 rule 2: no LCat with RandALCat; rule 3: RandALCat first and last.
     if (firstL >= 0) throw new InvalidJidError(profile.part, 'bidi', raw, { codePoint: firstL });
     if (!D1.contains(first)) throw new InvalidJidError(profile.part, 'bidi', raw, { codePoint: first });
     if (!D1.contains(last)) throw new InvalidJidError(profile.part, 'bidi', raw, { codePoint: last });

@@ -21,7 +21,7 @@ export interface CacheTicket {
 }
 
 /**
- * The per-user session cache (spec §8), better than ejabberd's `sm_cache`:
+ * The per-user session cache (`ejabberd_sm`'s `sm_cache`), better than ejabberd's `sm_cache`:
  * - an LRU (mnemonist) instead of a table cleared when full;
  * - an answer is stored only if no invalidation of its key (local write, pub/sub message, flush)
  *   happened while it was in flight: a read that raced a write is not cached (ets_cache's counter);

@@ -1,5 +1,5 @@
 /**
- * One batch of node clean-up (ejabberd's `priv/lua/redis_sm.lua`, spec §6.3), run with EVAL.
+ * One batch of node clean-up (ejabberd's `priv/lua/redis_sm.lua`), run with EVAL.
  *
  * KEYS[1] node index, KEYS[2] server hash; ARGV[1] HSCAN cursor, ARGV[2] COUNT, ARGV[3] `'1'` to
  * return the removed rows, ARGV[4] the invalidation channel, ARGV[5] the publishing instance.

@@ -90,6 +90,11 @@ export class RedisServer {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** The server's process id while it runs (for CPU accounting in benchmarks). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Whether the process is running. */
   get running(): boolean {
     return this.child !== undefined;

@@ -2,11 +2,12 @@ import { ActorRef } from '@otp-chat/actor';
 import { Session, Sid } from '@otp-chat/session-manager';
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../RedisKeys.ts';
+import { encodeSession } from '../sessionCodec.ts';
 
 /**
  * Writes `count` rows of `node` on `host` straight into Redis in the backend's layout (user hash,
  * server hash, node index), pipelined 5000 at a time: what a node that died leaves behind, for
- * tests and benchmarks of the start-up clean-up. Users are `u0` … `u<count-1>`, resource `r`.
+ * tests and benchmarks of `cleanNode`. Users are `u0` … `u<count-1>`, resource `r`.
  */
 export async function writeDeadNodeRows(
   redis: Redis,
@@ -29,8 +30,9 @@ export async function writeDeadNodeRows(
       );
       const userKey = keys.user(row.luser, row.lserver);
       const sf = keys.serverField(row);
-      pipe.hset(userKey, keys.userField(row), 'x');
-      pipe.hset(keys.server(host), sf, 'x');
+      const value = encodeSession(row);
+      pipe.hset(userKey, keys.userField(row), value);
+      pipe.hset(keys.server(host), sf, value);
       pipe.hset(keys.node(host, node), sf, JSON.stringify([userKey, keys.userField(row)]));
     }
     await pipe.exec();

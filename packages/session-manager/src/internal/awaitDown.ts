@@ -23,7 +23,7 @@ type WaitInfo = 'timeout' | 'check';
 
 /**
  * A short-lived actor that monitors `refs` and ends when each is `DOWN` or the deadline passes:
- * ejabberd's `wait_for_replaced_termination/2` (spec §4.5), which runs as a blocking receive in
+ * ejabberd's `ejabberd_sm:wait_for_replaced_termination/2`, which runs as a blocking receive in
  * the new c2s process. Here the waiting connection awaits a promise instead; only the `DOWN`s of
  * the monitored refs count (ejabberd's loop also swallows unrelated `DOWN`s: not reproduced).
  */

@@ -4,6 +4,7 @@ import {
   type ExitReason,
   type GenServer,
   isCleanExit,
+  moduleLogger,
 } from '@otp-chat/actor';
 import { type ChildSpec, Supervisor, worker } from '@otp-chat/supervisor';
 import type { Backend, BackendInitContext } from '../Backend.ts';
@@ -16,7 +17,7 @@ interface BackendActorArgs {
 
 /**
  * The actor that owns one backend's lifecycle, as `ejabberd_sm_mnesia` / `ejabberd_sm_redis` are
- * gen_servers under `ejabberd_backend_sup` (spec §1.1, §6.2, §6.3): `init` runs the backend's
+ * gen_servers under `ejabberd_backend_sup`: `init` runs the backend's
  * `init` (a failure fails the start with that reason), `terminate` its `stop`. Reads and writes do
  * not go through this actor: they run in the caller, as mnesia's dirty operations do.
  *
@@ -38,7 +39,10 @@ const backendActor: GenServer<Backend, BackendActorArgs> = {
     return { ok: backend };
   },
   handleInfo(message, backend, ctx) {
-    ctx.logger.debug({ message, backend: backend.name }, 'session backend actor: unexpected info');
+    moduleLogger(ctx.logger, 'session_manager').debug(
+      { message, backend: backend.name },
+      'session backend actor: unexpected info',
+    );
     return { noreply: true, state: backend };
   },
   async terminate(reason, backend) {
@@ -47,16 +51,16 @@ const backendActor: GenServer<Backend, BackendActorArgs> = {
 };
 
 /** The child id of the `index`-th distinct backend under the backend supervisor. */
-export function backendChildId(backend: Backend, index: number): string {
+function backendChildId(backend: Backend, index: number): string {
   return `backend:${index}:${backend.name}`;
 }
 
 /**
  * The backend supervisor's spec: ejabberd's `ejabberd_backend_sup` (`one_for_one`, 10 restarts per
- * second, spec §1.1), one `transient` worker per distinct backend with a 5 s shutdown (as
- * `ejabberd_sm_mnesia`'s child spec, spec §6.2), trapping exits so that a shut-down runs `terminate`.
+ * second, as `ejabberd_sup` starts it), one `transient` worker per distinct backend with a 5 s shutdown (as
+ * `ejabberd_sm_mnesia`'s child spec), trapping exits so that a shut-down runs `terminate`.
  */
-export function backendSupervisorSpec(
+function backendSupervisorSpec(
   backends: readonly Backend[],
   context: BackendInitContext,
 ): { strategy: 'one_for_one'; intensity: number; period: number; label: string; children: ChildSpec[] } {

@@ -9,13 +9,15 @@
  */
 export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
-export { fakeRef, makeRow } from './rows.ts';
+export { cleanedRows, fakeRef, makeRow } from './rows.ts';
 export {
   MODEL_CASES,
   MODEL_HOST,
   MODEL_HOSTS,
+  MODEL_NODE_CASES,
   type ModelCommand,
   type ModelConfig,
+  type ModelNodes,
   type SessionManagerModelOptions,
   sessionManagerModel,
 } from './sessionManagerModel.ts';

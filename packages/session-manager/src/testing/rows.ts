@@ -1,4 +1,5 @@
-import { ActorRef } from '@otp-chat/actor';
+import { ActorRef, type MaybePromise } from '@otp-chat/actor';
+import type { CleanNodeResult } from '../Backend.ts';
 import { type Priority, Session, type SessionInfo } from '../Session.ts';
 import { Sid } from '../Sid.ts';
 
@@ -31,4 +32,17 @@ export function makeRow(
   const node = options.node ?? 'node1';
   const sid = new Sid(options.time ?? 1_700_000_000, counter, node, fakeRef(node, counter));
   return new Session(sid, luser, lserver, lresource, options.priority, options.info);
+}
+
+/**
+ * Every row a `cleanNode` answer removed, whichever form it takes (rows, a promise of them, or an
+ * async iterable of batches, consumed to the end).
+ */
+export async function cleanedRows(result: CleanNodeResult): Promise<Session[]> {
+  if (typeof result === 'object' && result !== null && Symbol.asyncIterator in result) {
+    const out: Session[] = [];
+    for await (const batch of result as AsyncIterable<readonly Session[]>) out.push(...batch);
+    return out;
+  }
+  return [...(await (result as MaybePromise<readonly Session[]>))];
 }

@@ -2,6 +2,7 @@ import {
   type ActorRef,
   ActorSystem,
   type GenServer,
+  type MaybePromise,
   type NoReplyResult,
   SimulatedClock,
   silentLogger,
@@ -9,7 +10,7 @@ import {
 import xml from '@xmpp/xml';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Backend, MaybePromise } from '../Backend.ts';
+import type { Backend } from '../Backend.ts';
 import type { ConnectionMessage } from '../ConnectionMessage.ts';
 import { SessionManager } from '../SessionManager.ts';
 import type { Sid } from '../Sid.ts';
@@ -163,6 +164,8 @@ function compareCodePoints(a: string, b: string): number {
  */
 class Model {
   rows: ModelRow[] = [];
+  /** The replaced connections the last `open` waits for: those of its resource that close. */
+  waitsFor: readonly number[] = [];
 
   constructor(readonly config: ModelConfig) {}
 
@@ -183,6 +186,7 @@ class Model {
       out.push(`${r.id}:replaced`);
       if (!r.stuck) closing.add(r.id);
     }
+    this.waitsFor = older.filter((r) => !r.stuck).map((r) => r.id);
     if (older.length > 0) {
       hit('open:replaced');
       // check_for_sessions_to_replace waits for the replaced connections: those that close are
@@ -259,12 +263,24 @@ class Model {
   }
 }
 
+/**
+ * The nodes a model run spreads over: actor systems that reach one another through a distribution
+ * carrier (`@otp-chat/cluster`, or `loopbackCluster` of `@otp-chat/actor/testing`), all on one
+ * simulated clock (the wait for replaced sessions runs on it; give a cluster its own real clock for
+ * its heartbeats).
+ */
+export interface ModelNodes {
+  readonly systems: readonly ActorSystem[];
+  readonly clock: SimulatedClock;
+}
+
 /** How {@link sessionManagerModel} gets a fresh backend for each run and disposes of it. */
 export interface SessionManagerModelOptions<B extends Backend = Backend> {
   /**
    * A new backend, not yet initialised, over an empty store serving {@link MODEL_HOSTS} (for a
    * shared store, e.g. Redis: a fresh key prefix per run). The session manager of the run inits
-   * and stops it; it serves every host.
+   * and stops it; it serves every host. With several {@link nodes}, the session managers of all
+   * of them share it (one store every node sees).
    */
   createBackend(): MaybePromise<B>;
   /** Called after each run, once the session manager (and so the backend) has stopped. */
@@ -275,6 +291,15 @@ export interface SessionManagerModelOptions<B extends Backend = Backend> {
   readonly commands?: number;
   /** The vitest timeout of the whole property. @default vitest's configured timeout */
   readonly timeoutMs?: number;
+  /**
+   * Several nodes: one session manager on each, every command acting on a random one (an open,
+   * close or presence on its connection's node, as a c2s process calls its own node's session
+   * manager; a route or a kick on any), the connections spread over all of them. They must route
+   * exactly as one node holding every session: the same reference model, and the cases of
+   * {@link MODEL_NODE_CASES} must be reached too. Called when the test runs (after `beforeAll`).
+   * @default one node of the test's own
+   */
+  readonly nodes?: () => ModelNodes;
 }
 
 /** The cases each run of the model test counts; every one must be reached. */
@@ -299,6 +324,15 @@ export const MODEL_CASES = [
   'kick:closed-a-session',
 ] as const;
 
+/** The cases a run on several nodes counts as well: each must be reached there. */
+export const MODEL_NODE_CASES = [
+  'nodes:route-to-another-node',
+  'nodes:copy-to-another-node',
+  'nodes:replaced-on-another-node',
+  'nodes:replace-wait-for-another-node',
+  'nodes:kick-on-another-node',
+] as const;
+
 /**
  * The session manager's model-based test, run on any backend: random open / close / setPresence /
  * route / kick sequences of random length, on two hosts with their own `maxUserSessions`, with a
@@ -309,6 +343,9 @@ export const MODEL_CASES = [
  * it run for real (on a simulated clock: a stuck connection makes the wait time out). Stanzas,
  * users, hosts and resources come in several spellings (case, NFKC, IDN). Coverage: minimum-hit
  * counts over {@link MODEL_CASES} fail the test when a case is never reached, and are printed.
+ * With `nodes`, the same model on several nodes: the connections spread over them, each command
+ * acting on a random one, every delivery to another node's connection crossing the carrier; they
+ * must route exactly as one node holding every session ({@link MODEL_NODE_CASES} counted too).
  * Registers one vitest `describe` with one `it`.
  *
  * ```ts
@@ -330,19 +367,25 @@ export function sessionManagerModel<B extends Backend>(
     it(
       `zero divergences over ${numRuns.toLocaleString('en-US')} runs of 1 to ${length} commands; every case reached`,
       async () => {
-        const clock = new SimulatedClock();
-        const system = new ActorSystem({ node: 'sm-node', clock, logger: silentLogger });
-        const counts = new Map<string, number>(MODEL_CASES.map((c) => [c, 0]));
+        let nodes = options.nodes?.();
+        if (nodes === undefined) {
+          const clock = new SimulatedClock();
+          nodes = { systems: [new ActorSystem({ node: 'sm-node', clock, logger: silentLogger })], clock };
+        }
+        const cases: readonly string[] =
+          nodes.systems.length > 1 ? [...MODEL_CASES, ...MODEL_NODE_CASES] : MODEL_CASES;
+        const counts = new Map<string, number>(cases.map((c) => [c, 0]));
         const hit = (name: string) => counts.set(name, (counts.get(name) ?? 0) + 1);
+        const at = fc.nat(nodes.systems.length - 1);
         let n = 0;
         await fc.assert(
           fc.asyncProperty(
             configArb,
-            fc.array(commandArb, { minLength: 1, maxLength: length, size: 'max' }),
-            async (config, cmds) => {
+            fc.array(fc.tuple(commandArb, at), { minLength: 1, maxLength: length, size: 'max' }),
+            async (config, steps) => {
               const backend = await options.createBackend();
               try {
-                await runModel(system, clock, backend, `sm_model_${n++}`, config, cmds, hit);
+                await runModel(nodes, backend, `sm_model_${n++}`, config, steps, hit);
               } finally {
                 await options.destroy?.(backend);
               }
@@ -352,7 +395,7 @@ export function sessionManagerModel<B extends Backend>(
         );
         const report = [...counts].map(([k, v]) => `${k}=${v}`).join(' ');
         process.stdout.write(`sessionManagerModel coverage on ${label} (${numRuns} runs): ${report}\n`);
-        const missed = MODEL_CASES.filter((c) => counts.get(c) === 0);
+        const missed = cases.filter((c) => counts.get(c) === 0);
         expect(missed, `cases never reached: ${report}`).toEqual([]);
       },
       options.timeoutMs,
@@ -404,39 +447,72 @@ async function until(done: () => boolean, what: string, onTurn?: () => void): Pr
   }
 }
 
+/** Answers `sync`: a call to it from node A returns once everything A sent to its node before is in. */
+const syncServer: GenServer<null, void, 'sync', 'ok', never, never> = {
+  init: () => ({ ok: null }),
+  handleCall: (_request, _from, state) => ({ reply: 'ok', state }),
+};
+
+interface Conn {
+  readonly ref: ActorRef;
+  readonly sid: Sid;
+  /** Index of the node the connection lives on. */
+  readonly node: number;
+  readonly user: string;
+  readonly host: string;
+  readonly res: string;
+  readonly stuck: boolean;
+}
+
 async function runModel(
-  system: ActorSystem,
-  clock: SimulatedClock,
+  nodes: ModelNodes,
   backend: Backend,
   name: string,
   config: ModelConfig,
-  cmds: readonly ModelCommand[],
+  steps: ReadonlyArray<readonly [ModelCommand, number]>,
   hit: (name: string) => void,
 ): Promise<void> {
+  const { systems, clock } = nodes;
   const log: string[] = [];
-  const sm = await SessionManager.start({
-    system,
-    hosts: [...MODEL_HOSTS],
-    backends: Object.fromEntries(MODEL_HOSTS.map((h) => [h, backend])),
-    name,
-    maxUserSessions: (_user, host) => config.limits[MODEL_HOSTS.indexOf(host as never)] ?? 0,
-    replacedConnectionTimeoutMs: config.replaceTimeoutMs,
-    logger: silentLogger,
-    router: () => log.push('bounce'),
-  });
-  const model = new Model(config);
-  const conns = new Map<
-    number,
-    { ref: ActorRef; sid: Sid; user: string; host: string; res: string; stuck: boolean }
-  >();
-  const stuckOf = (id: number): boolean => conns.get(id)?.stuck === true;
-  let next = 1;
+  // Sids order by wall-clock seconds, then a per-node counter: within one second, sessions opened
+  // on different nodes have no creation order (as in ejabberd). A clock that moves a second per
+  // sid, shared by the nodes, makes "newest" the last opened, as the model has it.
+  let wall = 1_700_000_000_000;
+  const wallClock = () => (wall += 1000);
+  const sms: SessionManager[] = [];
+  const syncs: ActorRef[] = [];
+  const conns = new Map<number, Conn>();
   try {
-    for (const c of cmds) {
+    for (const system of systems) {
+      sms.push(
+        await SessionManager.start({
+          system,
+          hosts: [...MODEL_HOSTS],
+          backends: Object.fromEntries(MODEL_HOSTS.map((h) => [h, backend])),
+          name,
+          maxUserSessions: (_user, host) => config.limits[MODEL_HOSTS.indexOf(host as never)] ?? 0,
+          replacedConnectionTimeoutMs: config.replaceTimeoutMs,
+          logger: silentLogger,
+          router: () => log.push('bounce'),
+          wallClock,
+        }),
+      );
+      if (systems.length > 1) syncs.push(await system.spawn(syncServer, undefined));
+    }
+    const model = new Model(config);
+    const stuckOf = (id: number): boolean => conns.get(id)?.stuck === true;
+    const aliveOf = (c: Conn): boolean => systems[c.node]!.isAlive(c.ref);
+    let next = 1;
+    for (const [c, at] of steps) {
       log.length = 0;
       let expected: string[] = [];
+      // The node that acts: a connection's own node for its open, close and presence; any node for
+      // routing and kicks.
+      let acting = at;
       if (c.op === 'open') {
         const id = next++;
+        const system = systems[at]!;
+        const sm = sms[at]!;
         const [userSpelling, user] = USERS[c.user]!;
         const [hostSpelling, host] = HOST_SPELLINGS[c.host]!;
         const [resSpelling, res] = RESOURCES[c.res]!;
@@ -446,11 +522,21 @@ async function runModel(
         const ref = await system.spawn(connection, args);
         const sid = sm.makeSid(ref);
         args.close = () => sm.closeSession(sid, userSpelling, hostSpelling, resSpelling);
-        conns.set(id, { ref, sid, user: userSpelling, host: hostSpelling, res: resSpelling, stuck });
+        conns.set(id, {
+          ref,
+          sid,
+          node: at,
+          user: userSpelling,
+          host: hostSpelling,
+          res: resSpelling,
+          stuck,
+        });
         if (host === 1) hit('open:second-host');
         if (resSpelling !== res) hit('open:equivalent-resource-spelling');
         if (/[^\x20-\x7e]/.test(res)) hit('open:non-ascii-resource');
         expected = model.open({ id, user, host, res, stuck, prio: undefined }, hit);
+        if (config.replaceTimeoutMs > 0 && expected.some((e) => closesElsewhere(e, at, conns)))
+          hit('nodes:replace-wait-for-another-node');
         let settled = false;
         let failure: unknown;
         void Promise.resolve(sm.openSession(sid, userSpelling, hostSpelling, resSpelling)).then(
@@ -464,9 +550,11 @@ async function runModel(
         );
         // The wait for replaced sessions runs on the simulated clock. It has started once a stuck
         // connection got `replaced` (the waiter's timer is set before the message is sent); once
-        // every replaced connection that closes has closed, time moves on, once, by the
-        // replacement timeout so that the wait expires. Only then: the clock also bounds the
-        // backend's own calls (backendTimeoutMs), which must not expire while in flight.
+        // every replaced connection that closes has closed (the model says which: on another
+        // node, its `replaced` may still be on its way), time moves on, once, by the replacement
+        // timeout so that the wait expires. Only then: the clock also bounds the backend's own
+        // calls (backendTimeoutMs), which must not expire while in flight.
+        const waitsFor = model.waitsFor.map((cid) => conns.get(cid)!);
         let advanced = false;
         await until(
           () => settled,
@@ -474,9 +562,7 @@ async function runModel(
           () => {
             if (advanced) return;
             const waitStarted = [...conns].some(([cid]) => stuckOf(cid) && log.includes(`${cid}:replaced`));
-            const closingLeft = [...conns].some(
-              ([cid, x]) => log.includes(`${cid}:replaced`) && !stuckOf(cid) && system.isAlive(x.ref),
-            );
+            const closingLeft = waitsFor.some(aliveOf);
             if (waitStarted && !closingLeft && config.replaceTimeoutMs > 0) {
               advanced = true;
               clock.advance(config.replaceTimeoutMs);
@@ -488,11 +574,13 @@ async function runModel(
         if (model.rows.length === 0) continue;
         const row = model.rows[c.pick % model.rows.length]!;
         const conn = conns.get(row.id)!;
+        acting = conn.node;
+        const sm = sms[acting]!;
         if (c.op === 'close') {
           hit('close:hit');
           model.close(row.id);
           await sm.closeSession(conn.sid, conn.user, conn.host, conn.res);
-          await system.stop(conn.ref);
+          await systems[acting]!.stop(conn.ref);
         } else {
           hit('presence:hit');
           row.prio = c.prio;
@@ -511,31 +599,53 @@ async function runModel(
         const to = `${userSpelling}@${hostSpelling}${res === undefined ? '' : `/${res[0]}`}`;
         const attrs: Record<string, string> = { to, from: 'z@other.example/q' };
         if (c.type !== undefined) attrs.type = c.type;
-        await sm.route(xml('message', attrs, xml('body', {}, 'b')));
+        await sms[at]!.route(xml('message', attrs, xml('body', {}, 'b')));
       } else {
         const [userSpelling, user] = USERS[c.user]!;
         const [hostSpelling, host] = HOST_SPELLINGS[c.host]!;
         expected = model.kick(user, host, hit);
-        await sm.kickUser(userSpelling, hostSpelling);
+        await sms[at]!.kickUser(userSpelling, hostSpelling);
+      }
+      if (systems.length > 1) {
+        for (const e of expected) {
+          const [id, type, copy] = e.split(':');
+          const conn = conns.get(Number(id));
+          if (conn === undefined || conn.node === acting) continue;
+          if (type === 'route')
+            hit(copy === undefined ? 'nodes:route-to-another-node' : 'nodes:copy-to-another-node');
+          else hit(`nodes:${type}-on-another-node`);
+        }
       }
       // Every message delivered and every connection that must close closed, before comparing.
       const open = new Set(model.rows.map((r) => r.id));
       await until(
         () =>
           log.length >= expected.length &&
-          [...conns].every(([cid, x]) => open.has(cid) || stuckOf(cid) || !system.isAlive(x.ref)),
+          [...conns].every(([cid, x]) => open.has(cid) || stuckOf(cid) || !aliveOf(x)),
         `delivery of ${JSON.stringify(expected)} (got ${JSON.stringify(log)})`,
       );
-      await new Promise<void>((r) => setImmediate(r)); // one more turn: nothing extra may arrive
+      // Nothing extra may arrive: on one node, one more turn; across nodes, everything the acting
+      // node sent to each node is in once a call from it to that node came back (signals keep
+      // their order per pair of nodes).
+      for (const sync of syncs) await systems[acting]!.call(sync, 'sync');
+      await new Promise<void>((r) => setImmediate(r));
       expect(sorted(log)).toEqual(sorted(expected));
     }
     // Final state: the same rows.
-    const got = sorted((await sm.dirtyGetSessionsList()).map(([u, h, r]) => `${u}@${h}/${r}`));
+    const got = sorted((await sms[0]!.dirtyGetSessionsList()).map(([u, h, r]) => `${u}@${h}/${r}`));
     expect(got).toEqual(sorted(model.rows.map((r) => `${r.user}@${MODEL_HOSTS[r.host]}/${r.res}`)));
   } finally {
-    for (const { ref } of conns.values()) system.exit(ref, 'kill');
-    await sm.stop();
+    for (const { ref, node } of conns.values()) systems[node]!.exit(ref, 'kill');
+    for (const [i, sync] of syncs.entries()) systems[i]!.exit(sync, 'kill');
+    for (const sm of sms) await sm.stop();
   }
+}
+
+/** Whether `expected` (`<id>:replaced`) tells a connection on another node than `at` that closes its session. */
+function closesElsewhere(expected: string, at: number, conns: ReadonlyMap<number, Conn>): boolean {
+  const [id, type] = expected.split(':');
+  const conn = conns.get(Number(id));
+  return type === 'replaced' && conn !== undefined && conn.node !== at && !conn.stuck;
 }
 
 function sorted(a: readonly string[]): string[] {

@@ -8,6 +8,8 @@ import {
   isActorRef,
   isCleanExit,
   isExitMessage,
+  type Logger,
+  moduleLogger,
   type NoReplyResult,
   type StartResult,
   silentLogger,
@@ -178,7 +180,7 @@ export const supervisorServer: GenServer<
       if (child === undefined) return { noreply: true, state };
       return result(await performRestart(state, ctx, child), state);
     }
-    ctx.logger.error(
+    logOf(ctx).error(
       { supervisor: ctx.self.toString(), name: state.spec.label, message: String(message) },
       'supervisor received unexpected message',
     );
@@ -221,56 +223,61 @@ function deliver(ctx: ActorContext, listener: SupervisorListener, event: Supervi
   try {
     listener(event);
   } catch (error) {
-    ctx.logger.error({ err: error, event: event.type }, 'supervisor event listener threw');
+    logOf(ctx).error({ err: error, event: event.type }, 'supervisor event listener threw');
   }
+}
+
+/** The supervisor's records: the actor's logger with `module: 'supervisor'`. */
+function logOf(ctx: ActorContext): Logger {
+  return moduleLogger(ctx.logger, 'supervisor');
 }
 
 function log(ctx: ActorContext, event: SupervisorEvent): void {
   const base = { supervisor: event.supervisor.toString(), name: event.supervisorName, event: event.type };
   switch (event.type) {
     case 'child_started':
-      ctx.logger.debug({ ...base, id: event.id, ref: event.ref.toString() }, 'child started');
+      logOf(ctx).debug({ ...base, id: event.id, ref: event.ref.toString() }, 'child started');
       return;
     case 'child_terminated': {
       const fields = { ...base, id: event.id, reason: formatReason(event.reason), action: event.action };
       // OTP reports only abnormal exits (a supervisor_report); a clean one is routine, e.g. every
       // closed connection under a simple_one_for_one supervisor.
-      if (isCleanExit(event.reason)) ctx.logger.debug(fields, 'child terminated');
-      else ctx.logger.error(fields, 'child terminated');
+      if (isCleanExit(event.reason)) logOf(ctx).debug(fields, 'child terminated');
+      else logOf(ctx).error(fields, 'child terminated');
       return;
     }
     case 'child_restarted':
-      ctx.logger.warn(
+      logOf(ctx).warn(
         { ...base, id: event.id, ref: event.ref.toString(), restartsInWindow: event.restartsInWindow },
         'child restarted',
       );
       return;
     case 'child_start_failed':
-      ctx.logger.error(
+      logOf(ctx).error(
         { ...base, id: event.id, reason: describe(event.reason), during: event.during },
         'child start failed',
       );
       return;
     case 'child_shutdown_error':
-      ctx.logger.error({ ...base, id: event.id, reason: formatReason(event.reason) }, 'child shutdown error');
+      logOf(ctx).error({ ...base, id: event.id, reason: formatReason(event.reason) }, 'child shutdown error');
       return;
     case 'child_stopped':
-      ctx.logger.debug({ ...base, id: event.id, killed: event.killed }, 'child stopped');
+      logOf(ctx).debug({ ...base, id: event.id, killed: event.killed }, 'child stopped');
       return;
     case 'intensity_exceeded':
-      ctx.logger.error(
+      logOf(ctx).error(
         { ...base, id: event.id, restarts: event.restarts, intensity: event.intensity, period: event.period },
         'reached max restart intensity',
       );
       return;
     case 'restart_delayed':
-      ctx.logger.warn({ ...base, id: event.id, delayMs: event.delayMs }, 'restart delayed (backoff)');
+      logOf(ctx).warn({ ...base, id: event.id, delayMs: event.delayMs }, 'restart delayed (backoff)');
       return;
     case 'auto_shutdown':
-      ctx.logger.info({ ...base, id: event.id }, 'significant child ended: auto shutdown');
+      logOf(ctx).info({ ...base, id: event.id }, 'significant child ended: auto shutdown');
       return;
     case 'supervisor_shutdown':
-      ctx.logger.info({ ...base, reason: formatReason(event.reason) }, 'supervisor shutting down');
+      logOf(ctx).info({ ...base, reason: formatReason(event.reason) }, 'supervisor shutting down');
       return;
   }
 }
@@ -411,7 +418,7 @@ async function terminateDynamic(state: SupervisorState, ctx: ActorContext): Prom
       });
     }
   }
-  ctx.logger.debug(
+  logOf(ctx).debug(
     { supervisor: ctx.self.toString(), name: state.spec.label, stopped: refs.length, killed },
     'dynamic children stopped',
   );

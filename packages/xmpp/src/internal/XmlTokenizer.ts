@@ -41,7 +41,7 @@ const DONE = 14;
 /** The longest `<?xml …?>` declaration accepted. */
 const MAX_DECLARATION = 1024;
 const CDATA_OPEN = '[CDATA[';
-/** Characters XML 1.0 forbids (§2.2 Char) that a valid UTF-8 decoding can produce. */
+/** Characters XML 1.0 forbids (XML 1.0 §2.2, Char) that a valid UTF-8 decoding can produce. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: exactly the control characters XML forbids
 const INVALID_CHARS = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/;
 const ENTITY = /&(?:(amp|lt|gt|quot|apos)|#(\d{1,7})|#x([0-9a-fA-F]{1,6}));/g;

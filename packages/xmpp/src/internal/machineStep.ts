@@ -1,5 +1,12 @@
+import type { MaybePromise } from '@otp-chat/actor';
 import { type AnyActorScope, createActor, type transition } from 'xstate';
-import { type C2SEvent, type C2SInput, c2sMachine } from '../c2sMachine.ts';
+import {
+  type C2SActionEvent,
+  type C2SActionName,
+  type C2SEvent,
+  type C2SInput,
+  c2sMachine,
+} from '../c2sMachine.ts';
 
 /** A snapshot of the c2s machine. */
 export type C2SSnapshot = ReturnType<typeof transition<typeof c2sMachine>>[0];
@@ -9,8 +16,30 @@ export type C2SSnapshot = ReturnType<typeof transition<typeof c2sMachine>>[0];
  * {@link step} (every action of one step has the same cause), so cached steps can be shared.
  */
 export interface C2SAction {
-  readonly type: string;
+  readonly type: C2SActionName;
   readonly params: unknown;
+}
+
+/**
+ * What executes the machine's actions: one handler per action of the machine, each given the
+ * event the action runs on. Typed against every {@link C2SActionName}, so an action without a
+ * handler (or a handler without an action) does not compile.
+ */
+export type C2SActionHandlers<Target> = {
+  readonly [A in C2SActionName]: (target: Target, event: C2SActionEvent<A>) => MaybePromise<void>;
+};
+
+/** Runs `action` with its handler. */
+export function runAction<Target>(
+  handlers: C2SActionHandlers<Target>,
+  target: Target,
+  action: C2SAction,
+  event: C2SEvent,
+): MaybePromise<void> {
+  // The machine runs an action only on the events C2SActionEvents lists for it
+  // (test/c2sActions.test.ts): the event is the one the handler is typed for.
+  const handler = handlers[action.type] as (target: Target, event: C2SEvent) => MaybePromise<void>;
+  return handler(target, event);
 }
 
 type Result = readonly [C2SSnapshot, readonly C2SAction[]];
@@ -36,7 +65,7 @@ function inertScope(): AnyActorScope {
       system: self.system,
       stopChild: () => {},
       actionExecutor: (action) => {
-        const a = action as { type: string; params?: unknown };
+        const a = action as { type: C2SActionName; params?: unknown };
         collected.push(Object.freeze({ type: a.type, params: a.params }));
       },
     };

@@ -1,3 +1,4 @@
+import { receivedText } from '@otp-chat/session-manager';
 import { type Element, escapeXML, escapeXMLText } from '@xmpp/xml';
 
 /** A child of an element: an element, text, or (rarely) a value ltx writes with `toString`. */
@@ -24,6 +25,9 @@ function openTag(el: Element): string {
  * recursion: no stanza, however deep, can overflow the call stack of the connection that writes it.
  */
 export function serialize(root: Element): string {
+  // A stanza from another node, not read since it arrived: the text it crossed as, unparsed.
+  const received = receivedText(root);
+  if (received !== undefined) return received;
   if (root.children.length === 0) return `${openTag(root)}/>`;
   let out = '';
   // Frames: the element and the index of its next child.

@@ -1,11 +1,10 @@
-import { escapeXML, escapeXMLText } from '@xmpp/xml';
+import { Element, escapeXML, escapeXMLText } from '@xmpp/xml';
 import type { StreamErrorCondition } from '../errors.ts';
 
 export const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 export const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
 export const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
-export const NS_STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
-export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+const NS_STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
 
 /** The response stream header (RFC 6120 §4.7). */
 export function streamHeader(id: string, from: string): string {
@@ -54,4 +53,29 @@ export function decodeSasl(text: string): Buffer | undefined {
   if (t === '=' || t === '') return Buffer.alloc(0);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(t)) return undefined;
   return Buffer.from(t, 'base64');
+}
+
+/** An attribute value, every markup character as a numeric reference. */
+function escapeAttr(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Character data, `&`, `<` and `>` as numeric references. */
+function escapeText(value: string): string {
+  return value.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The result of a resource bind (RFC 6120 §7.6.1): the full JID bound. */
+export function bindResult(id: string | undefined, jid: string): string {
+  return `<iq type='result' id='${escapeAttr(id)}'><bind xmlns='${NS_BIND}'><jid>${escapeText(jid)}</jid></bind></iq>`;
+}
+
+/** An empty IQ result (the answer to the legacy session establishment, RFC 3921 §3). */
+export function iqResult(id: string | undefined): string {
+  return `<iq type='result' id='${escapeAttr(id)}'/>`;
+}
+
+/** The unavailable presence a closing session sends to the user's other resources. */
+export function presenceUnavailable(from: string, to: string): Element {
+  return new Element('presence', { from, to, type: 'unavailable' });
 }

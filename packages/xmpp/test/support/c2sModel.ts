@@ -330,7 +330,7 @@ export const CLOSING_CAUSES = [
  * Tail events, weighted towards what an established session sees (stanzas in and out) so tails
  * are long enough for the closing causes to matter.
  */
-export const tailEventArb: fc.Arbitrary<EventName> = fc.oneof(
+const tailEventArb: fc.Arbitrary<EventName> = fc.oneof(
   { weight: 5, arbitrary: fc.constantFrom<EventName>('stanza', 'route', 'timeout') },
   { weight: 3, arbitrary: fc.constantFrom(...EVENT_NAMES) },
   { weight: 2, arbitrary: fc.constantFrom<EventName>(...CLOSING_CAUSES) },

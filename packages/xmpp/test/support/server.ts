@@ -7,7 +7,7 @@ import { modRegister } from '../../src/modRegister.ts';
 import type { UserStore } from '../../src/UserStore.ts';
 import { XmppServer, type XmppServerOptions } from '../../src/XmppServer.ts';
 
-export const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'] as const;
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'] as const;
 export const PASSWORD = 'secret';
 
 /** A server on a free loopback port with the test users and the default modules. */

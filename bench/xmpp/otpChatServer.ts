@@ -1,0 +1,39 @@
+// bench/xmpp's otp-chat server, in its own process (forked by main.ts with --expose-gc): N users,
+// the default modules, answering main.ts's memory, cpu and stop requests over IPC.
+import { ActorSystem, silentLogger } from '@otp-chat/actor';
+import { MemoryUserStore, modOffline, modPing, XmppServer } from '@otp-chat/xmpp';
+import { DOMAIN, PASSWORD, PASSWORD_FORMAT, user } from './shared.ts';
+
+const system = new ActorSystem({ logger: silentLogger });
+const users = new MemoryUserStore({ passwordFormat: PASSWORD_FORMAT });
+const n = Number(process.argv[2]);
+for (let i = 0; i < n; i++) users.register(user(i), DOMAIN, PASSWORD);
+const server = await XmppServer.start({
+  system,
+  hosts: [DOMAIN],
+  port: 0,
+  users,
+  logger: silentLogger,
+  modules: [modPing(), modOffline()],
+});
+const gc = (globalThis as { gc?: () => void }).gc;
+process.on('message', (msg: { type: string }) => {
+  if (msg.type === 'memory') {
+    gc?.();
+    gc?.();
+    const m = process.memoryUsage();
+    const c = process.cpuUsage();
+    process.send?.({
+      type: 'memory',
+      vm: m.heapUsed + m.external,
+      rss: m.rss,
+      cpu: (c.user + c.system) / 1e6,
+    });
+  } else if (msg.type === 'cpu') {
+    const c = process.cpuUsage();
+    process.send?.({ type: 'cpu', cpu: (c.user + c.system) / 1e6 });
+  } else if (msg.type === 'stop') {
+    void server.stop().then(() => process.exit(0));
+  }
+});
+process.send?.({ type: 'ready', port: server.address.port });
