@@ -21,7 +21,11 @@
 //
 // "At once" is checked without time: the clock is simulated and never advanced, every call but
 // one has an infinite timeout, and the outcome must be known after a bounded number of turns.
-import { describe, expect, it } from 'vitest';
+//
+// The same table runs with the caller on another node (the loopback carrier between two systems):
+// a remote call is served through the same list of pending calls, and its caller gets the exit
+// reason as soon as the callFailed signal crosses back — never after its timeout.
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   type ActorRef,
   type ActorSystem,
@@ -29,7 +33,9 @@ import {
   ExitError,
   type ExitReason,
   type GenServer,
+  type SimulatedClock,
 } from '../src/index.ts';
+import { type LoopbackCluster, loopbackCluster, testSystem as nodeSystem } from '../src/testing/index.ts';
 import { flush, testSystem } from './helpers.ts';
 
 type Req =
@@ -128,9 +134,12 @@ interface Row {
   readonly asyncTerminate?: boolean;
   /** Sends the calls (and whatever else) to `ref`; returns when they are all delivered. */
   readonly drive: (ctx: {
+    /** The server's system. */
     system: ActorSystem;
     ref: ActorRef;
     call: (req: Req, timeoutMs?: number) => void;
+    /** One turn, and every signal between the nodes delivered. */
+    settle: () => Promise<void>;
     slow: Gate;
     terminate: Gate;
   }) => Promise<void>;
@@ -160,12 +169,12 @@ const rows: Row[] = [
   {
     name: 'calls queued in the mailbox behind a { stop } without reply',
     otp: '1b: the slow call is answered; the stopping call and both queued pings exit with bye',
-    drive: async ({ call, slow }) => {
+    drive: async ({ call, slow, settle }) => {
       call('slow', Number.POSITIVE_INFINITY);
       call('stop_noreply', Number.POSITIVE_INFINITY);
       call('ping', Number.POSITIVE_INFINITY);
       call('ping', 5000);
-      await flush();
+      await settle();
       slow.release();
     },
     expect: [
@@ -179,9 +188,9 @@ const rows: Row[] = [
   {
     name: 'a noreply call, then kill',
     otp: '1c: the caller exits with killed',
-    drive: async ({ system, ref, call }) => {
+    drive: async ({ system, ref, call, settle }) => {
       call('noreply', Number.POSITIVE_INFINITY);
-      await flush();
+      await settle();
       system.exit(ref, 'kill');
     },
     expect: ['noreply exit killed'],
@@ -189,10 +198,10 @@ const rows: Row[] = [
   {
     name: 'kill while an async handleCall is running, a call queued behind it',
     otp: '1c (exit(S, kill) ends the server whatever it is doing; every monitor fires)',
-    drive: async ({ system, ref, call }) => {
+    drive: async ({ system, ref, call, settle }) => {
       call('hang', Number.POSITIVE_INFINITY);
       call('ping', Number.POSITIVE_INFINITY);
-      await flush();
+      await settle();
       system.exit(ref, 'kill');
     },
     expect: ['hang exit killed', 'ping exit killed'],
@@ -200,11 +209,11 @@ const rows: Row[] = [
   {
     name: 'a crash in handleCall, a call queued behind it',
     otp: '1d: terminate({boom, Stack}); the crashing call and the queued ping exit with it',
-    drive: async ({ call, slow }) => {
+    drive: async ({ call, slow, settle }) => {
       call('slow', Number.POSITIVE_INFINITY);
       call('crash', Number.POSITIVE_INFINITY);
       call('ping', Number.POSITIVE_INFINITY);
-      await flush();
+      await settle();
       slow.release();
     },
     expect: [
@@ -230,8 +239,9 @@ const rows: Row[] = [
   {
     name: 'a noreply call, then a cast returns { stop }',
     otp: '1c with a stop instead of a kill: terminate(R), then the caller exits with R',
-    drive: async ({ system, ref, call }) => {
+    drive: async ({ system, ref, call, settle }) => {
       call('noreply', Number.POSITIVE_INFINITY);
+      await settle(); // the call is in (from another node it crosses first)
       system.cast(ref, { stop: 'shutdown' });
     },
     expect: ['terminate shutdown', 'noreply exit shutdown'],
@@ -240,11 +250,11 @@ const rows: Row[] = [
     name: 'calls that arrive while an async terminate runs fail when it ends',
     otp: 'gen:do_call monitors a live process; its DOWN comes when terminate/2 has returned',
     asyncTerminate: true,
-    drive: async ({ call, terminate }) => {
+    drive: async ({ call, terminate, settle }) => {
       call('stop_noreply', Number.POSITIVE_INFINITY);
-      await flush();
+      await settle();
       call('ping', Number.POSITIVE_INFINITY);
-      await flush();
+      await settle();
       terminate.release();
     },
     expect: ['terminate {exit,bye}', 'stop_noreply exit {exit,bye}', 'ping exit {exit,bye}'],
@@ -253,11 +263,11 @@ const rows: Row[] = [
     name: 'a kill during an async terminate fails the waiting calls with killed',
     otp: 'exit(S, kill) during terminate/2: the DOWN carries killed',
     asyncTerminate: true,
-    drive: async ({ system, ref, call }) => {
+    drive: async ({ system, ref, call, settle }) => {
       call('stop_noreply', Number.POSITIVE_INFINITY);
-      await flush();
+      await settle();
       call('ping', Number.POSITIVE_INFINITY);
-      await flush();
+      await settle();
       system.exit(ref, 'kill');
     },
     expect: ['terminate {exit,bye}', 'stop_noreply exit killed', 'ping exit killed'],
@@ -278,31 +288,87 @@ function sortExitRuns(lines: readonly string[]): string[] {
   return out;
 }
 
-describe('a call to a server that ends fails at once with its exit reason (gen:do_call/4)', () => {
-  it.each(rows)('$name — OTP $otp', async (row) => {
-    const { system, clock } = testSystem();
-    const log: string[] = [];
-    const slow = gate();
-    const terminate = gate();
-    const ref = await system.spawn(
-      server(log, slow, row.asyncTerminate ? { asyncTerminate: terminate } : {}),
-      undefined,
-    );
-    let sent = 0;
-    const call = (req: Req, timeoutMs?: number) => {
-      sent++;
-      track(req, system.call(ref, req, timeoutMs), log);
-    };
-    await row.drive({ system, ref, call, slow, terminate });
-    // Bounded: every call must be settled within a few turns, without the clock moving.
-    const calls = () => log.filter((l) => !l.startsWith('terminate')).length;
-    for (let turn = 0; turn < 20 && calls() < sent; turn++) await flush();
-    expect(clock.now()).toBe(0);
-    // Callers are separate processes in OTP: the order in which several of them learn of one
-    // exit is not defined, so consecutive failures compare as a set.
-    expect(sortExitRuns(log), `calls still pending after 20 turns: ${sent - calls()} of ${sent}`).toEqual(
-      sortExitRuns(row.expect),
-    );
-    expect(system.isAlive(ref)).toBe(false);
-  });
+interface Nodes {
+  /** The caller's system and the server's (the same one for a local call). */
+  readonly caller: ActorSystem;
+  readonly server: ActorSystem;
+  readonly clocks: readonly SimulatedClock[];
+  readonly settle: () => Promise<void>;
+  /**
+   * What is compared: the whole log in order on one node; across nodes, what the server did and
+   * what the callers got, each in order (an answer crosses back after the server has gone on).
+   */
+  readonly view: (log: readonly string[]) => unknown;
+}
+
+const isTerminate = (line: string) => line.startsWith('terminate');
+
+let net: LoopbackCluster | undefined;
+afterEach(() => {
+  net?.close();
+  net = undefined;
 });
+
+const WHERE: ReadonlyArray<readonly [string, () => Nodes]> = [
+  [
+    'a local call',
+    () => {
+      const { system, clock } = testSystem();
+      return { caller: system, server: system, clocks: [clock], settle: flush, view: sortExitRuns };
+    },
+  ],
+  [
+    'a call from another node',
+    () => {
+      const a = nodeSystem('a@host');
+      const b = nodeSystem('b@host');
+      const cluster = loopbackCluster([a.system, b.system]);
+      net = cluster;
+      return {
+        caller: a.system,
+        server: b.system,
+        clocks: [a.clock, b.clock],
+        settle: async () => {
+          await cluster.settled();
+          await flush();
+        },
+        view: (log: readonly string[]) => ({
+          server: log.filter(isTerminate),
+          callers: sortExitRuns(log.filter((l) => !isTerminate(l))),
+        }),
+      };
+    },
+  ],
+];
+
+describe.each(WHERE)(
+  'a call to a server that ends fails at once with its exit reason (gen:do_call/4): %s',
+  (_where, nodes) => {
+    it.each(rows)('$name — OTP $otp', async (row) => {
+      const { caller, server: system, clocks, settle, view } = nodes();
+      const log: string[] = [];
+      const slow = gate();
+      const terminate = gate();
+      const ref = await system.spawn(
+        server(log, slow, row.asyncTerminate ? { asyncTerminate: terminate } : {}),
+        undefined,
+      );
+      let sent = 0;
+      const call = (req: Req, timeoutMs?: number) => {
+        sent++;
+        track(req, caller.call(ref, req, timeoutMs), log);
+      };
+      await row.drive({ system, ref, call, settle, slow, terminate });
+      // Bounded: every call must be settled within a few turns, without the clock moving.
+      const calls = () => log.filter((l) => !isTerminate(l)).length;
+      for (let turn = 0; turn < 20 && calls() < sent; turn++) await settle();
+      for (const clock of clocks) expect(clock.now()).toBe(0);
+      // Callers are separate processes in OTP: the order in which several of them learn of one
+      // exit is not defined, so consecutive failures compare as a set.
+      expect(view(log), `calls still pending after 20 turns: ${sent - calls()} of ${sent}`).toEqual(
+        view(row.expect),
+      );
+      expect(system.isAlive(ref)).toBe(false);
+    });
+  },
+);

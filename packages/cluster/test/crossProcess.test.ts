@@ -153,6 +153,30 @@ describe.skipIf(!canRunRedisTests('cluster across processes', 'server'))('cluste
       await expect(a.system.call(target, { type: 'echo', value: 1 })).rejects.toBeInstanceOf(NoProcError);
     });
 
+    it('call: a callee that ends without replying fails every waiting call at once with its reason (gen:do_call/4)', async () => {
+      // Infinite timeouts: only the exit can end these calls. A call held (noreply), the call
+      // whose handler returns { stop } without a reply, and one queued behind it.
+      const target = await spawnB();
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
+          (v) => ({ ok: v }),
+          (e: unknown) => (e instanceof ExitError ? { exit: e.reason } : { other: String(e) }),
+        );
+      const results: unknown[] = [];
+      const calls = [
+        { type: 'hold' },
+        { type: 'stop', reason: { shutdown: 'bye' } },
+        { type: 'echo', value: 'queued' },
+      ].map((request) => outcome(a.system.call(target, request, Number.POSITIVE_INFINITY)));
+      for (const c of calls) void c.then((r) => results.push(r));
+      await until('the three calls to fail', () => results.length === 3);
+      expect(await Promise.all(calls)).toEqual([
+        { exit: { shutdown: 'bye' } },
+        { exit: { shutdown: 'bye' } },
+        { exit: { shutdown: 'bye' } },
+      ]);
+    });
+
     it('call the other way, into this node: reply and NoProc', async () => {
       const echo = await a.system.spawn<null, void, { v: number }, number, never, never>(
         { init: () => ({ ok: null }), handleCall: (r, _f, s) => ({ reply: r.v * 2, state: s }) },
