@@ -12,13 +12,14 @@ export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './ba
 export { type OutageControl, type OutageResult, outageWorkload } from './outageWorkload.ts';
 export { cleanedRows, fakeRef, makeRow } from './rows.ts';
 export {
+  MODEL_CASES,
   MODEL_HOST,
-  MODEL_LIMITS,
+  MODEL_HOSTS,
+  MODEL_NODE_CASES,
   type ModelCommand,
-  type ModelRow,
-  modelCommand,
+  type ModelConfig,
+  type ModelNodes,
   type SessionManagerModelOptions,
-  SessionManagerReferenceModel,
   sessionManagerModel,
 } from './sessionManagerModel.ts';
 export {
