@@ -22,6 +22,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { Cluster } from '@otp-chat/cluster';
 import { Hooks } from '@otp-chat/event-bus';
 import { RedisBackend } from '@otp-chat/redis-backend';
@@ -238,7 +239,12 @@ async function remoteCast(url: string): Promise<void> {
   const target = (await import('@otp-chat/actor')).ActorRef.fromJSON(
     (ready as { ref: { node: string; id: number } }).ref,
   );
-  while (!cluster.nodes().includes('receiver@bench')) await new Promise((r) => setTimeout(r, 10));
+  await eventually(
+    'receiver@bench up',
+    () => cluster.nodes().includes('receiver@bench'),
+    (up) => up,
+    30_000,
+  );
   const writer = new Redis(url);
   const project = async () => {
     proc.send({ type: 'expect', n: CASTS });
@@ -412,7 +418,12 @@ async function nodedownCleanup(url: string): Promise<void> {
     if (e.type === 'nodedown' && e.node === 'doomed@bench') downAt = performance.now();
   });
   const { proc } = await child('--doomed', [url]);
-  while (!cluster.nodes().includes('doomed@bench')) await new Promise((r) => setTimeout(r, 10));
+  await eventually(
+    'doomed@bench up',
+    () => cluster.nodes().includes('doomed@bench'),
+    (up) => up,
+    30_000,
+  );
   const before = await sm.connectedUsersNumber();
   const killedAt = performance.now();
   proc.kill('SIGKILL');

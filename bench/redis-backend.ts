@@ -6,13 +6,18 @@
 //                                the same concurrency (>= 0.8 wanted).
 //   RATIO route-vs-memory        route() to a full JID, warm cache, vs the memory backend (>= 0.5).
 //   FIGURE redis-benchmark-hset-pipelined  redis-benchmark -t hset -P 16: the ceiling.
+//   FIGURE clean-100k-ms / clean-100k-heap (kB)  cleanNode of the 100k rows a dead node left
+//                                (batches of 1000): its time, and the peak heap growth while it ran
+//                                (from a GC'd start with NODE_OPTIONS=--expose-gc). A test pins
+//                                the batching only.
 import { execFileSync } from 'node:child_process';
 import type { ActorRef } from '@otp-chat/actor';
+import { silentLogger, systemClock } from '@otp-chat/actor';
 import { RedisBackend } from '@otp-chat/redis-backend';
-import { RedisServer } from '@otp-chat/redis-backend/testing';
+import { RedisServer, writeDeadNodeRows } from '@otp-chat/redis-backend/testing';
 import { Redis } from 'ioredis';
 import { CALLERS, concurrently, HOST, routeWarmVsMemory, sink, startSm } from './lib/sessionStores.ts';
-import { figure, header, type Measurement, measure, ratio, table } from './lib.ts';
+import { figure, header, heapUsed, type Measurement, measure, ratio, table } from './lib.ts';
 
 function redisBenchmark(port: number): number | undefined {
   try {
@@ -91,6 +96,37 @@ async function main(): Promise<void> {
 
     await sm.stop();
 
+    // ---- start-up clean-up of 100k rows of a dead node -------------------------------------------
+    const CLEAN_ROWS = 100_000;
+    const cleanPrefix = 'bench-clean';
+    const admin = new Redis(server.url, { lazyConnect: true });
+    await admin.connect();
+    const cleaner = new RedisBackend({ url: server.url, prefix: cleanPrefix, cleanBatchSize: 1000 });
+    await writeDeadNodeRows(admin, cleaner.keys, HOST, 'dead', CLEAN_ROWS);
+    const heapBefore = heapUsed();
+    // The peak matters (batches keep it bounded), not what is left after: sample while it runs.
+    let heapPeak = heapBefore;
+    const sampler = setInterval(() => {
+      heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed);
+    }, 2);
+    // What the session manager does at a restarted node's start (and for a node that went down):
+    // cleanNode(node), one batch at a time.
+    await cleaner.init({ node: 'cleaner', hosts: [HOST], logger: silentLogger, clock: systemClock });
+    const cleanStart = performance.now();
+    let cleaned = 0;
+    for await (const batch of cleaner.cleanNode('dead')) cleaned += batch.length;
+    const cleanMs = performance.now() - cleanStart;
+    clearInterval(sampler);
+    const cleanHeap = Math.max(heapPeak, process.memoryUsage().heapUsed) - heapBefore;
+    const left = await admin.hlen(cleaner.keys.server(HOST));
+    await cleaner.stop();
+    admin.disconnect();
+    if (left !== 0 || cleaned !== CLEAN_ROWS)
+      throw new Error(`clean-up removed ${cleaned} rows, left ${left}`);
+    process.stdout.write(
+      `start-up clean-up of ${CLEAN_ROWS.toLocaleString('en-US')} rows: ${Math.round(cleanMs)} ms, heap peak +${(cleanHeap / 1048576).toFixed(1)} MB\n`,
+    );
+
     // ---- the ceiling ---------------------------------------------------------------------------
     const hsetPipelined = redisBenchmark(server.port);
     table(rows);
@@ -109,6 +145,8 @@ async function main(): Promise<void> {
     ratio('route-vs-memory', redisRoute.opsPerSec / memRoute.opsPerSec);
     figure('open-close-redis', smCase.opsPerSec, 'ops/s');
     figure('route-redis-warm', redisRoute.opsPerSec, 'ops/s');
+    figure('clean-100k-ms', cleanMs, 'ms');
+    figure('clean-100k-heap', cleanHeap / 1024, 'kB');
     if (hsetPipelined !== undefined) {
       figure('redis-benchmark-hset-pipelined', hsetPipelined, 'req/s');
       figure('open-close-commands-vs-ceiling', (100 * commandsPerSec) / hsetPipelined, '%');

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { connectClient, RawClient, streamOpen, type TestClient } from '@otp-chat/xmpp/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config.ts';
@@ -87,15 +88,13 @@ describe('SIGHUP reloads the configuration file of a running chat server', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Resolves once the node printed `text` (bounded: the node is killed by afterAll otherwise). */
-  async function printed(node: ChatNode, text: string, from: number): Promise<string> {
-    for (let i = 0; i < 500; i++) {
-      const out = node.output.join('').slice(from);
-      if (out.includes(text)) return out;
-      if (node.proc.exitCode !== null) break;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    throw new Error(`the node did not print ${JSON.stringify(text)}: ${node.output.join('')}`);
+  /** Resolves with what the node printed since `from` once it includes `text` (bounded). */
+  function printed(node: ChatNode, text: string, from: number): Promise<string> {
+    return eventually(
+      `the node to print ${JSON.stringify(text)}`,
+      () => node.output.join('').slice(from),
+      (out) => out.includes(text) || node.proc.exitCode !== null,
+    );
   }
 
   it('a vhost added to the file comes up; a bad file is refused and the running configuration stays', async () => {

@@ -11,7 +11,11 @@ import type { Logger } from './Logger.ts';
 export interface ActorContext {
   /** This actor (`self()`). */
   readonly self: ActorRef;
-  /** The actor that spawned this one with `link: true` (gen_server's `Parent`), if any. */
+  /**
+   * The actor that spawned this one with `link: true`, if any. gen_server's `Parent`: an EXIT from
+   * it ends a trapping actor with its reason (after `terminate`). Without a link the actor is its own
+   * `Parent`, as in OTP, so an EXIT from `self` (`ctx.exit(ctx.self, reason)`) does the same.
+   */
   readonly parent: ActorRef | undefined;
   readonly system: ActorSystem;
   readonly logger: Logger;

@@ -117,4 +117,63 @@ describe('monitor / demonitor', () => {
     expect(down.target.equals(watcher)).toBe(false);
     expect(system.isAlive(down.target)).toBe(false);
   });
+
+  // demonitor(Ref, [flush]) removes the monitor and a {'DOWN', Ref, ...} already in the mailbox,
+  // and nothing else: the messages around it stay, in order. Without flush the DOWN stays.
+  it.each([
+    { flush: true, expect: ['before', 'other DOWN', 'after'] },
+    { flush: false, expect: ['before', 'DOWN', 'other DOWN', 'after'] },
+  ])('demonitor with flush: $flush, a DOWN already queued between two messages', async (row) => {
+    const { system } = testSystem();
+    const seen: string[] = [];
+    const target = await system.spawn(probe(), undefined);
+    const watcher = await system.spawn<{ mine?: MonitorRef }, void, 'go', unknown, never, unknown>(
+      {
+        init: () => ({ ok: {} }),
+        handleCall(_req, _from, _s, ctx) {
+          const mine = ctx.monitor(target);
+          ctx.monitor(target); // a second monitor on the same target: its DOWN must stay
+          ctx.send(ctx.self, 'before');
+          ctx.exit(target, 'kill'); // both DOWNs are queued now, while this handler runs
+          ctx.send(ctx.self, 'after');
+          ctx.demonitor(mine, { flush: row.flush });
+          return { reply: 'ok', state: { mine } };
+        },
+        handleInfo(m, s) {
+          const down = m as Partial<DownMessage>;
+          if (down.type === 'DOWN')
+            seen.push(down.ref?.monitorId === s.mine?.monitorId ? 'DOWN' : 'other DOWN');
+          else seen.push(String(m));
+          return { noreply: true, state: s };
+        },
+      },
+      undefined,
+    );
+    await system.call(watcher, 'go');
+    for (let turn = 0; turn < 10 && seen.length < row.expect.length; turn++) await flush();
+    await flush();
+    expect(seen).toEqual(row.expect);
+  });
+
+  it("a dying watcher's monitors leave the target's table (nothing to deliver, nothing kept)", async () => {
+    const { system } = testSystem();
+    const target = await system.spawn(probe(), undefined);
+    const watchers = [];
+    for (let i = 0; i < 3; i++) {
+      const w = await system.spawn(probe(), undefined);
+      await system.call(w, { type: 'monitor', to: target });
+      watchers.push(w);
+    }
+    // White box: the target's table of monitors on it (Process.watchers).
+    const table = () => (target.local as unknown as { watchers: Map<number, unknown> | null }).watchers;
+    expect(table()?.size).toBe(3);
+    await system.stop(watchers[0]!);
+    system.exit(watchers[1]!, 'kill');
+    expect(table()?.size).toBe(1);
+    await system.stop(target, 'shutdown');
+    await flush();
+    expect(await system.call(watchers[2]!, { type: 'inbox' })).toEqual([
+      { type: 'DOWN', ref: expect.anything(), target, reason: 'shutdown' },
+    ]);
+  });
 });

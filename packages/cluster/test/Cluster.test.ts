@@ -1,6 +1,7 @@
 // The cluster on a real Redis, nodes in one process (the multi-process tests are in
 // crossProcess.test.ts): name claims, membership, the clean-up lock, and Redis going away.
 import { type ActorRef, ActorSystem, type GenServer, type Logger, silentLogger } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { canRunRedisTests, RedisServer, uniquePrefix } from '@otp-chat/redis-backend/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -36,16 +37,12 @@ function watching(target: ActorRef): GenServer<unknown[], void, 'inbox', unknown
   };
 }
 
-/** Waits for `condition`, polling; fails with `what` after `ms` (a bound, not a timing assertion). */
+/** Waits for `condition` (eventually(), bounded): fails naming `what` after `ms`, a bound, not a timing assertion. */
 async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await eventually(what, condition, (ok) => ok, ms);
 }
 
-describe.runIf(canRunRedisTests('cluster on Redis', 'server'))('cluster on Redis', () => {
+describe.skipIf(!canRunRedisTests('cluster on Redis', 'server'))('cluster on Redis', () => {
   let server: RedisServer;
   let admin: Redis;
   const running: Cluster[] = [];

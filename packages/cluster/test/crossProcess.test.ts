@@ -12,6 +12,7 @@ import {
   NoProcError,
   silentLogger,
 } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { Hooks } from '@otp-chat/event-bus';
 import { RedisBackend } from '@otp-chat/redis-backend';
 import { canRunRedisTests, RedisServer, uniquePrefix } from '@otp-chat/redis-backend/testing';
@@ -47,18 +48,15 @@ function recorder(trap = false): GenServer<unknown[], void, { type: 'inbox' }, u
   };
 }
 
+/** Waits for `condition` (eventually(), bounded): fails naming `what` after `ms`, a bound, not a timing assertion. */
 async function until(what: string, condition: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await eventually(what, condition, (ok) => ok, ms);
 }
 
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => unhandled.push(e);
 
-describe.runIf(canRunRedisTests('cluster across processes', 'server'))('cluster across processes', () => {
+describe.skipIf(!canRunRedisTests('cluster across processes', 'server'))('cluster across processes', () => {
   let server: RedisServer;
   const clusters: Cluster[] = [];
 
@@ -153,6 +151,30 @@ describe.runIf(canRunRedisTests('cluster across processes', 'server'))('cluster 
       expect(e).toBeInstanceOf(ExitError);
       expect(e.reason).toEqual({ shutdown: 'bye' });
       await expect(a.system.call(target, { type: 'echo', value: 1 })).rejects.toBeInstanceOf(NoProcError);
+    });
+
+    it('call: a callee that ends without replying fails every waiting call at once with its reason (gen:do_call/4)', async () => {
+      // Infinite timeouts: only the exit can end these calls. A call held (noreply), the call
+      // whose handler returns { stop } without a reply, and one queued behind it.
+      const target = await spawnB();
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
+          (v) => ({ ok: v }),
+          (e: unknown) => (e instanceof ExitError ? { exit: e.reason } : { other: String(e) }),
+        );
+      const results: unknown[] = [];
+      const calls = [
+        { type: 'hold' },
+        { type: 'stop', reason: { shutdown: 'bye' } },
+        { type: 'echo', value: 'queued' },
+      ].map((request) => outcome(a.system.call(target, request, Number.POSITIVE_INFINITY)));
+      for (const c of calls) void c.then((r) => results.push(r));
+      await until('the three calls to fail', () => results.length === 3);
+      expect(await Promise.all(calls)).toEqual([
+        { exit: { shutdown: 'bye' } },
+        { exit: { shutdown: 'bye' } },
+        { exit: { shutdown: 'bye' } },
+      ]);
     });
 
     it('call the other way, into this node: reply and NoProc', async () => {

@@ -1,16 +1,17 @@
 import { type Logger, silentLogger, systemClock } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import type { Session } from '@otp-chat/session-manager';
 import { cleanedRows, makeRow } from '@otp-chat/session-manager/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBackend, type RedisBackendOptions } from '../src/RedisBackend.ts';
-import { encodeSession } from '../src/sessionCodec.ts';
 import {
   canRunRedisTests,
   deleteKeysWithPrefix,
   startTestRedis,
   type TestRedis,
   uniquePrefix,
+  writeDeadNodeRows,
 } from '../src/testing/index.ts';
 
 const A = 'a.example';
@@ -35,7 +36,7 @@ function keys(rows: readonly Session[]): string[] {
   return rows.map((r) => r.sid.key()).sort();
 }
 
-describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
+describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
   let redis: TestRedis;
   let admin: Redis;
   const started: RedisBackend[] = [];
@@ -206,42 +207,28 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
       expect(keys(await other.getSessions('alice', A))).toEqual([theirs.sid.key()]);
     });
 
-    it('cleans 100k rows in bounded batches, one Lua call per batch asked for (never one huge read)', async () => {
+    // The count, the batch sizes and the laziness are what this pins; the time and heap of a 100k
+    // clean-up are figures of bench/redis-backend.ts (FIGURE clean-100k-*), never assertions here.
+    it('cleans 20k rows in bounded batches, one Lua call per batch asked for (never one huge read)', async () => {
       const prefix = uniquePrefix('big');
       const lines: LogLine[] = [];
-      // Write 100k rows of node 'big' straight into Redis in ejabberd's layout, pipelined.
+      // Write the rows of node 'big' straight into Redis in ejabberd's layout, pipelined.
       const writer = new RedisBackend({ url: redis.url, prefix });
       const k = writer.keys;
-      const N = 100_000;
-      for (let i = 0; i < N; i += 5000) {
-        const pipe = admin.pipeline();
-        for (let j = i; j < i + 5000; j++) {
-          const row = makeRow(`u${j}`, A, 'r', j + 1, { node: 'big' });
-          const userKey = k.user(row.luser, row.lserver);
-          const sf = k.serverField(row);
-          const value = encodeSession(row);
-          pipe.hset(userKey, k.userField(row), value);
-          pipe.hset(k.server(A), sf, value);
-          pipe.hset(k.node(A, 'big'), sf, JSON.stringify([userKey, k.userField(row)]));
-        }
-        await pipe.exec();
-      }
+      const N = 20_000;
+      await writeDeadNodeRows(admin, k, A, 'big', N);
       const b = await start({ prefix, cleanBatchSize: 1000 }, 'other', capturingLogger(lines));
-      const heapBefore = process.memoryUsage().heapUsed;
       const sizes: number[] = [];
-      let maxHeap = 0;
       for await (const batch of b.cleanNode('big')) {
         sizes.push(batch.length);
         // Lazily: the next batch is not removed before this one is asked for.
         if (sizes.length === 1) expect(await admin.hlen(k.server(A))).toBe(N - batch.length);
-        maxHeap = Math.max(maxHeap, process.memoryUsage().heapUsed - heapBefore);
       }
       const logged = lines.filter((l) => l.obj.event === 'clean_batch' && l.obj.host === A);
       expect(sizes.reduce((a, n) => a + n, 0)).toBe(N);
       expect(logged.map((l) => l.obj.removed)).toEqual(sizes);
       expect(sizes.length).toBeGreaterThanOrEqual(N / 2000);
       expect(Math.max(...sizes)).toBeLessThanOrEqual(2000);
-      expect(maxHeap).toBeLessThan(64 * 1024 * 1024);
       expect(await admin.hlen(k.server(A))).toBe(0);
       expect(await admin.exists(k.node(A, 'big'), k.user('u1', A), k.user(`u${N - 1}`, A))).toBe(0);
       expect(await b.getSessions(A)).toEqual([]);
@@ -331,7 +318,7 @@ describe.runIf(canRunRedisTests('RedisBackend'))('RedisBackend', () => {
   });
 });
 
-/** Waits for a condition that an incoming pub/sub message makes true (the test timeout bounds it). */
-async function waitUntil(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+/** Waits, bounded, for a condition that an incoming pub/sub message makes true. */
+async function waitUntil(condition: () => boolean, what = 'a pub/sub invalidation'): Promise<void> {
+  await eventually(what, condition, (ok) => ok);
 }

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { eventually } from '@otp-chat/actor/testing';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { canRunRedisTests, RedisServer } from '../src/testing/index.ts';
@@ -107,10 +108,15 @@ async function startChatServer(
   child.stderr!.on('data', (d: Buffer) => {
     out += d.toString();
   });
-  while (!/listening on [\d.]+:(\d+)/.test(out)) {
-    if (child.exitCode !== null) throw new Error(`the chat server exited: ${out}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await eventually(
+    'the chat server to listen',
+    () => {
+      if (child.exitCode !== null) throw new Error(`the chat server exited: ${out}`);
+      return /listening on [\d.]+:(\d+)/.test(out);
+    },
+    (listening) => listening,
+    15_000,
+  );
   const port = Number(/listening on [\d.]+:(\d+)/.exec(out)![1]);
   return { child, port, output: () => out };
 }
@@ -120,7 +126,7 @@ const exitOf = (child: ChildProcess) =>
     ? Promise.resolve(child.exitCode)
     : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-describe.runIf(canRunRedisTests('chat server on a failing Redis', 'server'))(
+describe.skipIf(!canRunRedisTests('chat server on a failing Redis', 'server'))(
   'the chat server when Redis fails (real process, raw sockets)',
   () => {
     const cleanup: Array<() => Promise<unknown> | unknown> = [];
@@ -188,7 +194,11 @@ describe.runIf(canRunRedisTests('chat server on a failing Redis', 'server'))(
       probe.on('error', () => {});
       cleanup.push(() => probe.disconnect());
       await probe.connect();
-      while ((await probe.hlen(`${PREFIX}:bob@localhost`)) === 0) await new Promise((r) => setTimeout(r, 20));
+      await eventually(
+        "bob's session re-registered in the emptied Redis",
+        () => probe.hlen(`${PREFIX}:bob@localhost`),
+        (n) => n > 0,
+      );
       const row = Object.values(await probe.hgetall(`${PREFIX}:bob@localhost`))[0]!;
       expect(JSON.parse(row)[9]).toBe(3); // re-registered with its priority
       alice.send("<message to='bob@localhost' type='chat' id='after'><body>are you there?</body></message>");

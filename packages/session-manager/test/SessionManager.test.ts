@@ -366,6 +366,41 @@ describe('replacement and limits (check_existing_resources/4, check_max_sessions
     expect(await s3.received()).toEqual([]);
   });
 
+  it('rows 1 and 3: a replaced session that ended within the wait is not counted against maxUserSessions', async () => {
+    // check_for_sessions_to_replace waits for the replaced connection, then check_max_sessions
+    // reads the rows again: the replaced row is gone, so two rows for a limit of 2 kick nobody.
+    const { sm } = await startSm({ maxUserSessions: 2, replacedConnectionTimeoutMs: 1000 });
+    const other = await connect(sm, 'alice', 'a', { closeOnControl: false });
+    const old = await connect(sm, 'alice', 'b');
+    const fresh = await connect(sm, 'alice', 'b');
+    expect(await old.received()).toEqual([REPLACED]);
+    expect(sm.system.isAlive(old.ref)).toBe(false);
+    expect(await other.received()).toEqual([]);
+    expect(await fresh.received()).toEqual([]);
+    expect((await sm.getUserResources('alice', HOST)).sort()).toEqual(['a', 'b']);
+  });
+
+  it('rows 1 and 3: a replaced session still there after the wait is counted (the oldest is kicked)', async () => {
+    const { sm, clock } = await startSm({ maxUserSessions: 2, replacedConnectionTimeoutMs: 1000 });
+    const other = await connect(sm, 'alice', 'a', { closeOnControl: false });
+    const old = await connect(sm, 'alice', 'b', { closeOnControl: false });
+    const fresh = connect(sm, 'alice', 'b');
+    await settle();
+    clock.advance(1000);
+    await fresh;
+    expect(await old.received()).toEqual([REPLACED]);
+    expect(await other.received()).toEqual([REPLACED]); // three rows for a limit of 2: the oldest
+  });
+
+  it('row 1: when every replaced session has ended, the wait leaves no timer behind (wait_for_replaced_termination)', async () => {
+    const { sm, clock } = await startSm({ replacedConnectionTimeoutMs: 1000 });
+    const old = await connect(sm, 'alice', 'r');
+    const timers = clock.pending();
+    await connect(sm, 'alice', 'r');
+    expect(sm.system.isAlive(old.ref)).toBe(false);
+    expect(clock.pending()).toBe(timers);
+  });
+
   it('row 3: maxUserSessions is per user and may be a function', async () => {
     const { sm } = await startSm({ maxUserSessions: (u) => (u === 'alice' ? 1 : 10) });
     const a1 = await connect(sm, 'alice', 'a');

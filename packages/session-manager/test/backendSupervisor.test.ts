@@ -33,7 +33,8 @@ class Recording extends MemoryBackend {
 async function backendChildren(sm: SessionManager): Promise<{ id: string; ref: ActorRef }[]> {
   const sup = sm.backendSupervisor;
   if (sup === undefined) throw new Error('no backend supervisor');
-  const children = await Supervisor.whichChildren(sm.system, sup);
+  // whichChildren lists newest first (OTP); the tests read them in start (host) order.
+  const children = (await Supervisor.whichChildren(sm.system, sup)).reverse();
   return children.map((c) => {
     if (c.ref === undefined || c.ref === 'restarting') throw new Error(`child ${c.id} not running`);
     return { id: c.id ?? '', ref: c.ref };

@@ -273,3 +273,34 @@ describe('route_message/1: MaxRes in Erlang term order (binaries compare byte-wi
     });
   }
 });
+
+describe('paths the mutation run found untested', () => {
+  it('row 1 with an asynchronous privacy / roster_in_subscription answer: delivered on true, dropped on false', async () => {
+    const sessions = [row('a', 1, 5), row('b', 2, 0)];
+    for (const allowed of [true, false]) {
+      const { env, events } = recorder();
+      env.subscriptionAllowed = () => Promise.resolve(allowed);
+      const stanza = pres('alice@example.com', 'subscribe');
+      const r = routeStanza(stanza, parseJid(String(stanza.attrs.to)), sessions, env);
+      expect(r).toBeInstanceOf(Promise);
+      expect(deliveries(events)).toEqual([]); // nothing before the answer
+      await r;
+      expect(deliveries(events)).toEqual(allowed ? ['a#1', 'b#2'] : []);
+    }
+  });
+
+  it('an empty type attribute is a normal message (RFC 6121 §5.2.2)', () => {
+    const stanza = xml('message', { to: 'alice@example.com', type: '' }, xml('body', {}, 'hi'));
+    expect(deliveries(run(stanza, [row('a', 1, 1), row('b', 2, 0)]))).toEqual(['a#1']);
+  });
+
+  it.each([
+    { priority: undefined, expect: 'offline' },
+    { priority: -1, expect: 'offline' },
+    { priority: 0, expect: 'a#1' },
+  ])('one row only (the fast path), priority $priority → $expect', ({ priority, expect: want }) => {
+    const events = run(msg('alice@example.com', 'chat'), [row('a', 1, priority)]);
+    if (want === 'offline') expect(events).toEqual([{ kind: 'offline' }]);
+    else expect(deliveries(events)).toEqual([want]);
+  });
+});

@@ -13,7 +13,7 @@ import {
 
 // The session manager on this backend: two nodes (two actor systems, two backends, two pools)
 // on one database see each other's sessions, and each other's cache invalidations (LISTEN/NOTIFY);
-// a dead node's 100k rows are cleaned through the session manager, a hook each.
+// a dead node's 20k rows are cleaned through the session manager, a hook each.
 describe.runIf(canRunPostgresTests('SessionManager on SqlBackend'))('SessionManager on SqlBackend', () => {
   let pg: TestPostgres;
   beforeAll(async () => {

@@ -123,7 +123,13 @@ export const Supervisor = {
     return request(caller, sup, { type: 'get_child_spec', id });
   },
 
-  /** `supervisor:which_children/1`, in start order. */
+  /**
+   * `supervisor:which_children/1`, in OTP's order: newest first (the reverse of the spec list,
+   * children added with `startChild` in front; a restarted child keeps its place). A
+   * `simple_one_for_one` supervisor lists its children in start order, a restarted child last (OTP
+   * folds over a map of pids: pid order, which is start order, up to 32 children; hash order beyond,
+   * which is no order a caller can use).
+   */
   whichChildren(caller: Caller, sup: ServerRef): Promise<ChildInfo[]> {
     return request(caller, sup, { type: 'which_children' });
   },

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ExitReason } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
 import { Application, ApplicationStartError, Supervisor, supervisor, worker } from '../src/index.ts';
-import { flush, testSystem, testWorker } from './helpers.ts';
+import { childrenInStartOrder, flush, testSystem, testWorker } from './helpers.ts';
 
 class FakeSignals extends EventEmitter {
   override on(signal: string, listener: () => void): this {
@@ -78,7 +78,7 @@ describe('Application', () => {
       { intensity: 0, children: [worker('a', testWorker(), 0)] },
       { system, signals, exit: () => {} },
     );
-    const [a] = await Supervisor.whichChildren(system, app.root);
+    const [a] = await childrenInStartOrder(system, app.root);
     system.exit(a!.ref as never, { exit: 'crash' });
     expect(await app.stopped).toBe('shutdown');
     expect(signals.listenerCount('SIGTERM')).toBe(0);

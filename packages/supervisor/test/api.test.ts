@@ -15,7 +15,7 @@ import {
   type SupervisorSpec,
   worker,
 } from '../src/index.ts';
-import { eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
+import { childrenInStartOrder, eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
 
 describe('static management API (supervisor:start_child/2, terminate_child/2, restart_child/2, delete_child/2)', () => {
   it('startChild / terminateChild / restartChild / deleteChild follow OTP replies', async () => {
@@ -36,7 +36,7 @@ describe('static management API (supervisor:start_child/2, terminate_child/2, re
     expect(b2.equals(b)).toBe(false);
     expect(await Supervisor.terminateChild(system, sup, 'b')).toBe('ok');
     expect(await Supervisor.deleteChild(system, sup, 'b')).toBe('ok');
-    expect(await Supervisor.whichChildren(system, sup)).toEqual([
+    expect(await childrenInStartOrder(system, sup)).toEqual([
       { id: 'a', ref: expect.anything(), type: 'worker' },
     ]);
     for (const call of [
@@ -64,7 +64,7 @@ describe('static management API (supervisor:start_child/2, terminate_child/2, re
       }),
     );
     expect(await Supervisor.terminateChild(system, sup, 't')).toBe('ok');
-    expect(await Supervisor.whichChildren(system, sup)).toEqual([]);
+    expect(await childrenInStartOrder(system, sup)).toEqual([]);
     await system.stop(sup);
   });
 
@@ -79,7 +79,7 @@ describe('static management API (supervisor:start_child/2, terminate_child/2, re
     expect(log.of('child_start_failed')).toEqual([
       expect.objectContaining({ id: 'x', during: 'start_child' }),
     ]);
-    expect(await Supervisor.whichChildren(system, sup)).toEqual([]);
+    expect(await childrenInStartOrder(system, sup)).toEqual([]);
     await system.stop(sup);
   });
 
@@ -102,10 +102,10 @@ describe('static management API (supervisor:start_child/2, terminate_child/2, re
     );
     const seen: string[] = [];
     const remove = await Supervisor.addListener(system, sup, (e) => seen.push(e.type));
-    system.exit((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef, { exit: 1 });
+    system.exit((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef, { exit: 1 });
     await flush();
     await remove();
-    system.exit((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef, { exit: 2 });
+    system.exit((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef, { exit: 2 });
     await flush();
     expect(seen).toEqual(['child_terminated', 'child_started', 'child_restarted']);
     await system.stop(sup);
@@ -120,14 +120,14 @@ describe('simple_one_for_one (supervisor strategies)', () => {
     const sup = okRef(
       await Supervisor.start(system, { strategy: 'simple_one_for_one', children: [template] }),
     );
-    expect(await Supervisor.whichChildren(system, sup)).toEqual([]); // no child at init
+    expect(await childrenInStartOrder(system, sup)).toEqual([]); // no child at init
     const c1 = okRef(await Supervisor.startChild(system, sup, 7));
     expect(started).toEqual([{ socket: 7 }]);
     expect(await system.call(c1, 'args')).toEqual({ socket: 7 });
     expect(await Supervisor.terminateChild(system, sup, 'conn')).toEqual({ error: 'simple_one_for_one' });
     expect(await Supervisor.restartChild(system, sup, 'conn')).toEqual({ error: 'simple_one_for_one' });
     expect(await Supervisor.deleteChild(system, sup, 'conn')).toEqual({ error: 'simple_one_for_one' });
-    expect(await Supervisor.whichChildren(system, sup)).toEqual([{ id: undefined, ref: c1, type: 'worker' }]);
+    expect(await childrenInStartOrder(system, sup)).toEqual([{ id: undefined, ref: c1, type: 'worker' }]);
     expect(await Supervisor.terminateChild(system, sup, c1)).toBe('ok');
     expect(system.isAlive(c1)).toBe(false);
     expect(await Supervisor.terminateChild(system, sup, c1)).toBe('ok'); // a dead pid: OTP answers ok
@@ -258,7 +258,7 @@ describe('autoShutdown (supervisor auto_shutdown, OTP 24)', () => {
       }),
     );
     const exit = system.whenExit(sup);
-    const s1 = (await Supervisor.whichChildren(system, sup))[1]!.ref as ActorRef;
+    const s1 = (await childrenInStartOrder(system, sup))[1]!.ref as ActorRef;
     system.cast(s1, { stop: 'normal' });
     expect(await exit).toBe('shutdown');
     expect(log.of('auto_shutdown')).toEqual([expect.objectContaining({ id: 's1' })]);
@@ -273,7 +273,7 @@ describe('autoShutdown (supervisor auto_shutdown, OTP 24)', () => {
         children: [sig('s1'), sig('s2'), sig('s3')],
       }),
     );
-    const [s1, s2] = (await Supervisor.whichChildren(system, sup)).map((r) => r.ref as ActorRef);
+    const [s1, s2] = (await childrenInStartOrder(system, sup)).map((r) => r.ref as ActorRef);
     expect(await Supervisor.terminateChild(system, sup, 's3')).toBe('ok');
     system.cast(s1!, { stop: 'normal' });
     await flush();
@@ -315,12 +315,12 @@ describe('autoShutdown (supervisor auto_shutdown, OTP 24)', () => {
         ...(row.backoff ? { backoff: { initialMs: 1000 } } : {}),
       }),
     );
-    const [s1] = (await Supervisor.whichChildren(system, sup)).map((r) => r.ref as ActorRef);
-    s2 = (await Supervisor.whichChildren(system, sup))[1]!.ref as ActorRef;
+    const [s1] = (await childrenInStartOrder(system, sup)).map((r) => r.ref as ActorRef);
+    s2 = (await childrenInStartOrder(system, sup))[1]!.ref as ActorRef;
     system.exit(s1!, { exit: 'crash' });
     await flush();
     if (row.backoff) {
-      expect((await Supervisor.whichChildren(system, sup))[0]!.ref).toBe('restarting');
+      expect((await childrenInStartOrder(system, sup))[0]!.ref).toBe('restarting');
       system.cast(s2, { stop: 'normal' });
       await flush();
       expect(system.isAlive(sup)).toBe(true);
@@ -328,7 +328,7 @@ describe('autoShutdown (supervisor auto_shutdown, OTP 24)', () => {
     }
     await flush();
     expect(system.isAlive(sup)).toBe(true);
-    const rows = await Supervisor.whichChildren(system, sup);
+    const rows = await childrenInStartOrder(system, sup);
     expect(rows.map((r) => r.id)).toEqual(['s1', 's2']);
     expect(rows[0]!.ref).toSatisfy((ref) => typeof ref === 'object' && system.isAlive(ref as ActorRef));
     expect(rows[1]!.ref).toBeUndefined();
@@ -343,7 +343,7 @@ describe('autoShutdown (supervisor auto_shutdown, OTP 24)', () => {
     const sup = okRef(
       await Supervisor.start(system, { autoShutdown: 'any_significant', children: [sig('s1')] }),
     );
-    system.exit((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef, { exit: 'crash' });
+    system.exit((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef, { exit: 'crash' });
     await flush();
     expect(system.isAlive(sup)).toBe(true);
     await system.stop(sup);
@@ -365,22 +365,22 @@ describe('restart backoff (an extension, not OTP; off by default)', () => {
     );
     const delays: number[] = [];
     for (let i = 0; i < 4; i++) {
-      system.exit((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef, { exit: i });
+      system.exit((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef, { exit: i });
       await flush();
       const delay = log.of('restart_delayed').at(-1)!.delayMs;
       delays.push(delay);
-      expect(await Supervisor.whichChildren(system, sup)).toEqual([
+      expect(await childrenInStartOrder(system, sup)).toEqual([
         { id: 'a', ref: 'restarting', type: 'worker' },
       ]);
       clock.advance(delay - 1);
       await flush();
-      expect((await Supervisor.whichChildren(system, sup))[0]!.ref).toBe('restarting');
+      expect((await childrenInStartOrder(system, sup))[0]!.ref).toBe('restarting');
       clock.advance(1);
       await flush();
-      expect(system.isAlive((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef)).toBe(true);
+      expect(system.isAlive((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef)).toBe(true);
     }
     expect(delays).toEqual([100, 200, 300, 300]);
-    system.exit((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef, { exit: 'last' });
+    system.exit((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef, { exit: 'last' });
     await flush();
     expect(clock.pending()).toBe(1);
     await system.stop(sup);
@@ -390,9 +390,9 @@ describe('restart backoff (an extension, not OTP; off by default)', () => {
   it('without backoff a restart is immediate (OTP)', async () => {
     const { system, clock } = testSystem();
     const sup = okRef(await Supervisor.start(system, { children: [worker('a', testWorker(), 'a')] }));
-    system.exit((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef, { exit: 1 });
+    system.exit((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef, { exit: 1 });
     await flush();
-    expect(system.isAlive((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef)).toBe(true);
+    expect(system.isAlive((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef)).toBe(true);
     expect(clock.pending()).toBe(0);
     await system.stop(sup);
   });
@@ -407,7 +407,7 @@ describe("crash loops are visible (as OTP's supervisor reports): every restart a
     );
     const exit = system.whenExit(sup);
     for (let i = 0; i < 2; i++) {
-      system.exit((await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef, { exit: 'crash' });
+      system.exit((await childrenInStartOrder(system, sup))[0]!.ref as ActorRef, { exit: 'crash' });
       await flush();
     }
     await exit;
@@ -436,7 +436,7 @@ describe('routine exits stay quiet, as OTP reports only abnormal ones', () => {
         children: [worker('t', testWorker(), 't', { restart: 'temporary' })],
       }),
     );
-    const child = (await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef;
+    const child = (await childrenInStartOrder(system, sup))[0]!.ref as ActorRef;
     await system.stop(child, 'normal');
     await flush();
     const messages = lines

@@ -1,6 +1,6 @@
 import type { ActorRef, ActorSystem, ExitReason, GenServer, SimulatedClock } from '@otp-chat/actor';
 import { flush, testSystem as makeTestSystem } from '@otp-chat/actor/testing';
-import type { SupervisorEvent } from '../src/index.ts';
+import { Supervisor, type SupervisorEvent } from '../src/index.ts';
 
 export { flush };
 
@@ -78,4 +78,15 @@ export function okRef(result: unknown): ActorRef {
     return (result as { ok: ActorRef }).ok;
   }
   throw new Error(`expected { ok: ref }, got ${JSON.stringify(result)}`);
+}
+
+/**
+ * `whichChildren` in start order (the order the specs are written in): OTP lists children newest
+ * first, so this is its rows reversed. For tests that pick a child by its place in the spec list.
+ */
+export async function childrenInStartOrder(
+  system: ActorSystem,
+  sup: ActorRef,
+): Promise<Awaited<ReturnType<typeof Supervisor.whichChildren>>> {
+  return (await Supervisor.whichChildren(system, sup)).reverse();
 }

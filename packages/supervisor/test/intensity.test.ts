@@ -3,7 +3,7 @@
 import type { ActorRef, ExitReason, StartResult } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
 import { type ChildSpec, Supervisor, worker } from '../src/index.ts';
-import { eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
+import { childrenInStartOrder, eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
 
 interface Row {
   readonly name: string;
@@ -104,7 +104,7 @@ describe('restart intensity (supervisor:add_restart/1)', () => {
     for (const [i, at] of row.crashesAt.entries()) {
       clock.advance(at - now);
       now = at;
-      const crashy = (await Supervisor.whichChildren(system, sup))[1]!.ref as ActorRef;
+      const crashy = (await childrenInStartOrder(system, sup))[1]!.ref as ActorRef;
       system.exit(crashy, { exit: `crash ${i}` });
       await flush();
       if (row.exceededAt === i) break;
@@ -135,7 +135,7 @@ describe('restart intensity (supervisor:add_restart/1)', () => {
       }),
     );
     const exit = system.whenExit(sup);
-    const [a, b] = (await Supervisor.whichChildren(system, sup)).map((r) => r.ref as ActorRef);
+    const [a, b] = (await childrenInStartOrder(system, sup)).map((r) => r.ref as ActorRef);
     system.exit(a!, { exit: 1 });
     await flush();
     expect(system.isAlive(sup)).toBe(true);
@@ -171,7 +171,7 @@ describe('failed restart attempts: try_again_restart (supervisor:restart/2)', ()
       await Supervisor.start(system, { intensity: 3, children: [flaky.spec], onEvent: log.onEvent }),
     );
     const exit = system.whenExit(sup);
-    system.exit(okRef({ ok: (await Supervisor.whichChildren(system, sup))[0]!.ref }), { exit: 'crash' });
+    system.exit(okRef({ ok: (await childrenInStartOrder(system, sup))[0]!.ref }), { exit: 'crash' });
     expect(await exit).toBe('shutdown');
     // crash → attempt (1st restart) fails → try_again (2nd) fails → try_again (3rd) fails → 4th exceeds.
     expect(log.of('child_start_failed').map((e) => e.during)).toEqual(['restart', 'restart', 'restart']);
@@ -186,10 +186,10 @@ describe('failed restart attempts: try_again_restart (supervisor:restart/2)', ()
     const sup = okRef(
       await Supervisor.start(system, { intensity: 3, children: [flaky.spec], onEvent: log.onEvent }),
     );
-    const first = (await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef;
+    const first = (await childrenInStartOrder(system, sup))[0]!.ref as ActorRef;
     system.exit(first, { exit: 'crash' });
     await flush();
-    const now = (await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef;
+    const now = (await childrenInStartOrder(system, sup))[0]!.ref as ActorRef;
     expect(system.isAlive(now)).toBe(true);
     expect(log.of('child_start_failed').length).toBe(1);
     expect(log.of('child_restarted')).toEqual([expect.objectContaining({ id: 'flaky', previous: first })]);
@@ -200,17 +200,17 @@ describe('failed restart attempts: try_again_restart (supervisor:restart/2)', ()
     const { system } = testSystem();
     const flaky = flakyStart(1, 1000);
     const sup = okRef(await Supervisor.start(system, { intensity: 1000, children: [flaky.spec] }));
-    const first = (await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef;
+    const first = (await childrenInStartOrder(system, sup))[0]!.ref as ActorRef;
     system.exit(first, { exit: 'crash' });
     // Queued behind the first try_again_restart, not after a thousand of them.
-    expect(await Supervisor.whichChildren(system, sup)).toEqual([
+    expect(await childrenInStartOrder(system, sup)).toEqual([
       { id: 'flaky', ref: 'restarting', type: 'worker' },
     ]);
     expect(await Supervisor.terminateChild(system, sup, 'flaky')).toBe('ok');
     const attempts = flaky.attempts();
     await flush();
     expect(flaky.attempts()).toBe(attempts);
-    expect(await Supervisor.whichChildren(system, sup)).toEqual([
+    expect(await childrenInStartOrder(system, sup)).toEqual([
       { id: 'flaky', ref: undefined, type: 'worker' },
     ]);
     expect(system.isAlive(sup)).toBe(true);

@@ -3,7 +3,7 @@
 import type { ActorRef, ExitReason } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
 import { type ShutdownSpec, Supervisor, supervisor, worker } from '../src/index.ts';
-import { eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
+import { childrenInStartOrder, eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
 
 describe('start and stop order (supervisor:init_children/2, terminate_children/2)', () => {
   it('starts children in order and stops them in reverse order, running each terminate', async () => {
@@ -107,7 +107,7 @@ describe('shutdown specs (the shutdown of a child spec, supervisor:shutdown/2)',
         onEvent: log.onEvent,
       }),
     );
-    const child = (await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef;
+    const child = (await childrenInStartOrder(system, sup))[0]!.ref as ActorRef;
     if (row.stuck === 'handler') system.cast(child, 'hang');
     await flush();
     const childExit = system.whenExit(child);
@@ -137,7 +137,7 @@ describe('shutdown specs (the shutdown of a child spec, supervisor:shutdown/2)',
     const sup = okRef(
       await Supervisor.start(system, { children: [worker('w', w, 'w', { shutdown: 'infinity' })] }),
     );
-    const child = (await Supervisor.whichChildren(system, sup))[0]!.ref as ActorRef;
+    const child = (await childrenInStartOrder(system, sup))[0]!.ref as ActorRef;
     let done = false;
     const stopped = system.stop(sup, 'shutdown').then(() => {
       done = true;
@@ -217,9 +217,7 @@ describe('start failure (supervisor:start_link/2 returns {error, {shutdown, Reas
         children: [worker('kept', ignoring, 1), worker('dropped', ignoring, 2, { restart: 'temporary' })],
       }),
     );
-    expect(await Supervisor.whichChildren(system, sup)).toEqual([
-      { id: 'kept', ref: undefined, type: 'worker' },
-    ]);
+    expect(await childrenInStartOrder(system, sup)).toEqual([{ id: 'kept', ref: undefined, type: 'worker' }]);
     await system.stop(sup);
   });
 
@@ -266,10 +264,10 @@ describe('nested supervisors escalate (a crash spreads through links)', () => {
         onEvent: rootLog.onEvent,
       }),
     );
-    const mid = (await Supervisor.whichChildren(system, root))[1]!.ref as ActorRef;
+    const mid = (await childrenInStartOrder(system, root))[1]!.ref as ActorRef;
     const crashLeaf = async () => {
-      const current = (await Supervisor.whichChildren(system, root))[1]!.ref as ActorRef;
-      const leaf = (await Supervisor.whichChildren(system, current))[0]!.ref as ActorRef;
+      const current = (await childrenInStartOrder(system, root))[1]!.ref as ActorRef;
+      const leaf = (await childrenInStartOrder(system, current))[0]!.ref as ActorRef;
       system.exit(leaf, { exit: 'leaf crash' });
       await flush();
       await flush();
@@ -286,7 +284,7 @@ describe('nested supervisors escalate (a crash spreads through links)', () => {
     expect(rootLog.of('child_terminated')).toEqual([
       expect.objectContaining({ id: 'mid', ref: mid, reason: 'shutdown', action: 'restart' }),
     ]);
-    const newMid = (await Supervisor.whichChildren(system, root))[1]!.ref as ActorRef;
+    const newMid = (await childrenInStartOrder(system, root))[1]!.ref as ActorRef;
     expect(system.isAlive(newMid)).toBe(true);
     expect((await Supervisor.countChildren(system, newMid)).active).toBe(1);
     await system.stop(root, 'shutdown');
@@ -297,7 +295,7 @@ describe('nested supervisors escalate (a crash spreads through links)', () => {
     const { system, root, crashLeaf, rootLog } = await tree('transient', 1);
     await crashLeaf();
     await crashLeaf();
-    expect(await Supervisor.whichChildren(system, root)).toEqual([
+    expect(await childrenInStartOrder(system, root)).toEqual([
       expect.objectContaining({ id: 'sibling' }),
       { id: 'mid', ref: undefined, type: 'supervisor' },
     ]);

@@ -6,7 +6,7 @@ import type { ActorRef, ActorSystem } from '@otp-chat/actor';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { dynamicWorker, Supervisor, supervisor, worker } from '../src/index.ts';
-import { flush, okRef, testSystem, testWorker } from './helpers.ts';
+import { childrenInStartOrder, flush, okRef, testSystem, testWorker } from './helpers.ts';
 
 const PERIOD = 5;
 const ROOT_INTENSITY = 2;
@@ -80,7 +80,7 @@ async function settle(): Promise<void> {
 }
 
 async function refsOf(system: ActorSystem, sup: ActorRef): Promise<ActorRef[]> {
-  return (await Supervisor.whichChildren(system, sup)).map((row) => row.ref as ActorRef);
+  return (await childrenInStartOrder(system, sup)).map((row) => row.ref as ActorRef);
 }
 
 describe('soak: random crashes in a three-level tree (fast-check)', () => {

@@ -3,7 +3,7 @@
 import type { ActorRef, ActorSystem, ExitReason } from '@otp-chat/actor';
 import { describe, expect, it } from 'vitest';
 import { type RestartType, type Strategy, Supervisor, worker } from '../src/index.ts';
-import { eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
+import { childrenInStartOrder, eventLog, flush, okRef, testSystem, testWorker } from './helpers.ts';
 
 type ReasonCase = { readonly name: string; readonly reason: ExitReason; readonly clean: boolean };
 
@@ -57,11 +57,11 @@ describe('strategy × restart type × exit reason (supervisor strategies, do_res
           onEvent: log.onEvent,
         }),
       );
-      const before = await Supervisor.whichChildren(system, sup);
+      const before = await childrenInStartOrder(system, sup);
       const [a, b, c] = before.map((row) => row.ref as ActorRef);
       endChild(system, b!, reason.reason);
       await flush();
-      const after = await Supervisor.whichChildren(system, sup);
+      const after = await childrenInStartOrder(system, sup);
       const byId = new Map(after.map((row) => [row.id, row.ref]));
       const restarted = restartsFor(restart, reason);
 
@@ -126,7 +126,7 @@ describe('strategy × restart type × exit reason (supervisor strategies, do_res
         supervisors: 0,
         workers: restarted ? 3 : 2,
       });
-      const live = (await Supervisor.whichChildren(system, sup)).map((row) => row.ref as ActorRef);
+      const live = (await childrenInStartOrder(system, sup)).map((row) => row.ref as ActorRef);
       expect(live).toContain(refs[0]);
       expect(live).toContain(refs[2]);
       expect(live.some((r) => r.equals(refs[1]!))).toBe(false);
@@ -149,11 +149,11 @@ describe('restart details', () => {
         children: ['a', 'b', 'c', 'd'].map((id) => worker(id, w, id)),
       }),
     );
-    const [, b] = (await Supervisor.whichChildren(system, sup)).map((r) => r.ref as ActorRef);
+    const [, b] = (await childrenInStartOrder(system, sup)).map((r) => r.ref as ActorRef);
     started.length = 0;
     system.cast(b!, { stop: { exit: 'crash' } });
     await flush();
-    await Supervisor.whichChildren(system, sup);
+    await childrenInStartOrder(system, sup);
     expect(terminated).toEqual([
       ['b', { exit: 'crash' }],
       ['d', 'shutdown'],
@@ -175,10 +175,10 @@ describe('restart details', () => {
         ],
       }),
     );
-    const [a] = (await Supervisor.whichChildren(system, sup)).map((r) => r.ref as ActorRef);
+    const [a] = (await childrenInStartOrder(system, sup)).map((r) => r.ref as ActorRef);
     system.exit(a!, { exit: 'x' });
     await flush();
-    const ids = (await Supervisor.whichChildren(system, sup)).map((r) => r.id);
+    const ids = (await childrenInStartOrder(system, sup)).map((r) => r.id);
     expect(ids).toEqual(['a', 'c']);
   });
 

@@ -34,7 +34,10 @@ export const DEFAULTS = Object.freeze({
   negotiationTimeoutMs: 30_000,
   /** Offline messages stored per user by `modOffline` (ejabberd's `max_user_offline_messages`: 5000 via shaper). */
   maxOfflineMessages: 5000,
-  /** Size in bytes of the slices the framing parser checks `maxStanzaSize` after. */
+  /**
+   * Size in bytes of the slices the framing parser tokenizes input in: a stanza still open after
+   * one is checked against `maxStanzaSize` then (a complete one is counted exactly at its end tag).
+   */
   parserSliceBytes: 16_384,
   /**
    * `pre_auth_max_stanza_size`: the stanza size limit until SASL succeeds (ejabberd's default,

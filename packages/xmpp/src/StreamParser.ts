@@ -25,7 +25,10 @@ export interface StreamParserLimits {
 
 /** Options of a {@link StreamParser}. */
 export interface StreamParserOptions extends StreamParserLimits {
-  /** The size check runs after each slice of this many bytes. @default DEFAULTS.parserSliceBytes */
+  /**
+   * Input is tokenized in slices of this many bytes; a stanza still open after a slice is
+   * size-checked then. @default DEFAULTS.parserSliceBytes
+   */
   readonly sliceBytes?: number;
   /** Deepest element nesting in a stanza (the stanza is depth 1). @default DEFAULTS.maxElementDepth */
   readonly maxElementDepth?: number;
@@ -56,6 +59,8 @@ class Framer implements XmlTokenSink {
     private readonly sink: StreamParserSink,
     private readonly maxDepth: number,
     maxElements: number,
+    /** Whether the stanza (or header) whose last tag just closed is within `max_stanza_size`. */
+    private readonly fits: () => boolean,
   ) {
     this.maxElements = maxElements;
   }
@@ -65,6 +70,10 @@ class Framer implements XmlTokenSink {
     element.attrs = attrs;
     const tokenizer = this.tokenizer;
     if (this.root === null || (this.cursor === this.root && isStreamHeader(name))) {
+      if (!this.fits()) {
+        this.fail('policy-violation', 'XML stanza is too big');
+        return;
+      }
       this.root = element;
       this.cursor = element;
       tokenizer.depth = 1;
@@ -99,6 +108,10 @@ class Framer implements XmlTokenSink {
     }
     const parent = cursor.parent;
     if (parent === null || parent === undefined) {
+      if (!this.fits()) {
+        this.fail('policy-violation', 'XML stanza is too big');
+        return;
+      }
       this.cursor = this.root;
       this.sink.onElement(cursor);
       return;
@@ -126,9 +139,12 @@ class Framer implements XmlTokenSink {
  * restricted XML (`internal/XmlTokenizer.ts`), and the limits ejabberd's `fxml_stream` and
  * `xmpp_stream_in` enforce, each checked while the stanza is read, never after it was buffered:
  *
- * - `max_stanza_size`: input is fed in slices; after each slice that leaves a stanza open, the
- *   bytes of that stanza read so far are compared with the limit, so an oversized stanza is
- *   refused after at most one slice past it (`policy-violation` "XML stanza is too big");
+ * - `max_stanza_size`: the UTF-8 bytes of each stanza (and stream header), from its `<` to the
+ *   `>` that ends it, are counted as they are consumed: a stanza of exactly the limit passes, one
+ *   byte more is refused before it is delivered (`policy-violation` "XML stanza is too big"),
+ *   wherever the chunk boundaries fall; input is tokenized in slices, and a stanza still open
+ *   after a slice is checked then, so an oversized one is refused after at most one slice past
+ *   the limit, never buffered whole;
  * - element depth (`policy-violation` "XML stanza is too deep") and elements per stanza
  *   (`max_stanza_elements`), checked as each element opens; attributes per element and name
  *   length, checked as each character arrives. The depth bound also bounds every recursive walk
@@ -146,8 +162,10 @@ export class StreamParser {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private maxStanzaSize: number;
   private readonly sliceBytes: number;
-  /** Bytes of the open stanza read so far (0 between stanzas). */
+  /** Bytes of the open stanza in the chunks before the current one (0 between stanzas). */
   private stanzaBytes = 0;
+  /** The chunk being tokenized. */
+  private text = '';
 
   constructor(sink: StreamParserSink, options: StreamParserOptions = {}) {
     this.maxStanzaSize = options.maxStanzaSize ?? DEFAULTS.maxStanzaSize;
@@ -156,6 +174,7 @@ export class StreamParser {
       sink,
       options.maxElementDepth ?? DEFAULTS.maxElementDepth,
       options.maxStanzaElements ?? DEFAULTS.maxStanzaElements,
+      () => this.fits(),
     );
     this.tokenizer = new XmlTokenizer(this.framer, {
       maxNameLength: options.maxNameLength ?? DEFAULTS.maxNameLength,
@@ -192,23 +211,44 @@ export class StreamParser {
         this.framer.fail('not-well-formed', 'invalid UTF-8', cause);
         return;
       }
+      this.text = text;
       tokenizer.write(text);
+      this.text = '';
       if (tokenizer.closed) return;
       if (tokenizer.depth <= 1 && tokenizer.atText) {
         // Between stanzas (no tag open at stream level either): nothing to count.
         this.stanzaBytes = 0;
         continue;
       }
-      // A stanza (or a header) is open: its bytes so far, exact for the slice it started in.
+      // A stanza (or a header) is open: its bytes so far (of the characters this chunk decoded:
+      // a character split between slices counts once, in the chunk that completes it).
       const start = tokenizer.stanzaStart;
       this.stanzaBytes =
         start < 0
-          ? this.stanzaBytes + slice.length
+          ? this.stanzaBytes + Buffer.byteLength(text)
           : Buffer.byteLength(start === 0 ? text : text.slice(start));
       if (this.stanzaBytes > this.maxStanzaSize) {
         this.framer.fail('policy-violation', 'XML stanza is too big');
         return;
       }
     }
+  }
+
+  /**
+   * Whether the stanza (or stream header) whose last tag the tokenizer just closed is within
+   * `maxStanzaSize`: its bytes in earlier chunks, and those of this chunk up to that tag's `>`.
+   * A UTF-16 code unit is 1 to 3 UTF-8 bytes, so most stanzas are decided without counting.
+   */
+  private fits(): boolean {
+    const start = this.tokenizer.stanzaStart;
+    // Started in an earlier chunk (-1): its bytes there, and this chunk from its first character.
+    const from = Math.max(start, 0);
+    const before = start < 0 ? this.stanzaBytes : 0;
+    const end = this.tokenizer.tagEnd;
+    const max = this.maxStanzaSize;
+    const units = end - from;
+    if (before + 3 * units <= max) return true;
+    if (before + units > max) return false;
+    return before + Buffer.byteLength(this.text.slice(from, end)) <= max;
   }
 }

@@ -245,6 +245,57 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
     }
   });
 
+  // ejabberd's pre_auth_max_stanza_size, then max_stanza_size: the largest stanza a connection
+  // takes, counted in bytes as they arrive, here a stanza that arrives whole in one socket read.
+  describe('the stanza size limit at the byte, for a stanza read in one chunk', () => {
+    const TOO_BIG =
+      "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>XML stanza is too big</text></stream:error>";
+    /** `head` + filler + `tail`, exactly `bytes` UTF-8 bytes long. */
+    const exactly = (bytes: number, head: string, tail: string) => {
+      const s = `${head}${'x'.repeat(bytes - Buffer.byteLength(head + tail))}${tail}`;
+      expect(Buffer.byteLength(s)).toBe(bytes);
+      return s;
+    };
+    const PRE = DEFAULTS.preAuthMaxStanzaSize;
+
+    it.each([
+      [PRE, true],
+      [PRE + 1, false],
+    ])(
+      `before authentication (limit ${PRE} by default): an <auth/> of %i bytes, accepted: %s`,
+      async (size, accepted) => {
+        const { connect } = await setup();
+        const { socket } = await connect();
+        socket.feed(HEADER);
+        // PLAIN credentials, padded with an attribute ("é€" count two and three bytes).
+        const credentials = Buffer.from('\0alice\0secret').toString('base64');
+        const head = "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN' pad='é€";
+        socket.feed(exactly(size, head, `'>${credentials}</auth>`));
+        await settle();
+        expect(socket.out.includes('<success')).toBe(accepted);
+        expect(socket.out.includes(TOO_BIG)).toBe(!accepted);
+      },
+    );
+
+    it.each([
+      [12_000, true],
+      [12_001, false],
+    ])(
+      'after authentication (maxStanzaSize 12000): a <message/> to itself of %i bytes, delivered: %s',
+      async (size, accepted) => {
+        const { login } = await setup({ maxStanzaSize: 12_000 });
+        const { socket } = await login('r');
+        socket.out = '';
+        socket.feed(
+          exactly(size, "<message to='alice@localhost/r' type='chat'><body>é€😀", 'end</body></message>'),
+        );
+        await settle();
+        expect(socket.out.includes('end</body></message>')).toBe(accepted);
+        expect(socket.out.includes(TOO_BIG)).toBe(!accepted);
+      },
+    );
+  });
+
   it('a wrong password three times closes with not-authorized', async () => {
     const { connect } = await setup();
     const { socket } = await connect();

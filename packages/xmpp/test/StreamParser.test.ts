@@ -1,6 +1,7 @@
 import type { Element } from '@xmpp/xml';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../src/DEFAULTS.ts';
 import type { StreamError } from '../src/errors.ts';
 import { StreamParser, type StreamParserOptions } from '../src/StreamParser.ts';
 
@@ -131,6 +132,122 @@ describe('StreamParser', () => {
       ['policy-violation', 'XML stanza is too big'],
     ]);
     expect(r.elements).toEqual([]);
+  });
+
+  // max_stanza_size is the largest stanza allowed: a stanza still open at exactly that many bytes
+  // is fine, one byte more is refused (the count is exact within the slice a stanza starts in).
+  it('the exact limit: an open stanza of maxStanzaSize bytes passes, one byte more is refused', () => {
+    const limit = 500;
+    const { r, parser } = record({ maxStanzaSize: limit, sliceBytes: 4096 });
+    parser.write(HEADER);
+    const open = "<message to='b@localhost'><body>";
+    const body = 'é'.repeat(100); // multi-byte: the limit is in bytes, not characters
+    const start = `${open}${body}${'x'.repeat(limit - Buffer.byteLength(open + body))}`;
+    expect(Buffer.byteLength(start)).toBe(limit);
+    parser.write(start);
+    expect(r.errors).toEqual([]);
+    parser.write('x');
+    expect(r.errors.map((e) => e.condition)).toEqual(['policy-violation']);
+    expect(r.elements).toEqual([]);
+  });
+
+  // max_stanza_size is checked as the bytes are consumed (ejabberd's parser counts them as they
+  // arrive), wherever the chunk boundaries fall: a stanza that opens and closes within one chunk,
+  // or that starts in one slice and closes in the next, is counted whole.
+  describe('the exact limit for a stanza inside one chunk, before and after authentication', () => {
+    /** A `<message>` of exactly `bytes` UTF-8 bytes, with multi-byte characters in its body. */
+    const stanzaOf = (bytes: number): string => {
+      const head = "<message to='b@localhost'><body>é€😀";
+      const tail = '</body></message>';
+      const s = `${head}${'x'.repeat(bytes - Buffer.byteLength(head + tail))}${tail}`;
+      expect(Buffer.byteLength(s)).toBe(bytes);
+      return s;
+    };
+    const PRE_AUTH = DEFAULTS.preAuthMaxStanzaSize;
+    const POST_AUTH = 12_000; // below the 16 KiB slice: a whole stanza fits in one
+    it.each([
+      ['pre-auth', PRE_AUTH, PRE_AUTH, 'accepted'],
+      ['pre-auth', PRE_AUTH, PRE_AUTH + 1, 'refused'],
+      ['post-auth', POST_AUTH, POST_AUTH, 'accepted'],
+      ['post-auth', POST_AUTH, POST_AUTH + 1, 'refused'],
+    ] as const)(
+      '%s, limit %i: a stanza of %i bytes written in one chunk is %s',
+      (phase, limit, size, outcome) => {
+        const { r, parser } = record({ maxStanzaSize: PRE_AUTH });
+        parser.write(HEADER);
+        if (phase === 'post-auth') parser.setLimits({ maxStanzaSize: limit });
+        parser.write(stanzaOf(size));
+        if (outcome === 'accepted') {
+          expect(r.errors).toEqual([]);
+          expect(r.elements.map((e) => e.name)).toEqual(['message']);
+        } else {
+          expect(r.errors.map((e) => [e.condition, e.text])).toEqual([
+            ['policy-violation', 'XML stanza is too big'],
+          ]);
+          expect(r.elements).toEqual([]);
+        }
+      },
+    );
+
+    it.each([
+      [PRE_AUTH, 'accepted'],
+      [PRE_AUTH + 1, 'refused'],
+    ] as const)(
+      'a stanza of %i bytes that starts in one slice and closes in the next is %s',
+      (size, outcome) => {
+        const { r, parser } = record({ maxStanzaSize: PRE_AUTH });
+        parser.write(HEADER);
+        // Keep-alive whitespace first: the stanza starts 10,000 bytes into the first 16 KiB slice,
+        // so only about 6 KiB of it are in that slice.
+        parser.write(`${' '.repeat(10_000)}${stanzaOf(size)}`);
+        expect(r.errors.map((e) => e.condition)).toEqual(outcome === 'accepted' ? [] : ['policy-violation']);
+        expect(r.elements).toHaveLength(outcome === 'accepted' ? 1 : 0);
+      },
+    );
+
+    it.each([
+      [300, 'accepted'],
+      [301, 'refused'],
+    ] as const)('a stream header of %i bytes, limit 300, written in one chunk is %s', (size, outcome) => {
+      const { r, parser } = record({ maxStanzaSize: 300 });
+      const open = "<stream:stream to='localhost' version='1.0' xmlns='jabber:client' a='é";
+      const close = "' xmlns:stream='http://etherx.jabber.org/streams'>";
+      parser.write(`${open}${'y'.repeat(size - Buffer.byteLength(open + close))}${close}`);
+      expect(r.errors.map((e) => e.condition)).toEqual(outcome === 'accepted' ? [] : ['policy-violation']);
+      expect(r.starts).toHaveLength(outcome === 'accepted' ? 1 : 0);
+    });
+
+    it('accepted exactly when it is within the limit, for any slice size and any cuts (property)', () => {
+      const chars = fc.constantFrom('x', ' ', 'é', '€', '😀', '&amp;');
+      fc.assert(
+        fc.property(
+          fc.array(chars, { maxLength: 40 }),
+          fc.integer({ min: -2, max: 1 }),
+          fc.integer({ min: 1, max: 64 }),
+          fc.uniqueArray(fc.integer({ min: 1, max: 400 }), { maxLength: 6 }),
+          (body, delta, sliceBytes, cuts) => {
+            const stanza = `<m a='${body.join('')}'>${body.join('')}</m>`;
+            const size = Buffer.byteLength(stanza);
+            const limit = size + delta;
+            const { r, parser } = record({ sliceBytes });
+            parser.write(HEADER);
+            parser.setLimits({ maxStanzaSize: limit });
+            const bytes = Buffer.from(`${stanza}<m/>`);
+            const points = [0, ...cuts.filter((c) => c < bytes.length).sort((a, b) => a - b), bytes.length];
+            for (let i = 0; i + 1 < points.length; i++)
+              parser.write(bytes.subarray(points[i]!, points[i + 1]!));
+            if (size <= limit) {
+              expect(r.errors).toEqual([]);
+              expect(r.elements).toHaveLength(2);
+            } else {
+              expect(r.errors.map((e) => e.condition)).toEqual(['policy-violation']);
+              expect(r.elements).toEqual([]);
+            }
+          },
+        ),
+        { numRuns: 500 },
+      );
+    });
   });
 
   it('an oversized stream header → policy-violation', () => {

@@ -16,7 +16,7 @@ describe('every record of the XMPP server names its component (module)', () => {
     ({ server } = await startServer({ logger: capturingLogger(lines) }));
     await expect(
       connectClient({ port: server.address.port, username: 'alice', password: 'wrong' }),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ name: 'SASLError', condition: 'not-authorized' });
     const failed = lines.find((l) => l.msg === 'c2s: authentication failed');
     expect(failed?.obj).toMatchObject({ module: 'c2s', user: 'alice' });
     // Nothing is logged without a module.

@@ -1,6 +1,7 @@
 // Regression tests for issue 11's findings, each over real sockets against a real server: one user
 // cannot hurt another, memory stays bounded, nothing routed is lost.
 import { type Logger, SimulatedClock } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import xml, { type Element } from '@xmpp/xml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthThrottle } from '../src/AuthThrottle.ts';
@@ -184,7 +185,11 @@ describe('finding 2: a client that does not read is closed; nothing routed to it
     }
     alice.write(batch);
     // The server gives up on bob: his session goes (and with it, his connection)…
-    while ((await server!.sm.userResources('bob', 'localhost')).length > 0) await nextTurn();
+    await eventually(
+      "the server to give up on bob's session",
+      () => server!.sm.userResources('bob', 'localhost'),
+      (r) => r.length === 0,
+    );
     // …then bob reads what reached him, up to the end of the stream.
     bob.resume();
     await bob.closed;
@@ -196,7 +201,11 @@ describe('finding 2: a client that does not read is closed; nothing routed to it
       return { stored, bounced, all: new Set([...delivered, ...stored, ...bounced]) };
     };
     // Stanzas the socket never took are re-routed when it is destroyed (closeTimeoutMs later).
-    while (fates().all.size < N) await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually(
+      `every one of the ${N} messages delivered, stored or bounced`,
+      () => fates().all.size,
+      (n) => n >= N,
+    );
     const { stored, bounced, all } = fates();
     expect(all.size).toBe(N); // none missing
     expect(delivered.length).toBeLessThan(N);
@@ -235,7 +244,7 @@ describe('finding 2: a client that does not read is closed; nothing routed to it
         (id) => !onLaptop.has(id) && !onPhone.has(id),
       );
     };
-    while (missing().length > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually('every message on the laptop or the phone', missing, (m) => m.length === 0);
     expect(missing()).toEqual([]);
   });
 });
@@ -316,7 +325,11 @@ describe('finding 4: authentication abuse', () => {
     await r.waitFor(() => failures() === 1); // the first one at once
     for (const [i, delay] of [500, 1000, 2000].entries()) {
       auth(`wrong-${i + 2}`);
-      while (results.length < i + 2) await nextTurn();
+      await eventually(
+        `c2s_auth_result for attempt ${i + 2}`,
+        () => results.length,
+        (n) => n >= i + 2,
+      );
       expect(results.at(-1)).toMatchObject({
         result: 'failure',
         user: 'alice',

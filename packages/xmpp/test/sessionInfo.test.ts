@@ -3,6 +3,7 @@
 // {auth_module, …}), the reason a stream ended given to close_session_unset_presence
 // (`process_terminated/2`, `format_reason/2`), and its presence to mod_admin_extra's commands
 // (`handle_call(get_presence | {set_presence, Pres})`).
+import { eventually } from '@otp-chat/actor/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawClient, startTags } from '../src/testing/index.ts';
 import type { XmppServer } from '../src/XmppServer.ts';
@@ -41,9 +42,12 @@ describe('session info, close reasons and presence calls of a real connection', 
     return c;
   }
   /** Resolves once the unset_presence_hook ran `n` times (the close is asynchronous to the client). */
-  async function unsets(n: number): Promise<string[]> {
-    for (let i = 0; i < 1000 && unset.length < n; i++) await new Promise((r) => setTimeout(r, 2));
-    return unset;
+  function unsets(n: number): Promise<string[]> {
+    return eventually(
+      `${n} unset_presence_hook runs`,
+      () => unset,
+      (u) => u.length >= n,
+    );
   }
 
   it('info: ip and port of the client as {IP, Port}, conn c2s, authModule the user store', async () => {

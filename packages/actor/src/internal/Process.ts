@@ -201,7 +201,9 @@ export class Process implements ActorContext {
         return b.handleCall((item as PendingCall).request, item as unknown as From, this.state, this);
       case INFO:
         // gen_server handles an EXIT from its parent itself: terminate with the parent's reason.
-        if (this.parent !== undefined && isExitFrom(item, this.parent)) {
+        // An actor started without a link is its own parent, as in OTP (gen:do_spawn passes
+        // `self` and gen_server:init_it/6 makes it self()): `exit(self, R)` while trapping ends it.
+        if (isExitFrom(item, this.parent ?? this.self)) {
           return { stop: (item as ExitMessage).reason, state: this.state };
         }
         if (!b.handleInfo) {
@@ -236,8 +238,14 @@ export class Process implements ActorContext {
       (item as PendingCall).settle(result.reply);
     } else if (result.stop !== undefined) {
       this.state = result.state;
-      const after =
-        kind === CALL && 'reply' in result ? () => (item as PendingCall).settle(result.reply) : undefined;
+      let after: (() => void) | undefined;
+      if (kind === CALL) {
+        const call = item as PendingCall;
+        if ('reply' in result) after = () => call.settle(result.reply);
+        // `{ stop, state }` without a reply: the caller still waits and, as gen:do_call's monitor
+        // tells it, fails with the exit reason as soon as this actor is gone (first of all callers).
+        else if (!call.done) this.currentCall = call;
+      }
       this.exit_(result.stop, true, after);
       return;
     } else {

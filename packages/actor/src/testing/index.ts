@@ -12,6 +12,8 @@ import { ActorSystem } from '../ActorSystem.ts';
 import { SimulatedClock } from '../Clock.ts';
 import { type Logger, silentLogger } from '../Logger.ts';
 
+export { eventually } from './eventually.ts';
+
 /** An `ActorSystem` on a `SimulatedClock`, logging off. */
 export function testSystem(node = 'test@local'): { system: ActorSystem; clock: SimulatedClock } {
   const clock = new SimulatedClock();

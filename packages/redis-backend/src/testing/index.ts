@@ -5,13 +5,14 @@
  *
  * ```ts
  * import { canRunRedisTests, startTestRedis } from '@otp-chat/redis-backend/testing';
- * describe.runIf(canRunRedisTests('my suite'))('my suite', () => {
+ * describe.skipIf(!canRunRedisTests('my suite'))('my suite', () => {
  *   let redis: TestRedis;
  *   beforeAll(async () => { redis = await startTestRedis(); });
  *   afterAll(() => redis.stop());
  * });
  * ```
  */
+export { writeDeadNodeRows } from './deadNodeRows.ts';
 export { findRedisServer, freePort, RedisServer, type RedisServerOptions } from './RedisServer.ts';
 export {
   canRunRedisTests,

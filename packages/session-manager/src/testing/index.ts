@@ -13,13 +13,14 @@ export { type OutageControl, type OutageResult, outageWorkload } from './outageW
 export { cleanedRows, fakeRef, makeRow } from './rows.ts';
 export { CRASH_HOST, type SessionManagerCrashOptions, sessionManagerCrash } from './sessionManagerCrash.ts';
 export {
+  MODEL_CASES,
   MODEL_HOST,
-  MODEL_LIMITS,
+  MODEL_HOSTS,
+  MODEL_NODE_CASES,
   type ModelCommand,
-  type ModelRow,
-  modelCommand,
+  type ModelConfig,
+  type ModelNodes,
   type SessionManagerModelOptions,
-  SessionManagerReferenceModel,
   sessionManagerModel,
 } from './sessionManagerModel.ts';
 export {

@@ -716,9 +716,14 @@ async function handleRequest(
         }
         return rows;
       }
-      return state.children.map(
-        (c): ChildInfo => ({ id: c.spec.id, ref: c.restarting ? 'restarting' : c.ref, type: c.spec.type }),
-      );
+      // Newest first, as OTP: supervisor.erl keeps ids in termination order (reverse start
+      // order, a child added by start_child in front) and which_children/1 walks that list.
+      const rows: ChildInfo[] = [];
+      for (let i = state.children.length - 1; i >= 0; i--) {
+        const c = state.children[i]!;
+        rows.push({ id: c.spec.id, ref: c.restarting ? 'restarting' : c.ref, type: c.spec.type });
+      }
+      return rows;
     }
     case 'count_children':
       return countChildren(state, ctx);

@@ -124,6 +124,8 @@ export class XmlTokenizer {
   depth = 0;
   /** Index in the current chunk of the `<` that opened a top-level tag, -1 when none did. */
   stanzaStart = -1;
+  /** Index in the current chunk just past the `>` of the tag reported last (set before the sink hears of it). */
+  tagEnd = 0;
   private state = TEXT;
   private failed = false;
   /** The name being read (element, end tag or attribute) and its start in the current chunk. */
@@ -280,7 +282,7 @@ export class XmlTokenizer {
           const c = data.charCodeAt(pos);
           if (c === 62 /* > */) {
             pos++;
-            this.closeTag();
+            this.closeTag(pos);
           } else if (isSpace(c)) pos++;
           else {
             this.fail('not-well-formed', 'malformed end tag');
@@ -295,7 +297,7 @@ export class XmlTokenizer {
             pos++;
           } else if (c === 62 /* > */) {
             pos++;
-            this.openTag(false);
+            this.openTag(false, pos);
           } else if (c === 47 /* / */) {
             this.state = SLASH;
             pos++;
@@ -365,7 +367,7 @@ export class XmlTokenizer {
             return;
           }
           pos++;
-          this.openTag(true);
+          this.openTag(true, pos);
           break;
         default:
           return;
@@ -404,7 +406,7 @@ export class XmlTokenizer {
     if (state === START_NAME) {
       this.elementName = name;
       if (c === 62 /* > */) {
-        this.openTag(false);
+        this.openTag(false, p + 1);
         return p + 1;
       }
       if (c === 47 /* / */) {
@@ -421,7 +423,7 @@ export class XmlTokenizer {
     }
     if (state === END_NAME) {
       if (c === 62 /* > */) {
-        this.closeTag();
+        this.closeTag(p + 1);
         return p + 1;
       }
       if (isSpace(c)) {
@@ -496,7 +498,8 @@ export class XmlTokenizer {
     return !this.failed;
   }
 
-  private openTag(selfClosing: boolean): void {
+  private openTag(selfClosing: boolean, end: number): void {
+    this.tagEnd = end;
     const name = this.elementName;
     const attrs = this.attrs;
     this.attrs = Object.create(null);
@@ -506,7 +509,8 @@ export class XmlTokenizer {
     if (selfClosing && !this.failed) this.endElement(name);
   }
 
-  private closeTag(): void {
+  private closeTag(end: number): void {
+    this.tagEnd = end;
     this.state = TEXT;
     this.endElement(this.name);
   }
