@@ -10,6 +10,11 @@ export interface ChatServerConfig {
   readonly port: number;
   /** The XMPP domain (virtual host). */
   readonly domain: string;
+  /**
+   * More virtual hosts served besides `domain` (ejabberd's `hosts`); the users exist on each. A
+   * reload (SIGHUP) adds and removes them while the server runs (`host_up`, `host_down`).
+   */
+  readonly vhosts: readonly string[];
   /** Session backend: the embedded memory one, Redis, or PostgreSQL (sessions and accounts). */
   readonly backend: 'memory' | 'redis' | 'postgres';
   /** Used when `backend` is `redis`. */
@@ -43,6 +48,7 @@ export const DEFAULT_CONFIG: ChatServerConfig = {
   host: '127.0.0.1',
   port: 5222,
   domain: 'localhost',
+  vhosts: [],
   backend: 'memory',
   redisUrl: 'redis://127.0.0.1:6379',
   postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -75,6 +81,7 @@ const USAGE = `usage: pnpm start [-- options]
   --host <addr>              listen address (default 127.0.0.1)
   --port <n>                 listen port (default 5222)
   --domain <name>            XMPP domain (default localhost)
+  --vhost <name>             another virtual host served (repeatable; added and removed by a reload)
   --backend memory|redis|postgres  session backend (default memory); postgres keeps the
                              accounts there too
   --redis-url <url>          Redis URL for --backend redis (default redis://127.0.0.1:6379)
@@ -89,9 +96,10 @@ const USAGE = `usage: pnpm start [-- options]
   --cluster-timeout <ms>     a node silent this long is down (default 7000)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a user (repeatable; default the demo users alice and bob)
-  --config <file.json>       the same keys as JSON (host, port, domain, backend, redisUrl,
+  --config <file.json>       the same keys as JSON (host, port, domain, vhosts, backend, redisUrl,
                              postgresUrl, node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
-                             maxUserSessions, users: [{user, password}]); flags win`;
+                             maxUserSessions, users: [{user, password}]); flags win; SIGHUP reads
+                             it again (vhosts, users and maxUserSessions change while running)`;
 
 export { USAGE };
 
@@ -125,6 +133,7 @@ const configSchema = z
     host: z.string().min(1, 'an empty listen address'),
     port: z.number().int('not an integer').min(0).max(65535),
     domain,
+    vhosts: z.array(domain),
     backend: z.enum(['memory', 'redis', 'postgres']),
     redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'not a redis:// or rediss:// URL'),
     postgresUrl: z.string().regex(/^postgres(?:ql)?:\/\/\S+$/, 'not a postgres:// or postgresql:// URL'),
@@ -202,10 +211,11 @@ const FLAGS = {
 
 type Flag = keyof typeof FLAGS;
 
-/** `node:util` `parseArgs` options: the flags above, then `--user` (repeatable), `--config`, `--help`. */
+/** `node:util` `parseArgs` options: the flags above, then `--user` and `--vhost` (repeatable), `--config`, `--help`. */
 const OPTIONS: ParseArgsConfig['options'] = {
   ...Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag, { type: 'string' as const }])),
   user: { type: 'string', multiple: true },
+  vhost: { type: 'string', multiple: true },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -284,7 +294,16 @@ export function parseConfig(
     validate(configSchema.shape.users, parsed, '--user');
     config.users = parsed;
   }
+  const vhosts = values.vhost;
+  if (Array.isArray(vhosts) && vhosts.length > 0) {
+    const parsed = vhosts.map(String);
+    validate(configSchema.shape.vhosts, parsed, '--vhost');
+    config.vhosts = parsed;
+  }
   const result = validate(configSchema, config, '');
+  const served = [result.domain, ...result.vhosts].map((h) => nameprep(h));
+  const twice = served.find((h, i) => served.indexOf(h) !== i);
+  if (twice !== undefined) throw new ConfigError('vhosts', `${twice} is served twice`);
   if (result.backend === 'memory' && clusterUrlOf(result) !== undefined) {
     throw new ConfigError(
       '--cluster-url',

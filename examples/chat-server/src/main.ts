@@ -8,9 +8,10 @@ import { startChatServer } from './startChatServer.ts';
 // The default logger is created lazily, on first use, so this applies.
 process.env.OTP_CHAT_LOG_LEVEL ??= 'warn';
 
+const argv = process.argv.slice(2);
 let config: ReturnType<typeof parseConfig>;
 try {
-  config = parseConfig(process.argv.slice(2));
+  config = parseConfig(argv);
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(`${error.message}\n${USAGE}`);
@@ -54,7 +55,10 @@ const { host, port } = server.address;
 const max = Number.isFinite(config.maxUserSessions) ? config.maxUserSessions : 'unlimited';
 const demo = JSON.stringify(config.users) === JSON.stringify(DEFAULT_CONFIG.users);
 // Passwords are never printed: a banner ends up in logs, terminals and screenshots.
-console.log(`otp-chat XMPP server listening on ${host}:${port} (domain ${config.domain})`);
+console.log(
+  `otp-chat XMPP server listening on ${host}:${port} (domain ${config.domain}` +
+    (config.vhosts.length === 0 ? ')' : `; virtual hosts ${config.vhosts.join(', ')})`),
+);
 console.log(`  node: ${server.system.node}`);
 if (server.cluster !== undefined) {
   const others = server.cluster.nodes();
@@ -80,7 +84,35 @@ console.log('  connect with any XMPP client over plain TCP (no TLS), e.g. @xmpp/
 console.log(
   `    client({ service: "xmpp://${host}:${port}", domain: "${config.domain}", username: "${config.users[0]!.user}", password: <its password> })`,
 );
+console.log('  SIGHUP reloads the configuration (vhosts, users, maxUserSessions).');
 console.log('  Ctrl-C to stop.');
+
+// SIGHUP: read the flags and the config file again and apply what can change while running
+// (ejabberd's `reload_config`); a bad file is refused and the running configuration stays.
+let reloading = Promise.resolve();
+const reload = async () => {
+  let next: ReturnType<typeof parseConfig>;
+  try {
+    next = parseConfig(argv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`SIGHUP: configuration not reloaded: ${error.message}`);
+    return;
+  }
+  if (next === 'help') return;
+  const r = await server.reload(next);
+  const list = (xs: readonly string[]) => (xs.length === 0 ? 'none' : xs.join(', '));
+  console.log(
+    `SIGHUP: configuration reloaded; hosts up: ${list(r.hostsUp)}; hosts down: ${list(r.hostsDown)}; ` +
+      `users added: ${list(r.usersAdded)}`,
+  );
+  if (r.needsRestart.length > 0) console.log(`  a restart is needed to change: ${r.needsRestart.join(', ')}`);
+};
+process.on('SIGHUP', () => {
+  reloading = reloading.then(reload).catch((error: unknown) => {
+    console.error('SIGHUP: reload failed:', error);
+  });
+});
 
 /** The longest an orderly stop may take (a frozen backend included) before the process exits anyway. */
 const STOP_TIMEOUT_MS = 15_000;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ActorSystem, type Logger } from '@otp-chat/actor';
 import { Cluster } from '@otp-chat/cluster';
+import { nameprep, nodeprep } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
 import {
@@ -30,16 +31,51 @@ export function uniqueNodeName(): string {
 export interface ChatServer {
   readonly system: ActorSystem;
   readonly xmpp: XmppServer;
-  /**
-   * The cluster this node joined, when one is configured (`--cluster-url`; by default with
-   * `--backend redis`, never by default with `--backend postgres`).
-   */
+  /** The cluster this node joined, when one is configured (`--cluster-url`, or `--backend redis`). */
   readonly cluster: Cluster | undefined;
   /** Where the XMPP listener is bound. */
   readonly address: { readonly host: string; readonly port: number };
+  /** The configuration in force (the one started with, as changed by {@link reload}). */
+  readonly config: ChatServerConfig;
+  /**
+   * Applies a new configuration while running, as `ejabberd_config:reload/0`: virtual hosts added
+   * to `vhosts` come up (users registered there, then the global `host_up` hook: the session
+   * manager serves them, the XMPP server accepts and routes them and runs its modules there),
+   * removed ones go down (`host_down`: their streams end with `system-shutdown`), users new to
+   * `users` are registered on every host, `maxUserSessions` applies to the next logins, then the
+   * global `config_reloaded` hook runs. Keys that need a restart (listen address and port, domain,
+   * backend, node, cluster) keep their running value and are named in the report.
+   */
+  reload(next: ChatServerConfig): Promise<ReloadReport>;
   /** Stops the XMPP server (every stream ends with `system-shutdown`), then leaves the cluster. */
   stop(): Promise<void>;
 }
+
+/** What a {@link ChatServer.reload} changed. */
+export interface ReloadReport {
+  /** Virtual hosts added (`host_up`), prepared. */
+  readonly hostsUp: readonly string[];
+  /** Virtual hosts removed (`host_down`), prepared. */
+  readonly hostsDown: readonly string[];
+  /** Users registered (on every host). */
+  readonly usersAdded: readonly string[];
+  /** Changed keys that only a restart applies; their running values stay. */
+  readonly needsRestart: readonly (keyof ChatServerConfig)[];
+}
+
+/** The keys a reload cannot apply to a running server. */
+const RESTART_KEYS = [
+  'host',
+  'port',
+  'domain',
+  'backend',
+  'redisUrl',
+  'postgresUrl',
+  'node',
+  'clusterUrl',
+  'clusterHeartbeatMs',
+  'clusterTimeoutMs',
+] as const satisfies readonly (keyof ChatServerConfig)[];
 
 /**
  * Starts the chat server described by `config`: the node joins the cluster first when one is
@@ -75,32 +111,30 @@ export async function startChatServer(
           ...(config.clusterTimeoutMs === undefined ? {} : { nodeTimeoutMs: config.clusterTimeoutMs }),
           ...(options.logger ? { logger: options.logger } : {}),
         });
+  let current = config;
+  const hosts = [config.domain, ...config.vhosts];
   let pg: PostgresStores | undefined;
+  let users: UserStore;
   let xmpp: XmppServer;
   try {
     pg = config.backend === 'postgres' ? await postgresStores(config) : undefined;
-    const users: UserStore = pg?.users ?? new MemoryUserStore();
+    users = pg?.users ?? new MemoryUserStore();
     const sessions =
       pg?.backend ??
       (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
-    for (const { user, password } of config.users) {
-      try {
-        await users.register(user, config.domain, password);
-      } catch (error) {
-        // A demo account already in the database keeps its password.
-        if (!(error instanceof RegisterError && error.reason === 'exists')) throw error;
-      }
-    }
+    for (const host of hosts) await registerUsers(users, config.users, host);
     xmpp = await XmppServer.start({
       system,
-      hosts: [config.domain],
+      hosts,
       host: config.host,
       port: config.port,
       users,
-      maxUserSessions: config.maxUserSessions,
+      // Read at each login, so that a reload applies to the next ones.
+      maxUserSessions: () => current.maxUserSessions,
       modules: [modPing(), modOffline(), modRegister()],
       ...(options.logger ? { logger: options.logger } : {}),
-      ...(sessions === undefined ? {} : { backends: { [config.domain]: sessions } }),
+      // Every host on one backend (Redis or PostgreSQL), hosts added by a reload included.
+      ...(sessions === undefined ? {} : { defaultBackend: sessions }),
     });
   } catch (error) {
     await pg?.client.end(0);
@@ -108,13 +142,13 @@ export async function startChatServer(
     throw error;
   }
   const sm = xmpp.sm;
-  if (cluster !== undefined) {
-    const logger = options.logger ?? system.logger;
-    // Each session of a dead node runs sm_remove_connection_hook here, on the one survivor that
-    // cleans that node (in the store: Redis or PostgreSQL); this handler logs it (info).
+  const logger = options.logger ?? system.logger;
+  // Each session of a dead node runs sm_remove_connection_hook here, on the one survivor that
+  // cleans that node (in the store: Redis or PostgreSQL); this handler logs it (info).
+  const logRemoved = (host: string) =>
     xmpp.hooks.add(
       'sm_remove_connection_hook',
-      config.domain,
+      host,
       (sid, jid) => {
         if (sid.ref.node !== system.node) {
           logger.info(
@@ -125,16 +159,45 @@ export async function startChatServer(
       },
       100,
     );
+  if (cluster !== undefined) {
+    for (const host of xmpp.hosts) logRemoved(host);
     cluster.addNodeCleanup(async (node, { signal }) => {
       const removed = await sm.cleanNode(node, { signal });
       // A node that left in order closed its sessions itself: nothing to say then.
       if (removed > 0) logger.warn({ node, removed }, 'chat-server: removed the sessions of a dead node');
     });
   }
+  const reload = async (next: ChatServerConfig): Promise<ReloadReport> => {
+    const needsRestart = RESTART_KEYS.filter((k) => next[k] !== current[k]);
+    const before = new Set(xmpp.hosts);
+    const wanted = [current.domain, ...next.vhosts].map((h) => nameprep(h));
+    const hostsUp = wanted.filter((h) => !before.has(h));
+    const hostsDown = [...before].filter((h) => !wanted.includes(h));
+    const known = new Set(current.users.map((u) => u.user));
+    const added = next.users.filter((u) => !known.has(u.user));
+    // Users first (a new host's users exist when it comes up), then the hosts, as ejabberd_config:reload.
+    for (const host of xmpp.hosts) await registerUsers(users, added, host);
+    for (const host of hostsUp) await registerUsers(users, next.users, host);
+    current = {
+      ...next,
+      ...Object.fromEntries(RESTART_KEYS.map((k) => [k, current[k]])),
+    } as ChatServerConfig;
+    for (const host of hostsUp) {
+      await xmpp.hooks.run('host_up', 'global', host);
+      if (cluster !== undefined) logRemoved(host);
+    }
+    for (const host of hostsDown) await xmpp.hooks.run('host_down', 'global', host);
+    await xmpp.hooks.run('config_reloaded', 'global');
+    return { hostsUp, hostsDown, usersAdded: added.map((u) => u.user), needsRestart };
+  };
   return {
     system,
     xmpp,
     cluster,
+    get config() {
+      return current;
+    },
+    reload,
     get address() {
       return xmpp.address;
     },
@@ -143,6 +206,21 @@ export async function startChatServer(
       await cluster?.stop();
     },
   };
+}
+
+/**
+ * Registers `list` on `host` under their prepared names (as logins look them up); an account that
+ * exists (a restart on PostgreSQL, a host added again) keeps its password.
+ */
+async function registerUsers(users: UserStore, list: ChatServerConfig['users'], host: string): Promise<void> {
+  const lserver = nameprep(host);
+  for (const { user, password } of list) {
+    try {
+      await users.register(nodeprep(user), lserver, password);
+    } catch (error) {
+      if (!(error instanceof RegisterError && error.reason === 'exists')) throw error;
+    }
+  }
 }
 
 interface PostgresStores {

@@ -39,6 +39,11 @@ describe('chat-server config', () => {
       { backend: 'postgres', postgresUrl: 'postgres://chat@10.0.0.1:5433/chat' },
     ],
     ['--max-user-sessions', ['--max-user-sessions', '3'], { maxUserSessions: 3 }],
+    [
+      '--vhost, repeatable',
+      ['--vhost', 'a.example', '--vhost', 'b.example'],
+      { vhosts: ['a.example', 'b.example'] },
+    ],
     ['--node', ['--node', 'chat1@host-a'], { node: 'chat1@host-a' }],
     [
       '--cluster-url and its timings',
@@ -129,6 +134,9 @@ describe('chat-server config', () => {
     [['--cluster-url', 'redis://x']], // the memory backend cannot be shared
     [['--backend', 'redis', '--cluster-timeout', '0']],
     [['--node', 'a@b@c']],
+    [['--vhost', 'a b']],
+    [['--vhost', 'LocalHost']], // the domain again
+    [['--vhost', 'x.example', '--vhost', 'x.example']],
     [['--bogus', '1']],
     [['--port']],
   ])('rejects %j with a ConfigError', (argv) => {

@@ -7,11 +7,11 @@
  *   Change it with `configureJidCache({ size })`.
  * - `maxPartBytes` (1023): RFC 7622 §3.1 limit on each part, in bytes of UTF-8, enforced before and
  *   after preparation, as ejabberd's `jid.erl` does (`byte_size(S) < 1024`).
- * - `maxLabelOctets` (63): limit on one domain label in its ACE (Punycode) form, RFC 1035 / RFC 5890.
- *   ejabberd does not check it; RFC 7622 §3.2 requires a valid DNS name.
+ *
+ * There is no limit on a domain label (DNS allows 63 octets): as in ejabberd, a domainpart need not
+ * be a DNS name (RFC 7622 §3.2 leaves text labels unrestricted).
  */
 export const DEFAULTS = {
   cacheSize: 10_000,
   maxPartBytes: 1023,
-  maxLabelOctets: 63,
 } as const;

@@ -6,13 +6,14 @@ export type JidPart = 'local' | 'domain' | 'resource';
  * - `empty`: the part is empty although its separator is present (`@b`, `a@b/`), the domain is
  *   missing, or preparation removed every character (e.g. a lone U+00AD SOFT HYPHEN).
  * - `too_long`: more than 1023 bytes of UTF-8, before or after preparation (as ejabberd's `jid`
- *   checks both), or a domain label longer than 63 octets in its ACE form.
+ *   checks both).
  * - `prohibited_character`: a code point of the profile's prohibited tables (RFC 3454 appendix C,
- *   nodeprep's `"&'/:<>@`), or a domain character outside the STD3 letters, digits and hyphen.
+ *   nodeprep's `"&'/:<>@`), or in a domain ASCII whitespace or a control character, `@` or `/`
+ *   (before or after preparation).
  * - `bidi`: the RFC 3454 §6 bidirectional rules (RandALCat with LCat, or RandALCat not at both ends).
  * - `unassigned`: a code point unassigned in Unicode 3.2 (RFC 3454 table A.1); JIDs are stored strings.
- * - `malformed`: anything else about the shape (bad IP literal, empty domain label, bad ACE label,
- *   leading or trailing hyphen, a value that is not a string).
+ * - `malformed`: anything else about the shape (an IP literal that holds no address, an empty
+ *   domain label, a value that is not a string).
  */
 export type JidErrorReason =
   | 'empty'

@@ -148,3 +148,31 @@ describe('ASCII shortcuts of prepare() match the RFC 3454 tables', () => {
     }
   });
 });
+
+describe('nameprep: the ASCII fast path and the general path agree (fast-check)', () => {
+  it('an ASCII domain gives the same answer alone and with a non-ASCII label after it', () => {
+    // The second spelling always takes the general path (the non-ASCII label), the first the fast
+    // path whenever it is ASCII without an ACE-looking label.
+    const unit = fc.constantFrom(...'abAB09-._:@/[]%()"<>& \t\u0001\u007f', 'xn--', 'XN--bcher-kva');
+    const domain = fc
+      .string({ unit, minLength: 1, maxLength: 12 })
+      .filter((s) => !s.endsWith('.') && !s.startsWith('['));
+    const detail = (s: string) => {
+      try {
+        return { ok: nameprep(s) };
+      } catch (e) {
+        if (!(e instanceof InvalidJidError)) throw e;
+        return { error: [e.reason, e.codePoint] };
+      }
+    };
+    fc.assert(
+      fc.property(domain, (s) => {
+        const alone = detail(s);
+        const long = detail(`${s}.ü`);
+        if ('ok' in alone) expect(long).toEqual({ ok: `${alone.ok}.ü` });
+        else expect(long).toEqual(alone);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -3,9 +3,15 @@ import { type Clock, type Logger, moduleLogger, silentLogger, systemClock } from
 import { type Backend, type BackendInitContext, type Session, SessionCache } from '@otp-chat/session-manager';
 import { Redis, type RedisOptions } from 'ioredis';
 import { DEFAULTS } from './DEFAULTS.ts';
-import { BackendTimeoutError, BackendUnavailableError, RedisCommandError } from './errors.ts';
+import {
+  BackendTimeoutError,
+  BackendUnavailableError,
+  RedisCommandError,
+  UnsupportedRedisVersionError,
+} from './errors.ts';
 import { CLEAN_NODE_SCRIPT } from './internal/cleanNodeScript.ts';
 import { RedisKeys } from './RedisKeys.ts';
+import { compareRedisVersions, MIN_REDIS_VERSION, redisVersionOf } from './redisVersion.ts';
 import { decodeSession, encodeSession } from './sessionCodec.ts';
 
 /** Options of {@link RedisBackend}; every field defaults to {@link DEFAULTS}. */
@@ -134,7 +140,8 @@ export class RedisBackend implements Backend {
 
   /**
    * Connects both connections and subscribes to the invalidation channel. Rejects with
-   * {@link BackendUnavailableError} when Redis cannot be reached. It deletes nothing: the session
+   * {@link BackendUnavailableError} when Redis cannot be reached, and with
+   * {@link UnsupportedRedisVersionError} when it is older than `MIN_REDIS_VERSION` (3.2.0). It deletes nothing: the session
    * manager removes this node's leftover rows at its start with `cleanNode(node)`, hooks included
    * (ejabberd's `clean_table` at init ran none).
    *
@@ -206,10 +213,12 @@ export class RedisBackend implements Backend {
     this.sub = sub;
     try {
       await main.connect();
+      await this.checkVersion(main);
       await sub.connect();
       await this.subscribe(sub);
     } catch (cause) {
       await this.closeConnections();
+      if (cause instanceof UnsupportedRedisVersionError) throw cause;
       throw new BackendUnavailableError(this.name, 'init', { cause });
     }
     main.on('ready', () => this.onMainReady(main));
@@ -223,6 +232,31 @@ export class RedisBackend implements Backend {
     sub.on('message', (_channel: string, message: string) => {
       if (this.sub === sub) this.onMessage(message);
     });
+  }
+
+  /**
+   * Refuses a Redis older than {@link MIN_REDIS_VERSION} (`INFO server`'s `redis_version`), as
+   * ejabberd's `ejabberd_sm_redis` does before it loads its clean-up script. A server that does not
+   * tell its version (`INFO` renamed away, a proxy) is used, with a warning.
+   */
+  private async checkVersion(main: Redis): Promise<void> {
+    let version: string | undefined;
+    try {
+      version = redisVersionOf(await main.info('server'));
+    } catch (error) {
+      this.logger.warn({ backend: this.name, err: error }, 'cannot read the redis version (INFO server)');
+      return;
+    }
+    if (version === undefined) {
+      this.logger.warn({ backend: this.name }, 'redis does not report its version; assuming a supported one');
+      return;
+    }
+    if (compareRedisVersions(version, MIN_REDIS_VERSION) < 0) {
+      const error = new UnsupportedRedisVersionError(this.name, version, MIN_REDIS_VERSION);
+      this.logger.error({ backend: this.name, version, minimum: MIN_REDIS_VERSION }, error.message);
+      throw error;
+    }
+    this.logger.debug({ backend: this.name, version }, 'redis version');
   }
 
   setSession(session: Session): Promise<void> {
@@ -252,6 +286,20 @@ export class RedisBackend implements Backend {
    */
   async *cleanNode(node: string): AsyncGenerator<readonly Session[]> {
     for (const host of [...this.hosts]) yield* this.cleanHost(host, node);
+  }
+
+  /**
+   * `host_up`: a virtual host added at run time uses this backend; its rows are listed by
+   * `getSessions()` and cleaned by `cleanNode` from now on (as `ejabberd_sm_redis` lists the hosts of
+   * `get_vh_by_backend/1`).
+   */
+  hostUp(lserver: string): void {
+    this.hosts.add(lserver);
+  }
+
+  /** `host_down`: the host is no longer listed by `getSessions()` (its rows are deleted as its sessions close). */
+  hostDown(lserver: string): void {
+    this.hosts.delete(lserver);
   }
 
   /** False: this backend caches per-user reads itself (pub/sub invalidated). */

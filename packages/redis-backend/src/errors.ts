@@ -40,3 +40,24 @@ export class SessionDecodeError extends SessionManagerError {
     super(`cannot decode session value: ${reason}`, options);
   }
 }
+
+/**
+ * The Redis server is older than the backend supports (`MIN_REDIS_VERSION`): `init` refuses it, as
+ * ejabberd's `ejabberd_sm_redis` refuses a Redis older than its `MIN_REDIS_VERSION` ("Unsupported
+ * Redis version"), instead of failing later in the node clean-up script.
+ */
+export class UnsupportedRedisVersionError extends SessionManagerError {
+  override readonly name = 'UnsupportedRedisVersionError' as const;
+  constructor(
+    readonly backend: string,
+    /** The server's `redis_version`. */
+    readonly version: string,
+    /** The oldest version supported. */
+    readonly minimum: string,
+  ) {
+    super(
+      `Redis ${version} is too old for the session backend ${backend}: it needs Redis ${minimum} or later ` +
+        '(its node clean-up script writes after HSCAN, which needs redis.replicate_commands())',
+    );
+  }
+}

@@ -289,6 +289,25 @@ describe.skipIf(!canRunRedisTests('RedisBackend'))('RedisBackend', () => {
     });
   });
 
+  it('hostUp / hostDown: a host added at run time is listed and cleaned like the others, then no longer listed', async () => {
+    const C = 'c.example';
+    const writer = await start({}, 'node2');
+    const b = new RedisBackend({ url: redis.url, prefix: writer.keys.prefix });
+    started.push(b);
+    await b.init({ node: 'node1', hosts: [A], logger: silentLogger, clock: systemClock });
+    const row = makeRow('carol', C, 'r', 1, { node: 'node2' });
+    await writer.setSession(row);
+    // Not one of b's hosts: its rows are not part of "every row" (`get_sessions/0`).
+    expect(await b.getSessions()).toEqual([]);
+    await b.hostUp(C);
+    expect(keys(await b.getSessions())).toEqual([row.sid.key()]);
+    expect(keys(await b.getSessions('carol', C))).toEqual([row.sid.key()]);
+    b.hostDown(C);
+    expect(await b.getSessions()).toEqual([]);
+    await b.hostUp(C);
+    expect(keys(await cleanedRows(b.cleanNode('node2')))).toEqual([row.sid.key()]);
+  });
+
   it('init may run again on a running backend (an actor restarted by its supervisor) and recovers', async () => {
     const b = await start();
     await b.setSession(makeRow('alice', A, 'r', 1, { node: 'node9' }));

@@ -13,7 +13,10 @@ export type CleanNodeResult = MaybePromise<readonly Session[]> | AsyncIterable<r
 export interface BackendInitContext {
   /** This node's name (`node()`): the one written into the sids this node makes. */
   readonly node: string;
-  /** The virtual hosts that use this backend (`get_vh_by_backend/1`). */
+  /**
+   * The virtual hosts that use this backend when it starts (`get_vh_by_backend/1`); a host added
+   * at run time is announced with {@link Backend.hostUp}.
+   */
   readonly hosts: readonly string[];
   readonly logger: Logger;
   readonly clock: Clock;
@@ -88,6 +91,14 @@ export interface Backend {
    * @default false when absent (ejabberd defaults to the `sm_use_cache` option instead)
    */
   useCache?(lserver: string): boolean;
+  /**
+   * A virtual host starts using this running backend (`host_up`, a host added at run time; a
+   * backend that no host used yet is started instead, with the host in `init`'s `hosts`). A backend
+   * that lists a host's rows by its own list of hosts (Redis) adds it.
+   */
+  hostUp?(lserver: string): MaybePromise<void>;
+  /** A virtual host stops using this backend (`host_down`, a host removed at run time). */
+  hostDown?(lserver: string): MaybePromise<void>;
   /** Releases resources (connections, timers) at shut-down. */
   stop?(): MaybePromise<void>;
 }

@@ -65,6 +65,8 @@ export const REPLACED: ReplacedMessage = Object.freeze({ type: 'replaced' });
 export const KICK: KickMessage = Object.freeze({ type: 'kick' });
 /** The one `system-shutdown` message (frozen, shared). */
 export const SYSTEM_SHUTDOWN: ShutdownMessage = Object.freeze({ type: 'system-shutdown' });
+/** The one `reset` message (frozen, shared): the session manager stops while other nodes are up. */
+export const RESET: ShutdownMessage = Object.freeze({ type: 'reset' });
 /** The one `reregister` message (frozen, shared). */
 export const REREGISTER: ReregisterMessage = Object.freeze({ type: 'reregister' });
 

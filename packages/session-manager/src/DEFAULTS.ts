@@ -21,6 +21,11 @@ export const DEFAULTS = Object.freeze({
    * eredis' 5 s call timeout, mnesia has none); here a frozen store costs each caller at most this.
    */
   backendTimeoutMs: 3000,
+  /**
+   * How long a command waits for a connection to answer `get_presence` or `set_presence`
+   * (`ejabberd_c2s:get_presence/1` and `set_presence/2` call with 1 s, as here).
+   */
+  connectionCallTimeoutMs: 1000,
   /** The reason sent to a removed user's connections (`disconnect_removed_user/2`). */
   userRemovedReason: 'User removed',
   /**
@@ -29,6 +34,13 @@ export const DEFAULTS = Object.freeze({
    * `transient` worker stopped within `workerShutdownMs` (ejabberd's `ejabberd_sm_mnesia`: 5000).
    */
   backendSupervisor: Object.freeze({ intensity: 10, period: 1, workerShutdownMs: 5000 }),
+  /**
+   * The session manager's own supervisor, `rest_for_one` over the backend supervisor and the
+   * session manager's actor (ejabberd's `ejabberd_sup`, which holds `ejabberd_backend_sup` and
+   * `ejabberd_sm` as siblings: 10 restarts per 1 s). A crash of the actor restarts the actor
+   * alone, so the session store outlives it; the backend supervisor giving up restarts both.
+   */
+  supervisor: Object.freeze({ intensity: 10, period: 1 }),
   /**
    * Shutdown of the session manager's own child spec (`SessionManager#childSpec`): ejabberd's
    * `ejabberd_sup` gives its workers 1 minute.
@@ -39,8 +51,10 @@ export const DEFAULTS = Object.freeze({
    * meanwhile). Not an ejabberd setting (it runs no hooks for a dead node's rows).
    */
   cleanBatchSize: 500,
-  /** Hook sequence numbers ejabberd_sm registers with (`ejabberd_sm:host_up/1`). */
+  /** Hook sequence numbers ejabberd_sm registers with (`ejabberd_sm:init/1`, `host_up/1`). */
   hookSeq: Object.freeze({
+    hostUp: 50,
+    hostDown: 60,
     rosterInSubscription: 20,
     offlineMessageHook: 100,
     bounceSmPacket: 100,

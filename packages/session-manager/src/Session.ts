@@ -2,10 +2,20 @@ import type { ActorRef } from '@otp-chat/actor';
 import { compareSid, Sid, type SidJSON } from './Sid.ts';
 
 /**
- * Session info, ejabberd's `info` proplist (`#session{}` in `ejabberd_sm.hrl`): `ip`, `conn`, `authModule` at open time,
- * then keys added by modules through `setUserInfo`. Treated as immutable: updates copy it.
+ * Session info, ejabberd's `info` proplist (`#session{}` in `ejabberd_sm.hrl`): at open time the
+ * connection sets `ip` (`[address, port]`, ejabberd's `{IP, Port}`), `conn` (the transport:
+ * `c2s`, `c2s_tls`, `websocket`…) and `authModule` (ejabberd's `auth_module`: the user store);
+ * modules add their keys through `setUserInfo`. Treated as immutable: updates copy it.
  */
 export type SessionInfo = Readonly<Record<string, unknown>>;
+
+/** The client's address and port of a session info (ejabberd's `{ip, {IP, Port}}`), when it has them. */
+export function sessionIp(info: SessionInfo): readonly [address: string, port: number] | undefined {
+  const ip = info.ip;
+  if (!Array.isArray(ip) || ip.length !== 2) return undefined;
+  const [address, port] = ip as unknown[];
+  return typeof address === 'string' && typeof port === 'number' ? [address, port] : undefined;
+}
 
 /**
  * A session priority: an integer when the session is available, `undefined` when it is bound but

@@ -10,10 +10,18 @@ import {
 } from '@otp-chat/actor';
 import { Commands, EventBus, Hooks } from '@otp-chat/event-bus';
 import { Jid, jid, nameprep, nodeprep, parseJid, resourceprep } from '@otp-chat/jid';
-import type { ChildSpec } from '@otp-chat/supervisor';
+import { type ChildSpec, Supervisor } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
 import type { Backend, CleanNodeResult } from './Backend.ts';
-import { KICK, REPLACED, REREGISTER, type RouteMessage } from './ConnectionMessage.ts';
+import {
+  KICK,
+  REPLACED,
+  REREGISTER,
+  RESET,
+  type RouteMessage,
+  type ShutdownMessage,
+  SYSTEM_SHUTDOWN,
+} from './ConnectionMessage.ts';
 import { registerSessionManagerCodecs } from './codecs.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { BackendInitError } from './errors.ts';
@@ -21,9 +29,11 @@ import type { SmPacketAcc } from './hooks.ts';
 import { type IqHandler, IqHandlerTable, type IqRouting } from './IqHandlerTable.ts';
 import { awaitDown } from './internal/awaitDown.ts';
 import { BackendAccess, READ_FAILED } from './internal/BackendAccess.ts';
+import { backendChildSpec, childError } from './internal/backendActors.ts';
 import { compareBinary } from './internal/compareBinary.ts';
 import { LocalSessions } from './internal/LocalSessions.ts';
-import { type ServerRun, sessionManagerServer } from './internal/SessionManagerServer.ts';
+import { hostHooks, newServerRun, type ServerRun } from './internal/SessionManagerServer.ts';
+import { backendContext, initErrorOf, sessionManagerTreeSpec } from './internal/sessionManagerTree.ts';
 import { MemoryBackend } from './MemoryBackend.ts';
 import { type PresentResource, presentResources, type RoutingEnv, routeStanza } from './routing.ts';
 import {
@@ -33,6 +43,7 @@ import {
   type Priority,
   Session,
   type SessionInfo,
+  sessionIp,
 } from './Session.ts';
 import { type Sid, SidFactory } from './Sid.ts';
 import { makeErrorReply, type StanzaErrorCondition } from './stanzaError.ts';
@@ -45,11 +56,13 @@ export interface SessionManagerOptions {
   readonly system: ActorSystem;
   /** The virtual hosts served (prepared with nameprep). */
   readonly hosts: readonly string[];
-  /**
-   * The backend of each host (`sm_db_type`, per host). @default one `MemoryBackend` shared by every
-   * host not listed
-   */
+  /** The backend of each host (`sm_db_type`, per host); hosts not listed use `defaultBackend`. */
   readonly backends?: Readonly<Record<string, Backend>>;
+  /**
+   * The backend of every host not listed in `backends`, hosts added at run time (`host_up`)
+   * included. @default one `MemoryBackend`
+   */
+  readonly defaultBackend?: Backend;
   /** @default a new `Hooks` logging to `logger` */
   readonly hooks?: Hooks;
   /** @default a new `Commands` */
@@ -97,16 +110,6 @@ export interface UserSessionInfo {
   readonly ref: ActorRef;
   readonly priority: Priority;
   readonly info: SessionInfo;
-}
-
-/** One entry of `user_sessions_info`. */
-export interface SessionSummary {
-  readonly resource: string;
-  readonly priority: number | null;
-  readonly node: string;
-  readonly uptime: number;
-  readonly connection: string | null;
-  readonly ip: string | null;
 }
 
 const NO_INFO: SessionInfo = Object.freeze({});
@@ -162,14 +165,14 @@ export class SessionManager {
   readonly commands: Commands;
   readonly events: EventBus;
   readonly logger: Logger;
-  readonly hosts: readonly string[];
   /** This node's name (`node()`). */
   readonly node: string;
   readonly iqHandlers = new IqHandlerTable();
   /** @internal The backends and the access to them (timed, reported, repaired). */
   readonly store: BackendAccess;
   private readonly sids: SidFactory;
-  private readonly wallClock: () => number;
+  /** @internal Wall-clock milliseconds (sids, uptimes). */
+  readonly wallClock: () => number;
   private readonly maxSessions: PerUser<number>;
   private readonly replaceTimeout: number | ((lserver: string) => number);
   private readonly userExists: (luser: string, lserver: string) => MaybePromise<boolean>;
@@ -178,12 +181,14 @@ export class SessionManager {
   private readonly iqRouting: IqRouting;
   private readonly remoteSend: ((ref: ActorRef, message: unknown) => boolean) | undefined;
   private readonly name: string;
+  private readonly backendOptions: Readonly<Record<string, Backend>>;
+  private readonly defaultBackend: Backend;
   private readonly preparedHosts = new Map<string, string>();
   private readonly env: RoutingEnv;
   /** The sessions whose connection lives on this node, as this node wrote them (no backend). */
   private readonly local: LocalSessions;
-  /** @internal What the actor (`internal/SessionManagerServer.ts`) set up for this session manager. */
-  readonly run: ServerRun = { actor: undefined, backendSupervisor: undefined, commands: [] };
+  /** @internal What the supervision tree (`internal/sessionManagerTree.ts`) set up for this session manager. */
+  readonly run: ServerRun = newServerRun();
 
   constructor(options: SessionManagerOptions) {
     this.system = options.system;
@@ -193,7 +198,7 @@ export class SessionManager {
     this.hooks = options.hooks ?? new Hooks({ logger });
     this.commands = options.commands ?? new Commands({ hooks: this.hooks });
     this.events = options.events ?? new EventBus();
-    this.hosts = options.hosts.map((h) => nameprep(h));
+    const hosts = options.hosts.map((h) => nameprep(h));
     this.wallClock = options.wallClock ?? Date.now;
     this.sids = new SidFactory(this.node, this.wallClock);
     this.maxSessions = options.maxUserSessions ?? DEFAULTS.maxUserSessions;
@@ -205,9 +210,10 @@ export class SessionManager {
     this.name = options.name ?? DEFAULTS.name;
     // What this session manager sends to connections must be able to reach other nodes.
     registerSessionManagerCodecs(options.system.codecs);
-    const shared = new MemoryBackend();
+    this.backendOptions = options.backends ?? {};
+    this.defaultBackend = options.defaultBackend ?? new MemoryBackend();
     const byHost = new Map<string, Backend>();
-    for (const host of this.hosts) byHost.set(host, options.backends?.[host] ?? shared);
+    for (const host of hosts) byHost.set(host, this.backendFor(host));
     this.store = new BackendAccess({
       byHost,
       system: options.system,
@@ -226,27 +232,27 @@ export class SessionManager {
   }
 
   /**
-   * Creates a session manager and starts its actor (`ejabberd_sm:start_link/0`). Rejects with the
-   * actor's start error, e.g. a `BackendInitError` when a backend fails to start.
+   * Creates a session manager and starts its supervision tree (`ejabberd_sm:start_link/0` and the
+   * backends, see {@link childSpec}). Rejects with a `BackendInitError` (whose `cause` is what the
+   * backend's `init` threw) when a backend fails to start.
    */
   static async start(options: SessionManagerOptions): Promise<SessionManager> {
     const sm = new SessionManager(options);
-    const result = await options.system.start(sessionManagerServer, sm, { name: sm.name, trapExit: true });
+    const result = await Supervisor.start(options.system, sessionManagerTreeSpec(sm, sm.name));
     if (result === 'ignore') throw new BackendInitError('unknown');
-    if ('error' in result) {
-      const reason = result.error;
-      if (typeof reason === 'object' && 'error' in reason) throw reason.error;
-      throw new BackendInitError('unknown', { cause: reason });
-    }
-    sm.run.actor = result.ok;
+    if ('error' in result)
+      throw initErrorOf(result.error) ?? new BackendInitError('unknown', { cause: result.error });
+    sm.run.supervisor = result.ok;
     return sm;
   }
 
   /**
-   * A child spec that starts this session manager's actor under a supervisor, as `ejabberd_sm` is
-   * a `permanent` worker of `ejabberd_sup`: registered under its name, trapping exits
-   * (so that a shut-down runs its `terminate`), `DEFAULTS.shutdownMs` to stop. A restart runs
-   * `init` again on the same object (backends, hooks, commands).
+   * A child spec that starts this session manager's supervision tree under a supervisor (as
+   * `ejabberd_sup` holds `ejabberd_backend_sup` and `ejabberd_sm`): a supervisor, `rest_for_one`,
+   * over the backend supervisor and then the session manager's actor (registered under its name,
+   * trapping exits so that a shut-down runs its `terminate`, `DEFAULTS.shutdownMs` to stop). A
+   * crash of the actor restarts it alone: the store, and every session, outlive it. A restart runs
+   * `init` again on the same object (hooks, commands).
    *
    * @example
    * ```ts
@@ -257,16 +263,30 @@ export class SessionManager {
   childSpec(id: string = this.name): ChildSpec {
     return {
       id,
-      start: (ctx) => ctx.start(sessionManagerServer, this, { link: true, name: this.name, trapExit: true }),
+      start: async (ctx) => {
+        const result = await Supervisor.start(ctx, sessionManagerTreeSpec(this, this.name));
+        if (typeof result === 'object' && 'ok' in result) this.run.supervisor = result.ok;
+        return result;
+      },
       restart: 'permanent',
-      shutdown: DEFAULTS.shutdownMs,
-      type: 'worker',
+      shutdown: 'infinity',
+      type: 'supervisor',
     };
   }
 
-  /** The actor, once started. */
+  /** The actor (ejabberd's `ejabberd_sm` process), once started; a new one after each restart. */
   get ref(): ActorRef | undefined {
     return this.run.actor;
+  }
+
+  /** The supervisor of the backend supervisor and the actor, once started. */
+  get supervisor(): ActorRef | undefined {
+    return this.run.supervisor;
+  }
+
+  /** The virtual hosts served (prepared), in the order they came up (`host_up` adds, `host_down` removes). */
+  get hosts(): readonly string[] {
+    return this.store.hosts();
   }
 
   /**
@@ -277,16 +297,14 @@ export class SessionManager {
     return this.run.backendSupervisor;
   }
 
-  /** Stops the actor: local sessions get `system-shutdown`, hooks and commands are removed. */
+  /**
+   * Stops the tree: the actor first (local sessions get `system-shutdown`, hooks and commands are
+   * removed), then the backends (`backend.stop`).
+   */
   async stop(reason: ExitReason = 'shutdown'): Promise<void> {
-    const ref = this.run.actor;
+    const ref = this.run.supervisor;
     if (ref === undefined || !this.system.isAlive(ref)) return;
     await this.system.stop(ref, reason);
-  }
-
-  /** @internal The connections of this node's live sessions, each once (no backend). */
-  localConnections(): ActorRef[] {
-    return this.local.connections();
   }
 
   /**
@@ -300,7 +318,101 @@ export class SessionManager {
     disconnectRemovedUser: (user: string, server: string) => {
       this.disconnectRemovedUser(user, server);
     },
+    hostUp: (host: string) => this.hostUp(host),
+    hostDown: (host: string) => this.hostDown(host),
   };
+
+  // ---- virtual hosts at run time (`ejabberd_sm:host_up/1`, `host_down/1`) ----
+
+  /** The backend a host uses: `backends[host]`, else `defaultBackend`. */
+  private backendFor(lserver: string): Backend {
+    return this.backendOptions[lserver] ?? this.defaultBackend;
+  }
+
+  /**
+   * `host_up/1`, the `host_up` hook's handler (seq 50): serves `host` from now on, with its
+   * backend (`backends[host]` or `defaultBackend`): a backend no host used yet is started under the
+   * backend supervisor (its `init` gets this host), a running one is told (`backend.hostUp`); then
+   * the per-host hooks. Rejects (and the host is not served) when the backend fails to start.
+   * Serving a host already served does nothing.
+   */
+  async hostUp(host: string): Promise<void> {
+    const lserver = nameprep(host);
+    if (this.store.forHost(lserver) !== undefined) return;
+    const backend = this.backendFor(lserver);
+    if (this.store.has(backend)) {
+      await backend.hostUp?.(lserver);
+      this.store.serve(lserver, backend);
+    } else {
+      this.store.serve(lserver, backend);
+      const sup = this.run.backendSupervisor;
+      if (sup !== undefined && this.system.isAlive(sup)) {
+        const index = this.store.backends.indexOf(backend);
+        const context = backendContext(this, backend, this.run.backendIncarnation ?? '');
+        const started = await Supervisor.startChild(
+          this.system,
+          sup,
+          backendChildSpec(backend, index, context),
+        );
+        if ('error' in started) {
+          this.store.forget(lserver);
+          const e = started.error;
+          const reason = typeof e === 'object' && 'startFailed' in e ? childError(e.startFailed) : e;
+          throw new BackendInitError(backend.name, { cause: reason });
+        }
+      }
+    }
+    this.preparedHosts.clear();
+    if (this.actorRunning()) hostHooks(this, 'add', lserver);
+    this.logger.info({ host: lserver, backend: backend.name }, 'session manager: host up');
+  }
+
+  /**
+   * `host_down/1`, the `host_down` hook's handler (seq 60): stops serving `host` (nothing opens or
+   * is routed there any more; its sessions can still close), removes its per-host hooks, tells the
+   * host's sessions on this node `system-shutdown` (`reset` while other nodes are up, so that
+   * clients reconnect there) and tells its backend (`backend.hostDown`). A host not served: nothing.
+   */
+  async hostDown(host: string): Promise<void> {
+    const lserver = nameprep(host);
+    const backend = this.store.forHost(lserver);
+    if (backend === undefined) return;
+    this.store.retire(lserver);
+    this.preparedHosts.clear();
+    if (this.actorRunning()) hostHooks(this, 'delete', lserver);
+    await this.tellLocalSessions(lserver);
+    await backend.hostDown?.(lserver);
+    this.logger.info({ host: lserver }, 'session manager: host down');
+  }
+
+  private actorRunning(): boolean {
+    const actor = this.run.actor;
+    return actor !== undefined && this.system.isAlive(actor);
+  }
+
+  /**
+   * @internal Tells this node's sessions of `lserver` (every host when `undefined`) to end:
+   * `system-shutdown` when this node is alone, `reset` when other nodes are up (`host_down/1`).
+   * The connections this node knows first (no backend needed: a frozen store cannot hold it up),
+   * then any other local row the store lists (bounded by the backend timeout).
+   */
+  async tellLocalSessions(lserver: string | undefined): Promise<void> {
+    const message: ShutdownMessage = this.system.nodes().length === 0 ? SYSTEM_SHUTDOWN : RESET;
+    const told = new Set<string>();
+    const tell = (ref: ActorRef): void => {
+      const key = ref.toString();
+      if (told.has(key)) return;
+      told.add(key);
+      this.system.send(ref, message);
+    };
+    for (const ref of this.local.connections(lserver)) tell(ref);
+    try {
+      const mine = await this.dirtyGetMySessionsList();
+      for (const s of mine) if (lserver === undefined || s.lserver === lserver) tell(s.sid.ref);
+    } catch (error) {
+      this.logger.error({ err: error }, 'session manager: could not list local sessions');
+    }
+  }
 
   // ---- sessions (`ejabberd_sm`'s API) ----
 
@@ -488,7 +600,7 @@ export class SessionManager {
     const luser = nodeprep(user);
     const lserver = this.prepareHost(server);
     const lresource = resourceprep(resource);
-    const backend = this.store.of(lserver);
+    const backend = this.store.ofOpen(lserver);
     this.local.forget(sid, luser, lserver, lresource);
     const target: CloseTarget = { sid, user, server, resource, luser, lserver, lresource };
     const rows = this.store.userRows(backend, luser, lserver, READ_FAILED);
@@ -598,7 +710,7 @@ export class SessionManager {
     hook: (lserver: string) => MaybePromise<void>,
   ): MaybePromise<'ok' | 'notfound'> {
     const j = jid(user, server, resource);
-    const backend = this.store.of(j.lserver);
+    const backend = this.store.ofOpen(j.lserver);
     this.local.update(sid, j.luser, j.lserver, j.lresource, (s) => s.withPriority(priority));
     return andThen(this.store.userRows(backend, j.luser, j.lserver), (rows) => {
       const row = rows.find((s) => s.lresource === j.lresource && s.sid.equals(sid));
@@ -680,7 +792,7 @@ export class SessionManager {
     change: (info: SessionInfo) => SessionInfo,
   ): MaybePromise<'ok' | 'notfound' | 'not_owner'> {
     const j = jid(user, server, resource);
-    const backend = this.store.of(j.lserver);
+    const backend = this.store.ofOpen(j.lserver);
     return andThen(this.store.userRows(backend, j.luser, j.lserver), async (all) => {
       const rows = all.filter((s) => s.lresource === j.lresource);
       if (rows.length === 0) return 'notfound' as const;
@@ -692,6 +804,18 @@ export class SessionManager {
         await this.store.write(backend, next);
       }
       return 'ok' as const;
+    });
+  }
+
+  /** `get_user_ip/3`: the client's address and port of the newest session of the resource. */
+  getUserIp(
+    user: string,
+    server: string,
+    resource: string,
+  ): MaybePromise<readonly [string, number] | undefined> {
+    return andThen(this.store.resourceRows(user, server, resource), (rows) => {
+      const s = newestSession(rows);
+      return s === undefined ? undefined : sessionIp(s.info);
     });
   }
 
@@ -797,24 +921,12 @@ export class SessionManager {
     });
   }
 
-  /** mod_admin_extra's `kick_session`: `{exit, reason}` to the session (`route/2`). */
+  /**
+   * mod_admin_extra's `kick_session`: `{exit, reason}` to the session (`route/2`); to every
+   * resource of the user when `resource` is empty (the bare JID, as ejabberd).
+   */
   kickSession(user: string, server: string, resource: string, reason: string): MaybePromise<void> {
     return this.route(jid(user, server, resource), { type: 'exit', reason });
-  }
-
-  /** mod_admin_extra's `user_sessions_info`: one entry per resource. */
-  userSessionsInfo(user: string, server: string): MaybePromise<SessionSummary[]> {
-    const nowS = Math.floor(this.wallClock() / 1000);
-    return andThen(this.store.rowsOf(user, server), (rows) =>
-      cleanSessionList(rows).map((s) => ({
-        resource: s.lresource,
-        priority: s.priority ?? null,
-        node: s.sid.ref.node,
-        uptime: Math.max(0, nowS - s.sid.time),
-        connection: typeof s.info.conn === 'string' ? s.info.conn : null,
-        ip: typeof s.info.ip === 'string' ? s.info.ip : null,
-      })),
-    );
   }
 
   /**

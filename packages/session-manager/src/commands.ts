@@ -5,8 +5,9 @@ import type { SessionManager } from './SessionManager.ts';
 const userHost = z.object({ user: z.string().min(1), host: z.string().min(1) });
 
 /**
- * The commands ejabberd_sm registers (`ejabberd_sm:get_commands_spec/0`), plus `kick_session` and `user_sessions_info`
- * from mod_admin_extra, all running through the session manager API, never the store (processone/ejabberd#977).
+ * The commands ejabberd_sm registers (`ejabberd_sm:get_commands_spec/0`), running through the
+ * session manager API, never the store (processone/ejabberd#977). mod_admin_extra's session
+ * commands are in `adminCommands.ts`.
  */
 export function sessionManagerCommands(sm: SessionManager): AnyCommandSpec[] {
   return [
@@ -63,35 +64,6 @@ export function sessionManagerCommands(sm: SessionManager): AnyCommandSpec[] {
       args: z.object({ host: z.string().min(1) }),
       result: z.number().int(),
       handler: ({ host }) => sm.kickUsers(host),
-    }),
-    defineCommand({
-      name: 'kick_session',
-      tags: ['session'],
-      description: 'Disconnect a session (sends {exit, Reason} to its connection)',
-      args: userHost.extend({ resource: z.string().min(1), reason: z.string() }),
-      result: z.literal('ok'),
-      handler: async ({ user, host, resource, reason }) => {
-        await sm.kickSession(user, host, resource, reason);
-        return 'ok' as const;
-      },
-    }),
-    defineCommand({
-      name: 'user_sessions_info',
-      tags: ['session'],
-      description: 'Get information about all sessions of a user',
-      policy: 'admin',
-      args: userHost,
-      result: z.array(
-        z.object({
-          resource: z.string(),
-          priority: z.number().int().nullable(),
-          node: z.string(),
-          uptime: z.number(),
-          connection: z.string().nullable(),
-          ip: z.string().nullable(),
-        }),
-      ),
-      handler: ({ user, host }) => sm.userSessionsInfo(user, host),
     }),
   ];
 }

@@ -99,3 +99,18 @@ export class NotStartedError extends SessionManagerError {
     super('the session manager is not running');
   }
 }
+
+/**
+ * No session for the full JID a command names (mod_admin_extra's `set_presence`: `{error, "User
+ * session not found"}`).
+ */
+export class SessionNotFoundError extends SessionManagerError {
+  override readonly name = 'SessionNotFoundError' as const;
+  constructor(
+    readonly user: string,
+    readonly host: string,
+    readonly resource: string,
+  ) {
+    super('User session not found');
+  }
+}

@@ -39,5 +39,18 @@ declare module '@otp-chat/event-bus' {
     sm_kick_user: { args: [luser: string, lserver: string] };
     /** An account was removed: ejabberd_sm disconnects its sessions (seq 100). */
     remove_user: { args: [user: string, server: string] };
+    /**
+     * A virtual host was added at run time (`ejabberd_config:reload/0` runs it on the `'global'`
+     * list for each new host): the session manager serves it (seq 50), the XMPP server accepts
+     * and routes it and starts its modules there.
+     */
+    host_up: { args: [host: string] };
+    /**
+     * A virtual host was removed at run time (global): the session manager tells its local sessions
+     * `system-shutdown` (`reset` when other nodes are up) and stops serving it (seq 60).
+     */
+    host_down: { args: [host: string] };
+    /** The configuration was reloaded, after `host_up` and `host_down` (global, no arguments). */
+    config_reloaded: { args: [] };
   }
 }

@@ -1,6 +1,20 @@
 /** The stanza type and builder (`@xmpp/xml`), re-exported for packages that only build stanzas to route. */
 export { default as xml, type Element } from '@xmpp/xml';
+export {
+  adminExtraCommands,
+  type ConnectedUserInfoEntry,
+  type UserSessionInfoEntry,
+} from './adminCommands.ts';
 export type { Backend, BackendInitContext, CleanNodeResult } from './Backend.ts';
+export {
+  type ConnectionCall,
+  callGetPresence,
+  callSetPresence,
+  GET_PRESENCE,
+  type GetPresenceCall,
+  isConnectionCall,
+  type SetPresenceCall,
+} from './ConnectionCall.ts';
 export {
   type ConnectionMessage,
   isConnectionMessage,
@@ -8,6 +22,7 @@ export {
   type KickMessage,
   REPLACED,
   REREGISTER,
+  RESET,
   type ReplacedMessage,
   type ReregisterMessage,
   type RouteMessage,
@@ -28,6 +43,7 @@ export {
   IqDecodeError,
   NotStartedError,
   SessionManagerError,
+  SessionNotFoundError,
   UnknownHostError,
 } from './errors.ts';
 export type { SmPacketAcc } from './hooks.ts';
@@ -51,6 +67,7 @@ export {
   Session,
   type SessionInfo,
   type SessionJSON,
+  sessionIp,
 } from './Session.ts';
 export { type CacheTicket, SessionCache } from './SessionCache.ts';
 export {
@@ -59,7 +76,6 @@ export {
   type ServerState,
   SessionManager,
   type SessionManagerOptions,
-  type SessionSummary,
   sessionManagerServer,
   type UserSessionInfo,
 } from './SessionManager.ts';

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../src/MemoryBackend.ts';
-import { backendConformance, makeRow } from '../src/testing/index.ts';
+import { backendConformance, makeRow, sessionManagerCrash } from '../src/testing/index.ts';
 
 backendConformance('MemoryBackend', { create: () => new MemoryBackend() });
+sessionManagerCrash('MemoryBackend', { createBackend: () => new MemoryBackend() });
 
 describe('MemoryBackend specifics', () => {
   it('answers synchronously (the routing hot path stays synchronous)', () => {

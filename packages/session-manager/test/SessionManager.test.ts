@@ -25,14 +25,30 @@ describe('SessionManager start-up and shut-down (ejabberd_sm:init/1, terminate/2
     const names = commands.list().map((c) => `${c.name}/${c.version}`);
     expect(names).toEqual([
       'connected_users/0',
+      'connected_users_info/0',
       'connected_users_number/0',
+      'connected_users_vhost/0',
+      'get_presence/0',
       'kick_session/0',
       'kick_user/0',
       'kick_user/2',
       'kick_users/0',
+      'num_resources/0',
+      'resource_num/0',
+      'set_presence/0',
+      'set_presence/1',
+      'status_list/0',
+      'status_list/3',
+      'status_list_host/0',
+      'status_list_host/3',
+      'status_num/0',
+      'status_num_host/0',
       'user_resources/0',
       'user_sessions_info/0',
     ]);
+    expect(new Set(commands.list().map((c) => c.definer))).toEqual(
+      new Set(['session_manager', 'mod_admin_extra']),
+    );
     await sm.stop();
     expect(hooks.handlers('roster_in_subscription', HOST)).toEqual([]);
     expect(hooks.handlers('bounce_sm_packet', HOST)).toEqual([]);
@@ -665,9 +681,9 @@ describe('IQ handler table (gen_iq_handler)', () => {
 });
 
 describe('commands (ejabberd_sm:get_commands_spec/0)', () => {
-  it('connected_users, connected_users_number, user_resources, user_sessions_info', async () => {
+  it('connected_users, connected_users_number, user_resources', async () => {
     const { sm } = await startSm();
-    await connect(sm, 'alice', 'b', { priority: 3, info: { conn: 'c2s', ip: '127.0.0.1' } });
+    await connect(sm, 'alice', 'b', { priority: 3, info: { conn: 'c2s', ip: ['127.0.0.1', 5555] } });
     await connect(sm, 'alice', 'a');
     const local = { kind: 'local' } as const;
     expect(await sm.commands.execute('connected_users', {}, local)).toEqual([
@@ -679,19 +695,8 @@ describe('commands (ejabberd_sm:get_commands_spec/0)', () => {
       'a',
       'b',
     ]);
-    const info = (await sm.commands.execute('user_sessions_info', { user: 'alice', host: HOST }, local)) as {
-      resource: string;
-      priority: number | null;
-      connection: string | null;
-    }[];
-    expect(
-      info
-        .sort((x, y) => x.resource.localeCompare(y.resource))
-        .map((i) => [i.resource, i.priority, i.connection]),
-    ).toEqual([
-      ['a', null, null],
-      ['b', 3, 'c2s'],
-    ]);
+    expect(await sm.getUserIp('alice', HOST, 'b')).toEqual(['127.0.0.1', 5555]);
+    expect(await sm.getUserIp('alice', HOST, 'a')).toBeUndefined();
   });
 });
 
@@ -861,16 +866,5 @@ describe('route/1 routes the stanza sm_receive_packet returned (ejabberd_sm:rout
     await sm.route(chat('alice@example.com/r'));
     expect(await alice.routed()).toEqual([]);
     expect((await bob.routed()).map((m) => m.stanza.attrs.to)).toEqual(['bob@example.com/r']);
-  });
-});
-
-describe('user_sessions_info uptime (mod_admin_extra)', () => {
-  it('is measured on the wallClock the sids are made with', async () => {
-    let nowMs = 5_000_000;
-    const { sm } = await startSm({ wallClock: () => nowMs });
-    await connect(sm, 'alice', 'a');
-    nowMs += 42_000;
-    const [info] = await sm.userSessionsInfo('alice', HOST);
-    expect(info?.uptime).toBe(42);
   });
 });

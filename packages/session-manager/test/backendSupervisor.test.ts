@@ -2,12 +2,12 @@ import { type ActorRef, ActorSystem, SimulatedClock, silentLogger } from '@otp-c
 import { Application, Supervisor } from '@otp-chat/supervisor';
 import { describe, expect, it } from 'vitest';
 import type { Backend, BackendInitContext } from '../src/Backend.ts';
-import { SYSTEM_SHUTDOWN } from '../src/ConnectionMessage.ts';
-import { BackendInitError } from '../src/errors.ts';
+import { REREGISTER, SYSTEM_SHUTDOWN } from '../src/ConnectionMessage.ts';
+import { BackendInitError, NotStartedError } from '../src/errors.ts';
 import { MemoryBackend } from '../src/MemoryBackend.ts';
-import { SessionManager } from '../src/SessionManager.ts';
+import { SessionManager, sessionManagerServer } from '../src/SessionManager.ts';
 import { backendActors } from '../src/testing/index.ts';
-import { chat, connect, HOST, startSm } from './harness.ts';
+import { chat, connect, HOST, settle, startSm } from './harness.ts';
 
 const OTHER = 'other.example';
 
@@ -134,19 +134,37 @@ describe("backend supervisor (ejabberd_backend_sup; ejabberd_sm:init/1 runs each
     expect(contexts.map((c) => c.node)).toEqual(['node1', 'node1', 'node1']);
   });
 
-  it('more restarts than the intensity (10 per 1 s) end the backend supervisor, and the SM stops with it', async () => {
+  it('more restarts than the intensity (10 per 1 s) end the backend supervisor; the tree restarts it and the SM (rest_for_one), and live sessions re-register', async () => {
     const clock = new SimulatedClock(0); // time stands still: every restart falls in one window
     const system = new ActorSystem({ node: 'node1', clock, logger: silentLogger });
-    const { sm } = await startSm({ system });
+    const backend = new MemoryBackend();
+    const { sm } = await startSm({ system, backends: { [HOST]: backend } });
+    const alice = await connect(sm, 'alice', 'phone', { closeOnControl: false, reregister: true });
     const smRef = sm.ref!;
+    const firstSup = sm.backendSupervisor!;
     const smExit = system.whenExit(smRef);
     for (let i = 0; i <= 10; i++) {
       const [child] = await backendChildren(sm);
       system.exit(child!.ref, 'kill');
     }
+    // The SM actor was stopped (shutdown) because its elder sibling died, then both restarted.
     expect(await smExit).toBe('shutdown');
-    expect(system.isAlive(smRef)).toBe(false);
-    expect(system.isAlive(sm.backendSupervisor!)).toBe(false);
+    await Supervisor.whichChildren(system, sm.supervisor!);
+    expect(system.isAlive(firstSup)).toBe(false);
+    expect(system.isAlive(sm.backendSupervisor!)).toBe(true);
+    expect(sm.ref!.equals(smRef)).toBe(false);
+    // The memory store stopped empty; the live connection was asked to re-register (not told
+    // to shut down), wrote its row again, and is routed to.
+    const received = await alice.received();
+    expect(received).toContainEqual(REREGISTER);
+    expect(received).not.toContainEqual(SYSTEM_SHUTDOWN);
+    await settle();
+    expect(await sm.getUserResources('alice', HOST)).toEqual(['phone']);
+    await sm.route(chat(`alice@${HOST}/phone`, 'after the backends came back'));
+    expect((await alice.routed()).map((r) => r.stanza.getChildText('body'))).toEqual([
+      'after the backends came back',
+    ]);
+    await sm.stop();
   });
 
   it('terminate: sessions get system-shutdown, then the backend supervisor stops backends in reverse order', async () => {
@@ -178,24 +196,38 @@ describe('SessionManager under an Application root supervisor (ejabberd_sm is a 
     expect(log).toEqual(['init:m', 'stop:m']);
   });
 
-  it('a crashed SM is restarted by the root with fresh backends, hooks and commands', async () => {
+  it('a crashed SM actor is restarted alone: same backends, same sessions, hooks and commands again', async () => {
     const system = new ActorSystem({ node: 'node1', logger: silentLogger });
-    const sm = new SessionManager({ system, hosts: [HOST] });
+    const backend = new MemoryBackend();
+    const sm = new SessionManager({ system, hosts: [HOST], backends: { [HOST]: backend } });
     const app = await Application.start({ children: [sm.childSpec()] }, { system, handleSignals: false });
+    const bob = await connect(sm, 'bob', 'laptop', { closeOnControl: false });
     const first = sm.ref!;
-    const firstSup = sm.backendSupervisor!;
+    const tree = sm.supervisor!;
+    const backends = sm.backendSupervisor!;
     system.exit(first, 'kill');
+    await Supervisor.whichChildren(system, tree);
+    // The root saw nothing: the session manager's own supervisor restarted the actor.
     const [child] = await Supervisor.whichChildren(system, app.root);
-    expect(child?.ref).not.toBe('restarting');
+    expect(child?.ref).toEqual(tree);
     expect(sm.ref?.equals(first)).toBe(false);
     expect(system.whereis('session_manager')).toEqual(sm.ref);
-    // The old backend supervisor went down with its parent; a new one runs.
-    expect(system.isAlive(firstSup)).toBe(false);
-    expect(system.isAlive(sm.backendSupervisor!)).toBe(true);
+    expect(sm.backendSupervisor).toBe(backends);
+    expect(system.isAlive(backends)).toBe(true);
+    expect(backend.size).toBe(1);
     expect(sm.commands.list().map((c) => c.name)).toContain('connected_users');
-    const conn = await connect(sm, 'bob', 'laptop');
+    expect(sm.hooks.has('remove_user', HOST)).toBe(true);
     await sm.route(chat(`bob@${HOST}/laptop`, 'hello'));
-    expect((await conn.routed()).length).toBe(1);
+    expect((await bob.routed()).length).toBe(1);
+    expect(await bob.received()).not.toContainEqual(SYSTEM_SHUTDOWN);
     await app.stop();
+    expect(await bob.received()).toContainEqual(SYSTEM_SHUTDOWN);
+  });
+
+  it('started alone, outside its tree, the actor has no backends: it stops with NotStartedError', async () => {
+    const system = new ActorSystem({ node: 'node1', logger: silentLogger });
+    const sm = new SessionManager({ system, hosts: [HOST] });
+    const result = await system.start(sessionManagerServer, sm);
+    expect(result).toEqual({ error: { error: expect.any(NotStartedError) } });
   });
 });

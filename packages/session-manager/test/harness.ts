@@ -59,11 +59,16 @@ export async function connect(
   options: {
     priority?: number;
     closeOnControl?: boolean;
+    /** Answer `reregister` by writing the row again, as a real connection does. */
+    reregister?: boolean;
+    /** The virtual host. @default HOST */
+    host?: string;
     info?: Record<string, unknown>;
     wait?: boolean;
   } = {},
 ): Promise<TestConnection> {
   const conn = new TestConnection(sm, user, resource, options.closeOnControl ?? true);
+  const host = options.host ?? HOST;
   conn.ref = await sm.system.spawn<null, void, 'sync', unknown, never, unknown>(
     {
       init: () => ({ ok: null }),
@@ -71,6 +76,10 @@ export async function connect(
       handleInfo: (message, state) => {
         conn.inbox.push(message);
         const type = (message as { type?: string }).type;
+        if (type === 'reregister' && options.reregister === true) {
+          const r = sm.reregisterSession(conn.sid, user, host, resource, undefined, options.info ?? {});
+          return Promise.resolve(r).then(() => ({ noreply: true as const, state }));
+        }
         if (
           conn.closeOnControl &&
           (type === 'replaced' || type === 'kick' || type === 'exit' || type === 'system-shutdown')
@@ -80,16 +89,16 @@ export async function connect(
         return { noreply: true, state };
       },
       terminate: async () => {
-        await sm.closeSession(conn.sid, user, HOST, resource);
+        await sm.closeSession(conn.sid, user, host, resource);
       },
     },
     undefined,
   );
   conn.sid = sm.makeSid(conn.ref);
-  const opened = sm.openSession(conn.sid, user, HOST, resource, undefined, options.info ?? {});
+  const opened = sm.openSession(conn.sid, user, host, resource, undefined, options.info ?? {});
   if (options.wait ?? true) await opened;
   if (options.priority !== undefined) {
-    await sm.setPresence(conn.sid, user, HOST, resource, options.priority, presence());
+    await sm.setPresence(conn.sid, user, host, resource, options.priority, presence());
   }
   return conn;
 }

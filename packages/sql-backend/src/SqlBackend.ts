@@ -310,6 +310,19 @@ export class SqlBackend implements Backend {
     }
   }
 
+  /**
+   * `host_up`: a virtual host added at run time uses this backend; its rows are listed by
+   * `getSessions()` from now on (as `ejabberd_sm_sql` lists the hosts of `get_vh_by_backend/1`).
+   */
+  hostUp(lserver: string): void {
+    this.hosts.add(lserver);
+  }
+
+  /** `host_down`: the host is no longer listed by `getSessions()` (its rows go as its sessions close). */
+  hostDown(lserver: string): void {
+    this.hosts.delete(lserver);
+  }
+
   /** False: this backend caches per-user reads itself (invalidated by `LISTEN`/`NOTIFY`). */
   useCache(_lserver: string): boolean {
     return false;

@@ -73,6 +73,21 @@ describe.runIf(canRunPostgresTests('SqlBackend'))('SqlBackend', () => {
     return b;
   }
 
+  it('hostUp / hostDown: a host added at run time is listed like the others, then no longer', async () => {
+    const C = 'c.example';
+    const writer = await start();
+    const b = new SqlBackend({ url: pg.url, schema: writer.schema });
+    started.push(b);
+    await b.init({ node: 'node2', hosts: [A], logger: silentLogger, clock: systemClock });
+    const row = makeRow('carol', C, 'r', 1, { node: 'node1' });
+    await writer.setSession(row);
+    expect(await b.getSessions()).toEqual([]);
+    b.hostUp(C);
+    expect((await b.getSessions()).map((r) => r.sid.key())).toEqual([row.sid.key()]);
+    b.hostDown(C);
+    expect(await b.getSessions()).toEqual([]);
+  });
+
   describe("ejabberd's sm table", () => {
     it('has the columns, primary key and indexes of sql/pg.new.sql', async () => {
       const b = await start();

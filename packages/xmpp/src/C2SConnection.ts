@@ -7,11 +7,13 @@ import {
   type GenServer,
   isThenable,
   type MaybePromise,
+  reply,
   type TimerHandle,
 } from '@otp-chat/actor';
 import { InvalidJidError, type Jid, jid, nodeprep, parseJid } from '@otp-chat/jid';
 import {
   type ConnectionMessage,
+  isConnectionCall,
   isConnectionMessage,
   makeErrorReply,
   type Priority,
@@ -19,11 +21,13 @@ import {
   type Sid,
   type StanzaErrorCondition,
 } from '@otp-chat/session-manager';
-import type { Element } from '@xmpp/xml';
+import { Element } from '@xmpp/xml';
 import type { C2SActionEvent, C2SEvent } from './c2sMachine.ts';
+import { DEFAULTS } from './DEFAULTS.ts';
 import type { StreamError, StreamErrorCondition } from './errors.ts';
 import type { C2SAuthResult } from './hooks.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
+import { closeReason } from './internal/closeReason.ts';
 import {
   type C2SAction,
   type C2SActionHandlers,
@@ -32,6 +36,7 @@ import {
   runAction,
   step,
 } from './internal/machineStep.ts';
+import { BAD_PRIORITY, PRIORITY_ERROR_TEXT, presencePriority } from './internal/presencePriority.ts';
 import { Shaper } from './internal/Shaper.ts';
 import { serialize } from './internal/serialize.ts';
 import {
@@ -136,6 +141,13 @@ export class C2SConnection {
   /** The session's priority as last set (`undefined`: bound, not available). */
   private priority: Priority = undefined;
   private info: SessionInfo = {};
+  /**
+   * The stream's language (`xmpp_stream_in`'s `lang`): the client's `xml:lang` from its stream
+   * header, else `DEFAULTS.language`. Stanzas from the client without one get it.
+   */
+  private lang: string = DEFAULTS.language;
+  /** A supervisor is stopping this connection (`format_reason/2`: "stopped by supervisor"). */
+  private stoppedBySupervisor = false;
   private timer: TimerHandle | undefined;
   /** The input shaper; none when the rate is unlimited. */
   private readonly shaper: Shaper | undefined;
@@ -145,6 +157,9 @@ export class C2SConnection {
   private pendingInput = 0;
   private socketClosed = false;
   private readonly ip: string;
+  private readonly port: number;
+  /** The transport, the session info's `conn` (`ejabberd_c2s:get_conn_type/1`). */
+  private readonly conn: 'c2s' | 'c2s_tls';
   /** Output of the current tick, not yet handed to the socket, and the routed stanzas in it. */
   private out = '';
   private outStanzas: Element[] | null = null;
@@ -175,6 +190,8 @@ export class C2SConnection {
     const [snap] = initial(host);
     this.snapshot = snap;
     this.ip = socket.remoteAddress ?? '';
+    this.port = socket.remotePort ?? 0;
+    this.conn = (socket as { encrypted?: boolean }).encrypted === true ? 'c2s_tls' : 'c2s';
     const o = host.options;
     this.shaper = Number.isFinite(o.shaperBytesPerSecond)
       ? new Shaper(o.shaperBytesPerSecond, o.shaperBurstBytes, ctx.system.clock)
@@ -281,7 +298,31 @@ export class C2SConnection {
   /** Ends the stream because the actor is being stopped (supervisor shutdown). */
   shutdown(): MaybePromise<void> {
     if (this.done) return;
+    this.stoppedBySupervisor = true;
     return this.feed({ type: 'STREAM_ERROR', condition: 'system-shutdown' });
+  }
+
+  /**
+   * `ejabberd_c2s:handle_call(get_presence, …)`: the last available presence (`pres_last`), or
+   * an unavailable one from the session's full JID to its bare JID.
+   */
+  currentPresence(): Element {
+    return (
+      this.presence ?? new Element('presence', { from: this.fullJid, to: this.bareJid, type: 'unavailable' })
+    );
+  }
+
+  /**
+   * `ejabberd_c2s:handle_call({set_presence, Pres}, …)` after its reply: the presence an
+   * administrator set (mod_admin_extra's `set_presence`) is this session's own presence
+   * (`process_self_presence/2`), broadcast like one its client sent.
+   */
+  presenceFromCall(presence: Element): MaybePromise<void> {
+    if (this.done || this.snapshot.value !== 'session_established') return;
+    const type = presence.attrs.type;
+    if (type !== undefined && type !== 'available' && type !== 'unavailable') return;
+    presence.attrs.from = this.fullJid;
+    return this.selfPresence(presence);
   }
 
   /** A last resort after an unexpected failure: close without running more actions. */
@@ -397,7 +438,7 @@ export class C2SConnection {
 
   /** What each action of the c2s machine does (one handler per action, checked when compiled). */
   private static readonly actions: C2SActionHandlers<C2SConnection> = {
-    sendStreamHeader: (c) => c.sendStreamHeader(),
+    sendStreamHeader: (c, e) => c.sendStreamHeader(e.header),
     sendAuthFeatures: (c) => c.write(authFeatures(c.host.options.mechanisms)),
     sendBindFeatures: (c) => c.write(BIND_FEATURES),
     saslStart: (c, e) => c.saslStart(e.element),
@@ -410,15 +451,23 @@ export class C2SConnection {
     sendBindError: (c, e) => c.sendBindError(e),
     routeOut: (c, e) => c.routeOut(e.element),
     deliver: (c, e) => c.deliver(e.stanza, e.smCopy === true),
-    closeSession: (c) => c.leaveSession(),
+    closeSession: (c, e) => c.leaveSession(e),
     runKickHook: (c) => c.runKickHook(),
     closeStream: (c) => c.closeStream(),
   };
 
-  private sendStreamHeader(): void {
+  private sendStreamHeader(header: Element): void {
+    // `select_lang/2`: the client's language when it names one (an overlong one ends the stream,
+    // see the machine's header check), else the language in force.
+    const his = header.attrs['xml:lang'];
+    if (typeof his === 'string' && his !== '' && Buffer.byteLength(his) <= DEFAULTS.maxLangBytes) {
+      this.lang = his;
+    }
     this.streamId = randomId();
     this.headerSent = true;
-    this.write(streamHeader(this.streamId, this.snapshot.context.server || this.host.hosts[0] || ''));
+    this.write(
+      streamHeader(this.streamId, this.snapshot.context.server || this.host.hosts[0] || '', this.lang),
+    );
   }
 
   private sendSaslSuccess(event: C2SActionEvent<'sendSaslSuccess'>): void {
@@ -458,9 +507,11 @@ export class C2SConnection {
    * then terminates, and closes the session in terminate), so a slow or frozen backend never
    * delays what the client is told.
    */
-  private leaveSession(): MaybePromise<void> {
+  private leaveSession(event: C2SEvent): MaybePromise<void> {
     if (this.snapshot.value === 'closed') this.sendStreamErrorNow();
-    return this.closeSession();
+    return this.closeSession(
+      closeReason(event.type, this.snapshot.context.streamError, this.stoppedBySupervisor),
+    );
   }
 
   /** `kick`: `sm_kick_user` runs before the stream closes. */
@@ -728,7 +779,8 @@ export class C2SConnection {
     this.jid = j;
     this.fullJid = `${j.local}@${j.domain}/${j.resource}`;
     this.bareJid = `${j.local}@${j.domain}`;
-    const info = { ip: this.ip, conn: 'c2s', authModule: this.host.users.name };
+    // `ejabberd_c2s:open_session/1`: {ip, {IP, Port}}, {conn, …}, {auth_module, …}.
+    const info = { ip: [this.ip, this.port], conn: this.conn, authModule: this.host.users.name };
     this.info = info;
     let opened: MaybePromise<void>;
     try {
@@ -779,6 +831,14 @@ export class C2SConnection {
       return this.feed({ type: 'STREAM_ERROR', condition: 'unsupported-stanza-type' });
     }
     stanza.attrs.from = this.fullJid;
+    // `xmpp_stream_in:set_lang/2`: a stanza without a language gets the stream's.
+    if (!stanza.attrs['xml:lang']) stanza.attrs['xml:lang'] = this.lang;
+    // ejabberd decodes every stanza: a presence whose <priority/> is not an integer is refused.
+    if (name === 'presence' && presencePriority(stanza) === BAD_PRIORITY) {
+      const reply = makeErrorReply(stanza, 'bad-request', PRIORITY_ERROR_TEXT);
+      if (reply !== undefined) this.write(serialize(reply));
+      return;
+    }
     const to = stanza.attrs.to;
     if (to === undefined || to === '') {
       if (name === 'presence') return this.selfPresence(stanza);
@@ -809,8 +869,9 @@ export class C2SConnection {
     if (type === undefined || type === 'available') {
       const initial = this.presence === undefined;
       this.presence = presence;
-      const raw = Number.parseInt(presence.getChildText('priority') ?? '0', 10);
-      const priority = Number.isNaN(raw) ? 0 : Math.max(-128, Math.min(127, raw));
+      // `get_priority_from_presence/1`: the decoded priority, 0 without one.
+      const decoded = presencePriority(presence);
+      const priority = typeof decoded === 'number' ? decoded : 0;
       this.priority = priority;
       return andThen(sm.setPresence(sid, j.local, j.domain, j.resource, priority, presence), () => {
         // Broadcast to the user's own bare JID: every available resource, this one included,
@@ -821,7 +882,7 @@ export class C2SConnection {
       });
     }
     if (type === 'unavailable') {
-      if (this.presence === undefined) return;
+      // Even without an earlier available presence (`process_self_presence/2` does not look).
       this.presence = undefined;
       this.priority = undefined;
       const status = presence.getChildText('status') ?? '';
@@ -872,7 +933,11 @@ export class C2SConnection {
 
   // ---- closing ----
 
-  private closeSession(): MaybePromise<void> {
+  /**
+   * `ejabberd_c2s:process_terminated/2`: `close_session_unset_presence` with the reason the
+   * stream ended (`format_reason/2`) when the session was available, `close_session` otherwise.
+   */
+  private closeSession(reason: string): MaybePromise<void> {
     const sid = this.sid;
     const j = this.jid;
     if (sid === undefined || j === undefined) return;
@@ -880,10 +945,11 @@ export class C2SConnection {
     const sm = this.host.sm;
     const wasAvailable = this.presence !== undefined;
     this.presence = undefined;
+    this.host.logger.info({ ip: this.ip, jid: this.fullJid, reason }, 'c2s: closing session');
     const done = () => this.sessionClosed();
     try {
       const closed = wasAvailable
-        ? sm.closeSessionUnsetPresence(sid, j.local, j.domain, j.resource, '')
+        ? sm.closeSessionUnsetPresence(sid, j.local, j.domain, j.resource, reason)
         : sm.closeSession(sid, j.local, j.domain, j.resource);
       const afterClose = () => {
         done();
@@ -962,7 +1028,7 @@ export class C2SConnection {
     }
     let tail = '';
     if (!this.headerSent && error !== undefined) {
-      tail += streamHeader(randomId(), this.snapshot.context.server || this.host.hosts[0] || '');
+      tail += streamHeader(randomId(), this.snapshot.context.server || this.host.hosts[0] || '', this.lang);
     }
     if (error !== undefined && !this.errorSent) {
       tail += streamError(error.condition as StreamErrorCondition, error.text);
@@ -1060,20 +1126,25 @@ export class C2SConnection {
   }
 }
 
-const initialSnapshots = new WeakMap<C2SHost, readonly [C2SSnapshot, readonly C2SAction[]]>();
+const initialSnapshots = new WeakMap<
+  C2SHost,
+  { readonly hosts: readonly string[]; readonly step: readonly [C2SSnapshot, readonly C2SAction[]] }
+>();
 
 /**
  * The initial snapshot depends only on the server's hosts and options, and snapshots are
  * immutable (a transition returns a new one), so every connection of a server starts from the
- * same one: no xstate actor and no initial transition per connection.
+ * same one: no xstate actor and no initial transition per connection. A host added or removed at
+ * run time gives a new list of hosts, hence a new initial snapshot.
  */
 function initial(host: C2SHost): readonly [C2SSnapshot, readonly C2SAction[]] {
+  const hosts = host.hosts;
   let cached = initialSnapshots.get(host);
-  if (cached === undefined) {
-    cached = initialStep({ hosts: host.hosts, maxAuthFailures: host.options.maxAuthFailures });
+  if (cached === undefined || cached.hosts !== hosts) {
+    cached = { hosts, step: initialStep({ hosts, maxAuthFailures: host.options.maxAuthFailures }) };
     initialSnapshots.set(host, cached);
   }
-  return cached;
+  return cached.step;
 }
 
 function classify(element: Element): C2SEvent {
@@ -1112,36 +1183,61 @@ function authzidMatches(authzid: string, luser: string, server: string): boolean
  * supervisor stops it) and the session. Start it under a `simple_one_for_one` supervisor with
  * `restart: 'temporary'` and `trapExit: true`, as ejabberd's c2s processes.
  */
-export const c2sConnectionServer: GenServer<C2SConnection, C2SConnectionArgs, never, never, never, unknown> =
-  {
-    init({ socket, host }, ctx) {
-      if (socket.destroyed) return { stop: 'normal' };
-      return { ok: new C2SConnection(socket, host, ctx) };
-    },
-    handleInfo(message, conn) {
-      let r: MaybePromise<void>;
-      try {
-        r = conn.handle(message);
-      } catch (error) {
-        return failed(conn, error);
-      }
-      if (isThenable(r)) {
-        return r.then(
-          () => after(conn),
-          (error: unknown) => failed(conn, error),
-        );
-      }
-      return after(conn);
-    },
-    terminate(_reason, conn) {
-      try {
-        const r = conn.shutdown();
-        if (isThenable(r)) return r.catch(() => conn.abort());
-      } catch {
-        conn.abort();
-      }
-    },
-  };
+export const c2sConnectionServer: GenServer<
+  C2SConnection,
+  C2SConnectionArgs,
+  unknown,
+  unknown,
+  never,
+  unknown
+> = {
+  init({ socket, host }, ctx) {
+    if (socket.destroyed) return { stop: 'normal' };
+    return { ok: new C2SConnection(socket, host, ctx) };
+  },
+  // `ejabberd_c2s:handle_call/3`: the session manager's commands ask for and set the presence.
+  handleCall(request, from, conn) {
+    if (!isConnectionCall(request)) return { reply: undefined, state: conn };
+    if (request.type === 'get_presence') return { reply: conn.currentPresence(), state: conn };
+    reply(from, 'ok');
+    let r: MaybePromise<void>;
+    try {
+      r = conn.presenceFromCall(request.presence);
+    } catch (error) {
+      return failed(conn, error);
+    }
+    if (isThenable(r)) {
+      return r.then(
+        () => after(conn),
+        (error: unknown) => failed(conn, error),
+      );
+    }
+    return after(conn);
+  },
+  handleInfo(message, conn) {
+    let r: MaybePromise<void>;
+    try {
+      r = conn.handle(message);
+    } catch (error) {
+      return failed(conn, error);
+    }
+    if (isThenable(r)) {
+      return r.then(
+        () => after(conn),
+        (error: unknown) => failed(conn, error),
+      );
+    }
+    return after(conn);
+  },
+  terminate(_reason, conn) {
+    try {
+      const r = conn.shutdown();
+      if (isThenable(r)) return r.catch(() => conn.abort());
+    } catch {
+      conn.abort();
+    }
+  },
+};
 
 function after(
   conn: C2SConnection,

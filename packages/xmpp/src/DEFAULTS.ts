@@ -94,6 +94,21 @@ export const DEFAULTS = Object.freeze({
    * before the socket is destroyed; stanzas still unwritten then are re-routed.
    */
   closeTimeoutMs: 2000,
+  /**
+   * The stream language when the client names none (ejabberd's `language` option, `"en"`): the
+   * response header's `xml:lang`, and the `xml:lang` stanzas from the client get when they have none.
+   */
+  language: 'en',
+  /**
+   * The longest `xml:lang` a stream header may carry (in bytes; RFC 5646 §4.4.1 asks for at least 35):
+   * a longer one ends the stream with `policy-violation`, as `xmpp_stream_in:process_stream/2` does.
+   */
+  maxLangBytes: 35,
   /** How many times one stanza is re-routed from closing connections before it is answered with an error. */
   maxReroutes: 3,
+  /**
+   * Where the server's handlers sit on the global `host_up` and `host_down` hooks: gen_mod's
+   * `start_modules` (40) and `stop_modules` (70), around the session manager's (50, 60).
+   */
+  hostHookSeq: Object.freeze({ up: 40, down: 70 }),
 });

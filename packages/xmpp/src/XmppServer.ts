@@ -37,8 +37,10 @@ export interface XmppServerOptions {
   readonly port?: number;
   /** @default a new `MemoryUserStore` */
   readonly users?: UserStore;
-  /** Session backend per host (`sm_db_type`). @default memory */
+  /** Session backend per host (`sm_db_type`); hosts not listed use `defaultBackend`. */
   readonly backends?: Readonly<Record<string, Backend>>;
+  /** The session backend of every host not in `backends`, hosts added at run time included. @default memory */
+  readonly defaultBackend?: Backend;
   /** `max_user_sessions`. @default unlimited (the session manager's default) */
   readonly maxUserSessions?: PerUser<number>;
   /** @default the session manager's (1000 ms) */
@@ -107,11 +109,10 @@ export class XmppServer {
   readonly hooks: Hooks;
   readonly commands: Commands;
   readonly logger: Logger;
-  /** Prepared virtual hosts. */
-  readonly hosts: readonly string[];
   /** IQ handlers for stanzas addressed to a host itself (`ejabberd_local`'s table). */
   readonly localIq = new IqHandlerTable();
-  private readonly hostSet: ReadonlySet<string>;
+  private hostList: readonly string[];
+  private hostSet: ReadonlySet<string>;
   private listener: Server | undefined;
   private connections: ActorRef | undefined;
   private modules: readonly XmppModule[] = [];
@@ -130,9 +131,17 @@ export class XmppServer {
     this.hooks = hooks;
     this.commands = sm.commands;
     this.logger = moduleLogger(options.logger ?? options.system.logger, 'xmpp_server');
-    this.hosts = sm.hosts;
-    this.hostSet = new Set(this.hosts);
+    this.hostList = sm.hosts;
+    this.hostSet = new Set(this.hostList);
     this.localRouting = { route: (stanza) => this.route(stanza), logger: this.logger };
+  }
+
+  /**
+   * Prepared virtual hosts, in the order they came up: a new array when one is added or removed at
+   * run time (the `host_up` and `host_down` hooks).
+   */
+  get hosts(): readonly string[] {
+    return this.hostList;
   }
 
   /** The address the listener is bound to. */
@@ -160,6 +169,7 @@ export class XmppServer {
       hooks,
       commands: options.commands ?? new Commands({ hooks }),
       ...(options.backends === undefined ? {} : { backends: options.backends }),
+      ...(options.defaultBackend === undefined ? {} : { defaultBackend: options.defaultBackend }),
       ...(options.maxUserSessions === undefined ? {} : { maxUserSessions: options.maxUserSessions }),
       ...(options.replacedConnectionTimeoutMs === undefined
         ? {}
@@ -176,7 +186,55 @@ export class XmppServer {
       await server.stop();
       throw error;
     }
+    const seq = DEFAULTS.hostHookSeq;
+    hooks.add('host_up', 'global', server.onHostUp, seq.up);
+    hooks.add('host_down', 'global', server.onHostDown, seq.down);
     return server;
+  }
+
+  /**
+   * `host_up` (gen_mod's `start_modules/1`, seq 40; ejabberd_local's route): the server accepts
+   * streams to the new host and routes to it, and its modules run there: they are stopped and
+   * started again over the new list of hosts (a module's `start` and `stop` act on
+   * `server.hosts`). The session manager serves the host at seq 50.
+   */
+  private readonly onHostUp = async (host: string): Promise<void> => {
+    const lserver = nameprep(host);
+    if (this.hostSet.has(lserver)) return;
+    await this.changeHosts([...this.hostList, lserver]);
+    this.logger.info({ host: lserver }, 'xmpp server: host up');
+  };
+
+  /**
+   * `host_down` (gen_mod's `stop_modules/1`, seq 70, after the session manager told the host's
+   * sessions to end at seq 60): streams to the host are refused (`host-unknown`) and stanzas to
+   * it are not routed any more; the modules run on the other hosts only.
+   */
+  private readonly onHostDown = async (host: string): Promise<void> => {
+    const lserver = nameprep(host);
+    if (!this.hostSet.has(lserver)) return;
+    await this.changeHosts(this.hostList.filter((h) => h !== lserver));
+    this.logger.info({ host: lserver }, 'xmpp server: host down');
+  };
+
+  private async changeHosts(hosts: readonly string[]): Promise<void> {
+    const modules = this.modules;
+    await this.stopModules();
+    this.hostList = Object.freeze([...hosts]);
+    this.hostSet = new Set(hosts);
+    await this.startModules(modules);
+  }
+
+  private async stopModules(): Promise<void> {
+    const modules = this.modules;
+    this.modules = [];
+    for (const m of [...modules].reverse()) {
+      try {
+        await m.stop?.(this);
+      } catch (error) {
+        this.logger.error({ err: error, module: m.name }, 'module stop failed');
+      }
+    }
   }
 
   private async startModules(modules: readonly XmppModule[]): Promise<void> {
@@ -219,12 +277,15 @@ export class XmppServer {
           ? Buffer.from(options.secret)
           : options.secret;
     const iterations = options.scramIterations ?? DEFAULTS.scramIterations;
+    const server = this;
     const host: C2SHost = {
       sm: this.sm,
       users: this.users,
       hooks: this.hooks,
       logger: moduleLogger(this.logger, 'c2s'),
-      hosts: this.hosts,
+      get hosts() {
+        return server.hosts;
+      },
       options: c2s,
       route: (stanza, to) => this.routeTo(stanza, to),
       reroute: (stanza) => this.reroute(stanza),
@@ -376,15 +437,10 @@ export class XmppServer {
     if (sup !== undefined && this.system.isAlive(sup)) await this.system.stop(sup, 'shutdown');
     for (const socket of this.sockets) socket.destroy();
     await closed;
-    const modules = this.modules;
-    this.modules = [];
-    for (const m of [...modules].reverse()) {
-      try {
-        await m.stop?.(this);
-      } catch (error) {
-        this.logger.error({ err: error, module: m.name }, 'module stop failed');
-      }
-    }
+    const seq = DEFAULTS.hostHookSeq;
+    this.hooks.delete('host_up', 'global', this.onHostUp, seq.up);
+    this.hooks.delete('host_down', 'global', this.onHostDown, seq.down);
+    await this.stopModules();
     await this.sm.stop();
   }
 }

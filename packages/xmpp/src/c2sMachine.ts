@@ -1,6 +1,7 @@
 import { type ConnectionMessage, type StanzaErrorCondition, streamErrorFor } from '@otp-chat/session-manager';
 import type { Element } from '@xmpp/xml';
 import { assign, setup } from 'xstate';
+import { DEFAULTS } from './DEFAULTS.ts';
 import type { StreamErrorCondition } from './errors.ts';
 
 /** The stream error a closing connection sends, if any. */
@@ -119,12 +120,25 @@ export type C2SActionEvent<A extends C2SActionName> = Extract<C2SEvent, { type: 
 
 const STREAMS_NS = 'http://etherx.jabber.org/streams';
 
+/** `xmpp_stream_in:process_stream/2`'s refusal of an overlong `xml:lang` (RFC 5646 §4.4.1 asks for 35 bytes). */
+const LANG_TOO_LONG: StreamErrorInfo = {
+  condition: 'policy-violation',
+  text: "Too long value of 'xml:lang' attribute",
+};
+
+/** Whether a stream header's `xml:lang` is longer than `xmpp_stream_in` stores (`DEFAULTS.maxLangBytes`). */
+export function langTooLong(header: Element): boolean {
+  const lang = header.attrs['xml:lang'];
+  return typeof lang === 'string' && Buffer.byteLength(lang) > DEFAULTS.maxLangBytes;
+}
+
 function headerProblem(header: Element, hosts: readonly string[]): StreamErrorInfo | undefined {
   if (header.attrs.xmlns !== 'jabber:client' || header.attrs['xmlns:stream'] !== STREAMS_NS) {
     return { condition: 'invalid-namespace' };
   }
   const version = String(header.attrs.version ?? '');
   if (!/^1\.\d+$/.test(version)) return { condition: 'unsupported-version' };
+  if (langTooLong(header)) return LANG_TOO_LONG;
   const to = String(header.attrs.to ?? '').toLowerCase();
   if (!hosts.includes(to)) return { condition: 'host-unknown' };
   return undefined;

@@ -210,7 +210,7 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
     system.send(ref, REPLACED);
     await settle();
     expect(socket.out).toContain(
-      "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>Replaced by new connection</text></stream:error></stream:stream>",
+      "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>Replaced by new connection</text></stream:error></stream:stream>",
     );
     expect(await sm.userResources('alice', 'localhost')).toEqual([]);
     expect(system.isAlive(ref)).toBe(false);
@@ -249,7 +249,7 @@ describe('C2SConnection with a socket double and a simulated clock', () => {
   // takes, counted in bytes as they arrive, here a stanza that arrives whole in one socket read.
   describe('the stanza size limit at the byte, for a stanza read in one chunk', () => {
     const TOO_BIG =
-      "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>XML stanza is too big</text></stream:error>";
+      "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>XML stanza is too big</text></stream:error>";
     /** `head` + filler + `tail`, exactly `bytes` UTF-8 bytes long. */
     const exactly = (bytes: number, head: string, tail: string) => {
       const s = `${head}${'x'.repeat(bytes - Buffer.byteLength(head + tail))}${tail}`;

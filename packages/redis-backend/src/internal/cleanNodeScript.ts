@@ -7,8 +7,14 @@
  * clean-up starts again from 0, which is harmless: every batch deletes what it scanned). Node index
  * values are JSON `[userKey, userField]` decoded with cjson: no `||` guessing as in ejabberd.
  * One flush message per non-empty batch invalidates every node's cache.
+ *
+ * It writes after `HSCAN`, which Redis before 5.0 counts as non-deterministic: the first line
+ * switches to effects replication (`redis.replicate_commands()`, Redis 3.2 and later, as ejabberd's
+ * `redis_sm.lua`), so the script runs on every version from `MIN_REDIS_VERSION` on; from Redis 5 it
+ * is the default (and from 7.0 the only mode, the call a no-op).
  */
 export const CLEAN_NODE_SCRIPT = `
+if redis.replicate_commands then redis.replicate_commands() end
 local r = redis.call('HSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local kv = r[2]
 local out = {r[1], 0}

@@ -13,7 +13,7 @@ export const READ_FAILED: readonly Session[] = Object.freeze([]) as readonly Ses
 
 /** What {@link BackendAccess} needs: the session manager's backends and where it reports. */
 export interface BackendAccessOptions {
-  /** The backend of each served (prepared) host; one backend may serve several hosts. */
+  /** The backend of each served (prepared) host at start; one backend may serve several hosts. */
   readonly byHost: ReadonlyMap<string, Backend>;
   readonly system: ActorSystem;
   readonly logger: Logger;
@@ -33,11 +33,17 @@ export interface BackendAccessOptions {
  * synchronously when the backend answers synchronously.
  */
 export class BackendAccess {
-  /** The backends, each once (a backend shared by several hosts is listed once). */
-  readonly backends: readonly Backend[];
   /** Longest wait for one backend call, in milliseconds. */
   readonly timeoutMs: number;
-  private readonly byHost: ReadonlyMap<string, Backend>;
+  /** The served hosts and their backends (`host_up` adds, `host_down` moves to {@link retired}). */
+  private readonly byHost: Map<string, Backend>;
+  /**
+   * Hosts removed at run time (`host_down`) and their backends: their remaining sessions can
+   * still close (and change presence) while their connections end; nothing new opens there.
+   */
+  private readonly retired = new Map<string, Backend>();
+  private distinct: readonly Backend[];
+  private hostList: readonly string[];
   private readonly node: string;
   private readonly system: ActorSystem;
   private readonly logger: Logger;
@@ -45,14 +51,65 @@ export class BackendAccess {
   private readonly timeouts: Timeouts;
 
   constructor(options: BackendAccessOptions) {
-    this.byHost = options.byHost;
-    this.backends = [...new Set(options.byHost.values())];
+    this.byHost = new Map(options.byHost);
+    this.distinct = [...new Set(this.byHost.values())];
+    this.hostList = Object.freeze([...this.byHost.keys()]);
     this.system = options.system;
     this.node = options.system.node;
     this.logger = options.logger;
     this.events = options.events;
     this.timeoutMs = options.timeoutMs;
     this.timeouts = new Timeouts(options.system.clock);
+  }
+
+  /** The backends, each once (a backend shared by several hosts is listed once), retired hosts' included. */
+  get backends(): readonly Backend[] {
+    return this.distinct;
+  }
+
+  /** The served hosts, in the order they came up (a new array after each change). */
+  hosts(): readonly string[] {
+    return this.hostList;
+  }
+
+  /** The served hosts that use `backend` (`get_vh_by_backend/1`). */
+  hostsOf(backend: Backend): string[] {
+    const out: string[] = [];
+    for (const [host, b] of this.byHost) if (b === backend) out.push(host);
+    return out;
+  }
+
+  /** Whether `backend` serves (or served) some host: it runs under the backend supervisor. */
+  has(backend: Backend): boolean {
+    return this.distinct.includes(backend);
+  }
+
+  /** `host_up`: `lserver` is served by `backend` from now on. */
+  serve(lserver: string, backend: Backend): void {
+    this.retired.delete(lserver);
+    this.byHost.set(lserver, backend);
+    this.refresh();
+  }
+
+  /** `host_down`: `lserver` is no longer served; its backend is kept for the closes to come. */
+  retire(lserver: string): void {
+    const backend = this.byHost.get(lserver);
+    if (backend === undefined) return;
+    this.byHost.delete(lserver);
+    this.retired.set(lserver, backend);
+    this.refresh();
+  }
+
+  /** Forgets `lserver` altogether (its backend never started). */
+  forget(lserver: string): void {
+    this.byHost.delete(lserver);
+    this.retired.delete(lserver);
+    this.refresh();
+  }
+
+  private refresh(): void {
+    this.distinct = [...new Set([...this.byHost.values(), ...this.retired.values()])];
+    this.hostList = Object.freeze([...this.byHost.keys()]);
   }
 
   /** The backend of a served host, or `undefined` for a host not served. */
@@ -63,6 +120,16 @@ export class BackendAccess {
   /** `get_sm_backend/1`: the backend of a served host; throws `UnknownHostError` for any other. */
   of(lserver: string): Backend {
     const backend = this.byHost.get(lserver);
+    if (backend === undefined) throw new UnknownHostError(lserver);
+    return backend;
+  }
+
+  /**
+   * The backend of a served host or of one removed at run time, for what a session that is
+   * already open does (close it, change its presence); throws `UnknownHostError` for any other.
+   */
+  ofOpen(lserver: string): Backend {
+    const backend = this.byHost.get(lserver) ?? this.retired.get(lserver);
     if (backend === undefined) throw new UnknownHostError(lserver);
     return backend;
   }

@@ -68,12 +68,13 @@ export class LocalSessions {
     return this.sessions.size;
   }
 
-  /** The live connections that hold a session, each once. */
-  connections(): ActorRef[] {
+  /** The live connections that hold a session (of `lserver` only, when given), each once. */
+  connections(lserver?: string): ActorRef[] {
     this.sweep();
     const seen = new Set<string>();
     const refs: ActorRef[] = [];
     for (const s of this.sessions.values()) {
+      if (lserver !== undefined && s.lserver !== lserver) continue;
       const key = s.sid.ref.toString();
       if (seen.has(key)) continue;
       seen.add(key);

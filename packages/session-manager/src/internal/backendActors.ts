@@ -56,13 +56,25 @@ function backendChildId(backend: Backend, index: number): string {
 }
 
 /**
- * The backend supervisor's spec: ejabberd's `ejabberd_backend_sup` (`one_for_one`, 10 restarts per
- * second, as `ejabberd_sup` starts it), one `transient` worker per distinct backend with a 5 s shutdown (as
+ * The child spec of one backend actor: a `transient` worker with a 5 s shutdown (as
  * `ejabberd_sm_mnesia`'s child spec), trapping exits so that a shut-down runs `terminate`.
+ */
+export function backendChildSpec(backend: Backend, index: number, context: BackendInitContext): ChildSpec {
+  return worker(
+    backendChildId(backend, index),
+    backendActor,
+    { backend, context },
+    { restart: 'transient', shutdown: DEFAULTS.backendSupervisor.workerShutdownMs, trapExit: true },
+  );
+}
+
+/**
+ * The backend supervisor's spec: ejabberd's `ejabberd_backend_sup` (`one_for_one`, 10 restarts per
+ * second, as `ejabberd_sup` starts it), one backend actor per backend.
  */
 function backendSupervisorSpec(
   backends: readonly Backend[],
-  context: BackendInitContext,
+  context: (backend: Backend) => BackendInitContext,
 ): { strategy: 'one_for_one'; intensity: number; period: number; label: string; children: ChildSpec[] } {
   const sup = DEFAULTS.backendSupervisor;
   return {
@@ -70,31 +82,20 @@ function backendSupervisorSpec(
     intensity: sup.intensity,
     period: sup.period,
     label: 'session_manager.backend_sup',
-    children: backends.map((backend, i) =>
-      worker(
-        backendChildId(backend, i),
-        backendActor,
-        { backend, context },
-        {
-          restart: 'transient',
-          shutdown: sup.workerShutdownMs,
-          trapExit: true,
-        },
-      ),
-    ),
+    children: backends.map((backend, i) => backendChildSpec(backend, i, context(backend))),
   };
 }
 
 /**
- * Starts the backend supervisor linked to the calling actor (the session manager), which starts
- * one backend actor per backend in order (each runs `backend.init`). On the first failure the
- * supervisor stops the ones already started (reverse order) and the result names the backend that
- * failed and the reason its `init` gave.
+ * Starts the backend supervisor linked to the calling actor (the session manager's supervisor),
+ * which starts one backend actor per backend in order (each runs `backend.init` with the context
+ * `context(backend)` gives). On the first failure the supervisor stops the ones already started
+ * (reverse order) and the result names the backend that failed and the reason its `init` gave.
  */
 export async function startBackendSupervisor(
   ctx: ActorContext,
   backends: readonly Backend[],
-  context: BackendInitContext,
+  context: (backend: Backend) => BackendInitContext,
 ): Promise<{ ok: ActorRef } | { error: ExitReason | unknown; backend: Backend | undefined }> {
   const result = await Supervisor.start(ctx, backendSupervisorSpec(backends, context));
   if (result === 'ignore') return { error: 'normal', backend: undefined };
@@ -105,22 +106,15 @@ export async function startBackendSupervisor(
     const failed = reason.shutdown as { failedToStartChild?: unknown; reason?: unknown } | undefined;
     if (failed !== undefined && typeof failed.failedToStartChild === 'string') {
       const backend = backends.find((b, i) => backendChildId(b, i) === failed.failedToStartChild);
-      const childReason = failed.reason;
-      const error =
-        typeof childReason === 'object' && childReason !== null && 'error' in childReason
-          ? (childReason as { error: unknown }).error
-          : childReason;
-      return { error, backend };
+      return { error: childError(failed.reason), backend };
     }
   }
   return { error: reason, backend: undefined };
 }
 
-/**
- * Shuts the backend supervisor down (its children in reverse start order, each by its shutdown
- * spec: `terminate` runs `backend.stop`). Unlinks first so that its exit is not an `EXIT` message.
- */
-export async function stopBackendSupervisor(ctx: ActorContext, sup: ActorRef): Promise<void> {
-  ctx.unlink(sup);
-  if (ctx.system.isAlive(sup)) await ctx.system.stop(sup, 'shutdown');
+/** What a backend's failed `init` threw, from its actor's start reason `{ error: thrown }`. */
+export function childError(reason: unknown): unknown {
+  return typeof reason === 'object' && reason !== null && 'error' in reason
+    ? (reason as { error: unknown }).error
+    : reason;
 }

@@ -1,6 +1,6 @@
 /**
  * `@otp-chat/session-manager/testing`: the backend conformance suite, the session manager's
- * model-based test on any backend, and small test helpers.
+ * model-based test and its crash test on any backend, and small test helpers.
  *
  * ```ts
  * import { backendConformance } from '@otp-chat/session-manager/testing';
@@ -11,6 +11,7 @@ export { type BackendActorInfo, backendActors } from './backendActors.ts';
 export { type BackendFactory, backendConformance, CONFORMANCE_HOSTS } from './backendConformance.ts';
 export { type OutageControl, type OutageResult, outageWorkload } from './outageWorkload.ts';
 export { cleanedRows, fakeRef, makeRow } from './rows.ts';
+export { CRASH_HOST, type SessionManagerCrashOptions, sessionManagerCrash } from './sessionManagerCrash.ts';
 export {
   MODEL_CASES,
   MODEL_HOST,

@@ -13,7 +13,7 @@ export interface C2SHost {
   readonly users: UserStore;
   readonly hooks: Hooks;
   readonly logger: Logger;
-  /** Prepared virtual hosts. */
+  /** Prepared virtual hosts, now (a new array when a host is added or removed at run time). */
   readonly hosts: readonly string[];
   readonly options: C2SOptions;
   /** `ejabberd_router:route/1` for a stanza whose `to` is already parsed. */

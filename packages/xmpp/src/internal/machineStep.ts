@@ -6,6 +6,7 @@ import {
   type C2SEvent,
   type C2SInput,
   c2sMachine,
+  langTooLong,
 } from '../c2sMachine.ts';
 
 /** A snapshot of the c2s machine. */
@@ -89,6 +90,7 @@ function eventKey(snapshot: C2SSnapshot, event: C2SEvent): string | undefined {
       if (!snapshot.context.hosts.includes(to)) return undefined;
       if (a.xmlns !== 'jabber:client' || a['xmlns:stream'] !== STREAMS_NS || a.version !== '1.0')
         return undefined;
+      if (langTooLong(event.header)) return undefined;
       return `STREAM_HEADER|${to}`;
     }
     case 'CONTROL':

@@ -6,12 +6,15 @@ export const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
 export const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
 const NS_STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
 
-/** The response stream header (RFC 6120 §4.7). */
-export function streamHeader(id: string, from: string): string {
+/**
+ * The response stream header (RFC 6120 §4.7), in the stream's language: the client's `xml:lang`,
+ * else the server's (`xmpp_stream_in:send_header/2` selects it so).
+ */
+export function streamHeader(id: string, from: string, lang: string): string {
   return (
     "<?xml version='1.0'?><stream:stream xmlns='jabber:client' " +
     "xmlns:stream='http://etherx.jabber.org/streams' " +
-    `id='${escapeXML(id)}' from='${escapeXML(from)}' version='1.0' xml:lang='en'>`
+    `id='${escapeXML(id)}' from='${escapeXML(from)}' version='1.0' xml:lang='${escapeXML(lang)}'>`
   );
 }
 
@@ -25,9 +28,10 @@ export function authFeatures(mechanisms: readonly string[]): string {
 /** Stream features after authentication: bind, and the legacy session marked optional. */
 export const BIND_FEATURES = `<stream:features><bind xmlns='${NS_BIND}'/><session xmlns='${NS_SESSION}'><optional/></session></stream:features>`;
 
-/** `<stream:error>` (RFC 6120 §4.9). */
+/** `<stream:error>` (RFC 6120 §4.9); its text is English, marked so. */
 export function streamError(condition: StreamErrorCondition, text?: string): string {
-  const t = text === undefined ? '' : `<text xmlns='${NS_STREAMS}'>${escapeXMLText(text)}</text>`;
+  const t =
+    text === undefined ? '' : `<text xmlns='${NS_STREAMS}' xml:lang='en'>${escapeXMLText(text)}</text>`;
   return `<stream:error><${condition} xmlns='${NS_STREAMS}'/>${t}</stream:error>`;
 }
 
