@@ -35,12 +35,12 @@ export { type PlainMessage, parsePlain } from './SaslPlain.ts';
 export {
   type ScramCredentials,
   type ScramLookup,
-  ScramSha1Server,
-  type ScramSha1ServerOptions,
+  ScramServer,
+  type ScramServerOptions,
   type ScramStep,
   scramCredentials,
   scramDecoy,
-} from './ScramSha1.ts';
+} from './Scram.ts';
 export { SqlUserStore, type SqlUserStoreOptions } from './SqlUserStore.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
 export type { PasswordFormat, UserStore } from './UserStore.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parsePlain } from '../src/SaslPlain.ts';
-import { type ScramCredentials, ScramSha1Server, scramCredentials } from '../src/ScramSha1.ts';
+import { type ScramCredentials, ScramServer, scramCredentials } from '../src/Scram.ts';
 
 // RFC 5802 §5: user "user", password "pencil".
 const SALT = Buffer.from('QSXCR+Q6sek8bf92', 'base64');
@@ -10,12 +10,12 @@ const CLIENT_FINAL = 'c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8
 const SERVER_FINAL = 'v=rmF9pqV8S7suAoZWja4dJRkFsKQ=';
 
 function server(creds: ScramCredentials | undefined = scramCredentials('pencil', SALT, 4096)) {
-  return new ScramSha1Server((u) => (u === 'user' ? creds : undefined), {
+  return new ScramServer((u) => (u === 'user' ? creds : undefined), {
     nonce: () => '3rfcNHYJY1ZVvWVs7j',
   });
 }
 
-describe('ScramSha1Server (RFC 5802 §5 test vector)', () => {
+describe('ScramServer (RFC 5802 §5 test vector)', () => {
   it('produces the RFC server-first and server-final messages', async () => {
     const s = server();
     expect(await s.start(CLIENT_FIRST)).toEqual({ type: 'challenge', data: SERVER_FIRST });
@@ -29,7 +29,7 @@ describe('ScramSha1Server (RFC 5802 §5 test vector)', () => {
   });
 
   it('an unknown user still gets a challenge, then not-authorized', async () => {
-    const s = new ScramSha1Server(() => undefined, { nonce: () => 'x' });
+    const s = new ScramServer(() => undefined, { nonce: () => 'x' });
     const step = await s.start(CLIENT_FIRST);
     expect(step.type).toBe('challenge');
     expect(s.finish(CLIENT_FINAL)).toEqual({ type: 'failure', condition: 'not-authorized' });
@@ -60,7 +60,7 @@ describe('ScramSha1Server (RFC 5802 §5 test vector)', () => {
 
   it('unescapes =2C and =3D in the user name (RFC 5802 §5.1)', async () => {
     const seen: string[] = [];
-    const s = new ScramSha1Server((u) => {
+    const s = new ScramServer((u) => {
       seen.push(u);
       return undefined;
     });

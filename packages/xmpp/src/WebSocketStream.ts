@@ -1,0 +1,70 @@
+import { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import type { WebSocket } from 'ws';
+import type { C2SSocket } from './C2SSocket.ts';
+import { fromFrame, toFrames } from './internal/framing.ts';
+
+/** WebSocket close codes (RFC 6455 §7.4.1). */
+const NORMAL = 1000;
+const UNSUPPORTED_DATA = 1003;
+
+/**
+ * A WebSocket (RFC 7395) as the byte stream a connection reads and writes: each text message
+ * in becomes stream XML (`<open/>` a stream header, `<close/>` the stream end), what the
+ * connection writes goes out one element per message. A binary message is not XMPP: the
+ * socket closes with 1003. Backpressure both ways: reading pauses the WebSocket while the
+ * connection does not take data, and a write completes when the socket took it.
+ */
+export class WebSocketStream extends Duplex implements C2SSocket {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly tlsSocket: TLSSocket | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    transport: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined },
+  ) {
+    super({ decodeStrings: false, allowHalfOpen: false });
+    this.remoteAddress = transport.remoteAddress;
+    this.remotePort = transport.remotePort;
+    this.tlsSocket = transport instanceof TLSSocket ? transport : undefined;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        ws.close(UNSUPPORTED_DATA, 'XMPP over WebSocket is text (RFC 7395 §3.2)');
+        this.destroy();
+        return;
+      }
+      if (!this.push(Buffer.from(fromFrame(data.toString('utf8'))))) ws.pause();
+    });
+    ws.on('close', () => {
+      this.push(null);
+      this.destroy();
+    });
+    ws.on('error', (error) => this.destroy(error));
+  }
+
+  override _read(): void {
+    this.ws.resume();
+  }
+
+  override _write(chunk: string, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const frames = toFrames(chunk);
+    if (frames.length === 0) {
+      callback();
+      return;
+    }
+    const last = frames.length - 1;
+    for (let i = 0; i < last; i++) this.ws.send(frames[i]!);
+    this.ws.send(frames[last]!, (error) => callback(error ?? null));
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.ws.close(NORMAL);
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.ws.terminate();
+    callback(error);
+  }
+}

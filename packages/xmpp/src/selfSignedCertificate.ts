@@ -1,0 +1,64 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generate } from 'selfsigned';
+import type { PemFiles, PemPair } from './TlsCredentials.ts';
+
+/** How long a generated certificate is valid. */
+const VALID_DAYS = 3650;
+
+/**
+ * A self-signed certificate for `domain` (and 127.0.0.1, ::1), made by the `selfsigned` library:
+ * an ECDSA P-256 key, SHA-256 signature, `domain` and `*.domain` as DNS names (ejabberd's
+ * subdomains, such as `conference.`).
+ */
+export async function selfSignedCertificate(domain: string): Promise<PemPair> {
+  const now = new Date();
+  const pems = await generate([{ name: 'commonName', value: domain }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: now,
+    notAfterDate: new Date(now.getTime() + VALID_DAYS * 86_400_000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: domain },
+          { type: 2, value: `*.${domain}` },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+/**
+ * The certificate files kept in `dir` (`<domain>.crt`, `<domain>.key`): generated on the first
+ * call, read back on the next ones. The key file is written with mode 0600.
+ */
+export async function ensureSelfSignedCertificate(
+  dir: string,
+  domain: string,
+): Promise<{ readonly files: PemFiles; readonly created: boolean }> {
+  const files = { certFile: join(dir, `${domain}.crt`), keyFile: join(dir, `${domain}.key`) };
+  try {
+    readFileSync(files.certFile);
+    readFileSync(files.keyFile);
+    return { files, created: false };
+  } catch {
+    // not there yet: generate below
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const pem = await selfSignedCertificate(domain);
+  // Written aside and renamed: a crash never leaves half a key behind.
+  writeFileSync(`${files.keyFile}.tmp`, pem.key, { mode: 0o600 });
+  writeFileSync(`${files.certFile}.tmp`, pem.cert);
+  renameSync(`${files.keyFile}.tmp`, files.keyFile);
+  renameSync(`${files.certFile}.tmp`, files.certFile);
+  return { files, created: true };
+}
