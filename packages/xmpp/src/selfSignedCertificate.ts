@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
@@ -13,7 +14,13 @@ const VALID_DAYS = 3650;
  */
 export async function selfSignedCertificate(domain: string): Promise<PemPair> {
   const now = new Date();
-  const pems = await generate([{ name: 'commonName', value: domain }], {
+  // A distinct subject per certificate: a trust store holding an older one of the same name would
+  // otherwise look the issuer up by name and may take the wrong one.
+  const subject = [
+    { name: 'commonName', value: domain },
+    { name: 'organizationName', value: `otp-chat self-signed ${randomBytes(6).toString('hex')}` },
+  ];
+  const pems = await generate(subject, {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',

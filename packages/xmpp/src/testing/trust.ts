@@ -17,7 +17,7 @@ export function trustCertificate(pem: string): void {
   const connect = tls.connect;
   const wrapped = (...args: unknown[]) => {
     const options = args[0];
-    if (typeof options === 'object' && options !== null && !('ca' in options)) {
+    if (typeof options === 'object' && options !== null && (options as { ca?: unknown }).ca === undefined) {
       args[0] = { ...options, ca: [...tls.rootCertificates, ...trusted] };
     }
     return (connect as (...a: unknown[]) => tls.TLSSocket)(...args);
