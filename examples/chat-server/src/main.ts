@@ -1,6 +1,7 @@
 // The otp-chat XMPP server: `pnpm start` (memory backend, two demo users, 127.0.0.1:5222).
 // Ctrl-C ends every stream with <system-shutdown/>, closes the sessions and exits.
 import { ClusterError } from '@otp-chat/cluster';
+import { DEFAULTS } from '@otp-chat/xmpp';
 import { ConfigError, clusterUrlOf, DEFAULT_CONFIG, parseConfig, USAGE } from './config.ts';
 import { startChatServer } from './startChatServer.ts';
 
@@ -80,11 +81,44 @@ console.log(
   `  users: ${config.users.map((u) => `${u.user}@${config.domain}`).join(', ')}` +
     (demo ? ' (the demo accounts: their passwords are in examples/chat-server/README.md)' : ''),
 );
-console.log('  connect with any XMPP client over plain TCP (no TLS), e.g. @xmpp/client:');
+// What listens where, and how a client trusts the certificate.
+const a = server.addresses;
+const starttls =
+  server.certificate === undefined
+    ? 'no TLS'
+    : config.starttlsRequired
+      ? 'STARTTLS required'
+      : 'STARTTLS offered';
+console.log(`  xmpp://${a.tcp.host}:${a.tcp.port}  TCP, ${starttls} (RFC 6120)`);
+if (a.directTls !== undefined)
+  console.log(`  xmpps://${a.directTls.host}:${a.directTls.port}  direct TLS (XEP-0368)`);
+if (a.websocket !== undefined) {
+  console.log(
+    `  ws://${a.websocket.host}:${a.websocket.port}${DEFAULTS.websocketPath}  WebSocket (RFC 7395)`,
+  );
+}
+if (a.websocketSecure !== undefined) {
+  console.log(
+    `  wss://${a.websocketSecure.host}:${a.websocketSecure.port}${DEFAULTS.websocketPath}  WebSocket over TLS`,
+  );
+}
+const cert = server.certificate;
+if (cert !== undefined) {
+  console.log(
+    cert.selfSigned
+      ? `  certificate: self-signed for ${config.domain}, ${cert.created ? 'generated now' : 'kept'} in ${cert.files.certFile}`
+      : `  certificate: ${cert.files.certFile}`,
+  );
+  console.log(`  SHA-256 fingerprint: ${cert.fingerprint256}`);
+}
+if (config.allowPlainWithoutTls ?? true) {
+  console.log('  SASL PLAIN is allowed without TLS too (a demo; --plain-without-tls off to refuse it)');
+}
+console.log('  connect with any XMPP client, e.g. @xmpp/client:');
 console.log(
   `    client({ service: "xmpp://${host}:${port}", domain: "${config.domain}", username: "${config.users[0]!.user}", password: <its password> })`,
 );
-console.log('  SIGHUP reloads the configuration (vhosts, users, maxUserSessions).');
+console.log('  SIGHUP reloads the configuration (vhosts, users, maxUserSessions) and the certificate files.');
 console.log('  Ctrl-C to stop.');
 
 // SIGHUP: read the flags and the config file again and apply what can change while running
@@ -107,6 +141,9 @@ const reload = async () => {
       `users added: ${list(r.usersAdded)}`,
   );
   if (r.needsRestart.length > 0) console.log(`  a restart is needed to change: ${r.needsRestart.join(', ')}`);
+  if (r.certificate === 'reloaded')
+    console.log(`  certificate reloaded: ${server.certificate?.fingerprint256}`);
+  else if (r.certificate !== 'none') console.error(`  certificate not reloaded: ${r.certificate.error}`);
 };
 process.on('SIGHUP', () => {
   reloading = reloading.then(reload).catch((error: unknown) => {

@@ -1,18 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { ActorSystem, type Logger } from '@otp-chat/actor';
 import { Cluster } from '@otp-chat/cluster';
 import { nameprep, nodeprep } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
 import {
+  DEFAULTS,
+  ensureSelfSignedCertificate,
   MemoryUserStore,
   modOffline,
   modPing,
   modRegister,
+  type PemFiles,
   RegisterError,
   SqlUserStore,
   type UserStore,
+  type XmppListeners,
   XmppServer,
 } from '@otp-chat/xmpp';
 import { type ChatServerConfig, clusterUrlOf } from './config.ts';
@@ -35,6 +40,10 @@ export interface ChatServer {
   readonly cluster: Cluster | undefined;
   /** Where the XMPP listener is bound. */
   readonly address: { readonly host: string; readonly port: number };
+  /** Every listener: TCP (STARTTLS), direct TLS, ws, wss. */
+  readonly addresses: XmppListeners;
+  /** The certificate served, if TLS is on: its files, whether it was generated at this start, its fingerprint. */
+  readonly certificate: ServedCertificate | undefined;
   /** The configuration in force (the one started with, as changed by {@link reload}). */
   readonly config: ChatServerConfig;
   /**
@@ -51,6 +60,25 @@ export interface ChatServer {
   stop(): Promise<void>;
 }
 
+/** The certificate a chat server serves. */
+export interface ServedCertificate {
+  readonly files: PemFiles;
+  /** Self-signed, generated into the data folder (at this start when `created`). */
+  readonly selfSigned: boolean;
+  readonly created: boolean;
+  /** SHA-256 fingerprint of the certificate in force (`AB:CD:…`). */
+  readonly fingerprint256: string;
+}
+
+/** Where a generated certificate is kept by default: `examples/chat-server/data`. */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
+
+/** A listener's port: `'off'`, the one given, or the default (a free one when `port` is 0). */
+function listenPort(value: number | 'off' | undefined, fallback: number, port: number): number | undefined {
+  if (value === 'off') return undefined;
+  return value ?? (port === 0 ? 0 : fallback);
+}
+
 /** What a {@link ChatServer.reload} changed. */
 export interface ReloadReport {
   /** Virtual hosts added (`host_up`), prepared. */
@@ -61,6 +89,8 @@ export interface ReloadReport {
   readonly usersAdded: readonly string[];
   /** Changed keys that only a restart applies; their running values stay. */
   readonly needsRestart: readonly (keyof ChatServerConfig)[];
+  /** The certificate files were read again (`'reloaded'`), there is none, or why they were not. */
+  readonly certificate: 'reloaded' | 'none' | { readonly error: string };
 }
 
 /** The keys a reload cannot apply to a running server. */
@@ -75,6 +105,15 @@ const RESTART_KEYS = [
   'clusterUrl',
   'clusterHeartbeatMs',
   'clusterTimeoutMs',
+  'tls',
+  'tlsCert',
+  'tlsKey',
+  'dataDir',
+  'starttlsRequired',
+  'allowPlainWithoutTls',
+  'directTlsPort',
+  'websocketPort',
+  'websocketSecurePort',
 ] as const satisfies readonly (keyof ChatServerConfig)[];
 
 /**
@@ -114,6 +153,7 @@ export async function startChatServer(
   let current = config;
   const hosts = [config.domain, ...config.vhosts];
   let pg: PostgresStores | undefined;
+  let certificate: Omit<ServedCertificate, 'fingerprint256'> | undefined;
   let users: UserStore;
   let xmpp: XmppServer;
   try {
@@ -123,7 +163,24 @@ export async function startChatServer(
       pg?.backend ??
       (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
     for (const host of hosts) await registerUsers(users, config.users, host);
+    certificate = await certificateOf(config);
+    const tls = certificate?.files;
+    const port = config.port;
     xmpp = await XmppServer.start({
+      ...(tls === undefined
+        ? {}
+        : {
+            tls,
+            starttlsRequired: config.starttlsRequired ?? false,
+            ...optionalPort('directTlsPort', listenPort(config.directTlsPort, DEFAULTS.directTlsPort, port)),
+            ...optionalPort(
+              'websocketSecurePort',
+              listenPort(config.websocketSecurePort, DEFAULTS.websocketSecurePort, port),
+            ),
+          }),
+      ...optionalPort('websocketPort', listenPort(config.websocketPort, DEFAULTS.websocketPort, port)),
+      // The demo offers PLAIN in the clear too unless told not to; its banner says so.
+      allowPlainWithoutTls: config.allowPlainWithoutTls ?? true,
       system,
       hosts,
       host: config.host,
@@ -167,6 +224,17 @@ export async function startChatServer(
       if (removed > 0) logger.warn({ node, removed }, 'chat-server: removed the sessions of a dead node');
     });
   }
+  // The certificate files are read again on a reload (SIGHUP): new handshakes get the new one.
+  const reloadCertificate = (): ReloadReport['certificate'] => {
+    if (xmpp.tls === undefined) return 'none';
+    try {
+      xmpp.reloadCertificates();
+      return 'reloaded';
+    } catch (error) {
+      logger.error({ err: error }, 'chat-server: the certificate was not reloaded');
+      return { error: (error as Error).message };
+    }
+  };
   const reload = async (next: ChatServerConfig): Promise<ReloadReport> => {
     const needsRestart = RESTART_KEYS.filter((k) => next[k] !== current[k]);
     const before = new Set(xmpp.hosts);
@@ -188,7 +256,13 @@ export async function startChatServer(
     }
     for (const host of hostsDown) await xmpp.hooks.run('host_down', 'global', host);
     await xmpp.hooks.run('config_reloaded', 'global');
-    return { hostsUp, hostsDown, usersAdded: added.map((u) => u.user), needsRestart };
+    return {
+      hostsUp,
+      hostsDown,
+      usersAdded: added.map((u) => u.user),
+      needsRestart,
+      certificate: reloadCertificate(),
+    };
   };
   return {
     system,
@@ -201,11 +275,42 @@ export async function startChatServer(
     get address() {
       return xmpp.address;
     },
+    get addresses() {
+      return xmpp.addresses;
+    },
+    get certificate() {
+      const tls = xmpp.tls;
+      return certificate === undefined || tls === undefined
+        ? undefined
+        : { ...certificate, fingerprint256: tls.fingerprint256 };
+    },
     async stop() {
       await xmpp.stop();
       await cluster?.stop();
     },
   };
+}
+
+function optionalPort<K extends string>(key: K, port: number | undefined): { [P in K]?: number } {
+  return (port === undefined ? {} : { [key]: port }) as { [P in K]?: number };
+}
+
+/**
+ * The certificate files: `tlsCert` and `tlsKey` when given, else a self-signed certificate for
+ * the domain, generated into the data folder at first start and reused after; none with TLS off.
+ */
+async function certificateOf(
+  config: ChatServerConfig,
+): Promise<Omit<ServedCertificate, 'fingerprint256'> | undefined> {
+  if (config.tls === false) return undefined;
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    return { files: { certFile: config.tlsCert, keyFile: config.tlsKey }, selfSigned: false, created: false };
+  }
+  const { files, created } = await ensureSelfSignedCertificate(
+    config.dataDir ?? DEFAULT_DATA_DIR,
+    nameprep(config.domain),
+  );
+  return { files, selfSigned: true, created };
 }
 
 /**

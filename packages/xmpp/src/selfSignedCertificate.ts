@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import type { PemFiles, PemPair } from './TlsCredentials.ts';
@@ -45,27 +45,29 @@ export async function selfSignedCertificate(domain: string): Promise<PemPair> {
 }
 
 /**
- * The certificate files kept in `dir` (`<domain>.crt`, `<domain>.key`): generated on the first
- * call, read back on the next ones. The key file is written with mode 0600.
+ * The certificate kept in `dir/<domain>/` (`cert.pem`, `key.pem`): generated on the first call,
+ * read back on the next ones. Written into a fresh directory renamed into place, so that two
+ * servers starting at once never pair one's key with the other's certificate; the key is 0600.
  */
 export async function ensureSelfSignedCertificate(
   dir: string,
   domain: string,
 ): Promise<{ readonly files: PemFiles; readonly created: boolean }> {
-  const files = { certFile: join(dir, `${domain}.crt`), keyFile: join(dir, `${domain}.key`) };
-  try {
-    readFileSync(files.certFile);
-    readFileSync(files.keyFile);
-    return { files, created: false };
-  } catch {
-    // not there yet: generate below
-  }
+  const target = join(dir, domain);
+  const files = { certFile: join(target, 'cert.pem'), keyFile: join(target, 'key.pem') };
+  if (existsSync(files.certFile) && existsSync(files.keyFile)) return { files, created: false };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pem = await selfSignedCertificate(domain);
-  // Written aside and renamed: a crash never leaves half a key behind.
-  writeFileSync(`${files.keyFile}.tmp`, pem.key, { mode: 0o600 });
-  writeFileSync(`${files.certFile}.tmp`, pem.cert);
-  renameSync(`${files.keyFile}.tmp`, files.keyFile);
-  renameSync(`${files.certFile}.tmp`, files.certFile);
+  const staging = mkdtempSync(join(dir, `.${domain}-`));
+  writeFileSync(join(staging, 'key.pem'), pem.key, { mode: 0o600 });
+  writeFileSync(join(staging, 'cert.pem'), pem.cert);
+  try {
+    renameSync(staging, target);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    // Another server made it meanwhile: use that one.
+    if (existsSync(files.certFile) && existsSync(files.keyFile)) return { files, created: false };
+    throw error;
+  }
   return { files, created: true };
 }
