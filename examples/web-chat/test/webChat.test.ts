@@ -71,6 +71,8 @@ describe.skipIf(!browserOk)(browserOk ? 'converse.js in Chromium' : 'skipped: no
       resource: 'desk',
       mechanism: 'default',
     });
+    // Available (a message to his bare JID reaches available resources only, RFC 6121 §8.5.2).
+    await bob.send(xml('presence'));
     // Bob answers the first chat message from alice.
     let answered = false;
     bob.onStanza((s) => {
