@@ -165,12 +165,18 @@ export async function startChatServer(
     for (const host of hosts) await registerUsers(users, config.users, host);
     certificate = await certificateOf(config);
     const tls = certificate?.files;
+    // A generated certificate per virtual host, chosen by the name the client asks for (SNI).
+    const hostCertificates: Record<string, PemFiles> = {};
+    if (certificate?.selfSigned === true) {
+      for (const host of config.vhosts) hostCertificates[host] = await selfSignedFor(config, host);
+    }
     const port = config.port;
     xmpp = await XmppServer.start({
       ...(tls === undefined
         ? {}
         : {
             tls,
+            hostCertificates,
             starttlsRequired: config.starttlsRequired ?? false,
             ...optionalPort('directTlsPort', listenPort(config.directTlsPort, DEFAULTS.directTlsPort, port)),
             ...optionalPort(
@@ -251,10 +257,14 @@ export async function startChatServer(
       ...Object.fromEntries(RESTART_KEYS.map((k) => [k, current[k]])),
     } as ChatServerConfig;
     for (const host of hostsUp) {
+      if (certificate?.selfSigned === true) xmpp.setHostCertificate(host, await selfSignedFor(current, host));
       await xmpp.hooks.run('host_up', 'global', host);
       if (cluster !== undefined) logRemoved(host);
     }
-    for (const host of hostsDown) await xmpp.hooks.run('host_down', 'global', host);
+    for (const host of hostsDown) {
+      await xmpp.hooks.run('host_down', 'global', host);
+      if (certificate?.selfSigned === true) xmpp.setHostCertificate(host, undefined);
+    }
     await xmpp.hooks.run('config_reloaded', 'global');
     return {
       hostsUp,
@@ -311,6 +321,11 @@ async function certificateOf(
     nameprep(config.domain),
   );
   return { files, selfSigned: true, created };
+}
+
+/** The generated certificate of a virtual host (made at its first start, kept in the data folder). */
+async function selfSignedFor(config: ChatServerConfig, host: string): Promise<PemFiles> {
+  return (await ensureSelfSignedCertificate(config.dataDir ?? DEFAULT_DATA_DIR, nameprep(host))).files;
 }
 
 /**

@@ -564,9 +564,9 @@ export class C2SConnection {
    * is dropped, the parser starts over, and the client opens a new stream over TLS.
    */
   private startTls(): void {
-    const credentials = this.host.listener.tls;
+    const startTls = this.host.listener.startTls;
     const raw = this.socket;
-    if (credentials === undefined || raw instanceof TLSSocket) {
+    if (startTls === undefined || raw instanceof TLSSocket) {
       throw new Error('STARTTLS without a certificate or on an encrypted socket');
     }
     for (const chunk of this.queue) raw.write(chunk.data);
@@ -577,7 +577,8 @@ export class C2SConnection {
     this.outStanzas = null;
     raw.write(out);
     this.detach(raw);
-    const secure = new TLSSocket(raw as never, { isServer: true, secureContext: credentials.secureContext });
+    // No SNI from many clients at STARTTLS: the stream's domain names the certificate (as ejabberd).
+    const secure = startTls(raw as never, this.snapshot.context.server);
     this.socket = secure;
     this.tlsSocket = secure;
     this.conn = 'c2s_tls';

@@ -122,6 +122,12 @@ export interface XmppServerOptions {
    * runs and STARTTLS is not offered.
    */
   readonly tls?: TlsCredentials | PemPair | PemFiles;
+  /**
+   * Certificates of particular virtual hosts, chosen by the name a client asks for (SNI; the
+   * stream's domain with STARTTLS); `tls` serves the others. {@link XmppServer.setHostCertificate}
+   * changes them while running.
+   */
+  readonly hostCertificates?: Readonly<Record<string, TlsCredentials | PemPair | PemFiles>>;
   /** Offer STARTTLS on `port` (needs `tls`). @default true when `tls` is given */
   readonly starttls?: boolean;
   /** `starttls_required`: no SASL on `port` before STARTTLS. @default false */
@@ -179,6 +185,8 @@ export class XmppServer {
   private bound: { -readonly [K in keyof XmppListeners]: XmppListeners[K] } = { tcp: { host: '', port: 0 } };
   /** The certificate in force, if any. */
   readonly tls: TlsCredentials | undefined;
+  /** Certificates by virtual host (SNI), prepared names. */
+  private readonly hostTls = new Map<string, TlsCredentials>();
   /** Where the local IQ handler table routes replies and logs failures. */
   private readonly localRouting: IqRouting;
   /** How many times each stanza was routed again from a closing connection. */
@@ -228,6 +236,20 @@ export class XmppServer {
    */
   reloadCertificates(): void {
     this.tls?.reload();
+    for (const credentials of this.hostTls.values()) credentials.reload();
+  }
+
+  /**
+   * The certificate served to clients that ask for `host` (SNI, or the stream's domain with
+   * STARTTLS); `undefined` removes it (the default one serves `host` then). Needs `tls`.
+   */
+  setHostCertificate(host: string, tls: TlsCredentials | PemPair | PemFiles | undefined): void {
+    if (this.tls === undefined)
+      throw new XmppConfigError('tls', undefined, 'a default certificate before host ones');
+    const name = nameprep(host);
+    const credentials = credentialsOf(tls);
+    if (credentials === undefined) this.hostTls.delete(name);
+    else this.hostTls.set(name, credentials);
   }
 
   /**
@@ -270,6 +292,9 @@ export class XmppServer {
       router: (stanza) => server?.route(stanza),
     });
     server = new XmppServer(options, sm, users, hooks, tls);
+    for (const [host, certificate] of Object.entries(options.hostCertificates ?? {})) {
+      server.setHostCertificate(host, certificate);
+    }
     try {
       await server.startModules(options.modules ?? []);
       await server.listen(options, port);
@@ -416,21 +441,26 @@ export class XmppServer {
         : options.starttlsRequired
           ? 'required'
           : 'optional';
-    const tcpHost = hostFor({ starttls, conn: 'c2s', tls });
+    const timeoutMs = c2s.negotiationTimeoutMs;
+    const startTls =
+      tls === undefined
+        ? undefined
+        : (socket: Socket, host?: string) => this.startTls(socket, timeoutMs, host);
+    const tcpHost = hostFor({ starttls, conn: 'c2s', tls, startTls });
     this.bound.tcp = await this.listenOn(address, port, backlog, (socket) =>
       this.accept(sup, tcpHost, socket),
     );
     if (tls !== undefined && options.directTlsPort !== undefined) {
-      const tlsHost = hostFor({ starttls: 'none', conn: 'c2s_tls', tls });
+      const tlsHost = hostFor({ starttls: 'none', conn: 'c2s_tls', tls, startTls });
       this.bound.directTls = await this.listenOn(address, options.directTlsPort, backlog, (socket) =>
-        this.accept(sup, tlsHost, this.startTls(socket, tls, c2s.negotiationTimeoutMs)),
+        this.accept(sup, tlsHost, this.startTls(socket, timeoutMs)),
       );
     }
     const path = options.websocketPath ?? DEFAULTS.websocketPath;
     if (options.websocketPort !== undefined) {
       const ws = this.webSocketEndpoint(
         sup,
-        hostFor({ starttls: 'none', conn: 'websocket', tls }),
+        hostFor({ starttls: 'none', conn: 'websocket', tls, startTls }),
         path,
         c2s,
       );
@@ -441,7 +471,7 @@ export class XmppServer {
     if (tls !== undefined && options.websocketSecurePort !== undefined) {
       const wss = this.webSocketEndpoint(
         sup,
-        hostFor({ starttls: 'none', conn: 'websocket', tls }),
+        hostFor({ starttls: 'none', conn: 'websocket', tls, startTls }),
         path,
         c2s,
       );
@@ -449,7 +479,7 @@ export class XmppServer {
         address,
         options.websocketSecurePort,
         backlog,
-        (socket) => this.track(wss, this.startTls(socket, tls, c2s.negotiationTimeoutMs)),
+        (socket) => this.track(wss, this.startTls(socket, timeoutMs)),
       );
     }
   }
@@ -477,12 +507,18 @@ export class XmppServer {
   }
 
   /**
-   * TLS on an accepted socket, with the certificate in force (so a reload applies to the next
-   * handshake). A handshake that does not finish within the negotiation timeout is cut.
+   * TLS on an accepted socket, server side (direct TLS, `wss`, STARTTLS): the certificate of the
+   * host the client names (SNI), else the default one, as in force now (a reload applies to the
+   * next handshake). A handshake that does not finish within the negotiation timeout is cut.
    */
-  private startTls(socket: Socket, tls: TlsCredentials, timeoutMs: number): TLSSocket {
+  private startTls(socket: Socket, timeoutMs: number, host?: string): TLSSocket {
     socket.on('error', () => {});
-    const secure = new TLSSocket(socket, { isServer: true, secureContext: tls.secureContext });
+    const tls = this.tls!;
+    const secure = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: ((host === undefined ? undefined : this.hostTls.get(host)) ?? tls).secureContext,
+      SNICallback: (name, done) => done(null, (this.hostTls.get(name.toLowerCase()) ?? tls).secureContext),
+    });
     const timer = setTimeout(() => secure.destroy(), timeoutMs);
     timer.unref();
     secure.once('secure', () => clearTimeout(timer));

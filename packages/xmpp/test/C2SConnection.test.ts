@@ -110,7 +110,7 @@ async function setup(options: Partial<C2SOptions> = {}, backend?: Backend) {
   /** What the connection routed again, and how many sessions existed at that moment. */
   const rerouted: Array<{ id: string; sessions: number }> = [];
   const host: C2SHost = {
-    listener: { starttls: 'none', conn: 'c2s', tls: undefined },
+    listener: { starttls: 'none', conn: 'c2s', tls: undefined, startTls: undefined },
     sm,
     users,
     hooks,

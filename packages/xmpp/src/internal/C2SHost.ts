@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '@otp-chat/actor';
 import type { Hooks } from '@otp-chat/event-bus';
 import type { Jid } from '@otp-chat/jid';
@@ -15,8 +17,13 @@ export interface C2SListenerInfo {
   readonly starttls: StartTlsPolicy;
   /** The `conn` of the sessions it opens (`ejabberd_c2s:get_conn_type/1`) before any STARTTLS. */
   readonly conn: 'c2s' | 'c2s_tls' | 'websocket';
-  /** The certificate STARTTLS uses. */
+  /** The server's default certificate (channel binding data is derived from the one a connection got). */
   readonly tls: TlsCredentials | undefined;
+  /**
+   * TLS on an accepted socket, server side, with the certificate of the name the client asks
+   * (SNI), else of `host` (STARTTLS: the stream's domain), else the default one.
+   */
+  readonly startTls: ((socket: Socket, host?: string) => TLSSocket) | undefined;
 }
 
 /** What a connection actor needs from its server (one per listener). */
