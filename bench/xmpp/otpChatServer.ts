@@ -1,14 +1,20 @@
 // bench/xmpp's otp-chat server, in its own process (forked by main.ts with --expose-gc): N users,
 // the default modules, answering main.ts's memory, cpu and stop requests over IPC.
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
-import { MemoryUserStore, modOffline, modPing, XmppServer } from '@otp-chat/xmpp';
-import { DOMAIN, PASSWORD, PASSWORD_FORMAT, user } from './shared.ts';
+import { MemoryUserStore, modOffline, modPing, selfSignedCertificate, XmppServer } from '@otp-chat/xmpp';
+import { DOMAIN, PASSWORD, PASSWORD_FORMAT, TRANSPORT, user } from './shared.ts';
 
 const system = new ActorSystem({ logger: silentLogger });
 const users = new MemoryUserStore({ passwordFormat: PASSWORD_FORMAT });
 const n = Number(process.argv[2]);
 for (let i = 0; i < n; i++) users.register(user(i), DOMAIN, PASSWORD);
+// STARTTLS with a self-signed certificate, as ejabberd gets one; WebSocket next to TCP for `ws`.
+const tls = TRANSPORT === 'starttls' ? await selfSignedCertificate(DOMAIN, { keyType: 'rsa' }) : undefined;
 const server = await XmppServer.start({
+  ...(tls === undefined ? {} : { tls }),
+  ...(TRANSPORT === 'ws' ? { websocketPort: 0 } : {}),
+  // The driver logs in with PLAIN, which ejabberd offers in the clear too.
+  allowPlainWithoutTls: true,
   system,
   hosts: [DOMAIN],
   port: 0,
@@ -36,4 +42,9 @@ process.on('message', (msg: { type: string }) => {
     void server.stop().then(() => process.exit(0));
   }
 });
-process.send?.({ type: 'ready', port: server.address.port });
+process.send?.({
+  type: 'ready',
+  port: server.address.port,
+  wsPort: server.addresses.websocket?.port,
+  cert: tls?.cert,
+});

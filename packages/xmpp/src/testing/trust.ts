@@ -3,6 +3,8 @@ import { WebSocket } from 'ws';
 
 const trusted = new Set<string>();
 let patched = false;
+/** One secure context with the system's roots and the trusted certificates, made once per change. */
+let context: tls.SecureContext | undefined;
 
 /**
  * Makes this process's TLS clients (`@xmpp/client`'s STARTTLS and direct TLS, `wss` through
@@ -11,14 +13,24 @@ let patched = false;
  * for connections that name no `ca` of their own.
  */
 export function trustCertificate(pem: string): void {
-  trusted.add(pem);
+  if (!trusted.has(pem)) {
+    trusted.add(pem);
+    context = undefined;
+  }
   if (patched) return;
   patched = true;
   const connect = tls.connect;
   const wrapped = (...args: unknown[]) => {
-    const options = args[0];
-    if (typeof options === 'object' && options !== null && (options as { ca?: unknown }).ca === undefined) {
-      args[0] = { ...options, ca: [...tls.rootCertificates, ...trusted] };
+    const options = args[0] as { ca?: unknown; secureContext?: unknown } | null;
+    if (
+      typeof options === 'object' &&
+      options !== null &&
+      options.ca === undefined &&
+      options.secureContext === undefined
+    ) {
+      // A shared context, as Node's default one: parsing the roots per connection costs milliseconds.
+      context ??= tls.createSecureContext({ ca: [...tls.rootCertificates, ...trusted] });
+      args[0] = { ...options, secureContext: context };
     }
     return (connect as (...a: unknown[]) => tls.TLSSocket)(...args);
   };
