@@ -114,7 +114,11 @@ if (cert !== undefined) {
 if (config.allowPlainWithoutTls ?? true) {
   console.log('  SASL PLAIN is allowed without TLS too (a demo; --plain-without-tls off to refuse it)');
 }
-console.log('  connect with any XMPP client, e.g. @xmpp/client:');
+console.log(
+  cert === undefined
+    ? '  connect with any XMPP client, e.g. @xmpp/client:'
+    : `  connect with any XMPP client (trust the fingerprint above), e.g. @xmpp/client with NODE_EXTRA_CA_CERTS=${cert.files.certFile}:`,
+);
 console.log(
   `    client({ service: "xmpp://${host}:${port}", domain: "${config.domain}", username: "${config.users[0]!.user}", password: <its password> })`,
 );
