@@ -19,10 +19,16 @@ export class WebSocketStream extends Duplex implements C2SSocket {
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
   readonly tlsSocket: TLSSocket | undefined;
+  /** Messages received in this tick, handed on together (one read, as TCP gives many stanzas). */
+  private inbound: Buffer[] = [];
 
   constructor(
     private readonly ws: WebSocket,
-    transport: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined },
+    /** The socket under the WebSocket: its address, its TLS session, and corked around a batch of sends. */
+    private readonly transport: Duplex & {
+      readonly remoteAddress?: string | undefined;
+      readonly remotePort?: number | undefined;
+    },
   ) {
     super({ decodeStrings: false, allowHalfOpen: false });
     this.remoteAddress = transport.remoteAddress;
@@ -34,14 +40,23 @@ export class WebSocketStream extends Duplex implements C2SSocket {
         this.destroy();
         return;
       }
-      if (!this.push(Buffer.from(fromFrame(data.toString('utf8'))))) ws.pause();
+      this.inbound.push(Buffer.from(fromFrame(data.toString('utf8'))));
+      if (this.inbound.length === 1) process.nextTick(this.handOn);
     });
     ws.on('close', () => {
+      this.handOn();
       this.push(null);
       this.destroy();
     });
     ws.on('error', (error) => this.destroy(error));
   }
+
+  private readonly handOn = (): void => {
+    const inbound = this.inbound;
+    this.inbound = [];
+    if (inbound.length === 0 || this.destroyed) return;
+    if (!this.push(inbound.length === 1 ? inbound[0]! : Buffer.concat(inbound))) this.ws.pause();
+  };
 
   override _read(): void {
     this.ws.resume();
@@ -54,8 +69,11 @@ export class WebSocketStream extends Duplex implements C2SSocket {
       return;
     }
     const last = frames.length - 1;
+    // One system call for the batch, as the connection's one write per tick on TCP.
+    this.transport.cork();
     for (let i = 0; i < last; i++) this.ws.send(frames[i]!);
     this.ws.send(frames[last]!, (error) => callback(error ?? null));
+    this.transport.uncork();
   }
 
   override _final(callback: (error?: Error | null) => void): void {
