@@ -435,6 +435,36 @@ describe('certificates', () => {
     await alive(dave);
   });
 
+  it("a virtual host gets its own certificate: by SNI, and at STARTTLS by the stream's domain", async () => {
+    const other = await selfSignedCertificate('chat.example');
+    const s = await start({
+      hosts: ['localhost', 'chat.example'],
+      directTlsPort: 0,
+      hostCertificates: { 'chat.example': other },
+    });
+    const subject = (socket: TLSSocket) => socket.getPeerCertificate().subject.CN;
+    const port = s.addresses.directTls!.port;
+    const sni = tlsConnect({ port, host: '127.0.0.1', servername: 'chat.example', ca: other.cert });
+    sockets.push(sni);
+    await once(sni, 'secureConnect');
+    expect(subject(sni)).toBe('chat.example');
+    expect(subject(await tlsTo({ port }, (await testCertificate()).cert))).toBe('localhost');
+    // STARTTLS without SNI (as @xmpp/client): the stream was opened to chat.example.
+    const plain = await raw(s.address.port);
+    plain.write(streamOpen('chat.example'));
+    await plain.waitFor((t) => t.includes('</stream:features>'));
+    plain.write(`<starttls xmlns='${NS_TLS}'/>`);
+    await plain.waitFor((t) => t.includes('<proceed'));
+    const upgraded = tlsConnect({
+      socket: plain.socket,
+      ca: other.cert,
+      checkServerIdentity: () => undefined,
+    });
+    sockets.push(upgraded);
+    await once(upgraded, 'secureConnect');
+    expect(subject(upgraded)).toBe('chat.example');
+  });
+
   it('direct TLS, wss and starttlsRequired without a certificate are configuration errors', async () => {
     for (const bad of [{ directTlsPort: 0 }, { websocketSecurePort: 0 }, { starttlsRequired: true }]) {
       await expect(startServer({ ...bad })).rejects.toBeInstanceOf(XmppConfigError);

@@ -2,12 +2,12 @@
 // element per message, `<open/>` and `<close/>` for the stream's start and end. These two
 // functions translate between them, so that no c2s logic knows about WebSocket.
 
-export const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
+const NS_FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
 const NS_STREAMS = 'http://etherx.jabber.org/streams';
 const STREAM_OPEN = '<stream:stream';
 const STREAM_CLOSE = '</stream:stream>';
 /** `<close/>`: the end of the stream (RFC 7395 §3.6). */
-export const CLOSE_FRAME = `<close xmlns='${NS_FRAMING}'/>`;
+const CLOSE_FRAME = `<close xmlns='${NS_FRAMING}'/>`;
 /** The header attributes RFC 7395 §3.3.2 replaces by the framing namespace. */
 const HEADER_NAMESPACES = /\s+xmlns(:stream)?=(['"])[^'"]*\2/g;
 const ATTRIBUTE = /([A-Za-z_:][-A-Za-z0-9_:.]*)\s*=\s*(['"])([^'"]*)\2/g;
