@@ -78,7 +78,7 @@ export async function startEjabberd(): Promise<ServerHandle | string> {
   const node = `otpchat${process.pid}@localhost`;
   for (const sub of ['spool', 'logs', 'run']) mkdirSync(join(dir, sub));
   // TRANSPORT=starttls: a self-signed certificate (its key in the same file, as ejabberd reads it).
-  const pem = TRANSPORT === 'starttls' ? await selfSignedCertificate(DOMAIN, { keyType: 'rsa' }) : undefined;
+  const pem = TRANSPORT === 'starttls' ? await selfSignedCertificate(DOMAIN) : undefined;
   const certfile = pem === undefined ? undefined : join(dir, 'server.pem');
   if (pem !== undefined && certfile !== undefined)
     writeFileSync(certfile, `${pem.cert}${pem.key}`, { mode: 0o600 });

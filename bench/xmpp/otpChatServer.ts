@@ -9,7 +9,7 @@ const users = new MemoryUserStore({ passwordFormat: PASSWORD_FORMAT });
 const n = Number(process.argv[2]);
 for (let i = 0; i < n; i++) users.register(user(i), DOMAIN, PASSWORD);
 // STARTTLS with a self-signed certificate, as ejabberd gets one; WebSocket next to TCP for `ws`.
-const tls = TRANSPORT === 'starttls' ? await selfSignedCertificate(DOMAIN, { keyType: 'rsa' }) : undefined;
+const tls = TRANSPORT === 'starttls' ? await selfSignedCertificate(DOMAIN) : undefined;
 const server = await XmppServer.start({
   ...(tls === undefined ? {} : { tls }),
   ...(TRANSPORT === 'ws' ? { websocketPort: 0 } : {}),

@@ -9,13 +9,10 @@ const VALID_DAYS = 3650;
 
 /**
  * A self-signed certificate for `domain` (and 127.0.0.1, ::1), made by the `selfsigned` library:
- * an ECDSA P-256 key (RSA 2048 when asked), SHA-256 signature, `domain` and `*.domain` as DNS names (ejabberd's
+ * an ECDSA P-256 key, SHA-256 signature, `domain` and `*.domain` as DNS names (ejabberd's
  * subdomains, such as `conference.`).
  */
-export async function selfSignedCertificate(
-  domain: string,
-  options: { readonly keyType?: 'ec' | 'rsa' } = {},
-): Promise<PemPair> {
+export async function selfSignedCertificate(domain: string): Promise<PemPair> {
   const now = new Date();
   // A distinct subject per certificate: a trust store holding an older one of the same name would
   // otherwise look the issuer up by name and may take the wrong one.
@@ -24,9 +21,8 @@ export async function selfSignedCertificate(
     { name: 'organizationName', value: `otp-chat self-signed ${randomBytes(6).toString('hex')}` },
   ];
   const pems = await generate(subject, {
-    ...(options.keyType === 'rsa'
-      ? { keyType: 'rsa' as const, keySize: 2048 }
-      : { keyType: 'ec' as const, curve: 'P-256' as const }),
+    keyType: 'ec',
+    curve: 'P-256',
     algorithm: 'sha256',
     notBeforeDate: now,
     notAfterDate: new Date(now.getTime() + VALID_DAYS * 86_400_000),
