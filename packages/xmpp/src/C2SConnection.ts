@@ -238,12 +238,12 @@ export class C2SConnection {
     socket.on('error', l.error);
   }
 
+  /** Stops listening to the plain socket under a new TLS layer (its errors stay handled). */
   private detach(socket: C2SSocket): void {
     const l = this.listeners;
     socket.off('data', l.data);
     socket.off('drain', l.drain);
     socket.off('close', l.close);
-    socket.off('error', l.error);
   }
 
   /** A framing parser at the pre-authentication limits (a new one for each TLS layer). */

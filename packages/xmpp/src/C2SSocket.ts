@@ -19,7 +19,6 @@ export interface C2SSocket {
   on(event: 'error', listener: (error: Error) => void): this;
   off(event: 'data', listener: (data: Buffer) => void): this;
   off(event: 'drain' | 'close', listener: () => void): this;
-  off(event: 'error', listener: (error: Error) => void): this;
   pause(): unknown;
   resume(): unknown;
   write(data: string, callback?: (error?: Error | null) => void): boolean;
