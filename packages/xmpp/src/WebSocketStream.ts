@@ -2,7 +2,7 @@ import { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import type { WebSocket } from 'ws';
 import type { C2SSocket } from './C2SSocket.ts';
-import { fromFrame, toFrames } from './internal/framing.ts';
+import { fromFrame, isFramingElement, toFrames } from './internal/framing.ts';
 
 /** WebSocket close codes (RFC 6455 §7.4.1). */
 const NORMAL = 1000;
@@ -40,7 +40,7 @@ export class WebSocketStream extends Duplex implements C2SSocket {
         this.destroy();
         return;
       }
-      this.inbound.push(Buffer.from(fromFrame(data.toString('utf8'))));
+      this.inbound.push(isFramingElement(data) ? Buffer.from(fromFrame(data.toString('utf8'))) : data);
       if (this.inbound.length === 1) process.nextTick(this.handOn);
     });
     ws.on('close', () => {

@@ -519,6 +519,12 @@ export class XmppServer {
       secureContext: ((host === undefined ? undefined : this.hostTls.get(host)) ?? tls).secureContext,
       SNICallback: (name, done) => done(null, (this.hostTls.get(name.toLowerCase()) ?? tls).secureContext),
     });
+    // Tracked for stop() as the TLS socket, not the one under it: destroying a socket under a
+    // live TLS layer crashes Node 20 (a segfault at exit).
+    if (this.sockets.delete(socket)) {
+      this.sockets.add(secure);
+      secure.once('close', () => this.sockets.delete(secure));
+    }
     const timer = setTimeout(() => secure.destroy(), timeoutMs);
     timer.unref();
     secure.once('secure', () => clearTimeout(timer));

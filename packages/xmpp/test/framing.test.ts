@@ -1,7 +1,7 @@
 // RFC 7395 framing, both ways: what the connection writes becomes one complete element per
 // WebSocket message, and what a client sends becomes stream XML for the same parser as TCP.
 import { describe, expect, it } from 'vitest';
-import { fromFrame, toFrames } from '../src/internal/framing.ts';
+import { fromFrame, isFramingElement, toFrames } from '../src/internal/framing.ts';
 import { STREAM_END, streamError, streamHeader } from '../src/internal/wire.ts';
 
 const FRAMING = 'urn:ietf:params:xml:ns:xmpp-framing';
@@ -68,5 +68,18 @@ describe('fromFrame: the client sends, the stream parser reads', () => {
   ];
   it.each(cases)('%s', (_name, frame, stream) => {
     expect(fromFrame(frame)).toBe(stream);
+    // Only <open/> and <close/> are rewritten; the rest goes on as its bytes.
+    expect(isFramingElement(Buffer.from(frame))).toBe(fromFrame(frame) !== frame);
+  });
+
+  it.each([
+    [' \n\t<open/>', true],
+    ['<close/>', true],
+    ['<opening/>', true], // a name that starts so is refused later by the header check, as any
+    ['<message/>', false],
+    ['<c/>', false],
+    ['', false],
+  ])('isFramingElement(%j) is %s', (text, expected) => {
+    expect(isFramingElement(Buffer.from(text))).toBe(expected);
   });
 });

@@ -75,6 +75,24 @@ function declareNamespaces(element: string): string {
 }
 
 /**
+ * Whether a message is `<open …/>` or `<close …/>` (after leading whitespace), the only ones
+ * {@link fromFrame} changes: a stanza goes on as the bytes it came in, not decoded and copied.
+ */
+export function isFramingElement(message: Buffer): boolean {
+  let i = 0;
+  while (
+    i < message.length &&
+    (message[i] === 0x20 || message[i] === 0x09 || message[i] === 0x0a || message[i] === 0x0d)
+  )
+    i++;
+  if (message[i] !== 0x3c /* < */) return false;
+  const o = message[i + 1];
+  if (o === 0x6f /* o */) return message.toString('latin1', i + 1, i + 5) === 'open';
+  if (o === 0x63 /* c */) return message.toString('latin1', i + 1, i + 6) === 'close';
+  return false;
+}
+
+/**
  * One WebSocket message from the client as stream XML: `<open/>` becomes a stream header (a
  * restart after SASL, RFC 7395 §3.5), `<close/>` the stream end, anything else is passed on for
  * the stream parser, whose limits and checks apply as on TCP.
