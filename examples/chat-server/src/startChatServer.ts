@@ -61,7 +61,7 @@ export interface ChatServer {
 }
 
 /** The certificate a chat server serves. */
-export interface ServedCertificate {
+interface ServedCertificate {
   readonly files: PemFiles;
   /** Self-signed, generated into the data folder (at this start when `created`). */
   readonly selfSigned: boolean;
