@@ -31,6 +31,9 @@ export const TIMED_HOOKS = [
   'bounce_sm_packet',
   'sm_receive_packet',
   'c2s_self_presence',
+  'c2s_auth_result',
+  'roster_in_subscription',
+  'remove_user',
 ] as const;
 
 /** Seq of the counting handlers: after `mod_offline` stores (50), before the session manager bounces (100). */
