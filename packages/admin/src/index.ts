@@ -1,6 +1,8 @@
 export { AdminMetrics, type AdminMetricsOptions, instrumentBackend, TIMED_HOOKS } from './AdminMetrics.ts';
 export { AdminServer, type AdminServerOptions } from './AdminServer.ts';
 export { AdminTokens, type TokenCaller } from './AdminTokens.ts';
+export { type CtlIo, formatResult, runCtl } from './cli/ctl.ts';
+export { EXIT } from './cli/exitCodes.ts';
 export { DEFAULTS } from './DEFAULTS.ts';
 export { type Readiness, type ReadinessCheck, readiness } from './health.ts';
 export type { ApiError } from './httpApi.ts';
@@ -13,3 +15,4 @@ export {
   type SupervisionRoot,
   SupervisionWatch,
 } from './SupervisionWatch.ts';
+export { defaultTokenFile } from './tokenFile.ts';
