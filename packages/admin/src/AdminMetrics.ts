@@ -9,12 +9,12 @@ import type { SupervisionWatch } from './SupervisionWatch.ts';
 /** What {@link AdminMetrics} observes. */
 export interface AdminMetricsOptions {
   readonly system: ActorSystem;
-  /** Event buses to listen to: sessions opened and closed, hook handler failures, backend errors. */
-  readonly events: readonly EventBus[];
+  /** Event buses to listen to: sessions opened and closed, hook handler failures, backend errors. @default none (see {@link AdminMetrics.observeEvents}) */
+  readonly events?: readonly EventBus[];
   /** The server's hooks: logins, auth failures, stanzas routed, bounced and stored offline, handler durations. */
   readonly hooks: Hooks;
-  /** The hosts to observe (virtual hosts added later are observed from {@link AdminMetrics.observeHost}). */
-  readonly hosts: readonly string[];
+  /** The hosts to observe (virtual hosts added later: {@link AdminMetrics.observeHost}). @default none */
+  readonly hosts?: readonly string[];
   /** Restarts per child come from here. */
   readonly supervision?: SupervisionWatch;
   /** Node's own metrics (`process_*`, `nodejs_*`, the event loop lag among them). @default true */
@@ -145,15 +145,16 @@ export class AdminMetrics {
         this.set(system.count());
       },
     });
-    for (const bus of options.events) this.listen(bus);
-    for (const host of options.hosts) this.observeHost(host);
-    if (options.supervision !== undefined) {
-      this.undo.push(
-        options.supervision.onRestart((e) =>
-          this.restartsTotal.inc({ supervisor: e.supervisor, child: e.child }),
-        ),
-      );
-    }
+    for (const bus of options.events ?? []) this.observeEvents(bus);
+    for (const host of options.hosts ?? []) this.observeHost(host);
+    if (options.supervision !== undefined) this.observeSupervision(options.supervision);
+  }
+
+  /** Counts the restarts `watch` sees. */
+  observeSupervision(watch: SupervisionWatch): void {
+    this.undo.push(
+      watch.onRestart((e) => this.restartsTotal.inc({ supervisor: e.supervisor, child: e.child })),
+    );
   }
 
   /** Starts counting on `host` (a virtual host added at run time). Idempotent. */
@@ -217,7 +218,8 @@ export class AdminMetrics {
     for (const undo of this.undo.splice(0)) undo();
   }
 
-  private listen(bus: EventBus): void {
+  /** Listens to `bus`: sessions opened and closed, hook handler failures, backend errors. */
+  observeEvents(bus: EventBus): void {
     // The node is the session's own: a survivor cleaning a dead node's rows closes them too.
     const nodeOf = (sid: unknown) => (sid instanceof Sid ? sid.ref.node : this.node);
     const opened = (e: EventMap['session_opened']) => {
