@@ -94,9 +94,11 @@ console.log(
 if (server.admin !== undefined) {
   const { url, token, tokenFile } = server.admin;
   console.log(`  admin: ${url}/api (HTTP API), ${url}/metrics, ${url}/healthz, ${url}/readyz`);
-  console.log(`  observer: ${url}/observer#token=${token}`);
   // A generated token is printed (the operator needs it); a given one is not repeated.
-  if (tokenFile !== undefined) console.log(`  admin token (generated, also in ${tokenFile}): ${token}`);
+  if (tokenFile !== undefined) {
+    console.log(`  observer: ${url}/observer#token=${token}`);
+    console.log(`  admin token (generated, also in ${tokenFile}): ${token}`);
+  } else console.log(`  observer: ${url}/observer (asks for the admin token)`);
   console.log('  from the repository root: npx pnpm@10.34.8 ctl status');
 } else if (config.adminPort !== 'off') {
   console.log(`  admin: off (port ${ADMIN_PORT} is taken; choose one with --admin-port <n>)`);

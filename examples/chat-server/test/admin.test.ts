@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { eventually } from '@otp-chat/actor/testing';
+import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ChatNode } from './support/ChatNode.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const TOKEN = 'chat-admin-test-token-0123456789';
+
+afterAll(() => ChatNode.stopAll());
+
+/** The admin URL a node printed in its banner. */
+async function adminUrlOf(node: ChatNode): Promise<string> {
+  return eventually(
+    'the admin line of the banner',
+    () => /admin: (http:\/\/[\d.]+:\d+)\/api/.exec(node.output.join(''))?.[1],
+    (url) => url !== undefined,
+    10_000,
+  ) as Promise<string>;
+}
+
+/** `npx pnpm@10.34.8 ctl …` as the root package.json defines it, run with sh from the repository root. */
+function ctlScript(args: string[]): Promise<{ code: number | null; out: string }> {
+  const script = (
+    JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { scripts: { ctl: string } }
+  ).scripts.ctl;
+  return new Promise((resolve) => {
+    const child = spawn('sh', ['-c', `${script} "$@"`, 'ctl', ...args], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        PATH: `${REPO_ROOT}node_modules/.bin:${process.env.PATH}`,
+        OTP_CHAT_ADMIN_TOKEN: TOKEN,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
+describe('chat-server admin surface', () => {
+  it('serves the API, the ctl script, metrics and health; SIGTERM drains 200 sessions', async () => {
+    const node = await ChatNode.start([
+      '--admin-port',
+      '0',
+      '--admin-token',
+      TOKEN,
+      '--max-user-sessions',
+      'infinity',
+    ]);
+    const url = await adminUrlOf(node);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:/);
+    expect(node.output.join('')).not.toContain(TOKEN); // a given token is not printed
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+
+    const status = await ctlScript(['--url', url, '--json', 'status']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.out.slice(status.out.indexOf('{')))).toMatchObject({
+      node: node.node,
+      state: 'started',
+    });
+
+    const clients: TestClient[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      const opened = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => {
+          const user = (batch * 20 + i) % 2 === 0 ? 'alice' : 'bob';
+          return connectClient({
+            port: node.port,
+            username: user,
+            password: user,
+            resource: `r${batch}-${i}`,
+          });
+        }),
+      );
+      clients.push(...opened);
+    }
+    expect(clients.length).toBe(200);
+    expect(await metric(url, 'otp_chat_sessions')).toBe(200);
+    const count = await fetch(`${url}/api/connected_users_number`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(await count.json()).toBe(200);
+
+    node.proc.kill('SIGTERM');
+    // Every stream ends with system-shutdown, and the process exits 0 (its stop bound exits 1).
+    expect(await node.exited).toBe(0);
+    await Promise.all(clients.map((c) => c.offline));
+    const conditions = clients.map((c) => c.streamErrors[0]?.condition);
+    expect(conditions.filter((c) => c === 'system-shutdown').length).toBe(200);
+    expect(node.output.join('')).toContain('SIGTERM: draining');
+  }, 120_000);
+});
