@@ -84,6 +84,7 @@ export async function startAdminNode(): Promise<AdminNode> {
   tokens.revoke(TOKENS.revoked);
   const supervision = new SupervisionWatch(system, [
     { label: 'session manager', ref: () => xmpp.sm.supervisor },
+    { label: 'c2s connections', ref: () => xmpp.connectionSupervisor },
   ]);
   const metrics = new AdminMetrics({
     system,
