@@ -283,6 +283,24 @@ export class ActorSystem {
     };
   }
 
+  /**
+   * The live local actor with the most messages waiting, and how many (a metric's view of
+   * `process_info(P, message_queue_len)` over `processes/0`): one pass, nothing allocated per actor.
+   * `undefined` when no actor lives.
+   */
+  longestMailbox(): { readonly ref: ActorRef; readonly length: number } | undefined {
+    let best: Process | undefined;
+    let length = -1;
+    for (const process of this.kernel.processes.values()) {
+      const n = process.messageQueueLength;
+      if (n > length) {
+        length = n;
+        best = process;
+      }
+    }
+    return best === undefined ? undefined : { ref: best.self, length };
+  }
+
   /** Calls `listener` whenever an actor ends; returns a function that removes it. */
   onExit(listener: ExitListener): () => void {
     this.kernel.exitListeners.add(listener);

@@ -129,11 +129,7 @@ export class AdminMetrics {
       help: 'The longest actor mailbox on this node (computed when scraped)',
       registers: [registry],
       collect() {
-        let longest = 0;
-        for (const ref of system.processes()) {
-          const n = system.processInfo(ref)?.messageQueueLength ?? 0;
-          if (n > longest) longest = n;
-        }
+        const longest = system.longestMailbox()?.length ?? 0;
         this.set(longest);
       },
     });

@@ -109,7 +109,8 @@ describe.runIf(canRunBrowser())('observer page in headless Chromium', () => {
 
     // Expand the tree: each root, then every supervisor below them.
     for (const summary of await page.locator('#tree > details > summary').all()) await summary.click();
-    for (const summary of await page.locator('#tree > details details > summary').all()) await summary.click();
+    for (const summary of await page.locator('#tree > details details > summary').all())
+      await summary.click();
     const root = page.locator('#tree > details').first();
     expect(await page.locator('#tree').innerText()).toContain('(dynamic) worker'); // the two connections
     const tree = (await page.locator('#tree').innerText()).replace(/\s+/g, ' ');
