@@ -157,6 +157,7 @@ export class AdminMetrics {
   observeHost(host: string): void {
     if (this.observedHosts.has(host)) return;
     this.observedHosts.add(host);
+    this.sessions.inc({ host, node: this.node }, 0); // shown as 0 before the first session
     const hooks = this.hooks;
     const authResult = (r: C2SAuthResult) => {
       if (r.result === 'success') this.logins.inc({ host });

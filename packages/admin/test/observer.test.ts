@@ -112,17 +112,17 @@ describe.runIf(canRunBrowser())('observer page in headless Chromium', () => {
     for (const summary of await page.locator('#tree > details details > summary').all())
       await summary.click();
     const root = page.locator('#tree > details').first();
-    expect(await page.locator('#tree').innerText()).toContain('(dynamic) worker'); // the two connections
-    const tree = (await page.locator('#tree').innerText()).replace(/\s+/g, ' ');
+    expect(await page.locator('#tree').textContent()).toContain('(dynamic) worker'); // the two connections
+    const tree = ((await page.locator('#tree').textContent()) ?? '').replace(/\s+/g, ' ');
     expect(tree).toMatch(/restarts 1/);
     // The page keeps what was opened across live updates.
     await page.waitForTimeout(500);
-    expect(await root.evaluate((d) => (d as HTMLDetailsElement).open)).toBe(true);
+    expect(await root.getAttribute('open')).not.toBeNull();
 
     const processes = await page.locator('#processes tbody tr').count();
     expect(processes).toBeGreaterThan(3);
-    expect(await page.locator('#hooks').innerText()).toContain('offline_message_hook');
-    expect(await page.locator('#nodes').innerText()).toContain('this node');
+    expect(await page.locator('#hooks').textContent()).toContain('offline_message_hook');
+    expect(await page.locator('#nodes').textContent()).toContain('this node');
 
     const file =
       process.env.OTP_CHAT_SCREENSHOT === '1' ? SCREENSHOT : join(tmpdir(), 'otp-chat-observer.png');
@@ -136,10 +136,9 @@ describe.runIf(canRunBrowser())('observer page in headless Chromium', () => {
     expect(alice.streamErrors.length).toBe(1);
     // mod_admin_extra's kick_session: the connection ends with <conflict/> and the reason as its text.
     expect(alice.streamErrors[0]).toEqual({ condition: 'conflict', text: 'Kicked by the operator' });
-    await page.locator('#sessions button', { hasText: 'kicked' }).waitFor();
     await eventually(
       'the sessions table without alice',
-      async () => await page.locator('#sessions tbody').innerText(),
+      async () => (await page.locator('#sessions tbody').textContent()) ?? '',
       (t) => !t.includes('alice@') && t.includes('bob@'),
     );
     expect(bob.streamErrors).toEqual([]);

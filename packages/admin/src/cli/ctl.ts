@@ -102,7 +102,7 @@ async function failure(res: Response): Promise<CtlExit> {
 }
 
 /** A positional argument's text as the JSON value its schema wants. */
-function valueOf(text: string, schema: JsonSchema, name: string): unknown {
+function argumentValue(text: string, schema: JsonSchema, name: string): unknown {
   const type = schema.type;
   if (type === 'integer' || type === 'number') {
     const n = Number(text);
@@ -167,7 +167,7 @@ function subcommand(
     const args: Record<string, unknown> = {};
     names.forEach((name, i) => {
       const v = values[i];
-      if (typeof v === 'string') args[name] = valueOf(v, properties[name]!, name);
+      if (typeof v === 'string') args[name] = argumentValue(v, properties[name]!, name);
     });
     await run(args);
   });
