@@ -32,7 +32,7 @@ export interface OpenApiDocument {
  * A JSON Schema of `schema` (draft 2020-12, the dialect of OpenAPI 3.1); what JSON cannot express
  * (a transform, a date) becomes `{}` rather than failing the whole document.
  */
-export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
   return rest;
 }

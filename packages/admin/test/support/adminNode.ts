@@ -20,7 +20,7 @@ export const TOKENS = {
 } as const;
 
 /** Two commands the server itself does not have: an `open` one and a `user` one. */
-export const TEST_COMMANDS = [
+const TEST_COMMANDS = [
   defineCommand({
     name: 'test_open',
     description: 'An open command: anyone may run it',
