@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually } from '@otp-chat/actor/testing';
 import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
@@ -22,7 +24,10 @@ async function adminUrlOf(node: ChatNode): Promise<string> {
 }
 
 /** `npx pnpm@10.34.8 ctl …` as the root package.json defines it, run with sh from the repository root. */
-function ctlScript(args: string[]): Promise<{ code: number | null; out: string }> {
+function ctlScript(
+  args: string[],
+  env: Record<string, string | undefined> = { OTP_CHAT_ADMIN_TOKEN: TOKEN },
+): Promise<{ code: number | null; out: string }> {
   const script = (
     JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { scripts: { ctl: string } }
   ).scripts.ctl;
@@ -32,7 +37,7 @@ function ctlScript(args: string[]): Promise<{ code: number | null; out: string }
       env: {
         ...process.env,
         PATH: `${REPO_ROOT}node_modules/.bin:${process.env.PATH}`,
-        OTP_CHAT_ADMIN_TOKEN: TOKEN,
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -104,4 +109,27 @@ describe('chat-server admin surface', () => {
     expect(conditions.filter((c) => c === 'system-shutdown').length).toBe(200);
     expect(node.output.join('')).toContain('SIGTERM: draining');
   }, 120_000);
+
+  it('generates, prints and writes a token when given none; the ctl script finds it; it is gone after stop', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'otp-chat-home-'));
+    const node = await ChatNode.start(['--admin-port', '0'], {
+      env: { HOME: home, OTP_CHAT_ADMIN_TOKEN: undefined },
+    });
+    const url = await adminUrlOf(node);
+    const port = Number(new URL(url).port);
+    const file = join(home, '.otp-chat', `admin-${port}.token`);
+    const banner = await eventually(
+      'the generated token in the banner',
+      () => node.output.join(''),
+      (out) => out.includes('admin token (generated'),
+    );
+    const token = readFileSync(file, 'utf8').trim();
+    expect(banner).toContain(token);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const status = await ctlScript(['--url', url, 'status'], { HOME: home, OTP_CHAT_ADMIN_TOKEN: undefined });
+    expect(status.code).toBe(0);
+    expect(status.out).toContain(`node\t${node.node}`);
+    await node.stop();
+    expect(existsSync(file)).toBe(false);
+  }, 60_000);
 });
