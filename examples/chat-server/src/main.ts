@@ -51,8 +51,13 @@ try {
     process.exit(1);
   }
   if (code === 'EADDRINUSE' || code === 'EACCES') {
+    // Node's listen error names the port: the XMPP listener's, or the admin listener's.
+    const port = (error as { port?: number }).port;
+    const admin = port !== undefined && port === config.adminPort && port !== config.port;
     console.error(
-      `cannot listen on ${config.host}:${config.port} (${code}): another server may be using it; choose another port with --port <n>`,
+      admin
+        ? `cannot listen for the admin API on ${config.adminHost ?? '127.0.0.1'}:${port} (${code}): another server may be using it; choose another port with --admin-port <n> (or off)`
+        : `cannot listen on ${config.host}:${config.port} (${code}): another server may be using it; choose another port with --port <n>`,
     );
     process.exit(1);
   }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,5 +132,20 @@ describe('chat-server admin surface', () => {
     expect(status.out).toContain(`node\t${node.node}`);
     await node.stop();
     expect(existsSync(file)).toBe(false);
+  }, 60_000);
+
+  it('an --admin-port that is taken is an error naming the flag', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      await expect(ChatNode.start(['--admin-port', String(port)])).rejects.toThrow(
+        new RegExp(
+          `cannot listen for the admin API on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\).*--admin-port`,
+        ),
+      );
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
   }, 60_000);
 });
