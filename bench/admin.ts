@@ -4,6 +4,9 @@
 // 1 k sessions open, p99 of 2 000 sequential calls; the baseline in the same run is `GET /healthz`
 // on the same listener (fastify and the socket with no command behind it).
 //
+// route-with-metrics: the session manager's routing (100 sessions, 100 k messages) with the
+// metrics' hook handlers attached, over the same without them, interleaved in the same run.
+//
 // scrape-pause-ms: the longest stall of routing while /metrics is scraped with 100 k sessions.
 // 100 k sockets do not fit the machine's 20 000 open files, so the sessions are held through the
 // session manager API directly (`openSession` with a connection actor each, no socket), as the
@@ -13,7 +16,7 @@
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
 import { AdminMetrics, AdminServer, AdminTokens } from '@otp-chat/admin';
 import { EventBus, Hooks } from '@otp-chat/event-bus';
-import { xml } from '@otp-chat/session-manager';
+import { SessionManager, xml } from '@otp-chat/session-manager';
 import { XmppServer } from '@otp-chat/xmpp';
 import { figure, header, ratio } from './lib.ts';
 
@@ -122,6 +125,42 @@ async function longestGap(
   return longest;
 }
 
+/** ns per `sm.route` of a chat message to one of 100 sessions, median of 7 rounds of 100 k. */
+async function routeNs(withMetrics: boolean): Promise<number> {
+  const system = new ActorSystem({ node: 'bench@route', logger: silentLogger });
+  const hooks = new Hooks({ logger: silentLogger });
+  const sm = await SessionManager.start({ system, hosts: [HOST], hooks, logger: silentLogger });
+  const metrics = withMetrics
+    ? new AdminMetrics({ system, hooks, events: [sm.events], hosts: sm.hosts, defaultMetrics: false })
+    : undefined;
+  for (let i = 0; i < 100; i++) {
+    const ref = await system.spawn<null, void, never, unknown, never, unknown>(
+      {
+        init: () => ({ ok: null }),
+        handleInfo: (_m, state) => {
+          delivered++;
+          return { noreply: true, state };
+        },
+      },
+      undefined,
+    );
+    await sm.openSession(sm.makeSid(ref), `u${i}`, HOST, 'r');
+  }
+  const messages = Array.from({ length: 100 }, (_, i) =>
+    xml('message', { from: `u0@${HOST}/r`, to: `u${i}@${HOST}/r`, type: 'chat' }, xml('body', {}, 'x')),
+  );
+  const rounds: number[] = [];
+  for (let r = 0; r < 7; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < 100_000; i++) sm.route(messages[i % 100]!);
+    rounds.push(Number(process.hrtime.bigint() - start) / 100_000);
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the mailboxes drain, untimed
+  }
+  metrics?.stop();
+  await sm.stop();
+  return median(rounds);
+}
+
 async function main(): Promise<void> {
   header('admin: HTTP API call latency (1 k sessions) and /metrics scrape pause (100 k sessions)');
   const node = await startNode();
@@ -151,6 +190,19 @@ async function main(): Promise<void> {
   figure('api-call-latency-p99', median(api), 'us');
   figure('healthz-latency-p99', median(base), 'us');
   ratio('api-call-vs-healthz-p99', median(api) / median(base));
+
+  const bare: number[] = [];
+  const metered: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    bare.push(await routeNs(false));
+    metered.push(await routeNs(true));
+    console.log(
+      `run ${run + 1}: sm.route ${bare.at(-1)!.toFixed(0)} ns bare, ${metered.at(-1)!.toFixed(0)} ns with metrics`,
+    );
+  }
+  figure('route-ns-bare', median(bare), 'ns');
+  figure('route-ns-with-metrics', median(metered), 'ns');
+  ratio('route-with-metrics', median(metered) / median(bare));
 
   const TOTAL = 100_000;
   const t0 = performance.now();
