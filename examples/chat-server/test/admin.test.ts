@@ -4,9 +4,13 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { silentLogger } from '@otp-chat/actor';
 import { eventually } from '@otp-chat/actor/testing';
+import { canRunRedisTests, startTestRedis, uniquePrefix } from '@otp-chat/redis-backend/testing';
 import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../src/config.ts';
+import { startChatServer } from '../src/startChatServer.ts';
 import { ChatNode } from './support/ChatNode.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -146,6 +150,41 @@ describe('chat-server admin surface', () => {
       );
     } finally {
       await new Promise((r) => blocker.close(r));
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!canRunRedisTests('chat-server: /readyz on Redis'))('chat-server: /readyz on Redis', () => {
+  it('checks Redis and the cluster; a Redis that is gone makes the node not ready', async () => {
+    const redis = await startTestRedis();
+    const server = await startChatServer(
+      { ...DEFAULT_CONFIG, port: 0, backend: 'redis', redisUrl: redis.url, adminPort: 0, adminToken: TOKEN },
+      { logger: silentLogger, redisPrefix: uniquePrefix('chat-readyz') },
+    );
+    try {
+      const url = server.admin!.url;
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({
+        ready: true,
+        draining: false,
+        checks: { session_manager: { ok: true }, redis: { ok: true }, cluster: { ok: true } },
+      });
+      await redis.stop();
+      const down = await eventually(
+        'readyz without Redis',
+        async () => {
+          const r = await fetch(`${url}/readyz`);
+          return { status: r.status, body: (await r.json()) as { checks: Record<string, { ok: boolean }> } };
+        },
+        (r) => r.status === 503,
+        15_000,
+      );
+      expect(down.body.checks.redis!.ok).toBe(false);
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    } finally {
+      await server.stop();
+      await redis.stop();
     }
   }, 60_000);
 });
