@@ -214,6 +214,7 @@ export async function startChatServer(
           { port: adminPort },
           'chat-server: the admin port is taken; running without the admin API',
         );
+        metrics.stop();
       } else {
         await xmpp.stop();
         await cluster?.stop();
