@@ -10,6 +10,12 @@ import { registerApi } from './httpApi.ts';
 import type { Observer } from './Observer.ts';
 import { registerObserver } from './observerRoutes.ts';
 
+/** The `error` of a 4xx fastify itself answers (before any route runs). */
+const TRANSPORT_ERRORS: Readonly<Record<number, string>> = {
+  413: 'body_too_large',
+  415: 'unsupported_media_type',
+};
+
 /** Options of {@link AdminServer.start}. */
 export interface AdminServerOptions {
   /** The command registry the API runs (`XmppServer.commands`). */
@@ -64,16 +70,7 @@ export class AdminServer {
     app.setErrorHandler((error: FastifyError, _request, reply) => {
       const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500;
       if (status >= 500) logger.error({ err: error }, 'admin server: request failed');
-      const code =
-        status === 400
-          ? 'bad_request'
-          : status === 413
-            ? 'body_too_large'
-            : status === 415
-              ? 'unsupported_media_type'
-              : status >= 500
-                ? 'internal_error'
-                : 'bad_request';
+      const code = status >= 500 ? 'internal_error' : (TRANSPORT_ERRORS[status] ?? 'bad_request');
       return reply
         .code(status)
         .type('application/json')
