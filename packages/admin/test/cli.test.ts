@@ -2,28 +2,19 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CallerKind, POLICY_TABLE } from '@otp-chat/event-bus';
-import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
+import { POLICY_TABLE } from '@otp-chat/event-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, type OpenApiDocument, runCtl } from '../src/index.ts';
 import { type AdminNode, startAdminNode, TOKENS } from './support/adminNode.ts';
-import { validArgs } from './support/commandArgs.ts';
+import { CALLERS, startTableNode, validArgs } from './support/commandArgs.ts';
 
 let node: AdminNode;
-let alice: TestClient;
+let table: Awaited<ReturnType<typeof startTableNode>>;
 beforeAll(async () => {
-  node = await startAdminNode();
-  alice = await connectClient({
-    port: node.xmpp.address.port,
-    username: 'alice',
-    password: 'alice',
-    resource: 'desk',
-  });
+  table = await startTableNode();
+  node = table.node;
 });
-afterAll(async () => {
-  await alice?.stop();
-  await node?.stop();
-});
+afterAll(() => table?.stop());
 
 /** Runs the CLI in process with `env`; its exit code and what it printed. */
 async function ctl(argv: string[], env: Record<string, string> = {}) {
@@ -43,13 +34,6 @@ async function ctl(argv: string[], env: Record<string, string> = {}) {
   });
   return { code, stdout, stderr };
 }
-
-const CALLERS: readonly { kind: CallerKind; token: string | undefined }[] = [
-  { kind: 'local', token: TOKENS.local },
-  { kind: 'admin', token: TOKENS.admin },
-  { kind: 'user', token: TOKENS.user },
-  { kind: 'anonymous', token: undefined },
-];
 
 describe('otp-chat-ctl: every command × caller', () => {
   it('exits as the policy table says, with positional arguments in schema order', async () => {

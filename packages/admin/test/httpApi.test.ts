@@ -1,33 +1,16 @@
-import { type CallerKind, POLICY_TABLE } from '@otp-chat/event-bus';
-import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
+import { POLICY_TABLE } from '@otp-chat/event-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenApiDocument } from '../src/index.ts';
 import { type AdminNode, post, startAdminNode, TOKENS } from './support/adminNode.ts';
-import { validArgs } from './support/commandArgs.ts';
+import { CALLERS, startTableNode, validArgs } from './support/commandArgs.ts';
 
 let node: AdminNode;
-let alice: TestClient;
-
+let table: Awaited<ReturnType<typeof startTableNode>>;
 beforeAll(async () => {
-  node = await startAdminNode();
-  alice = await connectClient({
-    port: node.xmpp.address.port,
-    username: 'alice',
-    password: 'alice',
-    resource: 'desk',
-  });
+  table = await startTableNode();
+  node = table.node;
 });
-afterAll(async () => {
-  await alice?.stop();
-  await node?.stop();
-});
-
-const CALLERS: readonly { kind: CallerKind; token: string | undefined }[] = [
-  { kind: 'local', token: TOKENS.local },
-  { kind: 'admin', token: TOKENS.admin },
-  { kind: 'user', token: TOKENS.user },
-  { kind: 'anonymous', token: undefined },
-];
+afterAll(() => table?.stop());
 
 describe('POST /api/<command>: every command × caller', () => {
   it('answers as the policy table says, for every registered command (latest version)', async () => {

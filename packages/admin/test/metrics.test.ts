@@ -1,4 +1,5 @@
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
+import { eventually } from '@otp-chat/actor/testing';
 import { Commands, Hooks } from '@otp-chat/event-bus';
 import { MemoryBackend } from '@otp-chat/session-manager';
 import { connectClient, xml } from '@otp-chat/xmpp/testing';
@@ -25,12 +26,9 @@ async function sample(name: string, labels: Record<string, string> = {}): Promis
   return 0;
 }
 
-async function until(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Waits until a sample satisfies `done` (what is scraped trails what the server did). */
+function sampleUntil(name: string, labels: Record<string, string>, done: (value: number) => boolean) {
+  return eventually(`${name} ${JSON.stringify(labels)}`, () => sample(name, labels), done);
 }
 
 describe('/metrics', () => {
@@ -44,7 +42,7 @@ describe('/metrics', () => {
     expect(await sample('otp_chat_sessions', sessions)).toBe(2);
     expect(await sample('otp_chat_logins_total', host)).toBe(2);
     await expect(connectClient({ port, username: 'alice', password: 'wrong' })).rejects.toThrow();
-    await until(async () => (await sample('otp_chat_auth_failures_total', host)) === 1);
+    await sampleUntil('otp_chat_auth_failures_total', host, (n) => n === 1);
     // alice → bob: routed to a session.
     const routedBefore = await sample('otp_chat_stanzas_total', { ...host, outcome: 'routed' });
     await alice.send(xml('message', { to: 'bob@localhost/b', type: 'chat' }, xml('body', {}, 'hi')));
@@ -53,17 +51,17 @@ describe('/metrics', () => {
       routedBefore,
     );
     await bob.stop();
-    await until(async () => (await sample('otp_chat_sessions', sessions)) === 1);
+    await sampleUntil('otp_chat_sessions', sessions, (n) => n === 1);
     // alice → bob, who is offline: stored (mod_offline).
     await alice.send(xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, 'later')));
-    await until(async () => (await sample('otp_chat_stanzas_total', { ...host, outcome: 'offline' })) === 1);
+    await sampleUntil('otp_chat_stanzas_total', { ...host, outcome: 'offline' }, (n) => n === 1);
     // An iq to an offline full JID is bounced.
     await alice.send(
       xml('iq', { to: 'bob@localhost/gone', type: 'get', id: 'q1' }, xml('query', { xmlns: 'x:y' })),
     );
-    await until(async () => (await sample('otp_chat_stanzas_total', { ...host, outcome: 'bounced' })) >= 1);
+    await sampleUntil('otp_chat_stanzas_total', { ...host, outcome: 'bounced' }, (n) => n >= 1);
     await alice.stop();
-    await until(async () => (await sample('otp_chat_sessions', sessions)) === 0);
+    await sampleUntil('otp_chat_sessions', sessions, (n) => n === 0);
     expect(await sample('otp_chat_actors')).toBeGreaterThan(0);
     expect(await sample('otp_chat_longest_mailbox')).toBeGreaterThanOrEqual(0);
     // Each handler of a hook that ran is timed (mod_offline's among them).
@@ -83,7 +81,7 @@ describe('/metrics', () => {
     // Kill the session manager's actor: its supervisor restarts it.
     const ref = node.xmpp.sm.ref!;
     node.system.exit(ref, 'kill');
-    await until(async () => (await sample('otp_chat_supervisor_restarts_total')) >= 1);
+    await sampleUntil('otp_chat_supervisor_restarts_total', {}, (n) => n >= 1);
   });
 
   it('times backend calls', async () => {

@@ -1,3 +1,38 @@
+import type { CallerKind } from '@otp-chat/event-bus';
+import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
+import { type AdminNode, startAdminNode, TOKENS } from './adminNode.ts';
+
+/** The rows of the caller axis of the command tables: a token per caller kind, none for anonymous. */
+export const CALLERS: readonly { kind: CallerKind; token: string | undefined }[] = [
+  { kind: 'local', token: TOKENS.local },
+  { kind: 'admin', token: TOKENS.admin },
+  { kind: 'user', token: TOKENS.user },
+  { kind: 'anonymous', token: undefined },
+];
+
+/** The test node with alice logged in as `alice@localhost/desk`, as {@link validArgs} expects. */
+export async function startTableNode(): Promise<{
+  node: AdminNode;
+  alice: TestClient;
+  stop(): Promise<void>;
+}> {
+  const node = await startAdminNode();
+  const alice = await connectClient({
+    port: node.xmpp.address.port,
+    username: 'alice',
+    password: 'alice',
+    resource: 'desk',
+  });
+  return {
+    node,
+    alice,
+    async stop() {
+      await alice.stop();
+      await node.stop();
+    },
+  };
+}
+
 /**
  * Valid arguments for every command of the test node, for the row `i` of a table (a `register`
  * gets a new account each time). Alice is logged in as `alice@localhost/desk` while they run;
