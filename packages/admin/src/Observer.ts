@@ -68,18 +68,22 @@ export class Observer {
 
   async snapshot(): Promise<ObserverSnapshot> {
     const { system, sm, hooks, supervision } = this.options;
-    const processes = [];
+    // One pass: every actor with messages waiting (usually few), idle ones only up to `rows`.
+    const busy: ObserverSnapshot['processes'][number][] = [];
+    const idle: ObserverSnapshot['processes'][number][] = [];
     for (const ref of system.processes()) {
       const info = system.processInfo(ref);
-      if (info === undefined) continue;
-      processes.push({
+      if (info === undefined || (info.messageQueueLength === 0 && idle.length >= this.rows)) continue;
+      const row = {
         ref: ref.toString(),
         name: info.registeredName,
         mailbox: info.messageQueueLength,
         status: info.status,
-      });
+      };
+      (row.mailbox > 0 ? busy : idle).push(row);
     }
-    processes.sort((a, b) => b.mailbox - a.mailbox || (a.ref < b.ref ? -1 : 1));
+    busy.sort((a, b) => b.mailbox - a.mailbox);
+    const processes = [...busy, ...idle];
     const list = (await sm.dirtyGetSessionsList()).sort((a, b) => (a.join('/') < b.join('/') ? -1 : 1));
     const sessions = [];
     for (const [user, host, resource] of list.slice(0, this.rows)) {
@@ -100,7 +104,7 @@ export class Observer {
       at: Date.now(),
       tree: await supervision.tree(),
       processes: processes.slice(0, this.rows),
-      processCount: processes.length,
+      processCount: system.count(),
       sessions,
       sessionCount: list.length,
       hooks: hooks.registered().map((r) => ({

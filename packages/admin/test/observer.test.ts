@@ -50,6 +50,44 @@ describe('observer data (no browser)', () => {
     expect(snap.nodes).toEqual([{ node: 'admin-test@local', up: true, self: true }]);
   });
 
+  it('lists the longest mailboxes first; the metric says the same', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    // An actor whose first cast holds its mailbox (an async callback in flight): the next ones wait.
+    const slow = await node.system.spawn<null, void, never, unknown, 'work', unknown>(
+      {
+        init: () => ({ ok: null }),
+        handleCast: async (_m, state) => held.then(() => ({ noreply: true, state })),
+      },
+      undefined,
+    );
+    for (let i = 0; i < 6; i++) node.system.cast(slow, 'work');
+    await eventually(
+      'the mailbox',
+      () => node.system.processInfo(slow)?.messageQueueLength,
+      (n) => n === 5,
+    );
+    const snap = (await (
+      await fetch(`${node.admin.url}/observer/state`, {
+        headers: { authorization: `Bearer ${TOKENS.admin}` },
+      })
+    ).json()) as ObserverSnapshot;
+    expect(snap.processes[0]).toMatchObject({ ref: slow.toString(), mailbox: 5 });
+    expect(snap.processes.slice(1).every((p) => p.mailbox === 0)).toBe(true);
+    expect(snap.processCount).toBe(node.system.count());
+    const text = await (await fetch(`${node.admin.url}/metrics`)).text();
+    expect(text).toMatch(/^otp_chat_longest_mailbox 5$/m);
+    release();
+    await eventually(
+      'the drained mailbox',
+      () => node.system.processInfo(slow)?.messageQueueLength,
+      (n) => n === 0,
+    );
+    await node.system.stop(slow);
+  });
+
   it('streams snapshots over SSE', async () => {
     const res = await fetch(`${node.admin.url}/observer/events`, {
       headers: { authorization: `Bearer ${TOKENS.local}` },
