@@ -84,7 +84,7 @@ export function registerApi(app: FastifyInstance, options: ApiOptions): void {
       }
       let timer: NodeJS.Timeout | undefined;
       try {
-        const run = commands.execute(name as never, body as Record<string, unknown>, caller, version);
+        const run = commands.execute(name, body as Record<string, unknown>, caller, version);
         const timeout = new Promise<typeof NO_RESULT>((resolve) => {
           timer = setTimeout(() => resolve(NO_RESULT), options.commandTimeoutMs);
         });
