@@ -129,14 +129,28 @@ describe('otp-chat-ctl: every command × caller', () => {
     expect(r.stderr).toMatch(/token/);
   });
 
-  it('an unreachable node → exit 3', async () => {
-    const r = await runCtl(['--url', 'http://127.0.0.1:1', 'status'], {
-      env: { OTP_CHAT_ADMIN_TOKEN: TOKENS.admin },
-      stdout: () => {},
-      stderr: () => {},
-      readFile: () => '',
-    });
-    expect(r).toBe(EXIT.unreachable);
+  it('an unreachable node → exit 3; --help still shows the options', async () => {
+    const run = async (argv: string[]) => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runCtl(['--url', 'http://127.0.0.1:1', ...argv], {
+        env: { OTP_CHAT_ADMIN_TOKEN: TOKENS.admin },
+        stdout: (t) => {
+          stdout += t;
+        },
+        stderr: (t) => {
+          stderr += t;
+        },
+        readFile: () => '',
+      });
+      return { code, stdout, stderr };
+    };
+    const status = await run(['status']);
+    expect(status.code).toBe(EXIT.unreachable);
+    expect(status.stderr).toMatch(/cannot reach the node at http:\/\/127\.0\.0\.1:1/);
+    const help = await run(['--help']);
+    expect(help.code).toBe(EXIT.unreachable);
+    expect(help.stdout).toContain('--token-file');
   });
 
   it('the binary reads the token from a file and exits with the code', async () => {

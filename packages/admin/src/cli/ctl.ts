@@ -214,7 +214,15 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
       '',
     );
     const c: Connection = { url, token: tokenOf(io, o.tokenFile, url), fetch: io.fetch ?? globalThis.fetch };
-    const listing = await request(c, 'GET', '/api');
+    const wantsHelp = argv.includes('-h') || argv.includes('--help');
+    let listing: Response;
+    try {
+      listing = await request(c, 'GET', '/api');
+    } catch (error) {
+      // Help without a node: the options at least, and why the commands are missing.
+      if (wantsHelp && error instanceof CtlExit) io.stdout(program.helpInformation());
+      throw error;
+    }
     if (!listing.ok) throw await failure(listing);
     const doc = (await listing.json()) as OpenApiDocument;
     program.allowUnknownOption(false).allowExcessArguments(false);
@@ -230,7 +238,7 @@ export async function runCtl(argv: readonly string[], io: CtlIo): Promise<number
       cmd.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
     });
     const words = pre.args.filter((a) => !a.startsWith('-'));
-    if (words.length === 0 && !argv.includes('-h') && !argv.includes('--help')) {
+    if (words.length === 0 && !wantsHelp) {
       io.stdout(program.helpInformation());
       return EXIT.usage;
     }
