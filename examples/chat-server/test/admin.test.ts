@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger } from '@otp-chat/actor';
 import { eventually } from '@otp-chat/actor/testing';
 import { canRunRedisTests, startTestRedis, uniquePrefix } from '@otp-chat/redis-backend/testing';
+import { canRunPostgresTests, startTestPostgres } from '@otp-chat/sql-backend/testing';
 import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config.ts';
@@ -188,3 +189,48 @@ describe.skipIf(!canRunRedisTests('chat-server: /readyz on Redis'))('chat-server
     }
   }, 60_000);
 });
+
+describe.runIf(canRunPostgresTests('chat-server: /readyz on PostgreSQL'))(
+  'chat-server: /readyz on PostgreSQL',
+  () => {
+    it('checks PostgreSQL with select 1, and times its calls', async () => {
+      const pg = await startTestPostgres();
+      try {
+        const server = await startChatServer(
+          {
+            ...DEFAULT_CONFIG,
+            port: 0,
+            backend: 'postgres',
+            postgresUrl: pg.url,
+            adminPort: 0,
+            adminToken: TOKEN,
+          },
+          { logger: silentLogger },
+        );
+        try {
+          const url = server.admin!.url;
+          const ready = await fetch(`${url}/readyz`);
+          expect(await ready.json()).toEqual({
+            ready: true,
+            draining: false,
+            checks: { session_manager: { ok: true }, postgres: { ok: true } },
+          });
+          const alice = await connectClient({
+            port: server.address.port,
+            username: 'alice',
+            password: 'alice',
+          });
+          await alice.stop();
+          const text = await (await fetch(`${url}/metrics`)).text();
+          expect(text).toMatch(
+            /otp_chat_backend_call_duration_seconds_count\{backend="sql",operation="setSession",ok="true"\} [1-9]/,
+          );
+        } finally {
+          await server.stop();
+        }
+      } finally {
+        await pg.stop();
+      }
+    }, 120_000);
+  },
+);
