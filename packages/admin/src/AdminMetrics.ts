@@ -56,7 +56,6 @@ export class AdminMetrics {
   private readonly sessions: Gauge<'host' | 'node'>;
   private readonly logins: Counter<'host'>;
   private readonly authFailures: Counter<'host' | 'reason'>;
-  private readonly stanzas: Counter<'host' | 'outcome'>;
   private readonly hookFailures: Counter<'hook'>;
   private readonly hookDuration: Histogram<'hook' | 'handler'>;
   private readonly restartsTotal: Counter<'supervisor' | 'child'>;
@@ -91,7 +90,7 @@ export class AdminMetrics {
       registers: [registry],
     });
     const stanzaCounts = this.stanzaCounts;
-    this.stanzas = new Counter({
+    new Counter({
       name: 'otp_chat_stanzas_total',
       help: 'Stanzas through the session manager: routed to a session, bounced, stored offline',
       labelNames: ['host', 'outcome'],

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { POLICY_TABLE } from '@otp-chat/event-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT, type OpenApiDocument, runCtl } from '../src/index.ts';
-import { type AdminNode, startAdminNode, TOKENS } from './support/adminNode.ts';
+import { type AdminNode, TOKENS } from './support/adminNode.ts';
 import { CALLERS, startTableNode, validArgs } from './support/commandArgs.ts';
 
 let node: AdminNode;

@@ -1,7 +1,7 @@
 import { POLICY_TABLE } from '@otp-chat/event-bus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenApiDocument } from '../src/index.ts';
-import { type AdminNode, post, startAdminNode, TOKENS } from './support/adminNode.ts';
+import { type AdminNode, post, TOKENS } from './support/adminNode.ts';
 import { CALLERS, startTableNode, validArgs } from './support/commandArgs.ts';
 
 let node: AdminNode;
