@@ -63,6 +63,19 @@ export interface ChatServerConfig {
   readonly websocketPort?: number | 'off' | undefined;
   /** WebSocket over TLS port, or `'off'`. @default 5443 (a free one when `port` is 0) */
   readonly websocketSecurePort?: number | 'off' | undefined;
+  /**
+   * The admin HTTP listener (`@otp-chat/admin`: API, `/metrics`, `/healthz`, `/readyz`, the
+   * observer page): a port (0 for any), or `'off'`. Absent: `startChatServer` starts none, and
+   * `pnpm start` (main.ts) tries 5281, going on without it when that port is taken.
+   */
+  readonly adminPort?: number | 'off' | undefined;
+  /** Where the admin listener binds. @default '127.0.0.1' (loopback) */
+  readonly adminHost?: string | undefined;
+  /**
+   * The admin token (the `local` caller: every command). Absent: `$OTP_CHAT_ADMIN_TOKEN`, else
+   * one is generated, printed and written to `~/.otp-chat/admin-<port>.token` for `otp-chat-ctl`.
+   */
+  readonly adminToken?: string | undefined;
 }
 
 export const DEFAULT_CONFIG: ChatServerConfig = {
@@ -127,13 +140,17 @@ const USAGE = `usage: pnpm start [-- options]
   --tls-port <n|off>         direct TLS (XEP-0368) port (default 5223; a free one with --port 0)
   --ws-port <n|off>          WebSocket (RFC 7395) port, ws://host:port/xmpp-websocket (default 5280)
   --wss-port <n|off>         WebSocket over TLS port (default 5443)
+  --admin-port <n|off>       the admin HTTP API, /metrics, /healthz, /readyz and the observer page
+                             (default 5281; if taken, the server runs without it); off: none
+  --admin-host <addr>        its listen address (default 127.0.0.1)
+  --admin-token <token>      its token (default $OTP_CHAT_ADMIN_TOKEN, else generated and printed)
   --config <file.json>       the same keys as JSON (host, port, domain, vhosts, backend, redisUrl,
                              postgresUrl, node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
                              maxUserSessions, users: [{user, password}], tls, tlsCert, tlsKey,
                              dataDir, starttlsRequired, allowPlainWithoutTls, directTlsPort,
-                             websocketPort, websocketSecurePort); flags win; SIGHUP reads it again
-                             (vhosts, users and maxUserSessions change while running) and the
-                             certificate files`;
+                             websocketPort, websocketSecurePort, adminPort, adminHost,
+                             adminToken); flags win; SIGHUP reads it again (vhosts, users and
+                             maxUserSessions change while running) and the certificate files`;
 
 export { USAGE };
 
@@ -203,6 +220,9 @@ const configSchema = z
     directTlsPort: listenPort.optional(),
     websocketPort: listenPort.optional(),
     websocketSecurePort: listenPort.optional(),
+    adminPort: z.union([z.number().int('not an integer').min(0).max(65535), z.literal('off')]).optional(),
+    adminHost: z.string().min(1, 'an empty listen address').optional(),
+    adminToken: z.string().min(16, 'an admin token of at least 16 characters').optional(),
   })
   .strict();
 
@@ -256,6 +276,9 @@ const FLAGS = {
     key: 'clusterTimeoutMs',
     value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)),
   },
+  'admin-port': { key: 'adminPort', value: portOrOff },
+  'admin-host': { key: 'adminHost', value: (v: string) => v },
+  'admin-token': { key: 'adminToken', value: (v: string) => v },
   'max-user-sessions': {
     key: 'maxUserSessions',
     value: (v: string) => (v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)),

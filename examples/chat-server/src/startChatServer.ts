@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ActorSystem, type Logger } from '@otp-chat/actor';
+import { AdminMetrics, instrumentBackend, type ReadinessCheck } from '@otp-chat/admin';
 import { Cluster } from '@otp-chat/cluster';
+import { EventBus, Hooks } from '@otp-chat/event-bus';
 import { nameprep, nodeprep } from '@otp-chat/jid';
 import { RedisBackend } from '@otp-chat/redis-backend';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
@@ -21,6 +23,7 @@ import {
   XmppServer,
 } from '@otp-chat/xmpp';
 import { type ChatServerConfig, clusterUrlOf } from './config.ts';
+import { type ChatAdmin, startAdmin } from './startAdmin.ts';
 
 /**
  * A node name unique to one server: `chat-<pid>-<6 hex digits>@<hostname>`. Two servers sharing a
@@ -44,6 +47,8 @@ export interface ChatServer {
   readonly addresses: XmppListeners;
   /** The certificate served, if TLS is on: its files, whether it was generated at this start, its fingerprint. */
   readonly certificate: ServedCertificate | undefined;
+  /** The admin API, metrics, health and observer listener, when `adminPort` asked for one. */
+  readonly admin: ChatAdmin | undefined;
   /** The configuration in force (the one started with, as changed by {@link reload}). */
   readonly config: ChatServerConfig;
   /**
@@ -56,7 +61,10 @@ export interface ChatServer {
    * backend, node, cluster) keep their running value and are named in the report.
    */
   reload(next: ChatServerConfig): Promise<ReloadReport>;
-  /** Stops the XMPP server (every stream ends with `system-shutdown`), then leaves the cluster. */
+  /**
+   * Drains and stops: `/readyz` turns 503, the XMPP listener stops accepting and every stream ends
+   * with `system-shutdown`, the node leaves the cluster, then the admin listener closes.
+   */
   stop(): Promise<void>;
 }
 
@@ -114,6 +122,9 @@ const RESTART_KEYS = [
   'directTlsPort',
   'websocketPort',
   'websocketSecurePort',
+  'adminPort',
+  'adminHost',
+  'adminToken',
 ] as const satisfies readonly (keyof ChatServerConfig)[];
 
 /**
@@ -129,6 +140,13 @@ export async function startChatServer(
     readonly logger?: Logger;
     /** Key prefix of the Redis backend (tests share one Redis). @default 'otp-chat-example' */
     readonly redisPrefix?: string;
+    /**
+     * When `adminPort` cannot be bound because it is taken, go on without the admin listener (a
+     * warning) instead of failing: `pnpm start`'s default port. @default false
+     */
+    readonly adminOptional?: boolean;
+    /** The token when `adminToken` is absent. @default `$OTP_CHAT_ADMIN_TOKEN` */
+    readonly adminEnvToken?: string;
   } = {},
 ): Promise<ChatServer> {
   const system = new ActorSystem({
@@ -152,16 +170,24 @@ export async function startChatServer(
         });
   let current = config;
   const hosts = [config.domain, ...config.vhosts];
+  // Hook handler failures reach the metrics through this bus; backend calls are timed.
+  const events = new EventBus();
+  const hooks = new Hooks({ events, ...(options.logger ? { logger: options.logger } : {}) });
+  const adminPort = config.adminPort;
+  const metrics =
+    typeof adminPort === 'number' ? new AdminMetrics({ system, hooks, events: [events] }) : undefined;
   let pg: PostgresStores | undefined;
   let certificate: Omit<ServedCertificate, 'fingerprint256'> | undefined;
+  let store: RedisBackend | SqlBackend | undefined;
   let users: UserStore;
   let xmpp: XmppServer;
   try {
     pg = config.backend === 'postgres' ? await postgresStores(config) : undefined;
     users = pg?.users ?? new MemoryUserStore();
-    const sessions =
+    store =
       pg?.backend ??
       (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
+    const sessions = store === undefined || metrics === undefined ? store : instrumentBackend(store, metrics);
     for (const host of hosts) await registerUsers(users, config.users, host);
     certificate = await certificateOf(config);
     const tls = certificate?.files;
@@ -195,6 +221,7 @@ export async function startChatServer(
       // Read at each login, so that a reload applies to the next ones.
       maxUserSessions: () => current.maxUserSessions,
       modules: [modPing(), modOffline(), modRegister()],
+      hooks,
       ...(options.logger ? { logger: options.logger } : {}),
       // Every host on one backend (Redis or PostgreSQL), hosts added by a reload included.
       ...(sessions === undefined ? {} : { defaultBackend: sessions }),
@@ -241,6 +268,34 @@ export async function startChatServer(
       return { error: (error as Error).message };
     }
   };
+  let admin: ChatAdmin | undefined;
+  if (typeof adminPort === 'number' && metrics !== undefined) {
+    try {
+      admin = await startAdmin({
+        config: { ...config, adminPort },
+        system,
+        xmpp,
+        cluster,
+        metrics,
+        readiness: readinessChecks(system, xmpp, cluster, store, pg),
+        logger,
+        envToken: options.adminEnvToken ?? process.env.OTP_CHAT_ADMIN_TOKEN,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (options.adminOptional === true && code === 'EADDRINUSE') {
+        logger.warn(
+          { port: adminPort },
+          'chat-server: the admin port is taken; running without the admin API',
+        );
+        metrics.stop();
+      } else {
+        await xmpp.stop();
+        await cluster?.stop();
+        throw error;
+      }
+    }
+  }
   const reload = async (next: ChatServerConfig): Promise<ReloadReport> => {
     const needsRestart = RESTART_KEYS.filter((k) => next[k] !== current[k]);
     const before = new Set(xmpp.hosts);
@@ -294,9 +349,12 @@ export async function startChatServer(
         ? undefined
         : { ...certificate, fingerprint256: tls.fingerprint256 };
     },
+    admin,
     async stop() {
+      admin?.drain();
       await xmpp.stop();
       await cluster?.stop();
+      await admin?.stop();
     },
   };
 }
@@ -326,6 +384,34 @@ async function certificateOf(
 /** The generated certificate of a virtual host (made at its first start, kept in the data folder). */
 async function selfSignedFor(config: ChatServerConfig, host: string): Promise<PemFiles> {
   return (await ensureSelfSignedCertificate(config.dataDir ?? DEFAULT_DATA_DIR, nameprep(host))).files;
+}
+
+/**
+ * What `/readyz` checks: the session manager's tree is alive, the session store answers (Redis
+ * connected, PostgreSQL answers `select 1`), and the cluster runs.
+ */
+function readinessChecks(
+  system: ActorSystem,
+  xmpp: XmppServer,
+  cluster: Cluster | undefined,
+  store: RedisBackend | SqlBackend | undefined,
+  pg: PostgresStores | undefined,
+): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [
+    {
+      name: 'session_manager',
+      check: () => xmpp.sm.supervisor !== undefined && system.isAlive(xmpp.sm.supervisor),
+    },
+  ];
+  if (store instanceof RedisBackend) checks.push({ name: 'redis', check: () => store.status === 'ready' });
+  if (pg !== undefined) {
+    checks.push({
+      name: 'postgres',
+      check: async () => (await pg.client.query('readyz', 'select 1')).length === 1,
+    });
+  }
+  if (cluster !== undefined) checks.push({ name: 'cluster', check: () => cluster.status === 'running' });
+  return checks;
 }
 
 /**

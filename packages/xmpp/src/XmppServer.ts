@@ -219,6 +219,11 @@ export class XmppServer {
     return this.hostList;
   }
 
+  /** The `simple_one_for_one` supervisor of the connections while the server runs (for an observer). */
+  get connectionSupervisor(): ActorRef | undefined {
+    return this.connections;
+  }
+
   /** The address the TCP listener is bound to. */
   get address(): ListenAddress {
     return this.bound.tcp;
