@@ -857,7 +857,27 @@ export class C2SConnection {
       if (reply !== undefined) this.write(serialize(reply));
       return;
     }
-    this.host.route(stanza, target);
+    const j = this.jid!;
+    const hooks = this.host.hooks;
+    if (!hooks.has('user_send_packet', j.lserver)) {
+      this.host.route(stanza, target);
+      return;
+    }
+    // `user_send_packet` (roster subscriptions, blocking, carbons, directed presence): a module may
+    // rewrite the stanza (its `to` included) or drop it.
+    const toText = stanza.attrs.to;
+    return andThen(hooks.runFold('user_send_packet', j.lserver, stanza, j, this.ctx.self), (out) => {
+      if (out === 'drop') return;
+      if (out.attrs.to === toText) {
+        this.host.route(out, target);
+        return;
+      }
+      try {
+        this.host.route(out, parseJid(String(out.attrs.to)));
+      } catch {
+        // a module gave an invalid destination: nothing to route
+      }
+    });
   }
 
   /** Self-presence (`ejabberd_c2s:process_self_presence/2`: `set_presence` or `unset_presence`, then the broadcast). */
@@ -914,6 +934,10 @@ export class C2SConnection {
       else this.outStanzas.push(stanza);
     }
     this.write(data);
+    const j = this.jid;
+    if (j !== undefined && this.host.hooks.has('user_receive_packet', j.lserver)) {
+      void this.host.hooks.run('user_receive_packet', j.lserver, j, stanza, smCopy);
+    }
     if (this.pendingOutputBytes > this.host.options.maxSendQueueBytes) return this.overflow();
   }
 

@@ -21,7 +21,9 @@ import type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './
 import { DEFAULTS } from './DEFAULTS.ts';
 import { XmppConfigError } from './errors.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
+import { MemoryModuleStore } from './MemoryModuleStore.ts';
 import { MemoryUserStore } from './MemoryUserStore.ts';
+import type { ModuleStore } from './ModuleStore.ts';
 import { scramDecoy } from './ScramSha1.ts';
 import type { UserStore } from './UserStore.ts';
 import type { XmppModule } from './XmppModule.ts';
@@ -49,6 +51,12 @@ export interface XmppServerOptions {
   readonly commands?: Commands;
   /** @default the system's logger */
   readonly logger?: Logger;
+  /**
+   * Where modules keep rosters, blocklists and offline messages: put it in the sessions' store
+   * (`RedisModuleStore`, `SqlModuleStore`) so that a restart loses only the sessions.
+   * @default a new `MemoryModuleStore`
+   */
+  readonly store?: ModuleStore;
   /** Modules started after the session manager, stopped before it. @default [] */
   readonly modules?: readonly XmppModule[];
   readonly maxStanzaSize?: number;
@@ -109,6 +117,8 @@ export class XmppServer {
   readonly hooks: Hooks;
   readonly commands: Commands;
   readonly logger: Logger;
+  /** The modules' persistent store (rosters, blocklists, offline messages). */
+  readonly store: ModuleStore;
   /** IQ handlers for stanzas addressed to a host itself (`ejabberd_local`'s table). */
   readonly localIq = new IqHandlerTable();
   private hostList: readonly string[];
@@ -131,6 +141,7 @@ export class XmppServer {
     this.hooks = hooks;
     this.commands = sm.commands;
     this.logger = moduleLogger(options.logger ?? options.system.logger, 'xmpp_server');
+    this.store = options.store ?? new MemoryModuleStore();
     this.hostList = sm.hosts;
     this.hostSet = new Set(this.hostList);
     this.localRouting = { route: (stanza) => this.route(stanza), logger: this.logger };

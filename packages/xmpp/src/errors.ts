@@ -61,3 +61,16 @@ export class XmppConfigError extends XmppError {
     super(`invalid option ${option}=${JSON.stringify(value)}: ${message}`);
   }
 }
+
+/** A module store call failed or did not answer in time (`ModuleStore`). */
+export class ModuleStoreError extends XmppError {
+  readonly name = 'ModuleStoreError';
+  constructor(
+    readonly store: string,
+    readonly operation: string,
+    readonly reason: 'timeout' | 'failed',
+    options?: { readonly cause?: unknown },
+  ) {
+    super(`module store ${store}: ${operation} ${reason === 'timeout' ? 'timed out' : 'failed'}`, options);
+  }
+}
