@@ -54,6 +54,10 @@ export class MemoryModuleStore implements ModuleStore {
     return true;
   }
 
+  readList(table: string, us: string): string[] {
+    return [...(this.lists.get(MemoryModuleStore.key(table, us)) ?? [])];
+  }
+
   takeAll(table: string, us: string): string[] {
     const k = MemoryModuleStore.key(table, us);
     const list = this.lists.get(k) ?? [];

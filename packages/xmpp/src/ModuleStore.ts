@@ -24,6 +24,8 @@ export interface ModuleStore {
   deleteAll(table: string, us: string): MaybePromise<void>;
   /** Appends to the user's list in `table` unless it holds `max` already; true when appended. */
   append(table: string, us: string, value: string, max: number): MaybePromise<boolean>;
+  /** The user's list in `table`, oldest first, left in place. */
+  readList(table: string, us: string): MaybePromise<string[]>;
   /** Removes and returns the user's list in `table`, oldest first. */
   takeAll(table: string, us: string): MaybePromise<string[]>;
   /** Length of the user's list in `table`. */

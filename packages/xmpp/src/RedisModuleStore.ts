@@ -90,6 +90,10 @@ export class RedisModuleStore implements ModuleStore {
     return false;
   }
 
+  async readList(table: string, us: string): Promise<string[]> {
+    return this.timed('readList', this.redis.lrange(`${this.key(table, us)}:list`, 0, -1));
+  }
+
   async takeAll(table: string, us: string): Promise<string[]> {
     const k = `${this.key(table, us)}:list`;
     const list = await this.timed('takeAll', this.redis.lrange(k, 0, -1));

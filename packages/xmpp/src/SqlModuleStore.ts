@@ -113,6 +113,15 @@ export class SqlModuleStore implements ModuleStore {
     return rows.length > 0;
   }
 
+  async readList(table: string, us: string): Promise<string[]> {
+    const rows = await this.client.query<{ value: string }>(
+      'mod_read_list',
+      `SELECT value FROM ${this.list} WHERE tbl = $1 AND us = $2 ORDER BY id`,
+      [table, us],
+    );
+    return rows.map((r) => r.value);
+  }
+
   async takeAll(table: string, us: string): Promise<string[]> {
     const rows = await this.client.query<{ id: string; value: string }>(
       'mod_take_all',
