@@ -7,14 +7,23 @@ import { RedisBackend } from '@otp-chat/redis-backend';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
 import {
   MemoryUserStore,
+  type ModuleStore,
+  modBlocking,
+  modCarboncopy,
+  modDisco,
   modOffline,
   modPing,
+  modPresence,
   modRegister,
+  modRoster,
+  RedisModuleStore,
   RegisterError,
+  SqlModuleStore,
   SqlUserStore,
   type UserStore,
   XmppServer,
 } from '@otp-chat/xmpp';
+import { Redis } from 'ioredis';
 import { type ChatServerConfig, clusterUrlOf } from './config.ts';
 
 /**
@@ -114,6 +123,7 @@ export async function startChatServer(
   let current = config;
   const hosts = [config.domain, ...config.vhosts];
   let pg: PostgresStores | undefined;
+  let moduleRedis: Redis | undefined;
   let users: UserStore;
   let xmpp: XmppServer;
   try {
@@ -122,6 +132,14 @@ export async function startChatServer(
     const sessions =
       pg?.backend ??
       (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
+    // Rosters, blocklists and offline messages in the sessions' store: a restart loses only sessions.
+    if (config.backend === 'redis') {
+      moduleRedis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+      moduleRedis.on('error', () => {}); // reported by the calls that fail (ModuleStoreError)
+    }
+    const store: ModuleStore | undefined =
+      pg?.modules ??
+      (moduleRedis === undefined ? undefined : new RedisModuleStore(moduleRedis, { prefix: `${prefix}:mod` }));
     for (const host of hosts) await registerUsers(users, config.users, host);
     xmpp = await XmppServer.start({
       system,
@@ -131,13 +149,15 @@ export async function startChatServer(
       users,
       // Read at each login, so that a reload applies to the next ones.
       maxUserSessions: () => current.maxUserSessions,
-      modules: [modPing(), modOffline(), modRegister()],
+      modules: chatModules(),
+      ...(store === undefined ? {} : { store }),
       ...(options.logger ? { logger: options.logger } : {}),
       // Every host on one backend (Redis or PostgreSQL), hosts added by a reload included.
       ...(sessions === undefined ? {} : { defaultBackend: sessions }),
     });
   } catch (error) {
     await pg?.client.end(0);
+    moduleRedis?.disconnect();
     await cluster?.stop();
     throw error;
   }
@@ -203,6 +223,7 @@ export async function startChatServer(
     },
     async stop() {
       await xmpp.stop();
+      await moduleRedis?.quit().catch(() => moduleRedis?.disconnect());
       await cluster?.stop();
     },
   };
@@ -223,8 +244,26 @@ async function registerUsers(users: UserStore, list: ChatServerConfig['users'], 
   }
 }
 
+/**
+ * The modules a stock client expects: ping, offline messages, in-band registration, roster and
+ * subscriptions, presence, service discovery, blocking and carbons (see the README).
+ */
+function chatModules() {
+  return [
+    modPing(),
+    modOffline(),
+    modRegister(),
+    modRoster(),
+    modPresence(),
+    modDisco(),
+    modBlocking(),
+    modCarboncopy(),
+  ];
+}
+
 interface PostgresStores {
   readonly users: UserStore;
+  readonly modules: ModuleStore;
   readonly backend: SqlBackend;
   readonly client: SqlClient;
 }
@@ -237,7 +276,8 @@ async function postgresStores(config: ChatServerConfig): Promise<PostgresStores>
   const client = new SqlClient({ url: config.postgresUrl });
   try {
     const users = await SqlUserStore.start(client);
-    return { users, backend: new SqlBackend({ client, ownsClient: true }), client };
+    const modules = await SqlModuleStore.start(client);
+    return { users, modules, backend: new SqlBackend({ client, ownsClient: true }), client };
   } catch (error) {
     await client.end(0);
     throw error;
