@@ -68,7 +68,11 @@ export function modCarboncopy(): XmppModule {
 
   const wrap = (m: Element, direction: 'sent' | 'received', bare: string, to: string): Element => {
     const copy = new Element('message', { from: bare, to, type: messageType(m) });
-    copy.c(direction, { xmlns: NS_CARBONS }).c('forwarded', { xmlns: NS_FORWARD }).cnode(m);
+    // The forwarded stanza keeps its namespace (XEP-0297 §4): without it, it would inherit
+    // `urn:xmpp:forward:0` and a client would not read it as a message.
+    const inner = new Element('message', { ...(m.attrs as Record<string, string>), xmlns: 'jabber:client' });
+    for (const c of m.children) inner.cnode(c as Element);
+    copy.c(direction, { xmlns: NS_CARBONS }).c('forwarded', { xmlns: NS_FORWARD }).cnode(inner);
     return copy;
   };
 

@@ -303,6 +303,8 @@ describe('carbons (XEP-0280) and blocking (XEP-0191)', () => {
     const rcv = await a2.waitFor((s) => s.getChild('received', 'urn:xmpp:carbons:2') !== undefined);
     const inner = rcv.getChild('received')!.getChild('forwarded')!.getChild('message')!;
     expect(inner.getChildText('body')).toBe('hello r1');
+    // The forwarded stanza keeps its namespace (XEP-0297): a client reads it as a message.
+    expect(inner.attrs.xmlns).toBe('jabber:client');
     expect(rcv.attrs.from).toBe('alice@localhost');
     await a1.send(xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, 'hi bob')));
     await bob.waitFor((s) => s.getChildText('body') === 'hi bob');
