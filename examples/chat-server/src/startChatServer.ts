@@ -139,7 +139,9 @@ export async function startChatServer(
     }
     const store: ModuleStore | undefined =
       pg?.modules ??
-      (moduleRedis === undefined ? undefined : new RedisModuleStore(moduleRedis, { prefix: `${prefix}:mod` }));
+      (moduleRedis === undefined
+        ? undefined
+        : new RedisModuleStore(moduleRedis, { prefix: `${prefix}:mod` }));
     for (const host of hosts) await registerUsers(users, config.users, host);
     xmpp = await XmppServer.start({
       system,

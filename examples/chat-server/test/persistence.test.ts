@@ -32,10 +32,18 @@ async function restartKeepsState(config: ChatServerConfig, options: { redisPrefi
     await alice.send(xml('presence', { to: 'bob@localhost', type: 'subscribe' }));
     await bob.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe');
     await bob.send(xml('presence', { to: 'alice@localhost', type: 'subscribed' }));
-    await alice.waitFor((s) => s.is('iq') && s.getChild('query')?.getChild('item')?.attrs.subscription === 'to');
-    await iq(bob, 'set', xml('block', { xmlns: 'urn:xmpp:blocking' }, xml('item', { jid: 'carol@localhost' })));
+    await alice.waitFor(
+      (s) => s.is('iq') && s.getChild('query')?.getChild('item')?.attrs.subscription === 'to',
+    );
+    await iq(
+      bob,
+      'set',
+      xml('block', { xmlns: 'urn:xmpp:blocking' }, xml('item', { jid: 'carol@localhost' })),
+    );
     // carol is offline: stored with a delay stamp.
-    await alice.send(xml('message', { to: 'carol@localhost', type: 'chat' }, xml('body', {}, 'kept across the restart')));
+    await alice.send(
+      xml('message', { to: 'carol@localhost', type: 'chat' }, xml('body', {}, 'kept across the restart')),
+    );
     const ping = await iq(alice, 'get', xml('ping', { xmlns: 'urn:xmpp:ping' }));
     expect(ping.attrs.type).toBe('result');
     await Promise.all([alice.stop(), bob.stop()]);
@@ -50,12 +58,20 @@ async function restartKeepsState(config: ChatServerConfig, options: { redisPrefi
     expect(m.getChild('delay', 'urn:xmpp:delay')).toBeDefined();
     const alice = await login(two, 'alice');
     const roster = await iq(alice, 'get', xml('query', { xmlns: 'jabber:iq:roster' }));
-    expect(roster.getChild('query')!.getChildren('item').map((i) => [i.attrs.jid, i.attrs.subscription])).toEqual([
-      ['bob@localhost', 'to'],
-    ]);
+    expect(
+      roster
+        .getChild('query')!
+        .getChildren('item')
+        .map((i) => [i.attrs.jid, i.attrs.subscription]),
+    ).toEqual([['bob@localhost', 'to']]);
     const bob = await login(two, 'bob');
     const list = await iq(bob, 'get', xml('blocklist', { xmlns: 'urn:xmpp:blocking' }));
-    expect(list.getChild('blocklist')!.getChildren('item').map((i) => i.attrs.jid)).toEqual(['carol@localhost']);
+    expect(
+      list
+        .getChild('blocklist')!
+        .getChildren('item')
+        .map((i) => i.attrs.jid),
+    ).toEqual(['carol@localhost']);
     await Promise.all([carol.stop(), alice.stop(), bob.stop()]);
   } finally {
     await two.stop();
@@ -66,7 +82,14 @@ describe.skipIf(!canRunRedisTests('chat-server: modules on Redis across a restar
   it('roster, blocklist and offline messages survive a restart of the server', async () => {
     const redis = await startTestRedis();
     try {
-      const config = { ...DEFAULT_CONFIG, users: USERS, port: 0, backend: 'redis' as const, redisUrl: redis.url, clusterUrl: 'none' };
+      const config = {
+        ...DEFAULT_CONFIG,
+        users: USERS,
+        port: 0,
+        backend: 'redis' as const,
+        redisUrl: redis.url,
+        clusterUrl: 'none',
+      };
       await restartKeepsState(config, { redisPrefix: uniquePrefix('chat-persist') });
     } finally {
       await redis.stop();
@@ -74,14 +97,23 @@ describe.skipIf(!canRunRedisTests('chat-server: modules on Redis across a restar
   });
 });
 
-describe.runIf(canRunPostgresTests('chat-server: modules on PostgreSQL across a restart'))('on PostgreSQL', () => {
-  it('roster, blocklist and offline messages survive a restart of the server', async () => {
-    const pg = await startTestPostgres();
-    try {
-      const config = { ...DEFAULT_CONFIG, users: USERS, port: 0, backend: 'postgres' as const, postgresUrl: pg.url };
-      await restartKeepsState(config, {});
-    } finally {
-      await pg.stop();
-    }
-  });
-});
+describe.runIf(canRunPostgresTests('chat-server: modules on PostgreSQL across a restart'))(
+  'on PostgreSQL',
+  () => {
+    it('roster, blocklist and offline messages survive a restart of the server', async () => {
+      const pg = await startTestPostgres();
+      try {
+        const config = {
+          ...DEFAULT_CONFIG,
+          users: USERS,
+          port: 0,
+          backend: 'postgres' as const,
+          postgresUrl: pg.url,
+        };
+        await restartKeepsState(config, {});
+      } finally {
+        await pg.stop();
+      }
+    });
+  },
+);

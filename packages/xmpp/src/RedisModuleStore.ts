@@ -1,5 +1,5 @@
-import { ModuleStoreError } from './errors.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
+import { ModuleStoreError } from './errors.ts';
 import type { ModuleStore } from './ModuleStore.ts';
 
 /** The Redis commands the store needs; an ioredis `Redis` satisfies it. */

@@ -90,16 +90,22 @@ export class SqlModuleStore implements ModuleStore {
   }
 
   async delete(table: string, us: string, field: string): Promise<void> {
-    await this.client.query('mod_delete', `DELETE FROM ${this.kv} WHERE tbl = $1 AND us = $2 AND field = $3`, [
-      table,
-      us,
-      field,
-    ]);
+    await this.client.query(
+      'mod_delete',
+      `DELETE FROM ${this.kv} WHERE tbl = $1 AND us = $2 AND field = $3`,
+      [table, us, field],
+    );
   }
 
   async deleteAll(table: string, us: string): Promise<void> {
-    await this.client.query('mod_delete_all', `DELETE FROM ${this.kv} WHERE tbl = $1 AND us = $2`, [table, us]);
-    await this.client.query('mod_delete_all', `DELETE FROM ${this.list} WHERE tbl = $1 AND us = $2`, [table, us]);
+    await this.client.query('mod_delete_all', `DELETE FROM ${this.kv} WHERE tbl = $1 AND us = $2`, [
+      table,
+      us,
+    ]);
+    await this.client.query('mod_delete_all', `DELETE FROM ${this.list} WHERE tbl = $1 AND us = $2`, [
+      table,
+      us,
+    ]);
   }
 
   async append(table: string, us: string, value: string, max: number): Promise<boolean> {

@@ -67,7 +67,11 @@ export function modBlocking(options: { readonly maxItems?: number } = {}): XmppM
    * The error to the sender: routed for an inbound stanza; handed to the sender's own connection
    * for an outbound one (routed, it would come from the JID the sender blocks, and be dropped).
    */
-  const answerOrDrop = (stanza: Element, condition: 'service-unavailable' | 'not-acceptable', ref?: ActorRef) => {
+  const answerOrDrop = (
+    stanza: Element,
+    condition: 'service-unavailable' | 'not-acceptable',
+    ref?: ActorRef,
+  ) => {
     const type = stanza.attrs.type;
     if (stanza.name === 'message' || (stanza.name === 'iq' && (type === 'get' || type === 'set'))) {
       const reply = makeErrorReply(stanza, condition);
@@ -124,7 +128,12 @@ export function modBlocking(options: { readonly maxItems?: number } = {}): XmppM
     const s = srv();
     const bare = usOf(luser, lserver);
     for (const resource of await s.sm.getUserResources(luser, lserver)) {
-      const iq = new Element('iq', { type: 'set', id: `push${Math.random().toString(36).slice(2, 10)}`, from: bare, to: `${bare}/${resource}` });
+      const iq = new Element('iq', {
+        type: 'set',
+        id: `push${Math.random().toString(36).slice(2, 10)}`,
+        from: bare,
+        to: `${bare}/${resource}`,
+      });
       s.route(iq.cnode(child).root());
     }
   };
@@ -173,7 +182,8 @@ export function modBlocking(options: { readonly maxItems?: number } = {}): XmppM
       await pushToResources(from.luser, from.lserver, listElement('block', jids));
       for (const { resource, info } of await s.sm.getUserInfo(from.luser, from.lserver)) {
         if (info.priority === undefined) continue;
-        for (const j of jids) s.route(new Element('presence', { type: 'unavailable', from: `${us}/${resource}`, to: j }));
+        for (const j of jids)
+          s.route(new Element('presence', { type: 'unavailable', from: `${us}/${resource}`, to: j }));
       }
       return iqResult(iq);
     }

@@ -26,7 +26,8 @@ function eligible(m: Element): boolean {
   if (type !== 'chat' && !(type === 'normal' && m.getChild('body') !== undefined)) return false;
   if (m.getChild('private', NS_CARBONS) !== undefined) return false;
   if (m.getChild('no-copy', NS_HINTS) !== undefined) return false;
-  if (m.getChild('received', NS_CARBONS) !== undefined || m.getChild('sent', NS_CARBONS) !== undefined) return false;
+  if (m.getChild('received', NS_CARBONS) !== undefined || m.getChild('sent', NS_CARBONS) !== undefined)
+    return false;
   return true;
 }
 
@@ -87,7 +88,8 @@ export function modCarboncopy(): XmppModule {
     const sessions = await s.sm.getUserInfo(owner.luser, owner.lserver);
     if (sessions.length < 2) return;
     let max = -Infinity;
-    for (const { info } of sessions) if (info.priority !== undefined && info.priority > max) max = info.priority;
+    for (const { info } of sessions)
+      if (info.priority !== undefined && info.priority > max) max = info.priority;
     const bare = usOf(owner.luser, owner.lserver);
     for (const { resource, info } of sessions) {
       if (info.info[INFO_KEY] !== NS_CARBONS || skip(resource, info.priority, max)) continue;

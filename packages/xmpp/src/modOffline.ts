@@ -1,4 +1,4 @@
-import { andThen, type ActorRef, type MaybePromise } from '@otp-chat/actor';
+import { type ActorRef, andThen, type MaybePromise } from '@otp-chat/actor';
 import { type Jid, nameprep, nodeprep, parseJid } from '@otp-chat/jid';
 import type { SmPacketAcc } from '@otp-chat/session-manager';
 import { Element } from '@xmpp/xml';
@@ -70,8 +70,9 @@ export function modOffline(options: ModOfflineOptions = {}): XmppModule & { read
       .c('delay', { xmlns: 'urn:xmpp:delay', from: to.lserver, stamp: new Date(now()).toISOString() })
       .t('Offline storage');
     // Full: ejabberd_sm bounces it (the `bounce` accumulator goes on to seq 100).
-    return andThen(srv().store.append(TABLE, usOf(to.luser, to.lserver), elementToJson(copy), max), (stored) =>
-      stored ? { tag: 'offlined', packet: m } : acc,
+    return andThen(
+      srv().store.append(TABLE, usOf(to.luser, to.lserver), elementToJson(copy), max),
+      (stored) => (stored ? { tag: 'offlined', packet: m } : acc),
     );
   };
 

@@ -59,7 +59,9 @@ export function modPresence(): XmppModule {
     const s = srv();
     if (!s.hooks.has('privacy_check_packet', lserver)) return true;
     try {
-      return (await s.hooks.runFold('privacy_check_packet', lserver, 'allow', parseJid(to), p, 'out')) === 'allow';
+      return (
+        (await s.hooks.runFold('privacy_check_packet', lserver, 'allow', parseJid(to), p, 'out')) === 'allow'
+      );
     } catch {
       return false;
     }
@@ -82,7 +84,12 @@ export function modPresence(): XmppModule {
     for (const item of items) if (isTo(item)) await routeChecked(j.lserver, probe(item.jid));
   };
 
-  const unsetPresence = async (user: string, host: string, resource: string, status: string): Promise<void> => {
+  const unsetPresence = async (
+    user: string,
+    host: string,
+    resource: string,
+    status: string,
+  ): Promise<void> => {
     let j: Jid;
     try {
       j = makeJid(user, host, resource);

@@ -131,7 +131,10 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
     const sessions = await s.sm.getUserInfo(luser, lserver);
     for (const { resource, info } of sessions) {
       if (info.info[INTERESTED] === true) {
-        const query = new Element('query', ver === undefined ? { xmlns: NS_ROSTER } : { xmlns: NS_ROSTER, ver });
+        const query = new Element(
+          'query',
+          ver === undefined ? { xmlns: NS_ROSTER } : { xmlns: NS_ROSTER, ver },
+        );
         query.cnode(rosterItemElement(next));
         const iq = new Element('iq', {
           type: 'set',
@@ -175,8 +178,10 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
 
   /** `send_unsubscribing_presence/2`. */
   const unsubscribing = (bare: string, item: RosterItem) => {
-    if (item.subscription === 'to' || item.subscription === 'both') routePresence('unsubscribe', bare, item.jid);
-    if (item.subscription === 'from' || item.subscription === 'both') routePresence('unsubscribed', bare, item.jid);
+    if (item.subscription === 'to' || item.subscription === 'both')
+      routePresence('unsubscribe', bare, item.jid);
+    if (item.subscription === 'from' || item.subscription === 'both')
+      routePresence('unsubscribed', bare, item.jid);
   };
 
   // ---- the IQ (`process_iq/1`) ----
@@ -194,11 +199,13 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
   };
 
   const get = async (iq: Element, from: Jid, query: Element, items: Element[]): Promise<Element> => {
-    if (items.length > 0) return makeErrorReply(iq, 'bad-request', 'The query must not contain <item/> elements')!;
+    if (items.length > 0)
+      return makeErrorReply(iq, 'bad-request', 'The query must not contain <item/> elements')!;
     const s = srv();
     const us = usOf(from.luser, from.lserver);
     const ref = await s.sm.getSessionRef(from.luser, from.lserver, from.lresource);
-    if (ref !== undefined) await s.sm.setUserInfo(from.luser, from.lserver, from.lresource, INTERESTED, true, ref);
+    if (ref !== undefined)
+      await s.sm.setUserInfo(from.luser, from.lserver, from.lresource, INTERESTED, true, ref);
     const requested = query.attrs.ver;
     if (versioning && typeof requested === 'string') {
       const ver = await currentVersion(us);
@@ -285,7 +292,12 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
       const change = direction === 'out' ? outStateChange(old, type) : inStateChange(old, type);
       const autoReply = direction === 'in' ? inAutoReply(old, type) : undefined;
       if (change === undefined) return { autoReply, pushed: undefined };
-      if (change.subscription === 'none' && change.ask === 'none' && old.subscription === 'none' && old.ask === 'in') {
+      if (
+        change.subscription === 'none' &&
+        change.ask === 'none' &&
+        old.subscription === 'none' &&
+        old.ask === 'in'
+      ) {
         await srv().store.delete(TABLE, us, contact);
         return { autoReply, pushed: undefined };
       }
@@ -297,7 +309,10 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
         ask: change.ask,
         ...(askMessage === '' ? {} : { askMessage }),
       };
-      if (!(await srv().store.get(TABLE, us, contact)) && (await srv().store.getAll(TABLE, us)).size >= maxItems) {
+      if (
+        !(await srv().store.get(TABLE, us, contact)) &&
+        (await srv().store.getAll(TABLE, us)).size >= maxItems
+      ) {
         return { autoReply, pushed: undefined };
       }
       await writeItem(us, next);

@@ -67,7 +67,10 @@ function compile(rows: readonly Row[]): ReadonlyMap<string, StateChange> {
   for (const [sub, ask, targets] of rows) {
     targets.forEach((t, i) => {
       const [s, a] = t === null ? [] : t.split('/');
-      m.set(`${sub}/${ask}/${TYPES[i]}`, t === null ? undefined : { subscription: s as Subscription, ask: a as Ask });
+      m.set(
+        `${sub}/${ask}/${TYPES[i]}`,
+        t === null ? undefined : { subscription: s as Subscription, ask: a as Ask },
+      );
     });
   }
   return m;
@@ -92,15 +95,22 @@ export function outStateChange(state: SubscriptionState, type: SubscriptionType)
  * `unsubscribed` to an `unsubscribe` of a subscription or request that no longer exists
  * (RFC 6121 §3.1.3, §3.3.3).
  */
-export function inAutoReply(state: SubscriptionState, type: SubscriptionType): 'subscribed' | 'unsubscribed' | undefined {
+export function inAutoReply(
+  state: SubscriptionState,
+  type: SubscriptionType,
+): 'subscribed' | 'unsubscribed' | undefined {
   const { subscription: s, ask: a } = state;
-  if (type === 'subscribe' && ((s === 'from' && (a === 'none' || a === 'out')) || (s === 'both' && a === 'none'))) {
+  if (
+    type === 'subscribe' &&
+    ((s === 'from' && (a === 'none' || a === 'out')) || (s === 'both' && a === 'none'))
+  ) {
     return 'subscribed';
   }
   if (type === 'unsubscribe') {
     if (s === 'none' && (a === 'in' || a === 'both')) return 'unsubscribed';
     if (s === 'to' && a === 'in') return 'unsubscribed';
-    if ((s === 'from' && (a === 'none' || a === 'out')) || (s === 'both' && a === 'none')) return 'unsubscribed';
+    if ((s === 'from' && (a === 'none' || a === 'out')) || (s === 'both' && a === 'none'))
+      return 'unsubscribed';
   }
   return undefined;
 }

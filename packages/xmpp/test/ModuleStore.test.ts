@@ -1,9 +1,19 @@
 // One contract, three stores: memory, Redis (a private redis-server) and PostgreSQL (a private
 // server); the Redis and PostgreSQL cases skip loudly without the binaries (REQUIRE_REDIS=1,
 // REQUIRE_POSTGRES=1 make that a failure).
-import { canRunRedisTests, startTestRedis, type TestRedis, uniquePrefix } from '@otp-chat/redis-backend/testing';
+import {
+  canRunRedisTests,
+  startTestRedis,
+  type TestRedis,
+  uniquePrefix,
+} from '@otp-chat/redis-backend/testing';
 import { SqlClient } from '@otp-chat/sql-backend';
-import { canRunPostgresTests, startTestPostgres, type TestPostgres, uniqueSchema } from '@otp-chat/sql-backend/testing';
+import {
+  canRunPostgresTests,
+  startTestPostgres,
+  type TestPostgres,
+  uniqueSchema,
+} from '@otp-chat/sql-backend/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModuleStoreError } from '../src/errors.ts';
@@ -74,7 +84,9 @@ describe.each(cases)('ModuleStore: %s', (_name, skip, make) => {
     expect(await s.takeAll('offline', 'a@h')).toEqual([]);
     expect(await s.count('offline', 'a@h')).toBe(0);
     // Racing appends past the bound: never more than the bound is kept.
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => s.append('offline', 'b@h', `r${i}`, 4)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => s.append('offline', 'b@h', `r${i}`, 4)),
+    );
     expect(results.filter(Boolean).length).toBe(await s.count('offline', 'b@h'));
     expect(await s.count('offline', 'b@h')).toBeLessThanOrEqual(4);
   });
@@ -85,7 +97,10 @@ describe('RedisModuleStore bounds every call', () => {
     const never = new Promise<never>(() => {});
     const stuck = new Proxy({}, { get: () => () => never }) as RedisModuleClient;
     const s = new RedisModuleStore(stuck, { timeoutMs: 50 });
-    await expect(s.get('roster', 'a@h', 'b@h')).rejects.toMatchObject({ name: 'ModuleStoreError', reason: 'timeout' });
+    await expect(s.get('roster', 'a@h', 'b@h')).rejects.toMatchObject({
+      name: 'ModuleStoreError',
+      reason: 'timeout',
+    });
     await expect(s.append('offline', 'a@h', 'x', 1)).rejects.toBeInstanceOf(ModuleStoreError);
   });
 });

@@ -22,8 +22,13 @@ const PASSWORD = 'secret';
 const USERS = ['alice', 'bob', 'carol'];
 
 let server: XmppServer | undefined;
-let clients: TestClient[] = [];
-let modules: { roster: ReturnType<typeof modRoster>; disco: ReturnType<typeof modDisco>; offline: ReturnType<typeof modOffline>; list: XmppModule[] };
+const clients: TestClient[] = [];
+let modules: {
+  roster: ReturnType<typeof modRoster>;
+  disco: ReturnType<typeof modDisco>;
+  offline: ReturnType<typeof modOffline>;
+  list: XmppModule[];
+};
 
 async function start(): Promise<number> {
   const system = new ActorSystem({ logger: silentLogger });
@@ -58,10 +63,13 @@ let ids = 0;
 async function iq(c: TestClient, type: 'get' | 'set', child: Element, to?: string): Promise<Element> {
   const id = `t${++ids}`;
   await c.send(xml('iq', { type, id, ...(to === undefined ? {} : { to }) }, child));
-  return c.waitFor((s) => s.is('iq') && s.attrs.id === id && (s.attrs.type === 'result' || s.attrs.type === 'error'));
+  return c.waitFor(
+    (s) => s.is('iq') && s.attrs.id === id && (s.attrs.type === 'result' || s.attrs.type === 'error'),
+  );
 }
 
-const rosterQuery = (ver?: string) => xml('query', ver === undefined ? { xmlns: NS_ROSTER } : { xmlns: NS_ROSTER, ver });
+const rosterQuery = (ver?: string) =>
+  xml('query', ver === undefined ? { xmlns: NS_ROSTER } : { xmlns: NS_ROSTER, ver });
 const items = (r: Element) =>
   (r.getChild('query', NS_ROSTER)?.getChildren('item') ?? []).map((i) => ({
     jid: i.attrs.jid,
@@ -111,7 +119,11 @@ describe('roster (RFC 6121 §2) and subscriptions (RFC 6121 §3)', () => {
     const set = await iq(
       a1,
       'set',
-      xml('query', { xmlns: NS_ROSTER }, xml('item', { jid: 'Carol@LOCALHOST', name: 'Carol' }, xml('group', {}, 'Friends'))),
+      xml(
+        'query',
+        { xmlns: NS_ROSTER },
+        xml('item', { jid: 'Carol@LOCALHOST', name: 'Carol' }, xml('group', {}, 'Friends')),
+      ),
     );
     expect(set.attrs.type).toBe('result');
     for (const c of [a1, a2]) {
@@ -129,18 +141,31 @@ describe('roster (RFC 6121 §2) and subscriptions (RFC 6121 §3)', () => {
     expect(same.attrs.type).toBe('result');
     expect(same.getChild('query')).toBeUndefined();
 
-    const bad = await iq(a1, 'set', xml('query', { xmlns: NS_ROSTER }, xml('item', { jid: 'x@localhost', ask: 'subscribe' })));
+    const bad = await iq(
+      a1,
+      'set',
+      xml('query', { xmlns: NS_ROSTER }, xml('item', { jid: 'x@localhost', ask: 'subscribe' })),
+    );
     expect(bad.getChild('error')?.getChild('bad-request')).toBeDefined();
     const two = await iq(
       a1,
       'set',
-      xml('query', { xmlns: NS_ROSTER }, xml('item', { jid: 'x@localhost' }), xml('item', { jid: 'y@localhost' })),
+      xml(
+        'query',
+        { xmlns: NS_ROSTER },
+        xml('item', { jid: 'x@localhost' }),
+        xml('item', { jid: 'y@localhost' }),
+      ),
     );
     expect(two.getChild('error')?.getChild('bad-request')).toBeDefined();
     const other = await iq(a1, 'get', rosterQuery(), 'bob@localhost');
     expect(other.getChild('error')?.getChild('forbidden')).toBeDefined();
 
-    await iq(a1, 'set', xml('query', { xmlns: NS_ROSTER }, xml('item', { jid: 'carol@localhost', subscription: 'remove' })));
+    await iq(
+      a1,
+      'set',
+      xml('query', { xmlns: NS_ROSTER }, xml('item', { jid: 'carol@localhost', subscription: 'remove' })),
+    );
     for (const c of [a1, a2]) await c.waitFor(isPush('carol@localhost', 'remove'));
     expect(items(await iq(a2, 'get', rosterQuery()))).toEqual([]);
   });
@@ -183,7 +208,9 @@ describe('roster (RFC 6121 §2) and subscriptions (RFC 6121 §3)', () => {
   it('a subscription request to a contact offline at the time is kept and shown at its next login; the approval completes it', async () => {
     const port = await start();
     const alice = await online(port, 'alice');
-    await alice.send(xml('presence', { to: 'bob@localhost', type: 'subscribe' }, xml('status', {}, 'hi, it is alice')));
+    await alice.send(
+      xml('presence', { to: 'bob@localhost', type: 'subscribe' }, xml('status', {}, 'hi, it is alice')),
+    );
     await alice.waitFor(isPush('bob@localhost', 'none'));
     // Routed through the session manager, processed by bob's roster though bob is offline.
     const bob = await login(port, 'bob', 'r1');
@@ -200,7 +227,11 @@ describe('roster (RFC 6121 §2) and subscriptions (RFC 6121 §3)', () => {
     // The approval of a contact that is offline: alice's roster is updated without her.
     await alice.stop();
     await bob.send(xml('presence', { to: 'alice@localhost', type: 'subscribe' }));
-    await bob.waitFor((s) => isPush('alice@localhost', 'from')(s) && s.getChild('query')!.getChild('item')!.attrs.ask === 'subscribe');
+    await bob.waitFor(
+      (s) =>
+        isPush('alice@localhost', 'from')(s) &&
+        s.getChild('query')!.getChild('item')!.attrs.ask === 'subscribe',
+    );
     const alice2 = await login(port, 'alice', 'r2');
     await alice2.send(xml('presence'));
     await alice2.waitFor(isPresence('bob@localhost', 'subscribe'));
@@ -233,7 +264,11 @@ describe('presence (RFC 6121 §4)', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(bob2.stanzas.some((s) => s.is('message') && s.getChildText('body') === 'to bare')).toBe(false);
     // Probes never reach a client.
-    expect([...alice.stanzas, ...bob.stanzas, ...bob2.stanzas, ...a2.stanzas].some((s) => s.attrs.type === 'probe')).toBe(false);
+    expect(
+      [...alice.stanzas, ...bob.stanzas, ...bob2.stanzas, ...a2.stanzas].some(
+        (s) => s.attrs.type === 'probe',
+      ),
+    ).toBe(false);
   });
 
   it('unavailable reaches subscribers and directed-presence targets on explicit unavailable, on disconnect, and when the client is killed', async () => {
@@ -269,9 +304,15 @@ describe('service discovery (XEP-0030)', () => {
     const alice = await online(port, 'alice');
     const info = await iq(alice, 'get', xml('query', { xmlns: NS_DISCO_INFO }), 'localhost');
     const features = (r: Element) =>
-      r.getChild('query', NS_DISCO_INFO)!.getChildren('feature').map((f) => String(f.attrs.var));
+      r
+        .getChild('query', NS_DISCO_INFO)!
+        .getChildren('feature')
+        .map((f) => String(f.attrs.var));
     const serverFeatures = features(info);
-    expect(info.getChild('query')!.getChild('identity')!.attrs).toMatchObject({ category: 'server', type: 'im' });
+    expect(info.getChild('query')!.getChild('identity')!.attrs).toMatchObject({
+      category: 'server',
+      type: 'im',
+    });
     const iqNamespaces = server!.localIq.features('localhost');
     expect(iqNamespaces).toEqual(expect.arrayContaining([NS_DISCO_INFO, NS_DISCO_ITEMS, 'urn:xmpp:ping']));
     // Exactly: the local IQ table, plus the non-IQ-to-host features of loaded modules.
@@ -309,17 +350,26 @@ describe('carbons (XEP-0280) and blocking (XEP-0191)', () => {
     await a1.send(xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, 'hi bob')));
     await bob.waitFor((s) => s.getChildText('body') === 'hi bob');
     const sent = await a2.waitFor((s) => s.getChild('sent', 'urn:xmpp:carbons:2') !== undefined);
-    expect(sent.getChild('sent')!.getChild('forwarded')!.getChild('message')!.getChildText('body')).toBe('hi bob');
+    expect(sent.getChild('sent')!.getChild('forwarded')!.getChild('message')!.getChildText('body')).toBe(
+      'hi bob',
+    );
     // Private messages are not copied; r1 did not enable carbons and gets none of a2's.
     await a1.send(
-      xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, 'secret'), xml('private', { xmlns: 'urn:xmpp:carbons:2' })),
+      xml(
+        'message',
+        { to: 'bob@localhost', type: 'chat' },
+        xml('body', {}, 'secret'),
+        xml('private', { xmlns: 'urn:xmpp:carbons:2' }),
+      ),
     );
     await bob.waitFor((s) => s.getChildText('body') === 'secret');
     await a2.send(xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, 'from r2')));
     await bob.waitFor((s) => s.getChildText('body') === 'from r2');
     await new Promise((r) => setTimeout(r, 100));
     expect(a2.stanzas.filter((s) => s.getChild('sent') !== undefined)).toHaveLength(1);
-    expect(a1.stanzas.some((s) => s.getChild('sent') !== undefined || s.getChild('received') !== undefined)).toBe(false);
+    expect(
+      a1.stanzas.some((s) => s.getChild('sent') !== undefined || s.getChild('received') !== undefined),
+    ).toBe(false);
   });
 
   it("a blocked user's message is refused with service-unavailable, presence and IQs do not pass; sending to a blocked JID is not-acceptable", async () => {
@@ -327,7 +377,11 @@ describe('carbons (XEP-0280) and blocking (XEP-0191)', () => {
     const alice = await online(port, 'alice');
     const bob = await online(port, 'bob');
     await befriend(alice, bob);
-    const block = await iq(alice, 'set', xml('block', { xmlns: 'urn:xmpp:blocking' }, xml('item', { jid: 'bob@localhost' })));
+    const block = await iq(
+      alice,
+      'set',
+      xml('block', { xmlns: 'urn:xmpp:blocking' }, xml('item', { jid: 'bob@localhost' })),
+    );
     expect(block.attrs.type).toBe('result');
     await alice.waitFor((s) => s.is('iq') && s.getChild('block', 'urn:xmpp:blocking') !== undefined);
     // Blocking sends the blocked contact unavailable.
@@ -343,9 +397,16 @@ describe('carbons (XEP-0280) and blocking (XEP-0191)', () => {
     expect(out.getChild('error')!.getChild('not-acceptable')).toBeDefined();
     expect(out.getChild('error')!.getChild('blocked', 'urn:xmpp:blocking:errors')).toBeDefined();
     const list = await iq(alice, 'get', xml('blocklist', { xmlns: 'urn:xmpp:blocking' }));
-    expect(list.getChild('blocklist')!.getChildren('item').map((i) => i.attrs.jid)).toEqual(['bob@localhost']);
+    expect(
+      list
+        .getChild('blocklist')!
+        .getChildren('item')
+        .map((i) => i.attrs.jid),
+    ).toEqual(['bob@localhost']);
     expect(alice.stanzas.some((s) => s.is('message') && s.getChildText('body') === 'let me in')).toBe(false);
-    expect(alice.stanzas.some((s) => s.is('presence') && s.getChildText('status') === 'new status')).toBe(false);
+    expect(alice.stanzas.some((s) => s.is('presence') && s.getChildText('status') === 'new status')).toBe(
+      false,
+    );
     await iq(alice, 'set', xml('unblock', { xmlns: 'urn:xmpp:blocking' }));
     await bob.send(xml('message', { to: alice.jid, type: 'chat' }, xml('body', {}, 'again')));
     await alice.waitFor((s) => s.getChildText('body') === 'again');

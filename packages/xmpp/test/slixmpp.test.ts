@@ -23,7 +23,8 @@ function canRunSlixmpp(suite: string): boolean {
   const r = spawnSync(PYTHON, ['-c', 'import slixmpp'], { stdio: 'ignore' });
   if (r.status === 0) return true;
   const why = `${PYTHON} cannot import slixmpp (apt-get install python3-slixmpp)`;
-  if (process.env.REQUIRE_SLIXMPP === '1') throw new Error(`REQUIRE_SLIXMPP=1 but ${why}: ${suite} cannot run`);
+  if (process.env.REQUIRE_SLIXMPP === '1')
+    throw new Error(`REQUIRE_SLIXMPP=1 but ${why}: ${suite} cannot run`);
   process.stderr.write(`\n!!! SKIPPING ${suite}: ${why}. Set REQUIRE_SLIXMPP=1 to make this a failure.\n\n`);
   return false;
 }
@@ -38,7 +39,15 @@ describe.runIf(canRunSlixmpp('slixmpp interop'))('slixmpp interop', () => {
       port: 0,
       users,
       logger: silentLogger,
-      modules: [modPing(), modOffline(), modRoster(), modPresence(), modDisco(), modBlocking(), modCarboncopy()],
+      modules: [
+        modPing(),
+        modOffline(),
+        modRoster(),
+        modPresence(),
+        modDisco(),
+        modBlocking(),
+        modCarboncopy(),
+      ],
     });
     try {
       const stdout = await new Promise<string>((resolve, reject) =>

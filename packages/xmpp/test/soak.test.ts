@@ -33,7 +33,9 @@ describe('soak (short)', () => {
         bodyBytes: 4096,
         toNonReading: 0.8,
         offlineIds: () =>
-          users.flatMap((u) => (offline.store.peek(u, 'localhost') as Element[]).map((m) => String(m.attrs.id))),
+          users.flatMap((u) =>
+            (offline.store.peek(u, 'localhost') as Element[]).map((m) => String(m.attrs.id)),
+          ),
       });
       expect(report.sent).toBe(4000);
       expect(report.missingIds).toEqual([]);
