@@ -24,7 +24,12 @@ if (presence) {
   for (let i = 0; i < n; i++) {
     for (const c of contactsOf(i, n)) {
       const jid = `${user(c)}@${DOMAIN}`;
-      store.set('roster', `${user(i)}@${DOMAIN}`, jid, JSON.stringify({ jid, groups: [], subscription: 'both', ask: 'none' }));
+      store.set(
+        'roster',
+        `${user(i)}@${DOMAIN}`,
+        jid,
+        JSON.stringify({ jid, groups: [], subscription: 'both', ask: 'none' }),
+      );
     }
   }
 }

@@ -74,7 +74,12 @@ function driver(): void {
         c.raw.on('stanza', (s) => {
           if (s.name !== 'presence') return;
           stanzas++;
-          if (s.attrs.type === undefined && want.delete(s.attrs.from!) && want.size === 0 && ++complete === N) {
+          if (
+            s.attrs.type === undefined &&
+            want.delete(s.attrs.from!) &&
+            want.size === 0 &&
+            ++complete === N
+          ) {
             done();
           }
         });
@@ -100,7 +105,10 @@ function driver(): void {
 // the orchestrator
 
 function startDriver() {
-  const child = fork(SELF, ['driver'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(SELF, ['driver'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const next = <T extends Reply['type']>(type: T) =>
     new Promise<Extract<Reply, { type: T }>>((resolve) => {
       const on = (r: Reply) => {
@@ -176,7 +184,13 @@ async function round(server: ServerHandle, d: ReturnType<typeof startDriver>): P
   const r = await d.ask({ type: 'presence' }, 'presence');
   const serverCpu = (await server.cpu()) - cpu0;
   await d.ask({ type: 'logout' }, 'logged-out');
-  return { stanzasPerSec: r.stanzas / r.sec, sec: r.sec, stanzas: r.stanzas, complete: r.complete, serverCpu };
+  return {
+    stanzasPerSec: r.stanzas / r.sec,
+    sec: r.sec,
+    stanzas: r.stanzas,
+    complete: r.complete,
+    serverCpu,
+  };
 }
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -66,6 +66,14 @@ declare module '@otp-chat/event-bus' {
      * Host: the receiving user's server.
      */
     user_receive_packet: { args: [jid: Jid, stanza: Element, smCopy: boolean] };
+    /**
+     * One item of the user's roster (`roster_get_jid_info`): the contact's bare JID in, the item
+     * (or `undefined`) out. Host: `lserver`.
+     */
+    roster_get_jid_info: {
+      acc: RosterItem | undefined;
+      args: [luser: string, lserver: string, contact: string];
+    };
     /** The user's roster (`roster_get`), filled by `modRoster`. Host: `lserver`. */
     roster_get: { acc: readonly RosterItem[]; args: [luser: string, lserver: string] };
     /** Features of the server itself beyond its IQ handlers (`disco_local_features`). Host: the server. */

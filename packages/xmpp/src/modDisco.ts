@@ -86,8 +86,14 @@ export function modDisco(options: ModDiscoOptions = {}): XmppModule & {
   const mayAsk = async (iq: Element, to: Jid): Promise<boolean> => {
     const from = parseJid(String(iq.attrs.from));
     if (from.luser === to.luser && from.lserver === to.lserver) return true;
-    const roster = await srv().hooks.runFold('roster_get', to.lserver, [], to.luser, to.lserver);
-    const item = roster.find((i) => i.jid === bareOf(from));
+    const item = await srv().hooks.runFold(
+      'roster_get_jid_info',
+      to.lserver,
+      undefined,
+      to.luser,
+      to.lserver,
+      bareOf(from),
+    );
     return item !== undefined && (item.subscription === 'from' || item.subscription === 'both');
   };
 

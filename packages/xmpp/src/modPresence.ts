@@ -55,6 +55,9 @@ export function modPresence(): XmppModule {
   const roster = async (luser: string, lserver: string): Promise<readonly RosterItem[]> =>
     srv().hooks.runFold('roster_get', lserver, [], luser, lserver);
 
+  const item = async (luser: string, lserver: string, contact: string): Promise<RosterItem | undefined> =>
+    srv().hooks.runFold('roster_get_jid_info', lserver, undefined, luser, lserver, contact);
+
   const allowedOut = async (lserver: string, to: string, p: Element): Promise<boolean> => {
     const s = srv();
     if (!s.hooks.has('privacy_check_packet', lserver)) return true;
@@ -118,9 +121,8 @@ export function modPresence(): XmppModule {
     const from = parseJid(String(probe.attrs.from));
     const sameUser = from.luser === to.luser && from.lserver === to.lserver;
     if (!sameUser) {
-      const items = await roster(to.luser, to.lserver);
-      const item = items.find((i) => i.jid === bareOf(from));
-      if (item === undefined || !isFrom(item)) return;
+      const i = await item(to.luser, to.lserver, bareOf(from));
+      if (i === undefined || !isFrom(i)) return;
     }
     const bare = usOf(to.luser, to.lserver);
     for (const { resource, info } of await s.sm.getUserInfo(to.luser, to.lserver)) {
@@ -168,8 +170,8 @@ export function modPresence(): XmppModule {
     }
     if (to.luser === j.luser && to.lserver === j.lserver) return acc;
     const contact = bareOf(to);
-    const item = (await roster(j.luser, j.lserver)).find((i) => i.jid === contact);
-    if (item !== undefined && isFrom(item)) return acc;
+    const i = await item(j.luser, j.lserver, contact);
+    if (i !== undefined && isFrom(i)) return acc;
     const full = j.toString();
     const set = directed.get(full) ?? new Set<string>();
     const target = to.toString();

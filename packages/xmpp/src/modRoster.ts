@@ -77,7 +77,8 @@ export function rosterItemElement(item: RosterItem | { jid: string; subscription
  *   their status and resent on the user's next initial presence (a contact offline at the time);
  * - gaining or losing a subscription *from* the contact sends the contact each resource's presence
  *   or an unavailable one (`route_presence_change/3`);
- * - `roster_get` for the presence module; `remove_user` unsubscribes and drops the roster.
+ * - `roster_get` and `roster_get_jid_info` for the presence and disco modules; `remove_user`
+ *   unsubscribes and drops the roster.
  *
  * Items are in the server's `ModuleStore` (memory, Redis or PostgreSQL); a user's changes run one
  * at a time on this node.
@@ -374,6 +375,9 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
     ...(await readAll(usOf(luser, lserver))).values(),
   ];
 
+  const jidInfo = async (acc: RosterItem | undefined, luser: string, lserver: string, contact: string) =>
+    (await readItem(usOf(luser, lserver), contact)) ?? acc;
+
   const removeUser = async (user: string, host: string): Promise<void> => {
     let us: string;
     try {
@@ -398,6 +402,7 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
         s.hooks.add('user_send_packet', host, outSubscription, SEQ);
         s.hooks.add('c2s_self_presence', host, resendPending, SEQ);
         s.hooks.add('roster_get', host, rosterGet, SEQ);
+        s.hooks.add('roster_get_jid_info', host, jidInfo, SEQ);
         s.hooks.add('remove_user', host, removeUser, SEQ);
       }
     },
@@ -408,6 +413,7 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
         s.hooks.delete('user_send_packet', host, outSubscription, SEQ);
         s.hooks.delete('c2s_self_presence', host, resendPending, SEQ);
         s.hooks.delete('roster_get', host, rosterGet, SEQ);
+        s.hooks.delete('roster_get_jid_info', host, jidInfo, SEQ);
         s.hooks.delete('remove_user', host, removeUser, SEQ);
       }
     },
