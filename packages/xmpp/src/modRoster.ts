@@ -358,15 +358,16 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
     return acc;
   };
 
-  /** Pending inbound requests, to a session at its initial presence (`mod_roster`'s resend of `ask = in`). */
-  const resendPending = async (jid: Jid, ref: ActorRef, _p: Element, initial: boolean): Promise<void> => {
-    if (!initial) return;
+  /** Pending inbound requests, to a session at its initial presence (`resend_pending_subscriptions/1`). */
+  const resendPending = async (jid: Jid, ref: ActorRef, p: Element, initial: boolean): Promise<void> => {
+    // `mod_roster:c2s_self_presence/1`: only to a session that can take them (priority ≥ 0).
+    if (!initial || Number(p.getChildText('priority') ?? '0') < 0) return;
     const us = usOf(jid.luser, jid.lserver);
     for (const item of (await readAll(us)).values()) {
       if (item.ask !== 'in' && item.ask !== 'both') continue;
-      const p = new Element('presence', { type: 'subscribe', from: item.jid, to: us });
-      if (item.askMessage !== undefined && item.askMessage !== '') p.c('status').t(item.askMessage);
-      sendToConnection(srv(), ref, p);
+      const request = new Element('presence', { type: 'subscribe', from: item.jid, to: us });
+      if (item.askMessage !== undefined && item.askMessage !== '') request.c('status').t(item.askMessage);
+      sendToConnection(srv(), ref, request);
     }
   };
 
