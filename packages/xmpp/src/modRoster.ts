@@ -52,7 +52,7 @@ function decodeItem(text: string): RosterItem | undefined {
 }
 
 /** `mod_roster:encode_item/1`: the `<item/>` a client sees. */
-export function rosterItemElement(item: RosterItem | { jid: string; subscription: 'remove' }): Element {
+function rosterItemElement(item: RosterItem | { jid: string; subscription: 'remove' }): Element {
   const attrs: Record<string, string> = { jid: item.jid, subscription: item.subscription };
   if ('ask' in item && (item.ask === 'out' || item.ask === 'both')) attrs.ask = 'subscribe';
   if ('name' in item && item.name !== undefined && item.name !== '') attrs.name = item.name;

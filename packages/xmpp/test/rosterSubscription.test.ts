@@ -92,14 +92,14 @@ describe('the tables against the reference model, every valid state and stanza',
 describe('RFC 6121 rows', () => {
   it.each([
     // [state, direction, type, expected (undefined: no change, the stanza is not delivered)]
-    ['none/none', 'in', 'subscribe', 'none/in'], // §3.1.3: a pending inbound request
-    ['none/out', 'in', 'subscribed', 'to/none'], // §3.1.5
-    ['none/none', 'in', 'subscribed', undefined], // §3.1.5: unsolicited, ignored
-    ['both/none', 'in', 'unsubscribe', 'to/none'], // §3.3.3
-    ['both/none', 'in', 'unsubscribed', 'from/none'], // §3.2.3
-    ['none/in', 'out', 'subscribed', 'from/none'], // §3.1.4: approval
-    ['none/in', 'out', 'unsubscribed', 'none/none'], // §3.1.4: refusal
-    ['to/none', 'out', 'unsubscribe', 'none/none'], // §3.3.2
+    ['none/none', 'in', 'subscribe', 'none/in'], // RFC 6121 §3.1.3: a pending inbound request
+    ['none/out', 'in', 'subscribed', 'to/none'], // RFC 6121 §3.1.5
+    ['none/none', 'in', 'subscribed', undefined], // RFC 6121 §3.1.5: unsolicited, ignored
+    ['both/none', 'in', 'unsubscribe', 'to/none'], // RFC 6121 §3.3.3
+    ['both/none', 'in', 'unsubscribed', 'from/none'], // RFC 6121 §3.2.3
+    ['none/in', 'out', 'subscribed', 'from/none'], // RFC 6121 §3.1.4: approval
+    ['none/in', 'out', 'unsubscribed', 'none/none'], // RFC 6121 §3.1.4: refusal
+    ['to/none', 'out', 'unsubscribe', 'none/none'], // RFC 6121 §3.3.2
   ] as const)('%s, %s %s → %s', (state, direction, type, expected) => {
     const [subscription, ask] = state.split('/') as [Subscription, Ask];
     const change = (direction === 'in' ? inStateChange : outStateChange)({ subscription, ask }, type);
