@@ -1,5 +1,7 @@
 import type { ModuleStore } from './ModuleStore.ts';
 
+const EMPTY: ReadonlyMap<string, string> = new Map();
+
 /** {@link ModuleStore} in this process's memory: the default, lost at restart (ejabberd's `mnesia` ram copies). */
 export class MemoryModuleStore implements ModuleStore {
   readonly name = 'memory';
@@ -11,7 +13,9 @@ export class MemoryModuleStore implements ModuleStore {
   }
 
   getAll(table: string, us: string): ReadonlyMap<string, string> {
-    return new Map(this.maps.get(MemoryModuleStore.key(table, us)) ?? []);
+    const m = this.maps.get(MemoryModuleStore.key(table, us));
+    // Most users have no blocklist: the check on every routed stanza allocates nothing then.
+    return m === undefined ? EMPTY : new Map(m);
   }
 
   get(table: string, us: string, field: string): string | undefined {
