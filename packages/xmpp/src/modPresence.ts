@@ -158,7 +158,8 @@ export function modPresence(): XmppModule {
   };
 
   /** `process_presence_out/2`: directed presence to a JID that is not a subscriber is remembered. */
-  const send = async (acc: Element | 'drop', j: Jid): Promise<Element | 'drop'> => {
+  const send = (acc: Element | 'drop', j: Jid): Element | 'drop' | Promise<Element | 'drop'> => {
+    // Synchronous for every other stanza: a message pays no promise here.
     if (acc === 'drop' || acc.name !== 'presence') return acc;
     const type = acc.attrs.type;
     if (type !== undefined && type !== 'available' && type !== 'unavailable') return acc;
@@ -169,8 +170,16 @@ export function modPresence(): XmppModule {
       return acc;
     }
     if (to.luser === j.luser && to.lserver === j.lserver) return acc;
-    const contact = bareOf(to);
-    const i = await item(j.luser, j.lserver, contact);
+    return rememberDirected(acc, j, to, type);
+  };
+
+  const rememberDirected = async (
+    acc: Element,
+    j: Jid,
+    to: Jid,
+    type: string | undefined,
+  ): Promise<Element> => {
+    const i = await item(j.luser, j.lserver, bareOf(to));
     if (i !== undefined && isFrom(i)) return acc;
     const full = j.toString();
     const set = directed.get(full) ?? new Set<string>();

@@ -343,7 +343,8 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
   };
 
   /** `out_subscription/1`, run from `user_send_packet`: the stanza leaves from the bare JID. */
-  const outSubscription = async (acc: Element | 'drop', jid: Jid): Promise<Element | 'drop'> => {
+  const outSubscription = (acc: Element | 'drop', jid: Jid): Element | 'drop' | Promise<Element | 'drop'> => {
+    // Synchronous for every other stanza: a message pays no promise here.
     if (acc === 'drop' || acc.name !== 'presence' || !isSubscriptionType(acc.attrs.type)) return acc;
     let to: Jid;
     try {
@@ -352,10 +353,11 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
       return acc;
     }
     const contact = bareOf(to);
-    await processSubscription('out', jid.luser, jid.lserver, contact, acc.attrs.type, '');
-    acc.attrs.from = usOf(jid.luser, jid.lserver);
-    acc.attrs.to = contact;
-    return acc;
+    return processSubscription('out', jid.luser, jid.lserver, contact, acc.attrs.type, '').then(() => {
+      acc.attrs.from = usOf(jid.luser, jid.lserver);
+      acc.attrs.to = contact;
+      return acc;
+    });
   };
 
   /** Pending inbound requests, to a session at its initial presence (`resend_pending_subscriptions/1`). */
