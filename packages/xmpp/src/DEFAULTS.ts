@@ -40,6 +40,15 @@ export const DEFAULTS = Object.freeze({
   maxRosterItems: 2000,
   /** JIDs in one blocklist (XEP-0191; ejabberd's privacy lists have no limit). */
   maxBlocklistItems: 1000,
+  /**
+   * XEP-0198 stream management offered. ejabberd's example config loads `mod_stream_mgmt`; off
+   * here by default (`XmppServer`), on in the chat server.
+   */
+  streamManagement: false,
+  /** `mod_stream_mgmt`'s `resume_timeout`: 300 s. */
+  resumeTimeoutMs: 300_000,
+  /** `mod_stream_mgmt`'s `max_ack_queue`: 5000 stanzas. */
+  maxAckQueue: 5000,
   /** Directed presences remembered per session (ejabberd's unbounded `pres_a`). */
   maxDirectedPresences: 1000,
   /**

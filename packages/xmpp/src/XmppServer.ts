@@ -87,6 +87,12 @@ export interface XmppServerOptions {
   readonly maxPendingInputBytes?: number;
   /** @default DEFAULTS.closeTimeoutMs */
   readonly closeTimeoutMs?: number;
+  /** XEP-0198 stream management (acks and resumption). @default DEFAULTS.streamManagement (off) */
+  readonly streamManagement?: boolean;
+  /** @default DEFAULTS.resumeTimeoutMs */
+  readonly resumeTimeoutMs?: number;
+  /** @default DEFAULTS.maxAckQueue */
+  readonly maxAckQueue?: number;
   /**
    * Failed-authentication accounting: an {@link AuthThrottle}, or its options.
    * @default `new AuthThrottle()` with `DEFAULTS.authThrottle`, on the system's clock
@@ -276,6 +282,9 @@ export class XmppServer {
       maxSendQueueBytes: options.maxSendQueueBytes ?? DEFAULTS.maxSendQueueBytes,
       maxPendingInputBytes: options.maxPendingInputBytes ?? DEFAULTS.maxPendingInputBytes,
       closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
+      streamManagement: options.streamManagement ?? DEFAULTS.streamManagement,
+      resumeTimeoutMs: options.resumeTimeoutMs ?? DEFAULTS.resumeTimeoutMs,
+      maxAckQueue: options.maxAckQueue ?? DEFAULTS.maxAckQueue,
     };
     const throttle =
       options.authThrottle instanceof AuthThrottle

@@ -14,6 +14,7 @@ export type StreamErrorCondition =
   | 'restricted-xml'
   | 'resource-constraint'
   | 'system-shutdown'
+  | 'undefined-condition'
   | 'unsupported-stanza-type'
   | 'unsupported-version';
 
