@@ -152,6 +152,8 @@ export async function startChatServer(
       // Read at each login, so that a reload applies to the next ones.
       maxUserSessions: () => current.maxUserSessions,
       modules: chatModules(),
+      // XEP-0198: acks and resumption (ejabberd's example config loads mod_stream_mgmt).
+      streamManagement: true,
       ...(store === undefined ? {} : { store }),
       ...(options.logger ? { logger: options.logger } : {}),
       // Every host on one backend (Redis or PostgreSQL), hosts added by a reload included.

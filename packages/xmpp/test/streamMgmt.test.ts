@@ -11,6 +11,7 @@ import { MemoryUserStore } from '../src/MemoryUserStore.ts';
 import { modOffline } from '../src/modOffline.ts';
 import { modPing } from '../src/modPing.ts';
 import { connectClient, plainAuth, RawClient, streamOpen, type TestClient } from '../src/testing/index.ts';
+import { client } from '../src/testing/xmppClient.ts';
 import { XmppServer } from '../src/XmppServer.ts';
 
 const NS = 'urn:xmpp:sm:3';
@@ -163,5 +164,71 @@ describe('XEP-0198', () => {
     expect(m.ack(1)).toBe(true); // repeated
     expect(m.ack(2)).toBe(true);
     expect(m.queued).toBe(0);
+  });
+});
+
+describe('XEP-0198 with @xmpp/client (its stream-management and reconnect)', () => {
+  it('the client enables it; after its TCP connection drops it reconnects and resumes, and gets what was sent meanwhile, once', async () => {
+    const port = await start();
+    const xmpp = client({
+      service: `xmpp://127.0.0.1:${port}`,
+      domain: 'localhost',
+      resource: 'laptop',
+      username: 'alice',
+      password: 'secret',
+      credentials: (authenticate) => authenticate({ username: 'alice', password: 'secret' }, 'PLAIN'),
+    });
+    const got: string[] = [];
+    const events: string[] = [];
+    xmpp.on('error', () => {});
+    xmpp.on('stanza', (s) => {
+      const body = s.getChildText('body');
+      if (s.is('message') && body !== null) got.push(body);
+    });
+    const sm = (xmpp as unknown as { streamManagement: { id: string; on(e: string, f: () => void): void } })
+      .streamManagement;
+    sm.on('resumed', () => events.push('resumed'));
+    try {
+      await xmpp.start();
+      await xmpp.send(xml('presence'));
+      await eventually(
+        'stream management enabled',
+        () => sm.id,
+        (id) => id !== '',
+      );
+      const bob = await connectClient({ port, username: 'bob', password: 'secret', resource: 'b' });
+      clients.push(bob);
+      await bob.send(
+        xml('message', { to: 'alice@localhost/laptop', type: 'chat' }, xml('body', {}, 'before')),
+      );
+      await eventually(
+        'the first message',
+        () => got,
+        (g) => g.includes('before'),
+      );
+      (xmpp as unknown as { socket: { destroy(): void } }).socket.destroy();
+      await bob.send(
+        xml('message', { to: 'alice@localhost/laptop', type: 'chat' }, xml('body', {}, 'during')),
+      );
+      await eventually(
+        'resumed',
+        () => events,
+        (e) => e.includes('resumed'),
+        10_000,
+      );
+      await bob.send(
+        xml('message', { to: 'alice@localhost/laptop', type: 'chat' }, xml('body', {}, 'after')),
+      );
+      await eventually(
+        'every message',
+        () => got,
+        (g) => g.includes('after'),
+      );
+      expect(got).toEqual(['before', 'during', 'after']);
+      expect(await server!.sm.userResources('alice', 'localhost')).toEqual(['laptop']);
+    } finally {
+      xmpp.reconnect.stop();
+      await xmpp.stop().catch(() => {});
+    }
   });
 });
