@@ -519,7 +519,10 @@ export class C2SConnection {
 
   private sendBindResult(event: C2SActionEvent<'sendBindResult'>): void {
     this.clearTimer();
-    if (event.iq.name === 'resume') return this.sendResumed(event.iq);
+    if (event.iq.name === 'resume') {
+      this.sendResumed(event.iq);
+      return;
+    }
     this.write(bindResult(event.iq.attrs.id, this.fullJid));
     const early = this.early;
     this.early = [];
