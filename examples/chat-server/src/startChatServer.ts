@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { ActorSystem, type Logger } from '@otp-chat/actor';
 import { Cluster } from '@otp-chat/cluster';
 import { nameprep, nodeprep } from '@otp-chat/jid';
-import { RedisBackend } from '@otp-chat/redis-backend';
+import { DEFAULTS as REDIS_DEFAULTS, RedisBackend } from '@otp-chat/redis-backend';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
 import {
   MemoryUserStore,
@@ -134,8 +134,18 @@ export async function startChatServer(
       (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
     // Rosters, blocklists and offline messages in the sessions' store: a restart loses only sessions.
     if (config.backend === 'redis') {
-      moduleRedis = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 });
+      // The session backend's fault handling: a call to a Redis that is down fails at once, one to
+      // a frozen Redis after commandTimeout, never queued (a module then logs and goes on).
+      moduleRedis = new Redis(config.redisUrl, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: REDIS_DEFAULTS.commandTimeoutMs,
+        connectTimeout: REDIS_DEFAULTS.connectTimeoutMs,
+        retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 10), 2000),
+      });
       moduleRedis.on('error', () => {}); // reported by the calls that fail (ModuleStoreError)
+      await moduleRedis.connect();
     }
     const store: ModuleStore | undefined =
       pg?.modules ??

@@ -193,6 +193,8 @@ export class C2SConnection {
   private hibernating = false;
   /** The connection that resumed this session: what still reaches this one is forwarded there. */
   private resumedBy: ActorRef | undefined;
+  /** The handed-over stanzas are being sent again (after `<resumed/>`). */
+  private resending = false;
   /** What a resumption takes over from the old connection, until `<resumed/>` is sent. */
   private resumed: Extract<ResumeReply, { ok: true }> | undefined;
   /** The stream error was already written (before the session was closed). */
@@ -1120,7 +1122,10 @@ export class C2SConnection {
       { jid: this.fullJid, ip: this.ip, resent: old?.queue.length ?? 0 },
       'c2s: session resumed',
     );
+    // Sent again, not received again: `user_receive_packet` (carbons) ran the first time.
+    this.resending = true;
     for (const stanza of old?.queue ?? []) this.deliver(stanza, false);
+    this.resending = false;
     const early = this.early;
     this.early = [];
     for (const stanza of early) this.deliver(stanza, false);
@@ -1176,7 +1181,7 @@ export class C2SConnection {
 
   private delivered(stanza: Element, smCopy: boolean): MaybePromise<void> {
     const j = this.jid;
-    if (j !== undefined && this.host.hooks.has('user_receive_packet', j.lserver)) {
+    if (j !== undefined && !this.resending && this.host.hooks.has('user_receive_packet', j.lserver)) {
       void this.host.hooks.run('user_receive_packet', j.lserver, j, stanza, smCopy);
     }
     if (this.pendingOutputBytes > this.host.options.maxSendQueueBytes) return this.overflow();

@@ -107,7 +107,8 @@ export function modBlocking(options: { readonly maxItems?: number } = {}): XmppM
   const send = (acc: Element | 'drop', j: Jid, ref: ActorRef): MaybePromise<Element | 'drop'> => {
     if (acc === 'drop') return acc;
     const to = parse(acc.attrs.to);
-    if (to === undefined) return acc;
+    // The user's own server (a ping, disco) is never blocked, and needs no store read.
+    if (to === undefined || (to.luser === '' && to.lserver === j.lserver)) return acc;
     return andThen(blocks(j, to), (b) => (b ? answerOrDrop(acc, 'not-acceptable', ref) : acc));
   };
 

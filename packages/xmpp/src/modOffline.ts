@@ -72,8 +72,28 @@ export function modOffline(options: ModOfflineOptions = {}): XmppModule & { read
     // Full: ejabberd_sm bounces it (the `bounce` accumulator goes on to seq 100).
     return andThen(
       srv().store.append(TABLE, usOf(to.luser, to.lserver), elementToJson(copy), max),
-      (stored) => (stored ? { tag: 'offlined', packet: m } : acc),
+      (stored): SmPacketAcc => {
+        if (!stored) return acc;
+        recheck(to).catch((error: unknown) =>
+          srv().logger.warn({ err: error }, 'mod_offline: could not check for a session that came meanwhile'),
+        );
+        return { tag: 'offlined', packet: m };
+      },
     );
+  };
+
+  /**
+   * Storing is not atomic with routing: the user's first presence may have taken the stored
+   * messages (and a store that answers asynchronously, Redis or PostgreSQL, makes that window
+   * real) before this one was written. When the user has an available resource once it is
+   * written, the stored messages are taken and routed again; the take is atomic, so each message
+   * goes out once.
+   */
+  const recheck = async (to: Jid): Promise<void> => {
+    const s = srv();
+    const present = await s.sm.getUserPresentResources(to.luser, to.lserver);
+    if (!present.some((r) => r.priority >= 0)) return;
+    for (const stanza of decode(await s.store.takeAll(TABLE, usOf(to.luser, to.lserver)))) s.route(stanza);
   };
 
   const decode = (texts: readonly string[]): Element[] => {
