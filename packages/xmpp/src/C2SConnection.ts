@@ -1486,51 +1486,15 @@ export const c2sConnectionServer: GenServer<
   handleCall(request, from, conn) {
     if (isResumeCall(request)) {
       reply(from, conn.handOver(request));
-      let r: MaybePromise<void>;
-      try {
-        r = conn.finishResume();
-      } catch (error) {
-        return failed(conn, error);
-      }
-      if (isThenable(r)) {
-        return r.then(
-          () => after(conn),
-          (error: unknown) => failed(conn, error),
-        );
-      }
-      return after(conn);
+      return thenAfter(conn, () => conn.finishResume());
     }
     if (!isConnectionCall(request)) return { reply: undefined, state: conn };
     if (request.type === 'get_presence') return { reply: conn.currentPresence(), state: conn };
     reply(from, 'ok');
-    let r: MaybePromise<void>;
-    try {
-      r = conn.presenceFromCall(request.presence);
-    } catch (error) {
-      return failed(conn, error);
-    }
-    if (isThenable(r)) {
-      return r.then(
-        () => after(conn),
-        (error: unknown) => failed(conn, error),
-      );
-    }
-    return after(conn);
+    return thenAfter(conn, () => conn.presenceFromCall(request.presence));
   },
   handleInfo(message, conn) {
-    let r: MaybePromise<void>;
-    try {
-      r = conn.handle(message);
-    } catch (error) {
-      return failed(conn, error);
-    }
-    if (isThenable(r)) {
-      return r.then(
-        () => after(conn),
-        (error: unknown) => failed(conn, error),
-      );
-    }
-    return after(conn);
+    return thenAfter(conn, () => conn.handle(message));
   },
   terminate(_reason, conn) {
     try {
@@ -1541,6 +1505,23 @@ export const c2sConnectionServer: GenServer<
     }
   },
 };
+
+/** Runs `work` (a handler's body), then {@link after}; a failure ends the connection (`failed`). */
+function thenAfter(conn: C2SConnection, work: () => MaybePromise<void>) {
+  let r: MaybePromise<void>;
+  try {
+    r = work();
+  } catch (error) {
+    return failed(conn, error);
+  }
+  if (isThenable(r)) {
+    return r.then(
+      () => after(conn),
+      (error: unknown) => failed(conn, error),
+    );
+  }
+  return after(conn);
+}
 
 function after(
   conn: C2SConnection,
