@@ -442,6 +442,16 @@ export class C2SConnection {
       }
       return;
     } else if (
+      event.type === 'STANZA' &&
+      state === 'wait_for_bind' &&
+      event.element.name === 'enable' &&
+      event.element.attrs.xmlns === NS_SM &&
+      this.host.options.streamManagement
+    ) {
+      // XEP-0198 §3: enabling before the bind is refused, the stream goes on (`mod_stream_mgmt`).
+      this.write(smFailed('unexpected-request'));
+      return;
+    } else if (
       event.type === 'STREAM_HEADER' &&
       !this.snapshot.context.authenticated &&
       this.host.throttle.lockout(this.ip) !== undefined

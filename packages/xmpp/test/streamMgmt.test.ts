@@ -151,6 +151,21 @@ describe('XEP-0198', () => {
     expect(bodies(again.text)).toEqual(['m1', 'm2', 'm3']);
   });
 
+  it('<enable/> before the bind: <failed><unexpected-request/></failed>, and the stream goes on', async () => {
+    const port = await start();
+    const c = await RawClient.connect(port);
+    raws.push(c);
+    c.write(streamOpen() + plainAuth('alice', 'secret'));
+    await c.waitFor((t) => t.includes('<success'));
+    c.write(`${streamOpen()}<enable xmlns='${NS}'/>`);
+    await c.waitFor((t) => t.includes('<failed'));
+    expect(c.text).toContain('<unexpected-request');
+    c.write(
+      `<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>`,
+    );
+    await c.waitFor((t) => /<jid>alice@localhost\/r<\/jid>/.test(t));
+  });
+
   it('the resumption id names the resource and a token; a forged token is refused', () => {
     const m = new StreamMgmt(true);
     const id = m.id('phone/1');
