@@ -161,6 +161,11 @@ export class XmppServer {
     return this.hostList;
   }
 
+  /** The `simple_one_for_one` supervisor of the connections while the server runs (for an observer). */
+  get connectionSupervisor(): ActorRef | undefined {
+    return this.connections;
+  }
+
   /** The address the listener is bound to. */
   get address(): { readonly host: string; readonly port: number } {
     return { host: this.boundHost, port: this.boundPort };
