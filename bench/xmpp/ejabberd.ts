@@ -22,7 +22,7 @@ function freePort(): Promise<number> {
   });
 }
 
-const EJABBERD_YML = (port: number) => `hosts: [${DOMAIN}]
+const EJABBERD_YML = (port: number, extraModules: string) => `hosts: [${DOMAIN}]
 loglevel: warning
 listen:
   - port: ${port}
@@ -55,7 +55,7 @@ modules:
   mod_disco: {}
   mod_ping: {}
   mod_offline: {}
-`;
+${extraModules}`;
 
 function pidsOf(name: string): Set<string> {
   try {
@@ -65,7 +65,15 @@ function pidsOf(name: string): Set<string> {
   }
 }
 
-export async function startEjabberd(): Promise<ServerHandle | string> {
+/** What a round needs beyond the default config (the presence round: `mod_roster` and rosters). */
+export interface EjabberdOptions {
+  /** YAML lines appended under `modules:` (e.g. `  mod_roster: {}`). */
+  readonly modules?: string;
+  /** An Erlang expression run once the users are registered, `N` bound to the node. */
+  readonly setup?: string;
+}
+
+export async function startEjabberd(options: EjabberdOptions = {}): Promise<ServerHandle | string> {
   try {
     execFileSync('which', ['ejabberdctl']);
   } catch {
@@ -75,7 +83,7 @@ export async function startEjabberd(): Promise<ServerHandle | string> {
   const dir = mkdtempSync(join(tmpdir(), 'otp-chat-ejabberd-'));
   const node = `otpchat${process.pid}@localhost`;
   for (const sub of ['spool', 'logs', 'run']) mkdirSync(join(dir, sub));
-  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port));
+  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port, options.modules ?? ''));
   writeFileSync(
     join(dir, 'ejabberdctl.cfg'),
     `ERLANG_NODE=${node}\nINET_DIST_INTERFACE=127.0.0.1\nEJABBERD_PID_PATH=${join(dir, 'run', 'ejabberd.pid')}\n`,
@@ -110,7 +118,7 @@ export async function startEjabberd(): Promise<ServerHandle | string> {
   const shell = `ulimit -n 20000; cd ${dir}/spool; ejabberdctl ${ctl.join(' ')} start`;
   await run('su', ['-s', '/bin/bash', 'ejabberd', '-c', shell]);
   try {
-    return await prepareEjabberd(ctl, node, port, dir, stop);
+    return await prepareEjabberd(ctl, node, port, dir, stop, options.setup);
   } catch (error) {
     await stop();
     throw error;
@@ -123,6 +131,7 @@ async function prepareEjabberd(
   port: number,
   dir: string,
   stop: () => Promise<void>,
+  setup: string | undefined,
 ): Promise<ServerHandle> {
   await run('ejabberdctl', [...ctl, 'started'], { timeout: 60_000 });
   const cookie = readFileSync('/var/lib/ejabberd/.erlang.cookie', 'utf8').trim();
@@ -145,6 +154,7 @@ async function prepareEjabberd(
   await rpc(
     `[rpc:call(N, ejabberd_auth, try_register, [list_to_binary("u"++integer_to_list(I)), <<"${DOMAIN}">>, <<"${PASSWORD}">>]) || I <- lists:seq(0, ${N - 1})], ok`,
   );
+  if (setup !== undefined) await rpc(setup);
   const beamPid = async () => (await rpc('rpc:call(N, os, getpid, [])')).replace(/"/g, '');
   const pid = await beamPid();
   return {
