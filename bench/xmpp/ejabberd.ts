@@ -23,7 +23,7 @@ function freePort(): Promise<number> {
   });
 }
 
-const EJABBERD_YML = (port: number, certfile: string | undefined) => `hosts: [${DOMAIN}]
+const EJABBERD_YML = (port: number, extraModules: string, certfile: string | undefined) => `hosts: [${DOMAIN}]
 loglevel: warning
 ${certfile === undefined ? '' : `certfiles:\n  - "${certfile}"\n`}listen:
   - port: ${port}
@@ -57,7 +57,7 @@ modules:
   mod_disco: {}
   mod_ping: {}
   mod_offline: {}
-`;
+${extraModules}`;
 
 function pidsOf(name: string): Set<string> {
   try {
@@ -67,7 +67,15 @@ function pidsOf(name: string): Set<string> {
   }
 }
 
-export async function startEjabberd(): Promise<ServerHandle | string> {
+/** What a round needs beyond the default config (the presence round: `mod_roster` and rosters). */
+export interface EjabberdOptions {
+  /** YAML lines appended under `modules:` (e.g. `  mod_roster: {}`). */
+  readonly modules?: string;
+  /** An Erlang expression run once the users are registered, `N` bound to the node. */
+  readonly setup?: string;
+}
+
+export async function startEjabberd(options: EjabberdOptions = {}): Promise<ServerHandle | string> {
   try {
     execFileSync('which', ['ejabberdctl']);
   } catch {
@@ -82,7 +90,7 @@ export async function startEjabberd(): Promise<ServerHandle | string> {
   const certfile = pem === undefined ? undefined : join(dir, 'server.pem');
   if (pem !== undefined && certfile !== undefined)
     writeFileSync(certfile, `${pem.cert}${pem.key}`, { mode: 0o600 });
-  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port, certfile));
+  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port, options.modules ?? '', certfile));
   writeFileSync(
     join(dir, 'ejabberdctl.cfg'),
     `ERLANG_NODE=${node}\nINET_DIST_INTERFACE=127.0.0.1\nEJABBERD_PID_PATH=${join(dir, 'run', 'ejabberd.pid')}\n`,
@@ -125,7 +133,10 @@ export async function startEjabberd(): Promise<ServerHandle | string> {
   const shell = `ulimit -n 20000; cd ${dir}/spool; ejabberdctl ${ctl.join(' ')} start`;
   await run('su', ['-s', '/bin/bash', 'ejabberd', '-c', shell]);
   try {
-    return { ...(await prepareEjabberd(ctl, node, port, dir, stop)), ...(pem ? { cert: pem.cert } : {}) };
+    return {
+      ...(await prepareEjabberd(ctl, node, port, dir, stop, options.setup)),
+      ...(pem ? { cert: pem.cert } : {}),
+    };
   } catch (error) {
     // What ejabberd said, before its folder goes; then the first failure, not stop's.
     try {
@@ -142,6 +153,7 @@ async function prepareEjabberd(
   port: number,
   dir: string,
   stop: () => Promise<void>,
+  setup: string | undefined,
 ): Promise<ServerHandle> {
   await run('ejabberdctl', [...ctl, 'started'], { timeout: 60_000 });
   const cookie = readFileSync('/var/lib/ejabberd/.erlang.cookie', 'utf8').trim();
@@ -164,6 +176,7 @@ async function prepareEjabberd(
   await rpc(
     `[rpc:call(N, ejabberd_auth, try_register, [list_to_binary("u"++integer_to_list(I)), <<"${DOMAIN}">>, <<"${PASSWORD}">>]) || I <- lists:seq(0, ${N - 1})], ok`,
   );
+  if (setup !== undefined) await rpc(setup);
   const beamPid = async () => (await rpc('rpc:call(N, os, getpid, [])')).replace(/"/g, '');
   const pid = await beamPid();
   return {

@@ -6,22 +6,31 @@ import { AdminMetrics, instrumentBackend, type ReadinessCheck } from '@otp-chat/
 import { Cluster } from '@otp-chat/cluster';
 import { EventBus, Hooks } from '@otp-chat/event-bus';
 import { nameprep, nodeprep } from '@otp-chat/jid';
-import { RedisBackend } from '@otp-chat/redis-backend';
+import { DEFAULTS as REDIS_DEFAULTS, RedisBackend } from '@otp-chat/redis-backend';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
 import {
   DEFAULTS,
   ensureSelfSignedCertificate,
   MemoryUserStore,
+  type ModuleStore,
+  modBlocking,
+  modCarboncopy,
+  modDisco,
   modOffline,
   modPing,
+  modPresence,
   modRegister,
+  modRoster,
   type PemFiles,
+  RedisModuleStore,
   RegisterError,
+  SqlModuleStore,
   SqlUserStore,
   type UserStore,
   type XmppListeners,
   XmppServer,
 } from '@otp-chat/xmpp';
+import { Redis } from 'ioredis';
 import { type ChatServerConfig, clusterUrlOf } from './config.ts';
 import { type ChatAdmin, startAdmin } from './startAdmin.ts';
 
@@ -178,6 +187,7 @@ export async function startChatServer(
     typeof adminPort === 'number' ? new AdminMetrics({ system, hooks, events: [events] }) : undefined;
   let pg: PostgresStores | undefined;
   let certificate: Omit<ServedCertificate, 'fingerprint256'> | undefined;
+  let moduleRedis: Redis | undefined;
   let store: RedisBackend | SqlBackend | undefined;
   let users: UserStore;
   let xmpp: XmppServer;
@@ -188,6 +198,26 @@ export async function startChatServer(
       pg?.backend ??
       (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
     const sessions = store === undefined || metrics === undefined ? store : instrumentBackend(store, metrics);
+    // Rosters, blocklists and offline messages in the sessions' store: a restart loses only sessions.
+    if (config.backend === 'redis') {
+      // The session backend's fault handling: a call to a Redis that is down fails at once, one to
+      // a frozen Redis after commandTimeout, never queued (a module then logs and goes on).
+      moduleRedis = new Redis(config.redisUrl, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: REDIS_DEFAULTS.commandTimeoutMs,
+        connectTimeout: REDIS_DEFAULTS.connectTimeoutMs,
+        retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 10), 2000),
+      });
+      moduleRedis.on('error', () => {}); // reported by the calls that fail (ModuleStoreError)
+      await moduleRedis.connect();
+    }
+    const moduleStore: ModuleStore | undefined =
+      pg?.modules ??
+      (moduleRedis === undefined
+        ? undefined
+        : new RedisModuleStore(moduleRedis, { prefix: `${prefix}:mod` }));
     for (const host of hosts) await registerUsers(users, config.users, host);
     certificate = await certificateOf(config);
     const tls = certificate?.files;
@@ -220,14 +250,18 @@ export async function startChatServer(
       users,
       // Read at each login, so that a reload applies to the next ones.
       maxUserSessions: () => current.maxUserSessions,
-      modules: [modPing(), modOffline(), modRegister()],
+      modules: chatModules(),
       hooks,
+      // XEP-0198: acks and resumption (ejabberd's example config loads mod_stream_mgmt).
+      streamManagement: true,
+      ...(moduleStore === undefined ? {} : { store: moduleStore }),
       ...(options.logger ? { logger: options.logger } : {}),
       // Every host on one backend (Redis or PostgreSQL), hosts added by a reload included.
       ...(sessions === undefined ? {} : { defaultBackend: sessions }),
     });
   } catch (error) {
     await pg?.client.end(0);
+    moduleRedis?.disconnect();
     await cluster?.stop();
     throw error;
   }
@@ -353,6 +387,8 @@ export async function startChatServer(
     async stop() {
       admin?.drain();
       await xmpp.stop();
+      // Not `quit` (it waits for a reply a frozen Redis never sends): the modules are stopped.
+      moduleRedis?.disconnect();
       await cluster?.stop();
       await admin?.stop();
     },
@@ -429,8 +465,26 @@ async function registerUsers(users: UserStore, list: ChatServerConfig['users'], 
   }
 }
 
+/**
+ * The modules a stock client expects: ping, offline messages, in-band registration, roster and
+ * subscriptions, presence, service discovery, blocking and carbons (see the README).
+ */
+function chatModules() {
+  return [
+    modPing(),
+    modOffline(),
+    modRegister(),
+    modRoster(),
+    modPresence(),
+    modDisco(),
+    modBlocking(),
+    modCarboncopy(),
+  ];
+}
+
 interface PostgresStores {
   readonly users: UserStore;
+  readonly modules: ModuleStore;
   readonly backend: SqlBackend;
   readonly client: SqlClient;
 }
@@ -443,7 +497,8 @@ async function postgresStores(config: ChatServerConfig): Promise<PostgresStores>
   const client = new SqlClient({ url: config.postgresUrl });
   try {
     const users = await SqlUserStore.start(client);
-    return { users, backend: new SqlBackend({ client, ownsClient: true }), client };
+    const modules = await SqlModuleStore.start(client);
+    return { users, modules, backend: new SqlBackend({ client, ownsClient: true }), client };
   } catch (error) {
     await client.end(0);
     throw error;
