@@ -65,7 +65,8 @@ function pidsOf(name: string): Set<string> {
   }
 }
 
-export async function startEjabberd(): Promise<ServerHandle | string> {
+/** Starts ejabberd with users u0…u(n-1) registered. */
+export async function startEjabberd(n = N): Promise<ServerHandle | string> {
   try {
     execFileSync('which', ['ejabberdctl']);
   } catch {
@@ -110,7 +111,7 @@ export async function startEjabberd(): Promise<ServerHandle | string> {
   const shell = `ulimit -n 20000; cd ${dir}/spool; ejabberdctl ${ctl.join(' ')} start`;
   await run('su', ['-s', '/bin/bash', 'ejabberd', '-c', shell]);
   try {
-    return await prepareEjabberd(ctl, node, port, dir, stop);
+    return await prepareEjabberd(ctl, node, port, dir, stop, n);
   } catch (error) {
     await stop();
     throw error;
@@ -123,6 +124,7 @@ async function prepareEjabberd(
   port: number,
   dir: string,
   stop: () => Promise<void>,
+  n: number,
 ): Promise<ServerHandle> {
   await run('ejabberdctl', [...ctl, 'started'], { timeout: 60_000 });
   const cookie = readFileSync('/var/lib/ejabberd/.erlang.cookie', 'utf8').trim();
@@ -143,7 +145,7 @@ async function prepareEjabberd(
     return stdout.trim();
   };
   await rpc(
-    `[rpc:call(N, ejabberd_auth, try_register, [list_to_binary("u"++integer_to_list(I)), <<"${DOMAIN}">>, <<"${PASSWORD}">>]) || I <- lists:seq(0, ${N - 1})], ok`,
+    `[rpc:call(N, ejabberd_auth, try_register, [list_to_binary("u"++integer_to_list(I)), <<"${DOMAIN}">>, <<"${PASSWORD}">>]) || I <- lists:seq(0, ${n - 1})], ok`,
   );
   const beamPid = async () => (await rpc('rpc:call(N, os, getpid, [])')).replace(/"/g, '');
   const pid = await beamPid();
