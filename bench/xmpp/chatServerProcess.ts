@@ -34,6 +34,8 @@ export function rssOf(pid: number): number {
 export interface ChatServerProcess extends ServerHandle {
   /** The primary's and the workers' process ids (redis-server's not included). */
   readonly pids: readonly number[];
+  /** CPU seconds so far of each process: `primary`, `worker <i>`, `redis`. */
+  cpuByProcess(): Record<string, number>;
 }
 
 /**
@@ -97,6 +99,13 @@ export async function startChatServerProcess(options: {
     memory: async () => sum(rssOf),
     rss: async () => sum(rssOf),
     cpu: async () => sum(cpuOf),
+    cpuByProcess: () =>
+      Object.fromEntries(
+        all.map((pid, i) => [
+          i === 0 ? 'primary' : i <= workerPids.length ? `worker ${i}` : 'redis',
+          cpuOf(pid),
+        ]),
+      ),
     stop: async () => {
       child.kill('SIGTERM');
       const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);

@@ -122,12 +122,19 @@ async function drive(
 ): Promise<RawRow> {
   await settle(all);
   const rss0 = await server.rss();
+  const byProcess = (server as Partial<ChatServerProcess>).cpuByProcess;
+  const b0 = byProcess?.();
   const c0 = await server.cpu();
   const login = await drivers.ask(
     { type: 'login', port: server.port, concurrency: Math.ceil(CONCURRENCY / DRIVERS) },
     'logged-in',
   );
   const c1 = await server.cpu();
+  const b1 = byProcess?.();
+  if (b0 !== undefined && b1 !== undefined) {
+    const parts = Object.keys(b1).map((k) => `${k} ${((1e6 * (b1[k]! - b0[k]!)) / N).toFixed(0)}`);
+    process.stdout.write(`# ${server.name}: login CPU us per login by process: ${parts.join(', ')}\n`);
+  }
   const rss1 = await server.rss();
   const failed = login.reduce((s, r) => s + r.failed, 0);
   const error = login.find((r) => r.error)?.error;

@@ -5,13 +5,19 @@
 // base64-encoded once before the timed phase, stream restart, resource bind); a step waits for its
 // answer's closing marker (`</stream:features>`, `success`, `</iq>`), no parser. After the logins
 // the only stanzas a session receives are the bench's messages: the message phase counts
-// `</message>`, the round-trip probes find `<body>p<seq>` and time them against the send.
+// `<body>m</body>`, the round-trip probes find `<body>p<seq>` and time them against the send (the
+// two may run at once: round trips under load).
 import { connect, type Socket } from 'node:net';
 import { DOMAIN, PASSWORD, user } from './shared.ts';
 
 /** What rawBench.ts asks, one at a time. */
 export type RawRequest =
-  | { readonly type: 'login'; readonly port: number; readonly concurrency: number }
+  | {
+      readonly type: 'login';
+      readonly port: number;
+      readonly concurrency: number;
+      readonly deadlineMs?: number;
+    }
   | { readonly type: 'blast'; readonly k: number }
   | { readonly type: 'rtt'; readonly probes: number; readonly inFlight: number }
   | { readonly type: 'logout' }
@@ -33,6 +39,8 @@ export type RawReply =
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 const OPEN = `<?xml version='1.0'?><stream:stream to='${DOMAIN}' version='1.0' xml:lang='en' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
 const BIND = `<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>`;
+/** The body of the message phase's chats (the probes' are `p<seq>`). */
+const BLAST_BODY = '<body>m</body>';
 /** The longest marker searched across two chunks. */
 const CARRY = 24;
 /** Bounds: a step longer than this fails the login; every phase ends by this deadline. */
@@ -91,11 +99,11 @@ function onData(c: Conn, chunk: string): void {
   }
   const text = c.text + chunk;
   // A marker wholly inside the carried tail was counted with the previous chunk.
-  let at = text.indexOf('</message>', Math.max(0, c.text.length - 9));
+  let at = text.indexOf(BLAST_BODY, Math.max(0, c.text.length - BLAST_BODY.length + 1));
   while (at >= 0) {
     c.received++;
     if (++total === expected) onAllIn();
-    at = text.indexOf('</message>', at + 10);
+    at = text.indexOf(BLAST_BODY, at + BLAST_BODY.length);
   }
   let p = text.indexOf('<body>p');
   while (p >= 0) {
@@ -144,7 +152,8 @@ async function login1(i: number, j: number, port: number): Promise<Conn> {
   return c;
 }
 
-async function login(port: number, concurrency: number): Promise<RawReply> {
+async function login(port: number, concurrency: number, deadlineMs: number): Promise<RawReply> {
+  const deadline = Date.now() + deadlineMs;
   conns = new Array(mine.length);
   let next = 0;
   let failed = 0;
@@ -153,7 +162,7 @@ async function login(port: number, concurrency: number): Promise<RawReply> {
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: Math.max(1, concurrency) }, async () => {
-      while (next < mine.length) {
+      while (next < mine.length && Date.now() < deadline) {
         const j = next++;
         try {
           conns[j] = await login1(mine[j]!, j, port);
@@ -165,6 +174,7 @@ async function login(port: number, concurrency: number): Promise<RawReply> {
     }),
   );
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  failed += mine.length - next;
   conns = conns.filter((c) => c !== undefined);
   return { type: 'logged-in', sec, cpu: cpuSeconds() - cpu0, failed, ...(error ? { error } : {}) };
 }
@@ -178,7 +188,7 @@ async function blast(k: number): Promise<RawReply> {
   });
   const payloads = conns.map((c) => {
     const to = `${user((c.index + 1) % n)}@${DOMAIN}/r`;
-    return `<message to='${to}' type='chat'><body>m</body></message>`.repeat(k);
+    return `<message to='${to}' type='chat'>${BLAST_BODY}</message>`.repeat(k);
   });
   const cpu0 = cpuSeconds();
   const t0 = process.hrtime.bigint();
@@ -269,7 +279,7 @@ async function logout(): Promise<RawReply> {
 
 process.on('message', (m: RawRequest) => {
   const reply = (r: RawReply) => process.send?.(r);
-  if (m.type === 'login') void login(m.port, m.concurrency).then(reply);
+  if (m.type === 'login') void login(m.port, m.concurrency, m.deadlineMs ?? PHASE_TIMEOUT_MS).then(reply);
   else if (m.type === 'blast') void blast(m.k).then(reply);
   else if (m.type === 'rtt') void rtt(m.probes, m.inFlight).then(reply);
   else if (m.type === 'logout') void logout().then(reply);
