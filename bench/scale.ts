@@ -54,7 +54,7 @@ async function main(): Promise<void> {
     name: 'otp-chat',
     workers: WORKERS,
     n: SESSIONS,
-    redisUrl: `${redis.url}/1`,
+    redisUrl: redis.url,
     redisPid: redis.pid,
     nodeFlags: NODE_FLAGS,
   });

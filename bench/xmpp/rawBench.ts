@@ -238,21 +238,26 @@ export async function rawBench(): Promise<void> {
       `SASL PLAIN, passwords stored plain, ${PROBES} round-trip probes with the sessions held (${INFLIGHT} in flight per driver), ` +
       `${WARMUP} warm-up + ${ROUNDS} interleaved rounds (median per metric)`,
   );
-  const redis = await RedisServer.start();
+  // One redis-server per otp-chat server: Redis pub/sub ignores the database number, so two
+  // servers on one Redis would hear each other's cluster announcements and cache invalidations.
+  const redises: RedisServer[] = [];
   const servers: ServerHandle[] = [];
   let drivers: RawDrivers | undefined;
   try {
-    const ours = (workers: number, db: number): Promise<ChatServerProcess> =>
-      startChatServerProcess({
+    const ours = async (workers: number): Promise<ChatServerProcess> => {
+      const redis = await RedisServer.start();
+      redises.push(redis);
+      return startChatServerProcess({
         name: `otp-chat ${workers} worker${workers === 1 ? '' : 's'}`,
         workers,
         n: N,
-        redisUrl: `${redis.url}/${db}`,
+        redisUrl: redis.url,
         redisPid: redis.pid,
         nodeFlags: NODE_FLAGS,
       });
-    servers.push(await ours(DEFAULT_WORKERS, 1));
-    if (DEFAULT_WORKERS !== 1) servers.push(await ours(1, 2));
+    };
+    servers.push(await ours(DEFAULT_WORKERS));
+    if (DEFAULT_WORKERS !== 1) servers.push(await ours(1));
     if (process.env.EJABBERD !== '0') {
       const started = await startEjabberd(N);
       if (typeof started === 'string') process.stdout.write(`# ejabberd skipped: ${started}\n`);
@@ -296,6 +301,6 @@ export async function rawBench(): Promise<void> {
   } finally {
     drivers?.stop();
     for (const s of servers) await s.stop();
-    await redis.stop();
+    for (const r of redises) await r.stop();
   }
 }
