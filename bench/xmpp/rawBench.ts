@@ -65,7 +65,10 @@ export class RawDrivers {
       fork(
         fileURLToPath(new URL('./rawDriver.ts', import.meta.url)),
         [String(slot), String(count), `127.0.0.${2 + slot}`, String(n)],
-        { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+        {
+          execArgv: ['--import', 'tsx', ...(process.env.RAW_DRIVER_FLAGS?.split(' ').filter(Boolean) ?? [])],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        },
       ),
     );
     await Promise.all(
@@ -264,15 +267,23 @@ export async function rawBench(): Promise<void> {
       else servers.push(started);
     }
     drivers = await RawDrivers.start(DRIVERS, N);
-    for (let round = 0; round < WARMUP; round++) for (const s of servers) await drive(drivers, s, servers);
+    // RSS growth is only meaningful for a fresh process (later rounds reuse freed pages): it is
+    // taken from each server's first round, warm-up or not.
+    const first: (RawRow | undefined)[] = servers.map(() => undefined);
+    for (let round = 0; round < WARMUP; round++) {
+      for (const [i, s] of servers.entries()) {
+        const row = await drive(drivers, s, servers);
+        first[i] ??= row;
+      }
+    }
     const results: RawRow[][] = servers.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, s] of servers.entries()) results[i]!.push(await drive(drivers, s, servers));
     }
     process.stdout.write('each round:\n');
     printRows(results.flat());
-    const rows = results.map(median);
-    process.stdout.write('median:\n');
+    const rows = results.map((r, i) => ({ ...median(r), rssPerSession: (first[i] ?? r[0]!).rssPerSession }));
+    process.stdout.write('median (RSS B/sess: growth of the fresh processes in their first round):\n');
     printRows(rows);
     const o = rows[0]!;
     const one = DEFAULT_WORKERS === 1 ? undefined : rows[1];

@@ -7,6 +7,7 @@
 // the only stanzas a session receives are the bench's messages: the message phase counts
 // `<body>m</body>`, the round-trip probes find `<body>p<seq>` and time them against the send (the
 // two may run at once: round trips under load).
+import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { DOMAIN, PASSWORD, user } from './shared.ts';
 
@@ -131,8 +132,35 @@ function step(c: Conn, markers: readonly string[]): Promise<string> {
   });
 }
 
+/**
+ * The source ports this driver's address uses, in turn, below Linux's ephemeral range: a bind to
+ * an address with port 0 searches the range for a free port, which took half of the driver's CPU
+ * with thousands of sockets open; a given port is one lookup. 31,743 ports: a port comes back
+ * after that many connections of this driver, minutes later, long after its TIME_WAIT (on the
+ * server's side: the server closes first).
+ */
+const FIRST_PORT = 1025;
+const LAST_PORT = 32767;
+let nextPort = FIRST_PORT;
+
+async function open(port: number): Promise<Socket> {
+  for (let attempt = 0; ; attempt++) {
+    const localPort = nextPort;
+    nextPort = nextPort === LAST_PORT ? FIRST_PORT : nextPort + 1;
+    const socket = connect({ host: '127.0.0.1', port, localAddress: address, localPort, noDelay: true });
+    try {
+      await once(socket, 'connect');
+      return socket;
+    } catch (error) {
+      socket.destroy();
+      // A port some process listens on for every address (0.0.0.0): take the next one.
+      if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 50) throw error;
+    }
+  }
+}
+
 async function login1(i: number, j: number, port: number): Promise<Conn> {
-  const socket = connect({ host: '127.0.0.1', port, localAddress: address, noDelay: true });
+  const socket = await open(port);
   socket.setEncoding('latin1');
   const c: Conn = { index: i, socket, text: '', waiting: undefined, received: 0 };
   socket.on('data', (d: string) => onData(c, d));
