@@ -68,7 +68,19 @@ export async function startChatServerProcess(options: {
   );
   const child: ChildProcess = spawn(
     process.execPath,
-    [...(options.nodeFlags ?? []), MAIN, '--config', config, '--cluster-heartbeat', '1000'],
+    // A 30 s node timeout: on this 2-core machine at a load of 10, a worker busy with a burst
+    // missed its heartbeats for the default 7 s, was declared down (its sessions cleaned) and
+    // restarted mid-round.
+    [
+      ...(options.nodeFlags ?? []),
+      MAIN,
+      '--config',
+      config,
+      '--cluster-heartbeat',
+      '1000',
+      '--cluster-timeout',
+      String(process.env.CLUSTER_TIMEOUT_MS ?? 30_000),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OTP_CHAT_LOG_LEVEL: 'error' } },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -84,24 +96,32 @@ export async function startChatServerProcess(options: {
   });
   const timeout = setTimeout(() => child.kill('SIGKILL'), 120_000);
   await banner.finally(() => clearTimeout(timeout));
-  // Lines printed later (a worker restarted, an error) go to this bench's stderr.
-  child.stdout!.on('data', (d: Buffer) => process.stderr.write(`[${options.name}] ${d}`));
+  const workerPids = [...out.matchAll(/worker \d+: node \S+, pid (\d+)/g)].map((m) => Number(m[1]));
+  // Lines printed later (a worker restarted, an error) go to this bench's stderr; a restarted
+  // worker's new process is counted from then on.
+  child.stdout!.on('data', (d: Buffer) => {
+    for (const m of d.toString().matchAll(/worker (\d+) restarted: node \S+, pid (\d+)/g)) {
+      workerPids[Number(m[1]) - 1] = Number(m[2]);
+    }
+    process.stderr.write(`[${options.name}] ${d}`);
+  });
   child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${options.name}] ${d}`));
   const port = Number(/listening on [\d.]+:(\d+)/.exec(out)![1]);
-  const workerPids = [...out.matchAll(/worker \d+: node \S+, pid (\d+)/g)].map((m) => Number(m[1]));
-  const pids = [child.pid!, ...workerPids];
-  const all = options.redisPid === undefined ? pids : [...pids, options.redisPid];
-  const sum = (f: (pid: number) => number) => all.reduce((s, pid) => s + f(pid), 0);
+  const pids = () => [child.pid!, ...workerPids];
+  const all = () => (options.redisPid === undefined ? pids() : [...pids(), options.redisPid]);
+  const sum = (f: (pid: number) => number) => all().reduce((s, pid) => s + f(pid), 0);
   return {
     name: options.name,
     port,
-    pids,
+    get pids() {
+      return pids();
+    },
     memory: async () => sum(rssOf),
     rss: async () => sum(rssOf),
     cpu: async () => sum(cpuOf),
     cpuByProcess: () =>
       Object.fromEntries(
-        all.map((pid, i) => [
+        all().map((pid, i) => [
           i === 0 ? 'primary' : i <= workerPids.length ? `worker ${i}` : 'redis',
           cpuOf(pid),
         ]),
