@@ -12,7 +12,7 @@ import { DOMAIN, PASSWORD, type ServerHandle, user } from './shared.ts';
 const MAIN = fileURLToPath(new URL('../../examples/chat-server/dist/main.js', import.meta.url));
 
 /** utime + stime of a process in seconds (fields 14 and 15 of /proc/pid/stat, 100 Hz ticks); 0 once gone. */
-export function cpuOf(pid: number): number {
+function cpuOf(pid: number): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
@@ -22,7 +22,7 @@ export function cpuOf(pid: number): number {
 }
 
 /** Resident set size of a process in bytes; 0 once gone. */
-export function rssOf(pid: number): number {
+function rssOf(pid: number): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;

@@ -10,8 +10,8 @@ import type { ChatServerConfig } from './config.ts';
 import { uniqueNodeName } from './startChatServer.ts';
 
 /** OTP's supervisor intensity and period for the workers (ejabberd's own supervisors use 10 in 1 s). */
-export const MAX_RESTARTS = 5;
-export const RESTART_PERIOD_MS = 60_000;
+const MAX_RESTARTS = 5;
+const RESTART_PERIOD_MS = 60_000;
 /** How long the workers have to stop in order before they are killed. */
 const STOP_TIMEOUT_MS = 15_000;
 /** The environment variable that gives a worker its node name. */
