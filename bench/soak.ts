@@ -149,7 +149,8 @@ async function serverProcess(): Promise<void> {
     if (msg.type === 'offline') {
       const ids: string[] = [];
       for (let i = 0; i < SESSIONS; i++) {
-        for (const m of offline.store.peek(user(i), DOMAIN)) ids.push(String(m.attrs.id));
+        for (const m of offline.store.peek(user(i), DOMAIN) as { attrs: Record<string, unknown> }[])
+          ids.push(String(m.attrs.id));
       }
       process.send?.({ type: 'offline', ids });
     } else if (msg.type === 'stop') {

@@ -291,6 +291,7 @@ describe('a Node project that installs the tarballs with npm', () => {
         'function',
         'function',
         'function',
+        'function',
       ],
       resolved: expect.stringMatching(/\/node_modules\/@otp-chat\/session-manager\/dist\/index\.js$/),
     });

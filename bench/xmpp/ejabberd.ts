@@ -22,7 +22,7 @@ function freePort(): Promise<number> {
   });
 }
 
-const EJABBERD_YML = (port: number) => `hosts: [${DOMAIN}]
+const EJABBERD_YML = (port: number, extraModules: string) => `hosts: [${DOMAIN}]
 loglevel: warning
 listen:
   - port: ${port}
@@ -55,7 +55,7 @@ modules:
   mod_disco: {}
   mod_ping: {}
   mod_offline: {}
-`;
+${extraModules}`;
 
 function pidsOf(name: string): Set<string> {
   try {
@@ -65,8 +65,17 @@ function pidsOf(name: string): Set<string> {
   }
 }
 
-/** Starts ejabberd with users u0…u(n-1) registered. */
-export async function startEjabberd(n = N): Promise<ServerHandle | string> {
+/** What a round needs beyond the default config (the presence round: `mod_roster` and rosters). */
+export interface EjabberdOptions {
+  /** Users u0…u(n-1) registered. @default N */
+  readonly n?: number;
+  /** YAML lines appended under `modules:` (e.g. `  mod_roster: {}`). */
+  readonly modules?: string;
+  /** An Erlang expression run once the users are registered, `N` bound to the node. */
+  readonly setup?: string;
+}
+
+export async function startEjabberd(options: EjabberdOptions = {}): Promise<ServerHandle | string> {
   try {
     execFileSync('which', ['ejabberdctl']);
   } catch {
@@ -76,7 +85,7 @@ export async function startEjabberd(n = N): Promise<ServerHandle | string> {
   const dir = mkdtempSync(join(tmpdir(), 'otp-chat-ejabberd-'));
   const node = `otpchat${process.pid}@localhost`;
   for (const sub of ['spool', 'logs', 'run']) mkdirSync(join(dir, sub));
-  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port));
+  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port, options.modules ?? ''));
   writeFileSync(
     join(dir, 'ejabberdctl.cfg'),
     `ERLANG_NODE=${node}\nINET_DIST_INTERFACE=127.0.0.1\nEJABBERD_PID_PATH=${join(dir, 'run', 'ejabberd.pid')}\n`,
@@ -111,7 +120,7 @@ export async function startEjabberd(n = N): Promise<ServerHandle | string> {
   const shell = `ulimit -n 20000; cd ${dir}/spool; ejabberdctl ${ctl.join(' ')} start`;
   await run('su', ['-s', '/bin/bash', 'ejabberd', '-c', shell]);
   try {
-    return await prepareEjabberd(ctl, node, port, dir, stop, n);
+    return await prepareEjabberd(ctl, node, port, dir, stop, options.setup, options.n ?? N);
   } catch (error) {
     await stop();
     throw error;
@@ -124,6 +133,7 @@ async function prepareEjabberd(
   port: number,
   dir: string,
   stop: () => Promise<void>,
+  setup: string | undefined,
   n: number,
 ): Promise<ServerHandle> {
   await run('ejabberdctl', [...ctl, 'started'], { timeout: 60_000 });
@@ -147,6 +157,7 @@ async function prepareEjabberd(
   await rpc(
     `[rpc:call(N, ejabberd_auth, try_register, [list_to_binary("u"++integer_to_list(I)), <<"${DOMAIN}">>, <<"${PASSWORD}">>]) || I <- lists:seq(0, ${n - 1})], ok`,
   );
+  if (setup !== undefined) await rpc(setup);
   const beamPid = async () => (await rpc('rpc:call(N, os, getpid, [])')).replace(/"/g, '');
   const pid = await beamPid();
   return {

@@ -1,20 +1,46 @@
 // bench/xmpp's otp-chat server, in its own process (forked by main.ts with --expose-gc): N users,
-// the default modules, answering main.ts's memory, cpu and stop requests over IPC.
+// the default modules, answering main.ts's memory, cpu and stop requests over IPC. With a second
+// argument `presence` (bench/xmpp/presence.ts): the roster and presence modules too, and rosters of
+// CONTACTS contacts per user, subscribed both ways, in the module store.
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
-import { MemoryUserStore, modOffline, modPing, XmppServer } from '@otp-chat/xmpp';
-import { DOMAIN, PASSWORD, PASSWORD_FORMAT, user } from './shared.ts';
+import {
+  MemoryModuleStore,
+  MemoryUserStore,
+  modOffline,
+  modPing,
+  modPresence,
+  modRoster,
+  XmppServer,
+} from '@otp-chat/xmpp';
+import { contactsOf, DOMAIN, PASSWORD, PASSWORD_FORMAT, user } from './shared.ts';
 
 const system = new ActorSystem({ logger: silentLogger });
 const users = new MemoryUserStore({ passwordFormat: PASSWORD_FORMAT });
 const n = Number(process.argv[2]);
 for (let i = 0; i < n; i++) users.register(user(i), DOMAIN, PASSWORD);
+const presence = process.argv[3] === 'presence';
+const store = new MemoryModuleStore();
+if (presence) {
+  for (let i = 0; i < n; i++) {
+    for (const c of contactsOf(i, n)) {
+      const jid = `${user(c)}@${DOMAIN}`;
+      store.set(
+        'roster',
+        `${user(i)}@${DOMAIN}`,
+        jid,
+        JSON.stringify({ jid, groups: [], subscription: 'both', ask: 'none' }),
+      );
+    }
+  }
+}
 const server = await XmppServer.start({
   system,
   hosts: [DOMAIN],
   port: 0,
   users,
   logger: silentLogger,
-  modules: [modPing(), modOffline()],
+  store,
+  modules: presence ? [modPing(), modOffline(), modRoster(), modPresence()] : [modPing(), modOffline()],
 });
 const gc = (globalThis as { gc?: () => void }).gc;
 process.on('message', (msg: { type: string }) => {

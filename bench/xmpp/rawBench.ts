@@ -262,7 +262,7 @@ export async function rawBench(): Promise<void> {
     servers.push(await ours(DEFAULT_WORKERS));
     if (DEFAULT_WORKERS !== 1) servers.push(await ours(1));
     if (process.env.EJABBERD !== '0') {
-      const started = await startEjabberd(N);
+      const started = await startEjabberd({ n: N });
       if (typeof started === 'string') process.stdout.write(`# ejabberd skipped: ${started}\n`);
       else servers.push(started);
     }

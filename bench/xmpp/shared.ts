@@ -59,3 +59,13 @@ export type DriverReply =
   | { readonly type: 'logged-in'; readonly sec: number; readonly cpu: number }
   | { readonly type: 'delivered'; readonly sec: number; readonly received: number; readonly cpu: number }
   | { readonly type: 'logged-out' };
+
+/** Contacts per user in the presence round (bench/xmpp/presence.ts). */
+export const CONTACTS = 20;
+
+/** The presence round's rosters: user i and i±1 … i±CONTACTS/2 (mod N) are subscribed both ways. */
+export function contactsOf(i: number, n: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= CONTACTS / 2; d++) out.push((i + d) % n, (i - d + n) % n);
+  return out;
+}

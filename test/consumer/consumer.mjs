@@ -4,6 +4,7 @@
 // connection actors open sessions; a message routed by the session manager reaches the other one.
 import { ActorSystem, silentLogger } from '@otp-chat/actor';
 import { testSystem } from '@otp-chat/actor/testing';
+import { AdminServer } from '@otp-chat/admin';
 import { Cluster } from '@otp-chat/cluster';
 import { Hooks } from '@otp-chat/event-bus';
 import { parseJid } from '@otp-chat/jid';
@@ -75,6 +76,7 @@ console.log(
       typeof uniqueSchema,
       typeof XmppServer,
       typeof Cluster.start,
+      typeof AdminServer.start,
     ],
     resolved: import.meta.resolve('@otp-chat/session-manager'),
   }),

@@ -3,6 +3,7 @@
 // TypeScript project sees. The same scenario as consumer.mjs, typed.
 import { type ActorRef, ActorSystem, type GenServer, silentLogger } from '@otp-chat/actor';
 import { testSystem } from '@otp-chat/actor/testing';
+import { type AdminServerOptions, AdminTokens, type OpenApiDocument } from '@otp-chat/admin';
 import { Cluster, type ClusterOptions, type NodeEvent } from '@otp-chat/cluster';
 import { type HookHandler, type HookMap, Hooks } from '@otp-chat/event-bus';
 import { type Jid, parseJid } from '@otp-chat/jid';
@@ -82,11 +83,15 @@ const clusterOptions: Partial<ClusterOptions> = { heartbeatIntervalMs: 2000 };
 const joinCluster: (o: ClusterOptions) => Promise<Cluster> = Cluster.start;
 const onNode = (e: NodeEvent): string => e.node;
 const serverOptions: Partial<XmppServerOptions> = {};
+const adminOptions: Partial<AdminServerOptions> = { tokens: new AdminTokens(), port: 0 };
+const apiPaths = (doc: OpenApiDocument): string[] => Object.keys(doc.paths);
 const port: Promise<number> = freePort();
 const clientOptions: ConnectClientOptions = { port: 5222, username: 'alice', password: 'alice' };
 const stanzasOf = (c: TestClient): readonly Element[] => c.stanzas;
 
 export {
+  adminOptions,
+  apiPaths,
   body,
   children,
   clientOptions,

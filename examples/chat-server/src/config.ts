@@ -49,6 +49,19 @@ export interface ChatServerConfig {
    * `--cluster-url`), else 1 (see {@link workersOf}).
    */
   readonly workers?: number | undefined;
+  /**
+   * The admin HTTP listener (`@otp-chat/admin`: API, `/metrics`, `/healthz`, `/readyz`, the
+   * observer page): a port (0 for any), or `'off'`. Absent: `startChatServer` starts none, and
+   * `pnpm start` (main.ts) tries 5281, going on without it when that port is taken.
+   */
+  readonly adminPort?: number | 'off' | undefined;
+  /** Where the admin listener binds. @default '127.0.0.1' (loopback) */
+  readonly adminHost?: string | undefined;
+  /**
+   * The admin token (the `local` caller: every command). Absent: `$OTP_CHAT_ADMIN_TOKEN`, else
+   * one is generated, printed and written to `~/.otp-chat/admin-<port>.token` for `otp-chat-ctl`.
+   */
+  readonly adminToken?: string | undefined;
 }
 
 export const DEFAULT_CONFIG: ChatServerConfig = {
@@ -115,9 +128,14 @@ const USAGE = `usage: pnpm start [-- options]
   --workers <n>              worker processes sharing the port, each a cluster node, restarted
                              when one dies (default: one per core with a cluster, i.e. --backend
                              redis or --cluster-url; 1 otherwise)
+  --admin-port <n|off>       the admin HTTP API, /metrics, /healthz, /readyz and the observer page
+                             (default 5281; if taken, the server runs without it); off: none
+  --admin-host <addr>        its listen address (default 127.0.0.1)
+  --admin-token <token>      its token (default $OTP_CHAT_ADMIN_TOKEN, else generated and printed)
   --config <file.json>       the same keys as JSON (host, port, domain, vhosts, backend, redisUrl,
                              postgresUrl, node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
-                             maxUserSessions, users, workers: [{user, password}]); flags win; SIGHUP reads
+                             maxUserSessions, users: [{user, password}], adminPort, adminHost,
+                             adminToken, workers); flags win; SIGHUP reads
                              it again (vhosts, users and maxUserSessions change while running)`;
 
 export { USAGE };
@@ -170,6 +188,9 @@ const configSchema = z
       .array(z.object({ user: userName, password: z.string().min(1, 'an empty password') }).strict())
       .min(1, 'at least one user'),
     workers: z.number().int('not an integer').min(1, 'at least 1').max(256, 'at most 256').optional(),
+    adminPort: z.union([z.number().int('not an integer').min(0).max(65535), z.literal('off')]).optional(),
+    adminHost: z.string().min(1, 'an empty listen address').optional(),
+    adminToken: z.string().min(16, 'an admin token of at least 16 characters').optional(),
   })
   .strict();
 
@@ -223,6 +244,12 @@ const FLAGS = {
     key: 'clusterTimeoutMs',
     value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)),
   },
+  'admin-port': {
+    key: 'adminPort',
+    value: (v: string) => (v === 'off' ? 'off' : v.trim() === '' ? Number.NaN : Number(v)),
+  },
+  'admin-host': { key: 'adminHost', value: (v: string) => v },
+  'admin-token': { key: 'adminToken', value: (v: string) => v },
   'max-user-sessions': {
     key: 'maxUserSessions',
     value: (v: string) => (v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)),

@@ -7,6 +7,9 @@ import { ConfigError, clusterUrlOf, DEFAULT_CONFIG, parseConfig, USAGE, workersO
 import { startChatServer } from './startChatServer.ts';
 import { superviseWorkers, WORKER_NODE_ENV } from './workers.ts';
 
+/** `pnpm start`'s admin port when none is given (ejabberd's usual admin HTTP port). */
+const ADMIN_PORT = 5281;
+
 // Quiet by default (connection start/stop is logged at info); OTP_CHAT_LOG_LEVEL=info to see it.
 // The default logger is created lazily, on first use, so this applies.
 process.env.OTP_CHAT_LOG_LEVEL ??= 'warn';
@@ -35,7 +38,11 @@ if (cluster.isWorker) config = { ...config, node: process.env[WORKER_NODE_ENV] ?
 
 let server: Awaited<ReturnType<typeof startChatServer>>;
 try {
-  server = await startChatServer(config);
+  // The admin listener is on by default (5281); when that port is taken, the server runs without it.
+  server = await startChatServer(
+    { ...config, adminPort: config.adminPort ?? ADMIN_PORT },
+    { adminOptional: config.adminPort === undefined },
+  );
 } catch (error) {
   // The usual first-run problems get a sentence, not a stack trace.
   if (error instanceof ClusterError) {
@@ -53,8 +60,13 @@ try {
     process.exit(1);
   }
   if (code === 'EADDRINUSE' || code === 'EACCES') {
+    // Node's listen error names the port: the XMPP listener's, or the admin listener's.
+    const port = (error as { port?: number }).port;
+    const admin = port !== undefined && port === config.adminPort && port !== config.port;
     console.error(
-      `cannot listen on ${config.host}:${config.port} (${code}): another server may be using it; choose another port with --port <n>`,
+      admin
+        ? `cannot listen for the admin API on ${config.adminHost ?? '127.0.0.1'}:${port} (${code}): another server may be using it; choose another port with --admin-port <n> (or off)`
+        : `cannot listen on ${config.host}:${config.port} (${code}): another server may be using it; choose another port with --port <n>`,
     );
     process.exit(1);
   }
@@ -93,6 +105,18 @@ console.log('  connect with any XMPP client over plain TCP (no TLS), e.g. @xmpp/
 console.log(
   `    client({ service: "xmpp://${host}:${port}", domain: "${config.domain}", username: "${config.users[0]!.user}", password: <its password> })`,
 );
+if (server.admin !== undefined) {
+  const { url, token, tokenFile } = server.admin;
+  console.log(`  admin: ${url}/api (HTTP API), ${url}/metrics, ${url}/healthz, ${url}/readyz`);
+  // A generated token is printed (the operator needs it); a given one is not repeated.
+  if (tokenFile !== undefined) {
+    console.log(`  observer: ${url}/observer#token=${token}`);
+    console.log(`  admin token (generated, also in ${tokenFile}): ${token}`);
+  } else console.log(`  observer: ${url}/observer (asks for the admin token)`);
+  console.log('  from the repository root: npx pnpm@10.34.8 ctl status');
+} else if (config.adminPort !== 'off') {
+  console.log(`  admin: off (port ${ADMIN_PORT} is taken; choose one with --admin-port <n>)`);
+}
 console.log('  SIGHUP reloads the configuration (vhosts, users, maxUserSessions).');
 console.log('  Ctrl-C to stop.');
 
@@ -133,7 +157,7 @@ const stop = async (signal: string) => {
     process.exit(130);
   }
   stopping = true;
-  console.log(`\n${signal}: closing every stream (system-shutdown) and session...`);
+  console.log(`\n${signal}: draining: not ready, closing every stream (system-shutdown) and session...`);
   const deadline = setTimeout(() => {
     console.error(`stop did not finish within ${STOP_TIMEOUT_MS} ms; exiting`);
     process.exit(1);

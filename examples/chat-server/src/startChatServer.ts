@@ -1,21 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ActorSystem, type Logger } from '@otp-chat/actor';
+import { AdminMetrics, instrumentBackend, type ReadinessCheck } from '@otp-chat/admin';
 import { Cluster } from '@otp-chat/cluster';
+import { EventBus, Hooks } from '@otp-chat/event-bus';
 import { nameprep, nodeprep } from '@otp-chat/jid';
-import { RedisBackend } from '@otp-chat/redis-backend';
+import { DEFAULTS as REDIS_DEFAULTS, RedisBackend } from '@otp-chat/redis-backend';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
 import {
   MemoryUserStore,
+  type ModuleStore,
+  modBlocking,
+  modCarboncopy,
+  modDisco,
   modOffline,
   modPing,
+  modPresence,
   modRegister,
+  modRoster,
+  RedisModuleStore,
   RegisterError,
+  SqlModuleStore,
   SqlUserStore,
   type UserStore,
   XmppServer,
 } from '@otp-chat/xmpp';
+import { Redis } from 'ioredis';
 import { type ChatServerConfig, clusterUrlOf } from './config.ts';
+import { type ChatAdmin, startAdmin } from './startAdmin.ts';
 
 /**
  * A node name unique to one server: `chat-<pid>-<6 hex digits>@<hostname>`. Two servers sharing a
@@ -35,6 +47,8 @@ export interface ChatServer {
   readonly cluster: Cluster | undefined;
   /** Where the XMPP listener is bound. */
   readonly address: { readonly host: string; readonly port: number };
+  /** The admin API, metrics, health and observer listener, when `adminPort` asked for one. */
+  readonly admin: ChatAdmin | undefined;
   /** The configuration in force (the one started with, as changed by {@link reload}). */
   readonly config: ChatServerConfig;
   /**
@@ -47,7 +61,10 @@ export interface ChatServer {
    * backend, node, cluster) keep their running value and are named in the report.
    */
   reload(next: ChatServerConfig): Promise<ReloadReport>;
-  /** Stops the XMPP server (every stream ends with `system-shutdown`), then leaves the cluster. */
+  /**
+   * Drains and stops: `/readyz` turns 503, the XMPP listener stops accepting and every stream ends
+   * with `system-shutdown`, the node leaves the cluster, then the admin listener closes.
+   */
   stop(): Promise<void>;
 }
 
@@ -75,6 +92,9 @@ const RESTART_KEYS = [
   'clusterUrl',
   'clusterHeartbeatMs',
   'clusterTimeoutMs',
+  'adminPort',
+  'adminHost',
+  'adminToken',
 ] as const satisfies readonly (keyof ChatServerConfig)[];
 
 /**
@@ -90,6 +110,13 @@ export async function startChatServer(
     readonly logger?: Logger;
     /** Key prefix of the Redis backend (tests share one Redis). @default 'otp-chat-example' */
     readonly redisPrefix?: string;
+    /**
+     * When `adminPort` cannot be bound because it is taken, go on without the admin listener (a
+     * warning) instead of failing: `pnpm start`'s default port. @default false
+     */
+    readonly adminOptional?: boolean;
+    /** The token when `adminToken` is absent. @default `$OTP_CHAT_ADMIN_TOKEN` */
+    readonly adminEnvToken?: string;
   } = {},
 ): Promise<ChatServer> {
   const system = new ActorSystem({
@@ -113,15 +140,44 @@ export async function startChatServer(
         });
   let current = config;
   const hosts = [config.domain, ...config.vhosts];
+  // Hook handler failures reach the metrics through this bus; backend calls are timed.
+  const events = new EventBus();
+  const hooks = new Hooks({ events, ...(options.logger ? { logger: options.logger } : {}) });
+  const adminPort = config.adminPort;
+  const metrics =
+    typeof adminPort === 'number' ? new AdminMetrics({ system, hooks, events: [events] }) : undefined;
   let pg: PostgresStores | undefined;
+  let moduleRedis: Redis | undefined;
+  let store: RedisBackend | SqlBackend | undefined;
   let users: UserStore;
   let xmpp: XmppServer;
   try {
     pg = config.backend === 'postgres' ? await postgresStores(config) : undefined;
     users = pg?.users ?? new MemoryUserStore();
-    const sessions =
+    store =
       pg?.backend ??
       (config.backend === 'redis' ? new RedisBackend({ url: config.redisUrl, prefix }) : undefined);
+    const sessions = store === undefined || metrics === undefined ? store : instrumentBackend(store, metrics);
+    // Rosters, blocklists and offline messages in the sessions' store: a restart loses only sessions.
+    if (config.backend === 'redis') {
+      // The session backend's fault handling: a call to a Redis that is down fails at once, one to
+      // a frozen Redis after commandTimeout, never queued (a module then logs and goes on).
+      moduleRedis = new Redis(config.redisUrl, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: REDIS_DEFAULTS.commandTimeoutMs,
+        connectTimeout: REDIS_DEFAULTS.connectTimeoutMs,
+        retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times - 1, 10), 2000),
+      });
+      moduleRedis.on('error', () => {}); // reported by the calls that fail (ModuleStoreError)
+      await moduleRedis.connect();
+    }
+    const moduleStore: ModuleStore | undefined =
+      pg?.modules ??
+      (moduleRedis === undefined
+        ? undefined
+        : new RedisModuleStore(moduleRedis, { prefix: `${prefix}:mod` }));
     for (const host of hosts) await registerUsers(users, config.users, host);
     xmpp = await XmppServer.start({
       system,
@@ -131,13 +187,18 @@ export async function startChatServer(
       users,
       // Read at each login, so that a reload applies to the next ones.
       maxUserSessions: () => current.maxUserSessions,
-      modules: [modPing(), modOffline(), modRegister()],
+      modules: chatModules(),
+      hooks,
+      // XEP-0198: acks and resumption (ejabberd's example config loads mod_stream_mgmt).
+      streamManagement: true,
+      ...(moduleStore === undefined ? {} : { store: moduleStore }),
       ...(options.logger ? { logger: options.logger } : {}),
       // Every host on one backend (Redis or PostgreSQL), hosts added by a reload included.
       ...(sessions === undefined ? {} : { defaultBackend: sessions }),
     });
   } catch (error) {
     await pg?.client.end(0);
+    moduleRedis?.disconnect();
     await cluster?.stop();
     throw error;
   }
@@ -166,6 +227,34 @@ export async function startChatServer(
       // A node that left in order closed its sessions itself: nothing to say then.
       if (removed > 0) logger.warn({ node, removed }, 'chat-server: removed the sessions of a dead node');
     });
+  }
+  let admin: ChatAdmin | undefined;
+  if (typeof adminPort === 'number' && metrics !== undefined) {
+    try {
+      admin = await startAdmin({
+        config: { ...config, adminPort },
+        system,
+        xmpp,
+        cluster,
+        metrics,
+        readiness: readinessChecks(system, xmpp, cluster, store, pg),
+        logger,
+        envToken: options.adminEnvToken ?? process.env.OTP_CHAT_ADMIN_TOKEN,
+      });
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (options.adminOptional === true && code === 'EADDRINUSE') {
+        logger.warn(
+          { port: adminPort },
+          'chat-server: the admin port is taken; running without the admin API',
+        );
+        metrics.stop();
+      } else {
+        await xmpp.stop();
+        await cluster?.stop();
+        throw error;
+      }
+    }
   }
   const reload = async (next: ChatServerConfig): Promise<ReloadReport> => {
     const needsRestart = RESTART_KEYS.filter((k) => next[k] !== current[k]);
@@ -201,11 +290,44 @@ export async function startChatServer(
     get address() {
       return xmpp.address;
     },
+    admin,
     async stop() {
+      admin?.drain();
       await xmpp.stop();
+      // Not `quit` (it waits for a reply a frozen Redis never sends): the modules are stopped.
+      moduleRedis?.disconnect();
       await cluster?.stop();
+      await admin?.stop();
     },
   };
+}
+
+/**
+ * What `/readyz` checks: the session manager's tree is alive, the session store answers (Redis
+ * connected, PostgreSQL answers `select 1`), and the cluster runs.
+ */
+function readinessChecks(
+  system: ActorSystem,
+  xmpp: XmppServer,
+  cluster: Cluster | undefined,
+  store: RedisBackend | SqlBackend | undefined,
+  pg: PostgresStores | undefined,
+): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [
+    {
+      name: 'session_manager',
+      check: () => xmpp.sm.supervisor !== undefined && system.isAlive(xmpp.sm.supervisor),
+    },
+  ];
+  if (store instanceof RedisBackend) checks.push({ name: 'redis', check: () => store.status === 'ready' });
+  if (pg !== undefined) {
+    checks.push({
+      name: 'postgres',
+      check: async () => (await pg.client.query('readyz', 'select 1')).length === 1,
+    });
+  }
+  if (cluster !== undefined) checks.push({ name: 'cluster', check: () => cluster.status === 'running' });
+  return checks;
 }
 
 /**
@@ -223,8 +345,26 @@ async function registerUsers(users: UserStore, list: ChatServerConfig['users'], 
   }
 }
 
+/**
+ * The modules a stock client expects: ping, offline messages, in-band registration, roster and
+ * subscriptions, presence, service discovery, blocking and carbons (see the README).
+ */
+function chatModules() {
+  return [
+    modPing(),
+    modOffline(),
+    modRegister(),
+    modRoster(),
+    modPresence(),
+    modDisco(),
+    modBlocking(),
+    modCarboncopy(),
+  ];
+}
+
 interface PostgresStores {
   readonly users: UserStore;
+  readonly modules: ModuleStore;
   readonly backend: SqlBackend;
   readonly client: SqlClient;
 }
@@ -237,7 +377,8 @@ async function postgresStores(config: ChatServerConfig): Promise<PostgresStores>
   const client = new SqlClient({ url: config.postgresUrl });
   try {
     const users = await SqlUserStore.start(client);
-    return { users, backend: new SqlBackend({ client, ownsClient: true }), client };
+    const modules = await SqlModuleStore.start(client);
+    return { users, modules, backend: new SqlBackend({ client, ownsClient: true }), client };
   } catch (error) {
     await client.end(0);
     throw error;

@@ -6,6 +6,7 @@
 // more than `MAX_RESTARTS` restarts within `RESTART_PERIOD_MS` and it gives up (as a supervisor
 // whose intensity is exceeded terminates), stopping the others and exiting 1.
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import type { ChatServerConfig } from './config.ts';
 import { uniqueNodeName } from './startChatServer.ts';
 
@@ -45,6 +46,14 @@ export function superviseWorkers(
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Promise<number> {
   const base = config.node ?? uniqueNodeName();
+  // The workers share the admin port (the primary hands its connections round-robin too), so they
+  // must share one token: the given one, or one made here (printed below), never one per worker.
+  const adminToken =
+    config.adminPort === 'off' ? undefined : (config.adminToken ?? process.env.OTP_CHAT_ADMIN_TOKEN);
+  const madeToken =
+    config.adminPort === 'off' || adminToken !== undefined
+      ? undefined
+      : randomBytes(24).toString('base64url');
   // Piped, so that the primary prints one banner and prefixes the workers' later lines.
   cluster.setupPrimary({ silent: true });
   const slots: Slot[] = Array.from({ length: count }, (_, i) => ({
@@ -64,7 +73,11 @@ export function superviseWorkers(
   const live = () => slots.filter((s) => s.worker !== undefined && !s.worker.isDead());
 
   const fork = (slot: Slot) => {
-    const worker = cluster.fork({ [WORKER_NODE_ENV]: slot.node });
+    const token = adminToken ?? madeToken;
+    const worker = cluster.fork({
+      [WORKER_NODE_ENV]: slot.node,
+      ...(token === undefined ? {} : { OTP_CHAT_ADMIN_TOKEN: token }),
+    });
     slot.worker = worker;
     slot.banner = [];
     for (const stream of [worker.process.stdout, worker.process.stderr]) {
@@ -106,6 +119,9 @@ export function superviseWorkers(
         `  workers: ${count} processes sharing the port, restarted when one dies (primary pid ${process.pid})`,
       );
       for (const s of slots) write(`    worker ${s.index}: node ${s.node}, pid ${s.worker?.process.pid}`);
+    }
+    if (madeToken !== undefined) {
+      write(`  admin token of every worker (generated; each answers the admin port in turn): ${madeToken}`);
     }
   };
 

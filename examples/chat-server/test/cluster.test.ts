@@ -133,4 +133,26 @@ describe.skipIf(!canRunRedisTests('chat-server nodes in a cluster'))('chat-serve
     }
     expect(stored).toBe(true);
   });
+
+  it('a node killed: the contacts of its available sessions, on another node, get unavailable (unset_presence_hook on clean-up)', async () => {
+    const [n1, n2] = await nodes(2);
+    const alice = await login(n1!, 'alice', 'laptop');
+    const bob = await login(n2!, 'bob', 'phone');
+    // alice subscribes to bob's presence (bob approves), across the nodes.
+    await alice.send(xml('iq', { type: 'get', id: 'r1' }, xml('query', { xmlns: 'jabber:iq:roster' })));
+    await alice.waitFor((s) => s.attrs.id === 'r1');
+    await available(alice, 0);
+    await available(bob, 0);
+    await alice.send(xml('presence', { to: 'bob@localhost', type: 'subscribe' }));
+    await bob.waitFor((s) => s.is('presence') && s.attrs.type === 'subscribe');
+    await bob.send(xml('presence', { to: 'alice@localhost', type: 'subscribed' }));
+    // Approval sends bob's presence to alice (`route_presence_change`).
+    await alice.waitFor((s) => s.is('presence') && s.attrs.from === bob.jid && s.attrs.type === undefined);
+    await n2!.kill9();
+    const gone = await alice.waitFor(
+      (s) => s.is('presence') && s.attrs.from === bob.jid && s.attrs.type === 'unavailable',
+      10_000,
+    );
+    expect(gone.attrs.to).toBe(alice.jid);
+  });
 });

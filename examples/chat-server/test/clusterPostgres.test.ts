@@ -95,6 +95,16 @@ describe.runIf(canRun)(SUITE, () => {
 
     // bob has no session now: a message to him is kept offline, and reaches him on node 1.
     await alice.send(chat('bob@localhost', 'while you were away'));
+    // Stored (the modules keep offline messages in PostgreSQL too, table mod_list) before bob
+    // comes back: routing it waits on the store, and a login could otherwise overtake it.
+    for (let i = 0; i < 100; i++) {
+      const [row] = await probe.query<{ n: string }>(
+        'probe',
+        "SELECT count(*) AS n FROM mod_list WHERE us = 'bob@localhost'",
+      );
+      if (Number(row?.n) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const again = await login(n1, 'bob', 'desk');
     await again.send(xml('presence'));
     const got = await again.waitFor((s) => s.getChildText('body') === 'while you were away');

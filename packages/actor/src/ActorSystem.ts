@@ -7,7 +7,7 @@ import type { ExitReason } from './ExitReason.ts';
 import { NoProcError, StartError } from './errors.ts';
 import type { GenServer } from './GenServer.ts';
 import { type ExitListener, Kernel } from './internal/Kernel.ts';
-import { Process } from './internal/Process.ts';
+import { Process, type ProcessStatus } from './internal/Process.ts';
 import { type DrainBudget, Scheduler } from './internal/Scheduler.ts';
 import { defaultLogger, type Logger, moduleLogger } from './Logger.ts';
 import { type ActorName, Registry, type ViaRegistry } from './Registry.ts';
@@ -264,6 +264,43 @@ export class ActorSystem {
     return [...this.kernel.processes.values()].map((p) => p.self);
   }
 
+  /**
+   * What an operator's observer shows of a live local actor (`erlang:process_info/2`): its
+   * registered name (a local string name only), mailbox length, status, the parent it was started
+   * linked to, and whether it traps exits. `undefined` when it is not alive.
+   */
+  processInfo(ref: ActorRef): ProcessInfo | undefined {
+    const process = this.kernel.lookup(ref);
+    if (process === undefined || process.status === 'dead') return undefined;
+    const name = process.registeredAs;
+    return {
+      ref,
+      registeredName: typeof name === 'string' ? name : undefined,
+      messageQueueLength: process.messageQueueLength,
+      status: process.status,
+      parent: process.parent,
+      trapExit: process.trapping,
+    };
+  }
+
+  /**
+   * The live local actor with the most messages waiting, and how many (a metric's view of
+   * `process_info(P, message_queue_len)` over `processes/0`): one pass, nothing allocated per actor.
+   * `undefined` when no actor lives.
+   */
+  longestMailbox(): { readonly ref: ActorRef; readonly length: number } | undefined {
+    let best: Process | undefined;
+    let length = -1;
+    for (const process of this.kernel.processes.values()) {
+      const n = process.messageQueueLength;
+      if (n > length) {
+        length = n;
+        best = process;
+      }
+    }
+    return best === undefined ? undefined : { ref: best.self, length };
+  }
+
   /** Calls `listener` whenever an actor ends; returns a function that removes it. */
   onExit(listener: ExitListener): () => void {
     this.kernel.exitListeners.add(listener);
@@ -272,6 +309,16 @@ export class ActorSystem {
 }
 
 export type { ExitListener };
+
+/** {@link ActorSystem.processInfo}'s answer. */
+export interface ProcessInfo {
+  readonly ref: ActorRef;
+  readonly registeredName: string | undefined;
+  readonly messageQueueLength: number;
+  readonly status: Exclude<ProcessStatus, 'dead'>;
+  readonly parent: ActorRef | undefined;
+  readonly trapExit: boolean;
+}
 
 function describeTarget(target: ServerRef): ActorRef | string {
   if (typeof target === 'string' || isActorRef(target)) return target;

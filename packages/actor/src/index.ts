@@ -4,6 +4,7 @@ export {
   ActorSystem,
   type ActorSystemOptions,
   type ExitListener,
+  type ProcessInfo,
   type ServerRef,
   type SpawnOptions,
   type StartResult,

@@ -283,6 +283,25 @@ export class Hooks<M = HookMap> {
   }
 
   /**
+   * Every `(hook, host)` that has handlers, sorted by hook then host, each with its registrations
+   * in run order: what an operator's observer lists (ejabberd's `ets:tab2list(hooks)`).
+   */
+  registered(): {
+    readonly hook: string;
+    readonly host: HookHost;
+    readonly handlers: readonly HookRegistration[];
+  }[] {
+    const out: { hook: string; host: HookHost; handlers: HookRegistration[] }[] = [];
+    for (const [hook, rec] of this.table) {
+      for (const [host, slot] of rec.byHost) {
+        if (slot.handlers.length === 0) continue;
+        out.push({ hook, host, handlers: slot.handlers.map((e) => ({ handler: e.fn, seq: e.seq })) });
+      }
+    }
+    return out.sort((a, b) => (a.hook === b.hook ? (a.host < b.host ? -1 : 1) : a.hook < b.hook ? -1 : 1));
+  }
+
+  /**
    * Adds a tracing subscriber to `(hook, host)` (ejabberd's `subscribe`). Subscribers run in
    * insertion order; subscribing the identical function twice is a no-op. Off by default, and
    * free when off: an untraced run tests one field.

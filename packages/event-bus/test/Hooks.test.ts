@@ -90,6 +90,24 @@ describe('Hooks ordering and identity (ejabberd_hooks:add/5: sorted by seq, then
     expect(hooks.handlers('ping', 'h')).toEqual([]);
   });
 
+  it('registered lists every (hook, host) with handlers, sorted, in run order; emptied ones drop out', () => {
+    const { hooks } = setup();
+    const [a, b, c] = [tag('a'), tag('b'), tag('c')];
+    hooks.add('two', 'h', () => {}, 5);
+    hooks.add('ping', 'z', c, 1);
+    hooks.add('ping', 'h', b, 20);
+    hooks.add('ping', 'h', a, 10);
+    hooks.subscribe('fold', 'h', (s: number) => s, 0); // a subscriber alone is no handler
+    expect(hooks.registered().map((r) => [r.hook, r.host, r.handlers.map((x) => x.seq)])).toEqual([
+      ['ping', 'h', [10, 20]],
+      ['ping', 'z', [1]],
+      ['two', 'h', [5]],
+    ]);
+    expect(hooks.registered()[0]!.handlers.map((x) => x.handler)).toEqual([a, b]);
+    hooks.delete('ping', 'z', c, 1);
+    expect(hooks.registered().map((r) => `${r.hook}@${r.host}`)).toEqual(['ping@h', 'two@h']);
+  });
+
   it('a deleted then re-added handler goes after the others of its seq', () => {
     const { hooks } = setup();
     const [a, b] = [tag('a'), tag('b')];

@@ -1028,6 +1028,11 @@ export class SessionManager {
       const s = rows[i]!;
       const j = new Jid(s.luser, s.lserver, s.lresource, s.luser, s.lserver, s.lresource);
       await this.hooks.run('sm_remove_connection_hook', s.lserver, s.sid, j, s.info);
+      // An available session of a dead node goes unavailable (its connection cannot say so): the
+      // presence module tells the user's subscribers, as when a session closes.
+      if (s.priority !== undefined) {
+        await this.hooks.run('unset_presence_hook', s.lserver, s.luser, s.lserver, s.lresource, 'node_down');
+      }
       if (this.events.has('session_closed')) {
         this.events.emit('session_closed', {
           sid: s.sid,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import {
   type ActorContext,
+  type ActorRef,
   andThen,
   type ExitReason,
   type GenServer,
@@ -38,10 +39,20 @@ import {
 } from './internal/machineStep.ts';
 import { BAD_PRIORITY, PRIORITY_ERROR_TEXT, presencePriority } from './internal/presencePriority.ts';
 import { Shaper } from './internal/Shaper.ts';
+import {
+  isResumeCall,
+  NS_SM,
+  type ResumeCall,
+  type ResumeReply,
+  StreamMgmt,
+  smFailed,
+  smResumed,
+} from './internal/StreamMgmt.ts';
 import { serialize } from './internal/serialize.ts';
 import {
   authFeatures,
   BIND_FEATURES,
+  BIND_FEATURES_SM,
   bindResult,
   decodeSasl,
   iqResult,
@@ -176,6 +187,16 @@ export class C2SConnection {
   /** Stanzas to route again once the session is gone. */
   private held: Element[] = [];
   private drainRequested = false;
+  /** XEP-0198 state once the client enabled it. */
+  private mgmt: StreamMgmt | undefined;
+  /** The connection dropped and the session waits for a resumption (XEP-0198 §5). */
+  private hibernating = false;
+  /** The connection that resumed this session: what still reaches this one is forwarded there. */
+  private resumedBy: ActorRef | undefined;
+  /** The handed-over stanzas are being sent again (after `<resumed/>`). */
+  private resending = false;
+  /** What a resumption takes over from the old connection, until `<resumed/>` is sent. */
+  private resumed: Extract<ResumeReply, { ok: true }> | undefined;
   /** The stream error was already written (before the session was closed). */
   private errorSent = false;
   /** This side destroyed the socket (see {@link send}). */
@@ -264,10 +285,19 @@ export class C2SConnection {
       case '$tcp':
         return this.onData(m.data);
       case '$tcp_closed':
+        if (this.mgmt?.resumable === true && this.snapshot.value === 'session_established') {
+          if (!this.hibernating && this.resumedBy === undefined) this.hibernate();
+          return;
+        }
         this.socketClosed = true;
         return this.feed({ type: 'SOCKET_CLOSED' });
       case '$timeout':
         this.timer = undefined;
+        if (this.hibernating) {
+          // Not resumed in time: the session ends as if the connection had just dropped.
+          this.hibernating = false;
+          return this.feed({ type: 'SOCKET_CLOSED' });
+        }
         return this.feed({ type: 'TIMEOUT' });
       default:
         return;
@@ -412,6 +442,16 @@ export class C2SConnection {
       }
       return;
     } else if (
+      event.type === 'STANZA' &&
+      state === 'wait_for_bind' &&
+      event.element.name === 'enable' &&
+      event.element.attrs.xmlns === NS_SM &&
+      this.host.options.streamManagement
+    ) {
+      // XEP-0198 §3: enabling before the bind is refused, the stream goes on (`mod_stream_mgmt`).
+      this.write(smFailed('unexpected-request'));
+      return;
+    } else if (
       event.type === 'STREAM_HEADER' &&
       !this.snapshot.context.authenticated &&
       this.host.throttle.lockout(this.ip) !== undefined
@@ -440,7 +480,7 @@ export class C2SConnection {
   private static readonly actions: C2SActionHandlers<C2SConnection> = {
     sendStreamHeader: (c, e) => c.sendStreamHeader(e.header),
     sendAuthFeatures: (c) => c.write(authFeatures(c.host.options.mechanisms)),
-    sendBindFeatures: (c) => c.write(BIND_FEATURES),
+    sendBindFeatures: (c) => c.write(c.host.options.streamManagement ? BIND_FEATURES_SM : BIND_FEATURES),
     saslStart: (c, e) => c.saslStart(e.element),
     saslContinue: (c, e) => c.saslContinue(e.element),
     sendSaslChallenge: (c, e) => c.write(saslChallenge(e.data)),
@@ -491,6 +531,10 @@ export class C2SConnection {
 
   private sendBindResult(event: C2SActionEvent<'sendBindResult'>): void {
     this.clearTimer();
+    if (event.iq.name === 'resume') {
+      this.sendResumed(event.iq);
+      return;
+    }
     this.write(bindResult(event.iq.attrs.id, this.fullJid));
     const early = this.early;
     this.early = [];
@@ -498,6 +542,10 @@ export class C2SConnection {
   }
 
   private sendBindError(event: C2SActionEvent<'sendBindError'>): void {
+    if (event.iq.name === 'resume') {
+      this.write(smFailed(event.condition));
+      return;
+    }
     const reply = makeErrorReply(event.iq, event.condition, event.text);
     if (reply !== undefined) this.write(serialize(reply));
   }
@@ -740,6 +788,7 @@ export class C2SConnection {
 
   /** `ejabberd_c2s:bind/2`, steps 1 and 2: the resource (generated when empty), then `resource_conflict`. */
   private bind(iq: Element): MaybePromise<void> {
+    if (iq.name === 'resume') return this.resume(iq);
     const context = this.snapshot.context;
     const requested = iq.getChild('bind', NS_BIND)?.getChildText('resource') ?? '';
     let j: Jid;
@@ -827,9 +876,11 @@ export class C2SConnection {
   private routeOut(stanza: Element): MaybePromise<void> {
     const name = stanza.name;
     if (name !== 'message' && name !== 'presence' && name !== 'iq') {
-      // A negotiation element we did not offer (e.g. XEP-0198 <enable/>): RFC 6120 §4.9.3.22.
+      if (stanza.attrs.xmlns === NS_SM && this.host.options.streamManagement) return this.streamMgmt(stanza);
+      // A negotiation element we did not offer (e.g. XEP-0198 <enable/> when it is off): RFC 6120 §4.9.3.22.
       return this.feed({ type: 'STREAM_ERROR', condition: 'unsupported-stanza-type' });
     }
+    this.mgmt?.handled();
     stanza.attrs.from = this.fullJid;
     // `xmpp_stream_in:set_lang/2`: a stanza without a language gets the stream's.
     if (!stanza.attrs['xml:lang']) stanza.attrs['xml:lang'] = this.lang;
@@ -857,7 +908,27 @@ export class C2SConnection {
       if (reply !== undefined) this.write(serialize(reply));
       return;
     }
-    this.host.route(stanza, target);
+    const j = this.jid!;
+    const hooks = this.host.hooks;
+    if (!hooks.has('user_send_packet', j.lserver)) {
+      this.host.route(stanza, target);
+      return;
+    }
+    // `user_send_packet` (roster subscriptions, blocking, carbons, directed presence): a module may
+    // rewrite the stanza (its `to` included) or drop it.
+    const toText = stanza.attrs.to;
+    return andThen(hooks.runFold('user_send_packet', j.lserver, stanza, j, this.ctx.self), (out) => {
+      if (out === 'drop') return;
+      if (out.attrs.to === toText) {
+        this.host.route(out, target);
+        return;
+      }
+      try {
+        this.host.route(out, parseJid(String(out.attrs.to)));
+      } catch {
+        // a module gave an invalid destination: nothing to route
+      }
+    });
   }
 
   /** Self-presence (`ejabberd_c2s:process_self_presence/2`: `set_presence` or `unset_presence`, then the broadcast). */
@@ -894,6 +965,182 @@ export class C2SConnection {
     // Subscription requests without 'to' are meaningless: dropped.
   }
 
+  // ---- XEP-0198 stream management (ejabberd's `mod_stream_mgmt`) ----
+
+  /** `<enable/>`, `<r/>` and `<a/>` in `session_established`. */
+  private streamMgmt(el: Element): MaybePromise<void> {
+    const m = this.mgmt;
+    switch (el.name) {
+      case 'enable': {
+        if (m !== undefined) {
+          this.write(smFailed('unexpected-request'));
+          return;
+        }
+        const resume = el.attrs.resume === 'true' || el.attrs.resume === '1';
+        const mgmt = new StreamMgmt(resume);
+        this.mgmt = mgmt;
+        const max = Math.round(this.host.options.resumeTimeoutMs / 1000);
+        this.write(
+          resume
+            ? `<enabled xmlns='${NS_SM}' id='${mgmt.id(this.jid!.resource)}' resume='true' max='${max}'/>`
+            : `<enabled xmlns='${NS_SM}'/>`,
+        );
+        return;
+      }
+      case 'r':
+        if (m === undefined) this.write(smFailed('unexpected-request'));
+        else this.write(`<a xmlns='${NS_SM}' h='${m.hIn}'/>`);
+        return;
+      case 'a':
+        // `mod_stream_mgmt`: an `h` above what was sent ends the stream.
+        if (m !== undefined && !m.ack(Number(el.attrs.h))) {
+          return this.feed({
+            type: 'STREAM_ERROR',
+            condition: 'undefined-condition',
+            text: 'h attribute too big',
+          });
+        }
+        return;
+      default:
+        return this.feed({ type: 'STREAM_ERROR', condition: 'unsupported-stanza-type' });
+    }
+  }
+
+  /**
+   * The connection dropped with resumption enabled: the session stays (same row, same presence)
+   * and what is routed here is queued, for `resumeTimeoutMs`; then it ends as a dropped one does.
+   */
+  private hibernate(): void {
+    this.socketClosed = true;
+    this.hibernating = true;
+    this.host.logger.info(
+      { jid: this.fullJid, ip: this.ip },
+      'c2s: connection lost; waiting for a resumption',
+    );
+    const system = this.ctx.system;
+    const self = this.ctx.self;
+    this.clearTimer();
+    this.timer = system.clock.setTimeout(
+      () => system.send(self, { type: '$timeout' }),
+      this.host.options.resumeTimeoutMs,
+    );
+  }
+
+  /**
+   * `resume_session` asked by a new connection of the same user: the unacknowledged stanzas
+   * beyond the client's `h`, the counters, the presence and the session info go to it; this
+   * connection then ends without closing the session, forwarding what still reaches it.
+   */
+  handOver(call: ResumeCall): ResumeReply {
+    const m = this.mgmt;
+    if (
+      m === undefined ||
+      !m.resumable ||
+      this.done ||
+      this.resumedBy !== undefined ||
+      this.snapshot.value !== 'session_established' ||
+      call.token !== m.token ||
+      !m.ack(call.h)
+    ) {
+      return { ok: false };
+    }
+    this.resumedBy = call.by;
+    this.hibernating = false;
+    this.clearTimer();
+    if (!this.socketClosed) {
+      // The client came back before this side saw the old connection drop.
+      this.socketClosed = true;
+      this.destroy();
+    }
+    return {
+      ok: true,
+      hIn: m.hIn,
+      queue: m.take(),
+      presence: this.presence,
+      priority: this.priority,
+      info: this.info,
+    };
+  }
+
+  /** After {@link handOver}: the stream ends here (the session lives on in the new connection). */
+  finishResume(): MaybePromise<void> {
+    if (this.resumedBy === undefined || this.done) return;
+    return this.feed({ type: 'SOCKET_CLOSED' });
+  }
+
+  /** `<resume previd h/>` instead of a bind (XEP-0198 §5): the old connection is found through the session manager. */
+  private resume(el: Element): MaybePromise<void> {
+    const failed = () => this.feed({ type: 'BIND_FAILED', iq: el, condition: 'item-not-found' });
+    const id = StreamMgmt.parseId(String(el.attrs.previd ?? ''));
+    const h = Number(el.attrs.h);
+    if (!this.host.options.streamManagement || id === undefined || !Number.isInteger(h)) return failed();
+    let j: Jid;
+    try {
+      j = jid(this.user, this.snapshot.context.server, id.resource);
+    } catch {
+      return failed();
+    }
+    return andThen(this.host.sm.getSessionRef(j.luser, j.lserver, j.lresource), (ref) => {
+      if (ref === undefined || ref.equals(this.ctx.self)) return failed();
+      const call: ResumeCall = { type: '$resume', token: id.token, h, by: this.ctx.self };
+      return this.ctx.system.call<ResumeReply>(ref, call, 5000).then(
+        (reply) => (reply.ok ? this.resumeSession(el, j, id.token, h, reply) : failed()),
+        () => failed(),
+      );
+    });
+  }
+
+  /** The new connection takes the session: same full JID and presence, a new row (the replace path). */
+  private resumeSession(
+    el: Element,
+    j: Jid,
+    token: string,
+    h: number,
+    old: Extract<ResumeReply, { ok: true }>,
+  ): MaybePromise<void> {
+    const sm = this.host.sm;
+    const sid = sm.makeSid(this.ctx.self);
+    this.sid = sid;
+    this.hadSession = true;
+    this.jid = j;
+    this.fullJid = `${j.local}@${j.domain}/${j.resource}`;
+    this.bareJid = `${j.local}@${j.domain}`;
+    this.info = { ...old.info, ip: [this.ip, this.port], conn: this.conn, authModule: this.host.users.name };
+    this.presence = old.presence;
+    this.priority = old.priority;
+    const mgmt = new StreamMgmt(true, token);
+    mgmt.hIn = old.hIn;
+    // The client counts what is sent again as new: its `h` goes on from what it said it had.
+    mgmt.hOut = h;
+    this.mgmt = mgmt;
+    this.resumed = old;
+    let opened: MaybePromise<void>;
+    try {
+      opened = sm.openSession(sid, j.local, j.domain, j.resource, old.priority, this.info);
+    } catch (error) {
+      return this.bindError(el, error);
+    }
+    return andThen(opened, () => this.feed({ type: 'BOUND', iq: el, resource: j.resource }));
+  }
+
+  /** `<resumed/>`, then what the old connection had not had acknowledged, then what came meanwhile. */
+  private sendResumed(el: Element): void {
+    const old = this.resumed;
+    this.resumed = undefined;
+    this.write(smResumed(String(el.attrs.previd), old?.hIn ?? 0));
+    this.host.logger.info(
+      { jid: this.fullJid, ip: this.ip, resent: old?.queue.length ?? 0 },
+      'c2s: session resumed',
+    );
+    // Sent again, not received again: `user_receive_packet` (carbons) ran the first time.
+    this.resending = true;
+    for (const stanza of old?.queue ?? []) this.deliver(stanza, false);
+    this.resending = false;
+    const early = this.early;
+    this.early = [];
+    for (const stanza of early) this.deliver(stanza, false);
+  }
+
   // ---- stanzas to the client ----
 
   /**
@@ -902,6 +1149,8 @@ export class C2SConnection {
    * not read, the stream is closed with `policy-violation` and what it holds is routed again.
    */
   private deliver(stanza: Element, smCopy: boolean): MaybePromise<void> {
+    const m = this.mgmt;
+    if (m !== undefined && this.resumedBy === undefined) return this.deliverManaged(m, stanza, smCopy);
     if (this.socketClosed) {
       if (!smCopy) this.bounce([stanza]);
       return;
@@ -914,10 +1163,41 @@ export class C2SConnection {
       else this.outStanzas.push(stanza);
     }
     this.write(data);
+    return this.delivered(stanza, smCopy);
+  }
+
+  /**
+   * Delivery with XEP-0198 on: every stanza is counted and kept until the client acknowledges it
+   * (the unacknowledged queue, not the output chunks, is what is routed again at the end); an
+   * `<r/>` follows when none is outstanding; a hibernating session only queues.
+   */
+  private deliverManaged(m: StreamMgmt, stanza: Element, smCopy: boolean): MaybePromise<void> {
+    m.sent(stanza, !smCopy);
+    if (m.queued > this.host.options.maxAckQueue) {
+      if (this.hibernating) {
+        this.hibernating = false;
+        return this.feed({ type: 'SOCKET_CLOSED' });
+      }
+      return this.overflow('Too many unacked stanzas');
+    }
+    if (this.socketClosed) return;
+    this.write(serialize(stanza));
+    if (!m.ackRequested) {
+      m.ackRequested = true;
+      this.write(`<r xmlns='${NS_SM}'/>`);
+    }
+    return this.delivered(stanza, smCopy);
+  }
+
+  private delivered(stanza: Element, smCopy: boolean): MaybePromise<void> {
+    const j = this.jid;
+    if (j !== undefined && !this.resending && this.host.hooks.has('user_receive_packet', j.lserver)) {
+      void this.host.hooks.run('user_receive_packet', j.lserver, j, stanza, smCopy);
+    }
     if (this.pendingOutputBytes > this.host.options.maxSendQueueBytes) return this.overflow();
   }
 
-  private overflow(): MaybePromise<void> {
+  private overflow(text = 'Too many pending stanzas'): MaybePromise<void> {
     if (this.overflowed) return;
     this.overflowed = true;
     this.host.logger.warn(
@@ -927,7 +1207,7 @@ export class C2SConnection {
     return this.feed({
       type: 'STREAM_ERROR',
       condition: 'policy-violation',
-      text: 'Too many pending stanzas',
+      text,
     });
   }
 
@@ -941,6 +1221,13 @@ export class C2SConnection {
     const sid = this.sid;
     const j = this.jid;
     if (sid === undefined || j === undefined) return;
+    if (this.resumedBy !== undefined) {
+      // The session lives on in the connection that resumed it: nothing to close or broadcast.
+      this.sid = undefined;
+      this.presence = undefined;
+      this.sessionClosed();
+      return;
+    }
     this.sid = undefined;
     const sm = this.host.sm;
     const wasAvailable = this.presence !== undefined;
@@ -993,6 +1280,11 @@ export class C2SConnection {
   /** Routes stanzas again, once the session is gone (`bounce_message_queue`). */
   private bounce(stanzas: readonly Element[]): void {
     if (stanzas.length === 0) return;
+    const to = this.resumedBy;
+    if (to !== undefined) {
+      for (const stanza of stanzas) this.ctx.system.send(to, { type: 'route', stanza, smCopy: false });
+      return;
+    }
     if (!this.sessionGone) {
       for (const s of stanzas) this.held.push(s);
       return;
@@ -1016,6 +1308,9 @@ export class C2SConnection {
 
   private closeStream(): void {
     this.clearTimer();
+    this.hibernating = false;
+    // XEP-0198: what the client did not acknowledge goes elsewhere (`route_unacked_stanzas`).
+    if (this.mgmt !== undefined && this.resumedBy === undefined) this.bounce(this.mgmt.take());
     // closeSession (if there was a session) ran before: the exit action of session_established.
     if (this.sid === undefined) this.sessionClosed();
     const error = this.snapshot.context.streamError;
@@ -1161,6 +1456,8 @@ function classify(element: Element): C2SEvent {
   ) {
     return { type: 'BIND', iq: element };
   }
+  // XEP-0198 resumption takes the place of the bind (the same states: wait_for_bind → binding).
+  if (element.name === 'resume' && ns === NS_SM) return { type: 'BIND', iq: element };
   return { type: 'STANZA', element };
 }
 
@@ -1197,37 +1494,17 @@ export const c2sConnectionServer: GenServer<
   },
   // `ejabberd_c2s:handle_call/3`: the session manager's commands ask for and set the presence.
   handleCall(request, from, conn) {
+    if (isResumeCall(request)) {
+      reply(from, conn.handOver(request));
+      return thenAfter(conn, () => conn.finishResume());
+    }
     if (!isConnectionCall(request)) return { reply: undefined, state: conn };
     if (request.type === 'get_presence') return { reply: conn.currentPresence(), state: conn };
     reply(from, 'ok');
-    let r: MaybePromise<void>;
-    try {
-      r = conn.presenceFromCall(request.presence);
-    } catch (error) {
-      return failed(conn, error);
-    }
-    if (isThenable(r)) {
-      return r.then(
-        () => after(conn),
-        (error: unknown) => failed(conn, error),
-      );
-    }
-    return after(conn);
+    return thenAfter(conn, () => conn.presenceFromCall(request.presence));
   },
   handleInfo(message, conn) {
-    let r: MaybePromise<void>;
-    try {
-      r = conn.handle(message);
-    } catch (error) {
-      return failed(conn, error);
-    }
-    if (isThenable(r)) {
-      return r.then(
-        () => after(conn),
-        (error: unknown) => failed(conn, error),
-      );
-    }
-    return after(conn);
+    return thenAfter(conn, () => conn.handle(message));
   },
   terminate(_reason, conn) {
     try {
@@ -1238,6 +1515,23 @@ export const c2sConnectionServer: GenServer<
     }
   },
 };
+
+/** Runs `work` (a handler's body), then {@link after}; a failure ends the connection (`failed`). */
+function thenAfter(conn: C2SConnection, work: () => MaybePromise<void>) {
+  let r: MaybePromise<void>;
+  try {
+    r = work();
+  } catch (error) {
+    return failed(conn, error);
+  }
+  if (isThenable(r)) {
+    return r.then(
+      () => after(conn),
+      (error: unknown) => failed(conn, error),
+    );
+  }
+  return after(conn);
+}
 
 function after(
   conn: C2SConnection,

@@ -46,4 +46,10 @@ export interface C2SOptions {
   readonly maxPendingInputBytes: number;
   /** @default DEFAULTS.closeTimeoutMs */
   readonly closeTimeoutMs: number;
+  /** XEP-0198 offered (`<sm xmlns='urn:xmpp:sm:3'/>` after SASL). */
+  readonly streamManagement: boolean;
+  /** How long a resumable session waits for its client after the connection dropped (`resume_timeout`). */
+  readonly resumeTimeoutMs: number;
+  /** Unacknowledged stanzas held per stream (`max_ack_queue`); beyond, the stream is closed. */
+  readonly maxAckQueue: number;
 }

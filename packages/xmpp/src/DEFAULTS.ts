@@ -34,6 +34,23 @@ export const DEFAULTS = Object.freeze({
   negotiationTimeoutMs: 30_000,
   /** Offline messages stored per user by `modOffline` (ejabberd's `max_user_offline_messages`: 5000 via shaper). */
   maxOfflineMessages: 5000,
+  /** Milliseconds a module store call (Redis) may take before it fails (`ModuleStoreError`). */
+  moduleStoreTimeoutMs: 5000,
+  /** Items in one roster (ejabberd has no limit; a bound on what one user can make the server hold). */
+  maxRosterItems: 2000,
+  /** JIDs in one blocklist (XEP-0191; ejabberd's privacy lists have no limit). */
+  maxBlocklistItems: 1000,
+  /**
+   * XEP-0198 stream management offered. ejabberd's example config loads `mod_stream_mgmt`; off
+   * here by default (`XmppServer`), on in the chat server.
+   */
+  streamManagement: false,
+  /** `mod_stream_mgmt`'s `resume_timeout`: 300 s. */
+  resumeTimeoutMs: 300_000,
+  /** `mod_stream_mgmt`'s `max_ack_queue`: 5000 stanzas. */
+  maxAckQueue: 5000,
+  /** Directed presences remembered per session (ejabberd's unbounded `pres_a`). */
+  maxDirectedPresences: 1000,
   /**
    * Size in bytes of the slices the framing parser tokenizes input in: a stanza still open after
    * one is checked against `maxStanzaSize` then (a complete one is counted exactly at its end tag).

@@ -21,7 +21,9 @@ import type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './
 import { DEFAULTS } from './DEFAULTS.ts';
 import { XmppConfigError } from './errors.ts';
 import type { C2SHost } from './internal/C2SHost.ts';
+import { MemoryModuleStore } from './MemoryModuleStore.ts';
 import { MemoryUserStore } from './MemoryUserStore.ts';
+import type { ModuleStore } from './ModuleStore.ts';
 import { scramDecoy } from './ScramSha1.ts';
 import type { UserStore } from './UserStore.ts';
 import type { XmppModule } from './XmppModule.ts';
@@ -49,6 +51,12 @@ export interface XmppServerOptions {
   readonly commands?: Commands;
   /** @default the system's logger */
   readonly logger?: Logger;
+  /**
+   * Where modules keep rosters, blocklists and offline messages: put it in the sessions' store
+   * (`RedisModuleStore`, `SqlModuleStore`) so that a restart loses only the sessions.
+   * @default a new `MemoryModuleStore`
+   */
+  readonly store?: ModuleStore;
   /** Modules started after the session manager, stopped before it. @default [] */
   readonly modules?: readonly XmppModule[];
   readonly maxStanzaSize?: number;
@@ -79,6 +87,12 @@ export interface XmppServerOptions {
   readonly maxPendingInputBytes?: number;
   /** @default DEFAULTS.closeTimeoutMs */
   readonly closeTimeoutMs?: number;
+  /** XEP-0198 stream management (acks and resumption). @default DEFAULTS.streamManagement (off) */
+  readonly streamManagement?: boolean;
+  /** @default DEFAULTS.resumeTimeoutMs */
+  readonly resumeTimeoutMs?: number;
+  /** @default DEFAULTS.maxAckQueue */
+  readonly maxAckQueue?: number;
   /**
    * Failed-authentication accounting: an {@link AuthThrottle}, or its options.
    * @default `new AuthThrottle()` with `DEFAULTS.authThrottle`, on the system's clock
@@ -109,6 +123,8 @@ export class XmppServer {
   readonly hooks: Hooks;
   readonly commands: Commands;
   readonly logger: Logger;
+  /** The modules' persistent store (rosters, blocklists, offline messages). */
+  readonly store: ModuleStore;
   /** IQ handlers for stanzas addressed to a host itself (`ejabberd_local`'s table). */
   readonly localIq = new IqHandlerTable();
   private hostList: readonly string[];
@@ -131,6 +147,7 @@ export class XmppServer {
     this.hooks = hooks;
     this.commands = sm.commands;
     this.logger = moduleLogger(options.logger ?? options.system.logger, 'xmpp_server');
+    this.store = options.store ?? new MemoryModuleStore();
     this.hostList = sm.hosts;
     this.hostSet = new Set(this.hostList);
     this.localRouting = { route: (stanza) => this.route(stanza), logger: this.logger };
@@ -142,6 +159,11 @@ export class XmppServer {
    */
   get hosts(): readonly string[] {
     return this.hostList;
+  }
+
+  /** The `simple_one_for_one` supervisor of the connections while the server runs (for an observer). */
+  get connectionSupervisor(): ActorRef | undefined {
+    return this.connections;
   }
 
   /** The address the listener is bound to. */
@@ -265,6 +287,9 @@ export class XmppServer {
       maxSendQueueBytes: options.maxSendQueueBytes ?? DEFAULTS.maxSendQueueBytes,
       maxPendingInputBytes: options.maxPendingInputBytes ?? DEFAULTS.maxPendingInputBytes,
       closeTimeoutMs: options.closeTimeoutMs ?? DEFAULTS.closeTimeoutMs,
+      streamManagement: options.streamManagement ?? DEFAULTS.streamManagement,
+      resumeTimeoutMs: options.resumeTimeoutMs ?? DEFAULTS.resumeTimeoutMs,
+      maxAckQueue: options.maxAckQueue ?? DEFAULTS.maxAckQueue,
     };
     const throttle =
       options.authThrottle instanceof AuthThrottle

@@ -14,6 +14,7 @@ export type StreamErrorCondition =
   | 'restricted-xml'
   | 'resource-constraint'
   | 'system-shutdown'
+  | 'undefined-condition'
   | 'unsupported-stanza-type'
   | 'unsupported-version';
 
@@ -59,5 +60,18 @@ export class XmppConfigError extends XmppError {
     message: string,
   ) {
     super(`invalid option ${option}=${JSON.stringify(value)}: ${message}`);
+  }
+}
+
+/** A module store call failed or did not answer in time (`ModuleStore`). */
+export class ModuleStoreError extends XmppError {
+  readonly name = 'ModuleStoreError';
+  constructor(
+    readonly store: string,
+    readonly operation: string,
+    readonly reason: 'timeout' | 'failed',
+    options?: { readonly cause?: unknown },
+  ) {
+    super(`module store ${store}: ${operation} ${reason === 'timeout' ? 'timed out' : 'failed'}`, options);
   }
 }

@@ -19,18 +19,40 @@ export {
 } from './c2sMachine.ts';
 export { DEFAULTS } from './DEFAULTS.ts';
 export {
+  ModuleStoreError,
   RegisterError,
   StreamError,
   type StreamErrorCondition,
   XmppConfigError,
   XmppError,
 } from './errors.ts';
-export type { C2SAuthResult } from './hooks.ts';
+export type { C2SAuthResult, RosterItem } from './hooks.ts';
+export { MemoryModuleStore } from './MemoryModuleStore.ts';
 export { MemoryUserStore, type MemoryUserStoreOptions } from './MemoryUserStore.ts';
-export { type ModOfflineOptions, modOffline, type OfflineStore } from './modOffline.ts';
+export type { ModuleStore } from './ModuleStore.ts';
+export { modBlocking, NS_BLOCKING, NS_BLOCKING_ERRORS } from './modBlocking.ts';
+export { modCarboncopy, NS_CARBONS } from './modCarboncopy.ts';
+export { type ModDiscoOptions, modDisco, NS_DISCO_INFO, NS_DISCO_ITEMS } from './modDisco.ts';
+export { type ModOfflineOptions, modOffline, NS_MSGOFFLINE, type OfflineStore } from './modOffline.ts';
 export { modPing, NS_PING } from './modPing.ts';
+export { modPresence } from './modPresence.ts';
 export { modRegister } from './modRegister.ts';
+export { type ModRosterOptions, modRoster, NS_ROSTER, NS_ROSTER_VER, type RosterApi } from './modRoster.ts';
+export {
+  type RedisModuleClient,
+  RedisModuleStore,
+  type RedisModuleStoreOptions,
+} from './RedisModuleStore.ts';
 export { type RedisHashClient, RedisUserStore, type RedisUserStoreOptions } from './RedisUserStore.ts';
+export {
+  type Ask,
+  inAutoReply,
+  inStateChange,
+  outStateChange,
+  type Subscription,
+  type SubscriptionState,
+  type SubscriptionType,
+} from './rosterSubscription.ts';
 export { type PlainMessage, parsePlain } from './SaslPlain.ts';
 export {
   type ScramCredentials,
@@ -41,6 +63,7 @@ export {
   scramCredentials,
   scramDecoy,
 } from './ScramSha1.ts';
+export { MODULE_SCHEMA, SqlModuleStore, type SqlModuleStoreOptions } from './SqlModuleStore.ts';
 export { SqlUserStore, type SqlUserStoreOptions } from './SqlUserStore.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
 export type { PasswordFormat, UserStore } from './UserStore.ts';

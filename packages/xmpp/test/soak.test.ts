@@ -1,6 +1,7 @@
 // The soak, short (the full one, 200 sessions for 30 s with RSS figures, is `pnpm bench:soak`):
 // sessions flood each other and a few sessions that do not read; every message is delivered,
 // stored offline or bounced, none missing, and no reading session is closed.
+import type { Element } from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
 import { MemoryUserStore } from '../src/MemoryUserStore.ts';
 import { modOffline } from '../src/modOffline.ts';
@@ -32,7 +33,9 @@ describe('soak (short)', () => {
         bodyBytes: 4096,
         toNonReading: 0.8,
         offlineIds: () =>
-          users.flatMap((u) => offline.store.peek(u, 'localhost').map((m) => String(m.attrs.id))),
+          users.flatMap((u) =>
+            (offline.store.peek(u, 'localhost') as Element[]).map((m) => String(m.attrs.id)),
+          ),
       });
       expect(report.sent).toBe(4000);
       expect(report.missingIds).toEqual([]);

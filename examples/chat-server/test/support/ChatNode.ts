@@ -28,10 +28,11 @@ export class ChatNode {
   /**
    * Starts a node; resolves once it listens (or rejects with what it printed when it exits first).
    * `logLevel` is its `OTP_CHAT_LOG_LEVEL` (its pino lines land in `output`). @default 'error'
+   * `env` is added to (or, with `undefined` values, removed from) this process's environment.
    */
   static async start(
     args: readonly string[],
-    options: { readonly logLevel?: string } = {},
+    options: { readonly logLevel?: string; readonly env?: Readonly<Record<string, string | undefined>> } = {},
   ): Promise<ChatNode> {
     // One process per node unless a test asks for workers (the default is one per core with Redis).
     const workers = args.includes('--workers') ? [] : ['--workers', '1'];
@@ -39,7 +40,7 @@ export class ChatNode {
       cwd: REPO_ROOT,
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, OTP_CHAT_LOG_LEVEL: options.logLevel ?? 'error' },
+      env: { ...process.env, ...options.env, OTP_CHAT_LOG_LEVEL: options.logLevel ?? 'error' },
     });
     const node = new ChatNode(proc);
     await new Promise<void>((resolve, reject) => {

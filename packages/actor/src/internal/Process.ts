@@ -84,6 +84,11 @@ export class Process implements ActorContext {
 
   // ---- mailbox -------------------------------------------------------------------------------
 
+  /** Messages waiting in the mailbox (`process_info(Pid, message_queue_len)`). */
+  get messageQueueLength(): number {
+    return this.mailbox === null ? 0 : this.mailbox.length;
+  }
+
   private push(kind: number, item: unknown): void {
     this.mailbox ??= new Mailbox();
     this.mailbox.push(kind, item);

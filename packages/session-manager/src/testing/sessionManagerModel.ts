@@ -324,6 +324,9 @@ export const MODEL_CASES = [
   'kick:closed-a-session',
 ] as const;
 
+/** Further batches of runs granted when a batch left a case unreached (see the model test). */
+const MODEL_EXTRA_BATCHES = 3;
+
 /** The cases a run on several nodes counts as well: each must be reached there. */
 export const MODEL_NODE_CASES = [
   'nodes:route-to-another-node',
@@ -378,24 +381,33 @@ export function sessionManagerModel<B extends Backend>(
         const hit = (name: string) => counts.set(name, (counts.get(name) ?? 0) + 1);
         const at = fc.nat(nodes.systems.length - 1);
         let n = 0;
-        await fc.assert(
-          fc.asyncProperty(
-            configArb,
-            fc.array(fc.tuple(commandArb, at), { minLength: 1, maxLength: length, size: 'max' }),
-            async (config, steps) => {
-              const backend = await options.createBackend();
-              try {
-                await runModel(nodes, backend, `sm_model_${n++}`, config, steps, hit);
-              } finally {
-                await options.destroy?.(backend);
-              }
-            },
-          ),
-          { numRuns },
+        const property = fc.asyncProperty(
+          configArb,
+          fc.array(fc.tuple(commandArb, at), { minLength: 1, maxLength: length, size: 'max' }),
+          async (config, steps) => {
+            const backend = await options.createBackend();
+            try {
+              await runModel(nodes, backend, `sm_model_${n++}`, config, steps, hit);
+            } finally {
+              await options.destroy?.(backend);
+            }
+          },
         );
+        // A rare case can go unreached in one batch of random runs by chance alone (a run of 100
+        // on PostgreSQL missed one once in a few dozen suites): a missed case earns further
+        // batches, up to MODEL_EXTRA_BATCHES, so the test fails only for a case the generator
+        // does not reach in (1 + MODEL_EXTRA_BATCHES) × numRuns runs, never for one unlucky seed.
+        let batches = 0;
+        let missed: string[] = [];
+        do {
+          await fc.assert(property, { numRuns });
+          batches++;
+          missed = cases.filter((c) => counts.get(c) === 0);
+        } while (missed.length > 0 && batches <= MODEL_EXTRA_BATCHES);
         const report = [...counts].map(([k, v]) => `${k}=${v}`).join(' ');
-        process.stdout.write(`sessionManagerModel coverage on ${label} (${numRuns} runs): ${report}\n`);
-        const missed = cases.filter((c) => counts.get(c) === 0);
+        process.stdout.write(
+          `sessionManagerModel coverage on ${label} (${batches * numRuns} runs): ${report}\n`,
+        );
         expect(missed, `cases never reached: ${report}`).toEqual([]);
       },
       options.timeoutMs,

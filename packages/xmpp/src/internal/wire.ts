@@ -25,8 +25,10 @@ export function authFeatures(mechanisms: readonly string[]): string {
   return `<stream:features><mechanisms xmlns='${NS_SASL}'>${m}</mechanisms></stream:features>`;
 }
 
-/** Stream features after authentication: bind, and the legacy session marked optional. */
-export const BIND_FEATURES = `<stream:features><bind xmlns='${NS_BIND}'/><session xmlns='${NS_SESSION}'><optional/></session></stream:features>`;
+/** Stream features after authentication: bind, the legacy session marked optional, and roster versioning (XEP-0237). */
+/** The same with XEP-0198 offered. */
+export const BIND_FEATURES_SM = `<stream:features><bind xmlns='${NS_BIND}'/><session xmlns='${NS_SESSION}'><optional/></session><ver xmlns='urn:xmpp:features:rosterver'/><sm xmlns='urn:xmpp:sm:3'/></stream:features>`;
+export const BIND_FEATURES = `<stream:features><bind xmlns='${NS_BIND}'/><session xmlns='${NS_SESSION}'><optional/></session><ver xmlns='urn:xmpp:features:rosterver'/></stream:features>`;
 
 /** `<stream:error>` (RFC 6120 §4.9); its text is English, marked so. */
 export function streamError(condition: StreamErrorCondition, text?: string): string {
