@@ -119,9 +119,9 @@ export function superviseWorkers(
         `  workers: ${count} processes sharing the port, restarted when one dies (primary pid ${process.pid})`,
       );
       for (const s of slots) write(`    worker ${s.index}: node ${s.node}, pid ${s.worker?.process.pid}`);
-    }
-    if (madeToken !== undefined) {
-      write(`  admin token of every worker (generated; each answers the admin port in turn): ${madeToken}`);
+      if (madeToken !== undefined) {
+        write(`  admin token of every worker (generated; each answers the admin port in turn): ${madeToken}`);
+      }
     }
   };
 
