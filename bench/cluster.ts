@@ -308,6 +308,8 @@ async function chatNode(name: string, url: string): Promise<{ proc: ChildProcess
       url,
       '--port',
       '0',
+      '--workers',
+      '1',
       '--node',
       name,
       '--max-user-sessions',

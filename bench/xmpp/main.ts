@@ -1,4 +1,7 @@
-// bench/xmpp (pnpm bench:xmpp): the otp-chat XMPP server against ejabberd 23.01 (Debian), same load driver, same
+// bench/xmpp (pnpm bench:xmpp). By default the raw-socket variant (rawBench.ts: the chat server with
+// its workers, 5k–10k sessions, a lean driver; the RATIO lines of the issue). With
+// DRIVER=xmpp-client, the variant below, labelled `xmpp-client-` in its RATIO and FIGURE lines:
+// the otp-chat XMPP server (in-process, one process) against ejabberd 23.01 (Debian), same load driver, same
 // N and K, one run. The driver is @xmpp/client (PLAIN over plain TCP on loopback): N users log in
 // with bounded concurrency, then each sends K chat messages to the next user's full JID; we
 // measure logins/s, messages/s end to end (until every message arrived) and the server's memory
@@ -276,7 +279,7 @@ async function settle(servers: readonly ServerHandle[]): Promise<number> {
 async function main(): Promise<void> {
   const rounds = Number(process.env.ROUNDS ?? 3);
   header(
-    `xmpp: otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
+    `xmpp (variant: @xmpp/client driver): otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
       `${DRIVERS} driver process(es) per server, SASL ${MECHANISM}, passwords stored ${PASSWORD_FORMAT}, ` +
       `${process.env.WARMUP ?? 1} warm-up + ${rounds} interleaved rounds (median per metric)`,
   );
@@ -319,34 +322,35 @@ async function main(): Promise<void> {
     const o = rows[0]!;
     const ej = rows[1];
     if (ej !== undefined) {
-      ratio('logins-vs-ejabberd', o.loginsPerSec / ej.loginsPerSec);
-      ratio('msgs-vs-ejabberd', o.msgsPerSec / ej.msgsPerSec);
-      ratio('memory-vs-ejabberd', ej.bytesPerSession / o.bytesPerSession);
-      ratio('rss-memory-vs-ejabberd', ej.rssPerSession / o.rssPerSession);
-      figure('ejabberd-bytes-per-session', ej.bytesPerSession, 'B');
+      ratio('xmpp-client-logins-vs-ejabberd', o.loginsPerSec / ej.loginsPerSec);
+      ratio('xmpp-client-msgs-vs-ejabberd', o.msgsPerSec / ej.msgsPerSec);
+      ratio('xmpp-client-memory-vs-ejabberd', ej.bytesPerSession / o.bytesPerSession);
+      ratio('xmpp-client-rss-memory-vs-ejabberd', ej.rssPerSession / o.rssPerSession);
+      figure('xmpp-client-ejabberd-bytes-per-session', ej.bytesPerSession, 'B');
     }
     // Server CPU per operation (user + system of the server process over the phase, medians):
     // what each server costs, whatever the driver's share of the 2 cores.
     const perLogin = (r: Row) => (r.cpu.loginServer / N) * 1e6;
     const perMsg = (r: Row) => (r.cpu.msgServer / Math.max(1, r.delivered)) * 1e6;
     if (ej !== undefined) {
-      ratio('cpu-per-login-vs-ejabberd', perLogin(ej) / perLogin(o));
-      ratio('cpu-per-msg-vs-ejabberd', perMsg(ej) / perMsg(o));
-      figure('ejabberd-cpu-us-per-login', perLogin(ej), 'us');
-      figure('ejabberd-cpu-us-per-msg', perMsg(ej), 'us');
+      ratio('xmpp-client-cpu-per-login-vs-ejabberd', perLogin(ej) / perLogin(o));
+      ratio('xmpp-client-cpu-per-msg-vs-ejabberd', perMsg(ej) / perMsg(o));
+      figure('xmpp-client-ejabberd-cpu-us-per-login', perLogin(ej), 'us');
+      figure('xmpp-client-ejabberd-cpu-us-per-msg', perMsg(ej), 'us');
     }
-    figure('otp-chat-cpu-us-per-login', perLogin(o), 'us');
-    figure('otp-chat-cpu-us-per-msg', perMsg(o), 'us');
-    figure('driver-cpu-us-per-login', (o.cpu.loginDriver / N) * 1e6, 'us');
-    figure('driver-cpu-us-per-msg', (o.cpu.msgDriver / Math.max(1, o.delivered)) * 1e6, 'us');
-    figure('otp-chat-logins-per-sec', o.loginsPerSec, 'logins/s');
-    figure('otp-chat-msgs-per-sec', o.msgsPerSec, 'msgs/s');
-    figure('otp-chat-bytes-per-session', o.bytesPerSession, 'B');
-    figure('otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
+    figure('xmpp-client-otp-chat-cpu-us-per-login', perLogin(o), 'us');
+    figure('xmpp-client-otp-chat-cpu-us-per-msg', perMsg(o), 'us');
+    figure('xmpp-client-driver-cpu-us-per-login', (o.cpu.loginDriver / N) * 1e6, 'us');
+    figure('xmpp-client-driver-cpu-us-per-msg', (o.cpu.msgDriver / Math.max(1, o.delivered)) * 1e6, 'us');
+    figure('xmpp-client-otp-chat-logins-per-sec', o.loginsPerSec, 'logins/s');
+    figure('xmpp-client-otp-chat-msgs-per-sec', o.msgsPerSec, 'msgs/s');
+    figure('xmpp-client-otp-chat-bytes-per-session', o.bytesPerSession, 'B');
+    figure('xmpp-client-otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
   } finally {
     for (const d of drivers) d.stop();
     for (const s of servers) await s.stop();
   }
 }
 
-await main();
+if (process.env.DRIVER === 'xmpp-client') await main();
+else await (await import('./rawBench.ts')).rawBench();

@@ -43,6 +43,13 @@ export interface ChatServerConfig {
   /** Users registered at start (`user:password`). */
   readonly users: readonly { readonly user: string; readonly password: string }[];
   /**
+   * Worker processes sharing the listening port (Node's `cluster`), each a node of the cluster,
+   * supervised by a primary that restarts a dead one. Absent: one per core when the nodes can
+   * reach each other (a shared store and a cluster: `--backend redis`, or postgres with
+   * `--cluster-url`), else 1 (see {@link workersOf}).
+   */
+  readonly workers?: number | undefined;
+  /**
    * The admin HTTP listener (`@otp-chat/admin`: API, `/metrics`, `/healthz`, `/readyz`, the
    * observer page): a port (0 for any), or `'off'`. Absent: `startChatServer` starts none, and
    * `pnpm start` (main.ts) tries 5281, going on without it when that port is taken.
@@ -78,6 +85,15 @@ export function clusterUrlOf(config: ChatServerConfig): string | undefined {
   return config.clusterUrl ?? (config.backend === 'redis' ? config.redisUrl : undefined);
 }
 
+/**
+ * How many worker processes `config` runs: `workers` when given, else one per core (`cores`) when
+ * it has a cluster (the workers reach each other's sessions through it), else 1: the memory backend
+ * keeps sessions in one process, and PostgreSQL without `--cluster-url` has no way between nodes.
+ */
+export function workersOf(config: ChatServerConfig, cores: number): number {
+  return config.workers ?? (clusterUrlOf(config) === undefined ? 1 : Math.max(1, cores));
+}
+
 /** A bad flag or config file; `option` names the flag or the key (`users[0].user`). */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -109,6 +125,9 @@ const USAGE = `usage: pnpm start [-- options]
   --cluster-timeout <ms>     a node silent this long is down (default 7000)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a user (repeatable; default the demo users alice and bob)
+  --workers <n>              worker processes sharing the port, each a cluster node, restarted
+                             when one dies (default: one per core with a cluster, i.e. --backend
+                             redis or --cluster-url; 1 otherwise)
   --admin-port <n|off>       the admin HTTP API, /metrics, /healthz, /readyz and the observer page
                              (default 5281; if taken, the server runs without it); off: none
   --admin-host <addr>        its listen address (default 127.0.0.1)
@@ -116,7 +135,7 @@ const USAGE = `usage: pnpm start [-- options]
   --config <file.json>       the same keys as JSON (host, port, domain, vhosts, backend, redisUrl,
                              postgresUrl, node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
                              maxUserSessions, users: [{user, password}], adminPort, adminHost,
-                             adminToken); flags win; SIGHUP reads
+                             adminToken, workers); flags win; SIGHUP reads
                              it again (vhosts, users and maxUserSessions change while running)`;
 
 export { USAGE };
@@ -168,6 +187,7 @@ const configSchema = z
     users: z
       .array(z.object({ user: userName, password: z.string().min(1, 'an empty password') }).strict())
       .min(1, 'at least one user'),
+    workers: z.number().int('not an integer').min(1, 'at least 1').max(256, 'at most 256').optional(),
     adminPort: z.union([z.number().int('not an integer').min(0).max(65535), z.literal('off')]).optional(),
     adminHost: z.string().min(1, 'an empty listen address').optional(),
     adminToken: z.string().min(16, 'an admin token of at least 16 characters').optional(),
@@ -234,6 +254,7 @@ const FLAGS = {
     key: 'maxUserSessions',
     value: (v: string) => (v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)),
   },
+  workers: { key: 'workers', value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)) },
 } as const satisfies Record<string, { key: keyof ChatServerConfig; value: (v: string) => unknown }>;
 
 type Flag = keyof typeof FLAGS;
@@ -335,6 +356,14 @@ export function parseConfig(
     throw new ConfigError(
       '--cluster-url',
       'the memory backend keeps sessions in this process: a cluster needs a shared store (--backend redis or postgres)',
+    );
+  }
+  if ((result.workers ?? 1) > 1 && clusterUrlOf(result) === undefined) {
+    throw new ConfigError(
+      '--workers',
+      result.backend === 'memory'
+        ? 'the memory backend keeps sessions in one process: several workers need --backend redis or postgres'
+        : 'several workers reach each other through a cluster: give --cluster-url (or use --backend redis)',
     );
   }
   return result;

@@ -48,6 +48,8 @@ function startNode(name: string, redisUrl: string): Promise<Node> {
       redisUrl,
       '--port',
       '0',
+      '--workers',
+      '1',
       '--node',
       name,
       '--cluster-heartbeat',
