@@ -311,6 +311,8 @@ async function chatNode(name: string, url: string): Promise<{ proc: ChildProcess
       // Plain TCP: this is about the cluster (TLS is the chat server's own example).
       '--tls',
       'off',
+      '--workers',
+      '1',
       '--node',
       name,
       '--max-user-sessions',

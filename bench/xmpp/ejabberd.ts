@@ -69,6 +69,8 @@ function pidsOf(name: string): Set<string> {
 
 /** What a round needs beyond the default config (the presence round: `mod_roster` and rosters). */
 export interface EjabberdOptions {
+  /** Users u0…u(n-1) registered. @default N */
+  readonly n?: number;
   /** YAML lines appended under `modules:` (e.g. `  mod_roster: {}`). */
   readonly modules?: string;
   /** An Erlang expression run once the users are registered, `N` bound to the node. */
@@ -134,7 +136,7 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Serv
   await run('su', ['-s', '/bin/bash', 'ejabberd', '-c', shell]);
   try {
     return {
-      ...(await prepareEjabberd(ctl, node, port, dir, stop, options.setup)),
+      ...(await prepareEjabberd(ctl, node, port, dir, stop, options.setup, options.n ?? N)),
       ...(pem ? { cert: pem.cert } : {}),
     };
   } catch (error) {
@@ -154,6 +156,7 @@ async function prepareEjabberd(
   dir: string,
   stop: () => Promise<void>,
   setup: string | undefined,
+  n: number,
 ): Promise<ServerHandle> {
   await run('ejabberdctl', [...ctl, 'started'], { timeout: 60_000 });
   const cookie = readFileSync('/var/lib/ejabberd/.erlang.cookie', 'utf8').trim();
@@ -174,7 +177,7 @@ async function prepareEjabberd(
     return stdout.trim();
   };
   await rpc(
-    `[rpc:call(N, ejabberd_auth, try_register, [list_to_binary("u"++integer_to_list(I)), <<"${DOMAIN}">>, <<"${PASSWORD}">>]) || I <- lists:seq(0, ${N - 1})], ok`,
+    `[rpc:call(N, ejabberd_auth, try_register, [list_to_binary("u"++integer_to_list(I)), <<"${DOMAIN}">>, <<"${PASSWORD}">>]) || I <- lists:seq(0, ${n - 1})], ok`,
   );
   if (setup !== undefined) await rpc(setup);
   const beamPid = async () => (await rpc('rpc:call(N, os, getpid, [])')).replace(/"/g, '');

@@ -1,4 +1,7 @@
-// bench/xmpp (pnpm bench:xmpp): the otp-chat XMPP server against ejabberd 23.01 (Debian), same load driver, same
+// bench/xmpp (pnpm bench:xmpp). By default the raw-socket variant (rawBench.ts: the chat server with
+// its workers, 5k–10k sessions, a lean driver; the RATIO lines of the issue). With
+// DRIVER=xmpp-client, the variant below, labelled `xmpp-client-` in its RATIO and FIGURE lines:
+// the otp-chat XMPP server (in-process, one process) against ejabberd 23.01 (Debian), same load driver, same
 // N and K, one run. The driver is @xmpp/client (PLAIN over plain TCP on loopback): N users log in
 // with bounded concurrency, then each sends K chat messages to the next user's full JID; we
 // measure logins/s, messages/s end to end (until every message arrived) and the server's memory
@@ -16,10 +19,11 @@
 //   MECHANISM=SCRAM-SHA-1   the driver logs in with SCRAM instead of PLAIN
 //   DRIVERS=2               driver processes per server (default 1)
 //   XMPP_CPU_PROF=dir       V8 CPU profile of the otp-chat child; DRIVER_NODE_FLAGS for the driver
-//   TRANSPORT=starttls      both servers offer STARTTLS with a self-signed certificate and the
-//                           driver takes it: RATIO tls-logins-vs-ejabberd, tls-msgs-vs-ejabberd
-//   TRANSPORT=ws            otp-chat only, WebSocket (RFC 7395) and TCP rounds interleaved on
-//                           one server: RATIO ws-vs-tcp (messages/s)
+//   TRANSPORT=starttls      (this variant, whatever DRIVER) both servers offer STARTTLS with a
+//                           self-signed certificate and the driver takes it: RATIO
+//                           tls-logins-vs-ejabberd, tls-msgs-vs-ejabberd
+//   TRANSPORT=ws            (this variant) otp-chat only, WebSocket (RFC 7395) and TCP rounds
+//                           interleaved on one server: RATIO ws-vs-tcp (messages/s)
 //
 // Both servers do the same protocol work: the default config stores plain passwords on both
 // (ejabberd's default `auth_password_format: plain`, MemoryUserStore's default), so a PLAIN login
@@ -301,7 +305,7 @@ async function settle(servers: readonly ServerHandle[]): Promise<number> {
 async function main(): Promise<void> {
   const rounds = Number(process.env.ROUNDS ?? 3);
   header(
-    `xmpp: otp-chat vs ejabberd over ${TRANSPORT}, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
+    `xmpp (variant: @xmpp/client driver): otp-chat vs ejabberd over ${TRANSPORT}, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
       `${DRIVERS} driver process(es) per server, SASL ${MECHANISM}, passwords stored ${PASSWORD_FORMAT}, ` +
       `${process.env.WARMUP ?? 1} warm-up + ${rounds} interleaved rounds (median per metric)`,
   );
@@ -350,13 +354,14 @@ async function main(): Promise<void> {
       figure('otp-chat-tcp-msgs-per-sec', tcp.msgsPerSec, 'msgs/s');
     }
     const ej = TRANSPORT === 'ws' ? undefined : rows[1];
-    const tlsPrefix = TRANSPORT === 'starttls' ? 'tls-' : '';
+    // The issue's names over STARTTLS; this variant's own otherwise (bench:xmpp's raw driver has the plain ones).
+    const tlsPrefix = TRANSPORT === 'starttls' ? 'tls-' : 'xmpp-client-';
     if (ej !== undefined) {
       ratio(`${tlsPrefix}logins-vs-ejabberd`, o.loginsPerSec / ej.loginsPerSec);
       ratio(`${tlsPrefix}msgs-vs-ejabberd`, o.msgsPerSec / ej.msgsPerSec);
       ratio(`${tlsPrefix}memory-vs-ejabberd`, ej.bytesPerSession / o.bytesPerSession);
       ratio(`${tlsPrefix}rss-memory-vs-ejabberd`, ej.rssPerSession / o.rssPerSession);
-      figure('ejabberd-bytes-per-session', ej.bytesPerSession, 'B');
+      figure(`${tlsPrefix}ejabberd-bytes-per-session`, ej.bytesPerSession, 'B');
     }
     // Server CPU per operation (user + system of the server process over the phase, medians):
     // what each server costs, whatever the driver's share of the 2 cores.
@@ -365,21 +370,23 @@ async function main(): Promise<void> {
     if (ej !== undefined) {
       ratio(`${tlsPrefix}cpu-per-login-vs-ejabberd`, perLogin(ej) / perLogin(o));
       ratio(`${tlsPrefix}cpu-per-msg-vs-ejabberd`, perMsg(ej) / perMsg(o));
-      figure('ejabberd-cpu-us-per-login', perLogin(ej), 'us');
-      figure('ejabberd-cpu-us-per-msg', perMsg(ej), 'us');
+      figure(`${tlsPrefix}ejabberd-cpu-us-per-login`, perLogin(ej), 'us');
+      figure(`${tlsPrefix}ejabberd-cpu-us-per-msg`, perMsg(ej), 'us');
     }
-    figure('otp-chat-cpu-us-per-login', perLogin(o), 'us');
-    figure('otp-chat-cpu-us-per-msg', perMsg(o), 'us');
-    figure('driver-cpu-us-per-login', (o.cpu.loginDriver / N) * 1e6, 'us');
-    figure('driver-cpu-us-per-msg', (o.cpu.msgDriver / Math.max(1, o.delivered)) * 1e6, 'us');
-    figure('otp-chat-logins-per-sec', o.loginsPerSec, 'logins/s');
-    figure('otp-chat-msgs-per-sec', o.msgsPerSec, 'msgs/s');
-    figure('otp-chat-bytes-per-session', o.bytesPerSession, 'B');
-    figure('otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
+    figure('xmpp-client-otp-chat-cpu-us-per-login', perLogin(o), 'us');
+    figure('xmpp-client-otp-chat-cpu-us-per-msg', perMsg(o), 'us');
+    figure('xmpp-client-driver-cpu-us-per-login', (o.cpu.loginDriver / N) * 1e6, 'us');
+    figure('xmpp-client-driver-cpu-us-per-msg', (o.cpu.msgDriver / Math.max(1, o.delivered)) * 1e6, 'us');
+    figure('xmpp-client-otp-chat-logins-per-sec', o.loginsPerSec, 'logins/s');
+    figure('xmpp-client-otp-chat-msgs-per-sec', o.msgsPerSec, 'msgs/s');
+    figure('xmpp-client-otp-chat-bytes-per-session', o.bytesPerSession, 'B');
+    figure('xmpp-client-otp-chat-rss-bytes-per-session', o.rssPerSession, 'B');
   } finally {
     for (const d of drivers) d.stop();
     for (const s of servers) await s.stop();
   }
 }
 
-await main();
+// TRANSPORT=starttls or ws needs a TLS and WebSocket client: this variant's.
+if (process.env.DRIVER === 'xmpp-client' || TRANSPORT !== 'tcp') await main();
+else await (await import('./rawBench.ts')).rawBench();

@@ -64,6 +64,13 @@ export interface ChatServerConfig {
   /** WebSocket over TLS port, or `'off'`. @default 5443 (a free one when `port` is 0) */
   readonly websocketSecurePort?: number | 'off' | undefined;
   /**
+   * Worker processes sharing the listening port (Node's `cluster`), each a node of the cluster,
+   * supervised by a primary that restarts a dead one. Absent: one per core when the nodes can
+   * reach each other (a shared store and a cluster: `--backend redis`, or postgres with
+   * `--cluster-url`), else 1 (see {@link workersOf}).
+   */
+  readonly workers?: number | undefined;
+  /**
    * The admin HTTP listener (`@otp-chat/admin`: API, `/metrics`, `/healthz`, `/readyz`, the
    * observer page): a port (0 for any), or `'off'`. Absent: `startChatServer` starts none, and
    * `pnpm start` (main.ts) tries 5281, going on without it when that port is taken.
@@ -97,6 +104,15 @@ export const DEFAULT_CONFIG: ChatServerConfig = {
 export function clusterUrlOf(config: ChatServerConfig): string | undefined {
   if (config.clusterUrl === 'none') return undefined;
   return config.clusterUrl ?? (config.backend === 'redis' ? config.redisUrl : undefined);
+}
+
+/**
+ * How many worker processes `config` runs: `workers` when given, else one per core (`cores`) when
+ * it has a cluster (the workers reach each other's sessions through it), else 1: the memory backend
+ * keeps sessions in one process, and PostgreSQL without `--cluster-url` has no way between nodes.
+ */
+export function workersOf(config: ChatServerConfig, cores: number): number {
+  return config.workers ?? (clusterUrlOf(config) === undefined ? 1 : Math.max(1, cores));
 }
 
 /** A bad flag or config file; `option` names the flag or the key (`users[0].user`). */
@@ -140,6 +156,9 @@ const USAGE = `usage: pnpm start [-- options]
   --tls-port <n|off>         direct TLS (XEP-0368) port (default 5223; a free one with --port 0)
   --ws-port <n|off>          WebSocket (RFC 7395) port, ws://host:port/xmpp-websocket (default 5280)
   --wss-port <n|off>         WebSocket over TLS port (default 5443)
+  --workers <n>              worker processes sharing the port, each a cluster node, restarted
+                             when one dies (default: one per core with a cluster, i.e. --backend
+                             redis or --cluster-url; 1 otherwise)
   --admin-port <n|off>       the admin HTTP API, /metrics, /healthz, /readyz and the observer page
                              (default 5281; if taken, the server runs without it); off: none
   --admin-host <addr>        its listen address (default 127.0.0.1)
@@ -148,8 +167,8 @@ const USAGE = `usage: pnpm start [-- options]
                              postgresUrl, node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
                              maxUserSessions, users: [{user, password}], tls, tlsCert, tlsKey,
                              dataDir, starttlsRequired, allowPlainWithoutTls, directTlsPort,
-                             websocketPort, websocketSecurePort, adminPort, adminHost,
-                             adminToken); flags win; SIGHUP reads it again (vhosts, users and
+                             websocketPort, websocketSecurePort, adminPort, adminHost, adminToken,
+                             workers); flags win; SIGHUP reads it again (vhosts, users and
                              maxUserSessions change while running) and the certificate files`;
 
 export { USAGE };
@@ -220,6 +239,7 @@ const configSchema = z
     directTlsPort: listenPort.optional(),
     websocketPort: listenPort.optional(),
     websocketSecurePort: listenPort.optional(),
+    workers: z.number().int('not an integer').min(1, 'at least 1').max(256, 'at most 256').optional(),
     adminPort: z.union([z.number().int('not an integer').min(0).max(65535), z.literal('off')]).optional(),
     adminHost: z.string().min(1, 'an empty listen address').optional(),
     adminToken: z.string().min(16, 'an admin token of at least 16 characters').optional(),
@@ -292,6 +312,7 @@ const FLAGS = {
   'tls-port': { key: 'directTlsPort', value: portOrOff },
   'ws-port': { key: 'websocketPort', value: portOrOff },
   'wss-port': { key: 'websocketSecurePort', value: portOrOff },
+  workers: { key: 'workers', value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)) },
 } as const satisfies Record<string, { key: keyof ChatServerConfig; value: (v: string) => unknown }>;
 
 type Flag = keyof typeof FLAGS;
@@ -403,6 +424,14 @@ export function parseConfig(
     throw new ConfigError(
       '--cluster-url',
       'the memory backend keeps sessions in this process: a cluster needs a shared store (--backend redis or postgres)',
+    );
+  }
+  if ((result.workers ?? 1) > 1 && clusterUrlOf(result) === undefined) {
+    throw new ConfigError(
+      '--workers',
+      result.backend === 'memory'
+        ? 'the memory backend keeps sessions in one process: several workers need --backend redis or postgres'
+        : 'several workers reach each other through a cluster: give --cluster-url (or use --backend redis)',
     );
   }
   return result;

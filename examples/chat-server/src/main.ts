@@ -1,9 +1,12 @@
 // The otp-chat XMPP server: `pnpm start` (memory backend, two demo users, 127.0.0.1:5222).
 // Ctrl-C ends every stream with <system-shutdown/>, closes the sessions and exits.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { ClusterError } from '@otp-chat/cluster';
 import { DEFAULTS } from '@otp-chat/xmpp';
-import { ConfigError, clusterUrlOf, DEFAULT_CONFIG, parseConfig, USAGE } from './config.ts';
+import { ConfigError, clusterUrlOf, DEFAULT_CONFIG, parseConfig, USAGE, workersOf } from './config.ts';
 import { startChatServer } from './startChatServer.ts';
+import { superviseWorkers, WORKER_NODE_ENV } from './workers.ts';
 
 /** `pnpm start`'s admin port when none is given (ejabberd's usual admin HTTP port). */
 const ADMIN_PORT = 5281;
@@ -27,6 +30,12 @@ if (config === 'help') {
   console.log(USAGE);
   process.exit(0);
 }
+// --workers N (N > 1): this process is the primary, and supervises N workers running this file.
+if (cluster.isPrimary && workersOf(config, availableParallelism()) > 1) {
+  process.exit(await superviseWorkers(config, workersOf(config, availableParallelism())));
+}
+// A worker: its slot's node name; the primary relays Ctrl-C (sent to the whole process group).
+if (cluster.isWorker) config = { ...config, node: process.env[WORKER_NODE_ENV] ?? config.node };
 
 let server: Awaited<ReturnType<typeof startChatServer>>;
 try {
@@ -199,7 +208,7 @@ const stop = async (signal: string) => {
   console.log('stopped.');
   process.exit(0);
 };
-process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGINT', () => (cluster.isWorker ? undefined : void stop('SIGINT')));
 process.on('SIGTERM', () => void stop('SIGTERM'));
 // Started by a parent process over IPC (tests, examples/cluster): stop with it.
 if (process.send !== undefined) process.on('disconnect', () => void stop('parent gone'));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, parseConfig } from '../src/config.ts';
+import { DEFAULT_CONFIG, parseConfig, workersOf } from '../src/config.ts';
+import { workerNodeName } from '../src/workers.ts';
 
 describe('chat-server flags through node:util parseArgs', () => {
   it.each<[string, string[], Partial<typeof DEFAULT_CONFIG>]>([
@@ -34,5 +35,49 @@ describe('chat-server flags through node:util parseArgs', () => {
     expect(() => parseConfig(argv)).toThrow(
       expect.objectContaining({ name: 'ConfigError', option, message: expect.stringContaining(why) }),
     );
+  });
+});
+
+describe('--workers', () => {
+  it.each<[string, string[], number, number]>([
+    ['the memory backend: 1 (its sessions live in one process)', [], 8, 1],
+    ['redis: one per core', ['--backend', 'redis'], 8, 8],
+    ['redis on one core: 1', ['--backend', 'redis'], 1, 1],
+    ['redis without a cluster: 1', ['--backend', 'redis', '--cluster-url', 'none'], 8, 1],
+    ['postgres without a cluster: 1 (no way between nodes)', ['--backend', 'postgres'], 8, 1],
+    ['postgres with a cluster: one per core', ['--backend', 'postgres', '--cluster-url', 'redis://r'], 4, 4],
+    ['given: as given', ['--backend', 'redis', '--workers', '3'], 8, 3],
+    ['given 1 on memory', ['--workers', '1'], 8, 1],
+  ])('%s', (_what, argv, cores, expected) => {
+    const config = parseConfig(argv);
+    if (config === 'help') throw new Error('help');
+    expect(workersOf(config, cores)).toBe(expected);
+  });
+
+  it.each<[string[], string]>([
+    [['--workers', '2'], 'the memory backend'],
+    [['--backend', 'postgres', '--workers', '2'], '--cluster-url'],
+    [['--backend', 'redis', '--cluster-url', 'none', '--workers', '2'], '--cluster-url'],
+    [['--backend', 'redis', '--workers', '0'], 'at least 1'],
+    [['--backend', 'redis', '--workers', '1.5'], 'not an integer'],
+    [['--backend', 'redis', '--workers', ''], ''],
+  ])('%j → a ConfigError naming --workers', (argv, why) => {
+    expect(() => parseConfig(argv)).toThrow(
+      expect.objectContaining({
+        name: 'ConfigError',
+        option: '--workers',
+        message: expect.stringContaining(why),
+      }),
+    );
+  });
+
+  it('the config file key', () => {
+    const config = parseConfig(['--config', 'c.json'], () => '{"backend":"redis","workers":2}');
+    expect(config).toEqual({ ...DEFAULT_CONFIG, backend: 'redis', workers: 2 });
+  });
+
+  it('worker node names: --node (or the unique default) with -w<i> in its name part', () => {
+    expect(workerNodeName('chat@host-a', 2)).toBe('chat-w2@host-a');
+    expect(workerNodeName('chat', 1)).toBe('chat-w1');
   });
 });

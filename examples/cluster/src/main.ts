@@ -51,6 +51,8 @@ function startNode(name: string, redisUrl: string): Promise<Node> {
       // Plain TCP: this is about the cluster (TLS is the chat server's own example).
       '--tls',
       'off',
+      '--workers',
+      '1',
       '--node',
       name,
       '--cluster-heartbeat',

@@ -98,7 +98,7 @@ async function startChatServer(
 ): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', MAIN, '--port', '0', '--backend', 'redis', '--redis-url', redisUrl],
+    ['--import', 'tsx', MAIN, '--port', '0', '--workers', '1', '--backend', 'redis', '--redis-url', redisUrl],
     { cwd: dirname(MAIN), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

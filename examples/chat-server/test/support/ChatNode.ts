@@ -34,7 +34,9 @@ export class ChatNode {
     args: readonly string[],
     options: { readonly logLevel?: string; readonly env?: Readonly<Record<string, string | undefined>> } = {},
   ): Promise<ChatNode> {
-    const proc = fork(MAIN, ['--port', '0', ...args], {
+    // One process per node unless a test asks for workers (the default is one per core with Redis).
+    const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+    const proc = fork(MAIN, ['--port', '0', ...workers, ...args], {
       cwd: REPO_ROOT,
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -46,8 +48,9 @@ export class ChatNode {
         node.output.push(d.toString());
         const text = node.output.join('');
         const listening = /listening on [\d.]+:(\d+)/.exec(text);
-        const name = /node: (\S+)/.exec(text);
-        if (listening && name && node.port === 0) {
+        // A primary of --workers names its workers' nodes instead of its own.
+        const name = /node: (\S+)/.exec(text) ?? /worker 1: node (\S+)/.exec(text);
+        if (listening && name && /Ctrl-C to stop/.test(text) && node.port === 0) {
           node.port = Number(listening[1]);
           node.node = name[1]!;
           resolve();
@@ -72,6 +75,19 @@ export class ChatNode {
       } catch {
         // the last line may still be incomplete
       }
+    }
+    return out;
+  }
+
+  /**
+   * The workers of a `--workers` primary by index, as its banner and its restart lines name them
+   * (the latest line for an index wins).
+   */
+  workers(): Map<number, { readonly node: string; readonly pid: number }> {
+    const out = new Map<number, { node: string; pid: number }>();
+    const text = this.output.join('');
+    for (const m of text.matchAll(/worker (\d+)(?::| restarted:) node (\S+), pid (\d+)/g)) {
+      out.set(Number(m[1]), { node: m[2]!, pid: Number(m[3]) });
     }
     return out;
   }

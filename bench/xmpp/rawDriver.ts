@@ -1,0 +1,316 @@
+// bench/xmpp's lean load driver, one process per loopback source address (forked by rawBench.ts
+// with its slot, the driver count, the source address and N): raw TCP sockets and string scanning,
+// no XMPP library, so that the server, not the driver, is what a round measures. Each login is the
+// shortest exchange both servers accept, step by step (stream, SASL PLAIN with the credentials
+// base64-encoded once before the timed phase, stream restart, resource bind); a step waits for its
+// answer's closing marker (`</stream:features>`, `success`, `</iq>`), no parser. After the logins
+// the only stanzas a session receives are the bench's messages: the message phase counts
+// `<body>m</body>`, the round-trip probes find `<body>p<seq>` and time them against the send (the
+// two may run at once: round trips under load).
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { DOMAIN, PASSWORD, user } from './shared.ts';
+
+/** What rawBench.ts asks, one at a time. */
+export type RawRequest =
+  | {
+      readonly type: 'login';
+      readonly port: number;
+      readonly concurrency: number;
+      readonly deadlineMs?: number;
+    }
+  | { readonly type: 'blast'; readonly k: number }
+  | { readonly type: 'rtt'; readonly probes: number; readonly inFlight: number }
+  | { readonly type: 'logout' }
+  | { readonly type: 'exit' };
+
+export type RawReply =
+  | { readonly type: 'ready' }
+  | {
+      readonly type: 'logged-in';
+      readonly sec: number;
+      readonly cpu: number;
+      readonly failed: number;
+      readonly error?: string;
+    }
+  | { readonly type: 'delivered'; readonly sec: number; readonly received: number; readonly cpu: number }
+  | { readonly type: 'rtt'; readonly micros: number[]; readonly lost: number }
+  | { readonly type: 'logged-out' };
+
+const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+const OPEN = `<?xml version='1.0'?><stream:stream to='${DOMAIN}' version='1.0' xml:lang='en' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>`;
+const BIND = `<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>`;
+/** The body of the message phase's chats (the probes' are `p<seq>`). */
+const BLAST_BODY = '<body>m</body>';
+/** The longest marker searched across two chunks. */
+const CARRY = 24;
+/** Bounds: a step longer than this fails the login; every phase ends by this deadline. */
+const STEP_TIMEOUT_MS = 30_000;
+const PHASE_TIMEOUT_MS = 180_000;
+
+interface Conn {
+  readonly index: number;
+  readonly socket: Socket;
+  /** Login: what was read since the last step. Afterwards: the last CARRY characters. */
+  text: string;
+  /** The login step waiting for a marker. */
+  waiting: { readonly markers: readonly string[]; readonly done: (found: string) => void } | undefined;
+  /** Messages received in the message phase. */
+  received: number;
+}
+
+const cpuSeconds = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e6;
+};
+
+const [slotArg, driversArg, address, nArg] = process.argv.slice(2);
+const slot = Number(slotArg);
+const drivers = Number(driversArg);
+const n = Number(nArg);
+/** Users i ≡ slot (mod drivers). */
+const mine: number[] = [];
+for (let i = slot; i < n; i += drivers) mine.push(i);
+const auth = mine.map(
+  (i) =>
+    `<auth xmlns='${SASL}' mechanism='PLAIN'>${Buffer.from(`\0${user(i)}\0${PASSWORD}`).toString('base64')}</auth>`,
+);
+let conns: Conn[] = [];
+/** Message phase: the count this driver expects, and what to call when it is reached. */
+let expected = 0;
+let total = 0;
+let onAllIn: () => void = () => {};
+/** Probes: send time by sequence number, and what to call with each arrival. */
+const probeSent = new Map<number, bigint>();
+let onProbe: (seq: number, at: bigint) => void = () => {};
+
+function onData(c: Conn, chunk: string): void {
+  if (c.waiting !== undefined) {
+    c.text += chunk;
+    for (const m of c.waiting.markers) {
+      if (c.text.includes(m)) {
+        const done = c.waiting.done;
+        c.waiting = undefined;
+        c.text = '';
+        done(m);
+        return;
+      }
+    }
+    return;
+  }
+  const text = c.text + chunk;
+  // A marker wholly inside the carried tail was counted with the previous chunk.
+  let at = text.indexOf(BLAST_BODY, Math.max(0, c.text.length - BLAST_BODY.length + 1));
+  while (at >= 0) {
+    c.received++;
+    if (++total === expected) onAllIn();
+    at = text.indexOf(BLAST_BODY, at + BLAST_BODY.length);
+  }
+  let p = text.indexOf('<body>p');
+  while (p >= 0) {
+    const end = text.indexOf('<', p + 7);
+    if (end < 0) break;
+    onProbe(Number(text.slice(p + 7, end)), process.hrtime.bigint());
+    p = text.indexOf('<body>p', end);
+  }
+  c.text = text.length > CARRY ? text.slice(-CARRY) : text;
+}
+
+function step(c: Conn, markers: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`user ${c.index}: no ${markers[0]} within ${STEP_TIMEOUT_MS} ms`)),
+      STEP_TIMEOUT_MS,
+    );
+    c.waiting = {
+      markers,
+      done: (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      },
+    };
+  });
+}
+
+/**
+ * The source ports this driver's address uses, in turn, below Linux's ephemeral range: a bind to
+ * an address with port 0 searches the range for a free port, which took half of the driver's CPU
+ * with thousands of sockets open; a given port is one lookup. 31,743 ports: a port comes back
+ * after that many connections of this driver, minutes later, long after its TIME_WAIT (on the
+ * server's side: the server closes first).
+ */
+const FIRST_PORT = 1025;
+const LAST_PORT = 32767;
+let nextPort = FIRST_PORT;
+
+async function open(port: number): Promise<Socket> {
+  for (let attempt = 0; ; attempt++) {
+    const localPort = nextPort;
+    nextPort = nextPort === LAST_PORT ? FIRST_PORT : nextPort + 1;
+    const socket = connect({ host: '127.0.0.1', port, localAddress: address, localPort, noDelay: true });
+    try {
+      await once(socket, 'connect');
+      return socket;
+    } catch (error) {
+      socket.destroy();
+      // A port some process listens on for every address (0.0.0.0): take the next one.
+      if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 50) throw error;
+    }
+  }
+}
+
+async function login1(i: number, j: number, port: number): Promise<Conn> {
+  const socket = await open(port);
+  socket.setEncoding('latin1');
+  const c: Conn = { index: i, socket, text: '', waiting: undefined, received: 0 };
+  socket.on('data', (d: string) => onData(c, d));
+  socket.on('error', () => {});
+  const features = step(c, ['</stream:features>']);
+  socket.write(OPEN);
+  await features;
+  const sasl = step(c, ['success', 'failure']);
+  socket.write(auth[j]!);
+  if ((await sasl) !== 'success') throw new Error(`user ${i}: SASL failure`);
+  const restarted = step(c, ['</stream:features>']);
+  socket.write(OPEN);
+  await restarted;
+  const bound = step(c, ['</iq>']);
+  socket.write(BIND);
+  await bound;
+  return c;
+}
+
+async function login(port: number, concurrency: number, deadlineMs: number): Promise<RawReply> {
+  const deadline = Date.now() + deadlineMs;
+  conns = new Array(mine.length);
+  let next = 0;
+  let failed = 0;
+  let error: string | undefined;
+  const cpu0 = cpuSeconds();
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, async () => {
+      while (next < mine.length && Date.now() < deadline) {
+        const j = next++;
+        try {
+          conns[j] = await login1(mine[j]!, j, port);
+        } catch (e) {
+          failed++;
+          error ??= (e as Error).message;
+        }
+      }
+    }),
+  );
+  const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  failed += mine.length - next;
+  conns = conns.filter((c) => c !== undefined);
+  return { type: 'logged-in', sec, cpu: cpuSeconds() - cpu0, failed, ...(error ? { error } : {}) };
+}
+
+/** Every session sends `k` chats to the next user's full JID (another driver's, mostly). */
+async function blast(k: number): Promise<RawReply> {
+  total = 0;
+  expected = conns.length * k;
+  const allIn = new Promise<void>((resolve) => {
+    onAllIn = resolve;
+  });
+  const payloads = conns.map((c) => {
+    const to = `${user((c.index + 1) % n)}@${DOMAIN}/r`;
+    return `<message to='${to}' type='chat'>${BLAST_BODY}</message>`.repeat(k);
+  });
+  const cpu0 = cpuSeconds();
+  const t0 = process.hrtime.bigint();
+  for (let j = 0; j < conns.length; j++) conns[j]!.socket.write(payloads[j]!);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, PHASE_TIMEOUT_MS)))]);
+  clearTimeout(timer);
+  const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  return { type: 'delivered', sec, received: total, cpu: cpuSeconds() - cpu0 };
+}
+
+/**
+ * Round trips with the sessions held: `probes` chats, each from one of this driver's sessions to
+ * another of them (spread over all), `inFlight` at a time; a probe unanswered within 5 s is lost.
+ */
+async function rtt(probes: number, inFlight: number): Promise<RawReply> {
+  const micros: number[] = [];
+  let lost = 0;
+  let seq = 0;
+  if (conns.length < 2) return { type: 'rtt', micros, lost: probes };
+  const deadline = Date.now() + PHASE_TIMEOUT_MS;
+  await new Promise<void>((resolve) => {
+    let active = 0;
+    const timers = new Map<number, NodeJS.Timeout>();
+    const send = () => {
+      while (active < inFlight && seq < probes && Date.now() < deadline) {
+        const s = seq++;
+        const from = conns[(s * 7919) % conns.length]!;
+        const to = conns[(s * 7919 + 1 + (s % (conns.length - 1))) % conns.length]!;
+        active++;
+        probeSent.set(s, process.hrtime.bigint());
+        timers.set(
+          s,
+          setTimeout(() => {
+            probeSent.delete(s);
+            timers.delete(s);
+            lost++;
+            active--;
+            next();
+          }, 5000),
+        );
+        from.socket.write(
+          `<message to='${user(to.index)}@${DOMAIN}/r' type='chat'><body>p${s}</body></message>`,
+        );
+      }
+    };
+    const next = () => {
+      if (active === 0 && (seq >= probes || Date.now() >= deadline)) resolve();
+      else setImmediate(send);
+    };
+    onProbe = (s, at) => {
+      const sent = probeSent.get(s);
+      if (sent === undefined) return;
+      probeSent.delete(s);
+      clearTimeout(timers.get(s));
+      timers.delete(s);
+      micros.push(Number(at - sent) / 1000);
+      active--;
+      next();
+    };
+    send();
+  });
+  onProbe = () => {};
+  return { type: 'rtt', micros, lost };
+}
+
+/** Ends each stream and waits for the server to close it (its side keeps TIME_WAIT), 10 s at most. */
+async function logout(): Promise<RawReply> {
+  await Promise.all(
+    conns.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            c.socket.destroy();
+            resolve();
+          }, 10_000);
+          c.socket.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.socket.end('</stream:stream>');
+        }),
+    ),
+  );
+  conns = [];
+  return { type: 'logged-out' };
+}
+
+process.on('message', (m: RawRequest) => {
+  const reply = (r: RawReply) => process.send?.(r);
+  if (m.type === 'login') void login(m.port, m.concurrency, m.deadlineMs ?? PHASE_TIMEOUT_MS).then(reply);
+  else if (m.type === 'blast') void blast(m.k).then(reply);
+  else if (m.type === 'rtt') void rtt(m.probes, m.inFlight).then(reply);
+  else if (m.type === 'logout') void logout().then(reply);
+  else if (m.type === 'exit') process.exit(0);
+});
+process.send?.({ type: 'ready' } satisfies RawReply);
