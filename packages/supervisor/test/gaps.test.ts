@@ -136,6 +136,45 @@ describe('simple_one_for_one shutdown (terminate_dynamic_children/1)', () => {
     expect(log.of('child_shutdown_error').map((e) => [e.ref, e.reason])).toEqual([[refs[1], 'killed']]);
     expect(refs.every((r) => !system.isAlive(r))).toBe(true);
   });
+
+  it('a child that died before its EXIT was read is taken as noproc; the others are reported against their own refs', async () => {
+    const { system, clock } = testSystem();
+    const log = eventLog();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const conn: GenServer<unknown, unknown, never, never, never, never> = {
+      // 'slow' holds the supervisor in start_child until released.
+      init: (args) => (args === 'slow' ? held.then(() => ({ ok: args })) : { ok: args }),
+      terminate: (_reason, state) => (state === 'stuck' ? new Promise<void>(() => {}) : undefined),
+    };
+    const sup = okRef(
+      await Supervisor.start(system, {
+        strategy: 'simple_one_for_one',
+        onEvent: log.onEvent,
+        children: [dynamicWorker('conn', conn, (extra) => extra, { trapExit: true, shutdown: 100 })],
+      }),
+    );
+    const refs: ActorRef[] = [];
+    for (const extra of ['one', 'gone', 'stuck'])
+      refs.push(okRef(await Supervisor.startChild(system, sup, extra)));
+    // While the supervisor is busy starting 'slow', it is asked to stop, then 'gone' dies: the
+    // stop is read first, with 'gone' dead and still among its children (its EXIT unread).
+    const slow = Supervisor.startChild(system, sup, 'slow');
+    await flush();
+    const stopped = system.stop(sup);
+    system.exit(refs[1]!, 'kill');
+    await flush();
+    expect(system.isAlive(refs[1]!)).toBe(false);
+    release();
+    await flush();
+    clock.advance(100);
+    await stopped;
+    await slow;
+    expect(log.of('child_shutdown_error').map((e) => [e.ref, e.reason])).toEqual([[refs[2], 'killed']]);
+    expect(refs.every((r) => !system.isAlive(r))).toBe(true);
+  });
 });
 
 describe('failed starts (do_start_child_i, {try_again_restart, Id} for dynamic children)', () => {

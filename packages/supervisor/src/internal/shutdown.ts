@@ -42,6 +42,7 @@ export async function shutdownChild(
 /**
  * Stops many children of one template in parallel under one shared timer
  * (`terminate_dynamic_children/1`): all get `shutdown` (or `kill`) at once, in no defined order.
+ * Answers one outcome per ref, in the order of `refs`.
  */
 export async function shutdownChildren(
   ctx: ActorContext,
@@ -53,11 +54,16 @@ export async function shutdownChildren(
   const exited = alive.map((ref) => system.whenExit(ref));
   const signal: ExitReason = spec.shutdown === 'brutal_kill' ? 'kill' : 'shutdown';
   for (const ref of alive) ctx.exit(ref, signal);
-  if (spec.shutdown === 'brutal_kill' || spec.shutdown === 'infinity') {
-    const reasons = await Promise.all(exited);
-    return reasons.map((reason) => ({ reason, killed: false }));
-  }
-  return raceKill(ctx, alive, exited, spec.shutdown);
+  const outcomes =
+    spec.shutdown === 'brutal_kill' || spec.shutdown === 'infinity'
+      ? (await Promise.all(exited)).map((reason) => ({ reason, killed: false }))
+      : await raceKill(ctx, alive, exited, spec.shutdown);
+  if (alive.length === refs.length) return outcomes;
+  // One outcome per ref, in order: a child already dead (its EXIT still in our mailbox) is noproc.
+  let next = 0;
+  return refs.map((ref) =>
+    ref === alive[next] ? outcomes[next++]! : { reason: 'noproc' as const, killed: false },
+  );
 }
 
 /** Waits for every `exited` up to `ms`, then kills the ones still alive and waits for them. */
