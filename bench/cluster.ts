@@ -308,6 +308,9 @@ async function chatNode(name: string, url: string): Promise<{ proc: ChildProcess
       url,
       '--port',
       '0',
+      // Plain TCP: this is about the cluster (TLS is the chat server's own example).
+      '--tls',
+      'off',
       '--workers',
       '1',
       '--node',

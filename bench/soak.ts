@@ -138,6 +138,8 @@ async function serverProcess(): Promise<void> {
     users,
     logger: silentLogger,
     modules: [modPing(), offline],
+    // The soak's sessions log in with PLAIN over plain TCP (loopback).
+    allowPlainWithoutTls: true,
   });
   const sample = () => {
     const m = process.memoryUsage();

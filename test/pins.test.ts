@@ -20,6 +20,10 @@ const PINS: Readonly<Record<string, { readonly version: string; readonly why: st
     version: '2.3.1',
     why: "@otp-chat/jid imports punycode/punycode.js, the file (Node's builtin punycode is deprecated)",
   },
+  'converse.js': {
+    version: '14.0.0',
+    why: "examples/web-chat serves converse.js/dist/* (converse.min.js and the assets it loads from there) and its Chromium test drives converse's DOM (the login form's ids, the contacts dropdown, the new-chat modal), none of which converse promises",
+  },
   xstate: {
     version: '5.33.3',
     why: '@otp-chat/xmpp steps the c2s machine with machine.transition(snapshot, event, scope) and getInitialSnapshot(scope, input) on a hand-built AnyActorScope (internal/machineStep.ts), whose shape xstate does not promise',

@@ -64,6 +64,9 @@ export async function startChatServerProcess(options: {
       workers: options.workers,
       maxUserSessions: 'infinity',
       users: Array.from({ length: options.n }, (_, i) => ({ user: user(i), password: PASSWORD })),
+      // Plain TCP as ejabberd's listener here: no certificate, no WebSocket listener.
+      tls: false,
+      websocketPort: 'off',
     }),
   );
   const child: ChildProcess = spawn(
@@ -113,6 +116,7 @@ export async function startChatServerProcess(options: {
   return {
     name: options.name,
     port,
+    transport: 'xmpp',
     get pids() {
       return pids();
     },

@@ -14,7 +14,7 @@
 // stream features) leave the other's driver with polymorphic, slower code; used for every round of
 // both servers, so the bench orchestration (ejabberdctl, erl RPCs) never shares its event loop.
 
-import { connectClient, type TestClient, xml } from '@otp-chat/xmpp/testing';
+import { connectClient, type TestClient, trustCertificate, xml } from '@otp-chat/xmpp/testing';
 import {
   CONCURRENCY,
   DOMAIN,
@@ -50,7 +50,8 @@ function driverProcess(slot: number): void {
   let clients: DriverClient[] = [];
   let payloads: string[] = [];
   const reply = (m: DriverReply) => process.send?.(m);
-  const login = async (port: number) => {
+  const login = async (port: number, transport: 'xmpp' | 'ws', cert: string | undefined) => {
+    if (cert !== undefined) trustCertificate(cert);
     clients = new Array(mine.length);
     let next = 0;
     const cpu0 = cpuSeconds();
@@ -62,6 +63,10 @@ function driverProcess(slot: number): void {
           const i = mine[j]!;
           const tc = await connectClient({
             port,
+            transport,
+            // Without it Nagle and delayed ACKs stall each TLS handshake's round trips by 40 ms,
+            // for both servers alike: what is measured would be the driver's socket.
+            noDelay: true,
             domain: DOMAIN,
             username: user(i),
             password: PASSWORD,
@@ -111,7 +116,7 @@ function driverProcess(slot: number): void {
     reply({ type: 'delivered', sec, received, cpu: cpuSeconds() - cpu0 });
   };
   process.on('message', (m: DriverRequest) => {
-    if (m.type === 'login') void login(m.port);
+    if (m.type === 'login') void login(m.port, m.transport, m.cert);
     else if (m.type === 'blast') void blast();
     else if (m.type === 'exit') process.exit(0);
     else if (m.type === 'logout') {

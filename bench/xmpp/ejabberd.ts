@@ -7,7 +7,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DOMAIN, N, PASSWORD, PASSWORD_FORMAT, type ServerHandle } from './shared.ts';
+import { selfSignedCertificate } from '@otp-chat/xmpp';
+import { DOMAIN, N, PASSWORD, PASSWORD_FORMAT, type ServerHandle, TRANSPORT } from './shared.ts';
 
 const run = promisify(execFile);
 
@@ -22,15 +23,16 @@ function freePort(): Promise<number> {
   });
 }
 
-const EJABBERD_YML = (port: number, extraModules: string) => `hosts: [${DOMAIN}]
+const EJABBERD_YML = (port: number, extraModules: string, certfile: string | undefined) => `hosts: [${DOMAIN}]
 loglevel: warning
-listen:
+${certfile === undefined ? '' : `certfiles:\n  - "${certfile}"\n`}listen:
   - port: ${port}
     ip: "127.0.0.1"
     module: ejabberd_c2s
     max_stanza_size: 262144
     backlog: 1024
     access: c2s
+    starttls: ${certfile !== undefined}
     starttls_required: false
 auth_method: internal
 auth_password_format: ${PASSWORD_FORMAT}
@@ -85,14 +87,27 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Serv
   const dir = mkdtempSync(join(tmpdir(), 'otp-chat-ejabberd-'));
   const node = `otpchat${process.pid}@localhost`;
   for (const sub of ['spool', 'logs', 'run']) mkdirSync(join(dir, sub));
-  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port, options.modules ?? ''));
+  // TRANSPORT=starttls: a self-signed certificate (its key in the same file, as ejabberd reads it).
+  const pem = TRANSPORT === 'starttls' ? await selfSignedCertificate(DOMAIN) : undefined;
+  const certfile = pem === undefined ? undefined : join(dir, 'server.pem');
+  if (pem !== undefined && certfile !== undefined)
+    writeFileSync(certfile, `${pem.cert}${pem.key}`, { mode: 0o600 });
+  writeFileSync(join(dir, 'ejabberd.yml'), EJABBERD_YML(port, options.modules ?? '', certfile));
   writeFileSync(
     join(dir, 'ejabberdctl.cfg'),
     `ERLANG_NODE=${node}\nINET_DIST_INTERFACE=127.0.0.1\nEJABBERD_PID_PATH=${join(dir, 'run', 'ejabberd.pid')}\n`,
   );
   const uid = Number(execFileSync('id', ['-u', 'ejabberd']).toString());
   const gid = Number(execFileSync('id', ['-g', 'ejabberd']).toString());
-  for (const p of ['', 'spool', 'logs', 'run', 'ejabberd.yml', 'ejabberdctl.cfg'])
+  for (const p of [
+    '',
+    'spool',
+    'logs',
+    'run',
+    'ejabberd.yml',
+    'ejabberdctl.cfg',
+    ...(pem ? ['server.pem'] : []),
+  ])
     chownSync(join(dir, p), uid, gid);
   const ctl = [
     '--ctl-config',
@@ -120,9 +135,16 @@ export async function startEjabberd(options: EjabberdOptions = {}): Promise<Serv
   const shell = `ulimit -n 20000; cd ${dir}/spool; ejabberdctl ${ctl.join(' ')} start`;
   await run('su', ['-s', '/bin/bash', 'ejabberd', '-c', shell]);
   try {
-    return await prepareEjabberd(ctl, node, port, dir, stop, options.setup, options.n ?? N);
+    return {
+      ...(await prepareEjabberd(ctl, node, port, dir, stop, options.setup, options.n ?? N)),
+      ...(pem ? { cert: pem.cert } : {}),
+    };
   } catch (error) {
-    await stop();
+    // What ejabberd said, before its folder goes; then the first failure, not stop's.
+    try {
+      process.stderr.write(readFileSync(join(dir, 'logs', 'error.log'), 'utf8').slice(-2000));
+    } catch {}
+    await stop().catch(() => {});
     throw error;
   }
 }
@@ -163,6 +185,7 @@ async function prepareEjabberd(
   return {
     name: 'ejabberd 23.01',
     port,
+    transport: 'xmpp',
     memory: async () => Number(await rpc('rpc:call(N, erlang, memory, [total])')),
     rss: async () => {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');

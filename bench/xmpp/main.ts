@@ -19,6 +19,11 @@
 //   MECHANISM=SCRAM-SHA-1   the driver logs in with SCRAM instead of PLAIN
 //   DRIVERS=2               driver processes per server (default 1)
 //   XMPP_CPU_PROF=dir       V8 CPU profile of the otp-chat child; DRIVER_NODE_FLAGS for the driver
+//   TRANSPORT=starttls      (this variant, whatever DRIVER) both servers offer STARTTLS with a
+//                           self-signed certificate and the driver takes it: RATIO
+//                           tls-logins-vs-ejabberd, tls-msgs-vs-ejabberd
+//   TRANSPORT=ws            (this variant) otp-chat only, WebSocket (RFC 7395) and TCP rounds
+//                           interleaved on one server: RATIO ws-vs-tcp (messages/s)
 //
 // Both servers do the same protocol work: the default config stores plain passwords on both
 // (ejabberd's default `auth_password_format: plain`, MemoryUserStore's default), so a PLAIN login
@@ -45,12 +50,13 @@ import {
   PASSWORD_FORMAT,
   type Row,
   type ServerHandle,
+  TRANSPORT,
 } from './shared.ts';
 
 // ---------------------------------------------------------------------------------------------
 // otp-chat in a child process (otpChatServer.ts)
 
-function startOtpChat(): Promise<ServerHandle> {
+function startOtpChat(): Promise<ServerHandle[]> {
   const child = fork(fileURLToPath(new URL('./otpChatServer.ts', import.meta.url)), [String(N)], {
     execArgv: [
       '--import',
@@ -73,11 +79,13 @@ function startOtpChat(): Promise<ServerHandle> {
     });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.on('message', (m: { type: string; port?: number }) => {
+    child.on('message', (m: { type: string; port?: number; wsPort?: number; cert?: string }) => {
       if (m.type !== 'ready') return;
-      resolve({
-        name: 'otp-chat',
+      const tcp: ServerHandle = {
+        name: TRANSPORT === 'starttls' ? 'otp-chat tls' : 'otp-chat',
         port: m.port!,
+        transport: 'xmpp',
+        ...(m.cert === undefined ? {} : { cert: m.cert }),
         memory: async () => (await ask()).vm,
         rss: async () => (await ask()).rss,
         cpu: () =>
@@ -92,10 +100,20 @@ function startOtpChat(): Promise<ServerHandle> {
           }),
         stop: () =>
           new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
             child.once('exit', () => done());
             child.send({ type: 'stop' });
           }),
-      });
+      };
+      // TRANSPORT=ws: the same server process through its WebSocket endpoint, then over TCP.
+      resolve(
+        m.wsPort === undefined
+          ? [tcp]
+          : [
+              { ...tcp, name: 'otp-chat ws', port: m.wsPort, transport: 'ws' },
+              { ...tcp, name: 'otp-chat tcp' },
+            ],
+      );
     });
   });
 }
@@ -105,7 +123,7 @@ function startOtpChat(): Promise<ServerHandle> {
 
 /** The driver processes, asked together; their answers are combined (times: max, counts and CPU: sum). */
 interface Driver {
-  login(port: number): Promise<{ sec: number; cpu: number }>;
+  login(server: ServerHandle): Promise<{ sec: number; cpu: number }>;
   blast(): Promise<{ sec: number; cpu: number; received: number }>;
   logout(): Promise<void>;
   stop(): void;
@@ -149,8 +167,14 @@ async function startDrivers(): Promise<Driver> {
   const max = (xs: readonly { sec: number }[]) => Math.max(...xs.map((x) => x.sec));
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
   return {
-    login: async (port) => {
-      const r = await ask({ type: 'login', port }, 'logged-in');
+    login: async (server) => {
+      const request = {
+        type: 'login',
+        port: server.port,
+        transport: server.transport,
+        cert: server.cert,
+      } as const;
+      const r = await ask(request, 'logged-in');
       return { sec: max(r), cpu: sum(r.map((x) => x.cpu)) };
     },
     blast: async () => {
@@ -171,11 +195,13 @@ async function drive(driver: Driver, server: ServerHandle, all: readonly ServerH
   const rssBefore = await server.rss();
   await settle(all); // ejabberd's memory() is an `erl` RPC: let its node connection go quiet
   const cpus = () => Promise.all(all.map((s) => s.cpu()));
+  // Two handles of one process (TRANSPORT=ws) share its CPU: count it once, as "mine".
+  const same = (s: ServerHandle) => s.cpu === server.cpu;
   const others = (a: number[], b: number[]) =>
-    b.reduce((sum, c, i) => (all[i] === server ? sum : sum + c - a[i]!), 0);
+    b.reduce((sum, c, i) => (same(all[i]!) ? sum : sum + c - a[i]!), 0);
   const mine = (a: number[], b: number[]) => b[all.indexOf(server)]! - a[all.indexOf(server)]!;
   const s0 = await cpus();
-  const login = await driver.login(server.port);
+  const login = await driver.login(server);
   const s1 = await cpus();
   const memAfter = await server.memory();
   const rssAfter = await server.rss();
@@ -279,14 +305,14 @@ async function settle(servers: readonly ServerHandle[]): Promise<number> {
 async function main(): Promise<void> {
   const rounds = Number(process.env.ROUNDS ?? 3);
   header(
-    `xmpp (variant: @xmpp/client driver): otp-chat vs ejabberd, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
+    `xmpp (variant: @xmpp/client driver): otp-chat vs ejabberd over ${TRANSPORT}, N=${N} users, K=${K} messages each, login concurrency ${CONCURRENCY}, ` +
       `${DRIVERS} driver process(es) per server, SASL ${MECHANISM}, passwords stored ${PASSWORD_FORMAT}, ` +
       `${process.env.WARMUP ?? 1} warm-up + ${rounds} interleaved rounds (median per metric)`,
   );
   const drivers: Driver[] = [];
-  const servers: ServerHandle[] = [await startOtpChat()];
+  const servers: ServerHandle[] = await startOtpChat();
   try {
-    if (process.env.EJABBERD !== '0') {
+    if (process.env.EJABBERD !== '0' && TRANSPORT !== 'ws') {
       const started = await startEjabberd();
       if (typeof started === 'string') process.stdout.write(`# ejabberd skipped: ${started}\n`);
       else servers.push(started);
@@ -320,23 +346,32 @@ async function main(): Promise<void> {
     process.stdout.write('median (RSS B/sess: growth of the fresh process in its first round):\n');
     printRows(rows);
     const o = rows[0]!;
-    const ej = rows[1];
+    if (TRANSPORT === 'ws') {
+      const tcp = rows[1]!;
+      ratio('ws-vs-tcp', o.msgsPerSec / tcp.msgsPerSec);
+      ratio('ws-logins-vs-tcp', o.loginsPerSec / tcp.loginsPerSec);
+      figure('otp-chat-ws-msgs-per-sec', o.msgsPerSec, 'msgs/s');
+      figure('otp-chat-tcp-msgs-per-sec', tcp.msgsPerSec, 'msgs/s');
+    }
+    const ej = TRANSPORT === 'ws' ? undefined : rows[1];
+    // The issue's names over STARTTLS; this variant's own otherwise (bench:xmpp's raw driver has the plain ones).
+    const tlsPrefix = TRANSPORT === 'starttls' ? 'tls-' : 'xmpp-client-';
     if (ej !== undefined) {
-      ratio('xmpp-client-logins-vs-ejabberd', o.loginsPerSec / ej.loginsPerSec);
-      ratio('xmpp-client-msgs-vs-ejabberd', o.msgsPerSec / ej.msgsPerSec);
-      ratio('xmpp-client-memory-vs-ejabberd', ej.bytesPerSession / o.bytesPerSession);
-      ratio('xmpp-client-rss-memory-vs-ejabberd', ej.rssPerSession / o.rssPerSession);
-      figure('xmpp-client-ejabberd-bytes-per-session', ej.bytesPerSession, 'B');
+      ratio(`${tlsPrefix}logins-vs-ejabberd`, o.loginsPerSec / ej.loginsPerSec);
+      ratio(`${tlsPrefix}msgs-vs-ejabberd`, o.msgsPerSec / ej.msgsPerSec);
+      ratio(`${tlsPrefix}memory-vs-ejabberd`, ej.bytesPerSession / o.bytesPerSession);
+      ratio(`${tlsPrefix}rss-memory-vs-ejabberd`, ej.rssPerSession / o.rssPerSession);
+      figure(`${tlsPrefix}ejabberd-bytes-per-session`, ej.bytesPerSession, 'B');
     }
     // Server CPU per operation (user + system of the server process over the phase, medians):
     // what each server costs, whatever the driver's share of the 2 cores.
     const perLogin = (r: Row) => (r.cpu.loginServer / N) * 1e6;
     const perMsg = (r: Row) => (r.cpu.msgServer / Math.max(1, r.delivered)) * 1e6;
     if (ej !== undefined) {
-      ratio('xmpp-client-cpu-per-login-vs-ejabberd', perLogin(ej) / perLogin(o));
-      ratio('xmpp-client-cpu-per-msg-vs-ejabberd', perMsg(ej) / perMsg(o));
-      figure('xmpp-client-ejabberd-cpu-us-per-login', perLogin(ej), 'us');
-      figure('xmpp-client-ejabberd-cpu-us-per-msg', perMsg(ej), 'us');
+      ratio(`${tlsPrefix}cpu-per-login-vs-ejabberd`, perLogin(ej) / perLogin(o));
+      ratio(`${tlsPrefix}cpu-per-msg-vs-ejabberd`, perMsg(ej) / perMsg(o));
+      figure(`${tlsPrefix}ejabberd-cpu-us-per-login`, perLogin(ej), 'us');
+      figure(`${tlsPrefix}ejabberd-cpu-us-per-msg`, perMsg(ej), 'us');
     }
     figure('xmpp-client-otp-chat-cpu-us-per-login', perLogin(o), 'us');
     figure('xmpp-client-otp-chat-cpu-us-per-msg', perMsg(o), 'us');
@@ -352,5 +387,6 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.env.DRIVER === 'xmpp-client') await main();
+// TRANSPORT=starttls or ws needs a TLS and WebSocket client: this variant's.
+if (process.env.DRIVER === 'xmpp-client' || TRANSPORT !== 'tcp') await main();
 else await (await import('./rawBench.ts')).rawBench();

@@ -10,14 +10,17 @@ import {
   modPing,
   modPresence,
   modRoster,
+  selfSignedCertificate,
   XmppServer,
 } from '@otp-chat/xmpp';
-import { contactsOf, DOMAIN, PASSWORD, PASSWORD_FORMAT, user } from './shared.ts';
+import { contactsOf, DOMAIN, PASSWORD, PASSWORD_FORMAT, TRANSPORT, user } from './shared.ts';
 
 const system = new ActorSystem({ logger: silentLogger });
 const users = new MemoryUserStore({ passwordFormat: PASSWORD_FORMAT });
 const n = Number(process.argv[2]);
 for (let i = 0; i < n; i++) users.register(user(i), DOMAIN, PASSWORD);
+// STARTTLS with a self-signed certificate, as ejabberd gets one; WebSocket next to TCP for `ws`.
+const tls = TRANSPORT === 'starttls' ? await selfSignedCertificate(DOMAIN) : undefined;
 const presence = process.argv[3] === 'presence';
 const store = new MemoryModuleStore();
 if (presence) {
@@ -34,6 +37,10 @@ if (presence) {
   }
 }
 const server = await XmppServer.start({
+  ...(tls === undefined ? {} : { tls }),
+  ...(TRANSPORT === 'ws' ? { websocketPort: 0 } : {}),
+  // The driver logs in with PLAIN, which ejabberd offers in the clear too.
+  allowPlainWithoutTls: true,
   system,
   hosts: [DOMAIN],
   port: 0,
@@ -62,4 +69,9 @@ process.on('message', (msg: { type: string }) => {
     void server.stop().then(() => process.exit(0));
   }
 });
-process.send?.({ type: 'ready', port: server.address.port });
+process.send?.({
+  type: 'ready',
+  port: server.address.port,
+  wsPort: server.addresses.websocket?.port,
+  cert: tls?.cert,
+});

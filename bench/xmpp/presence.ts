@@ -149,6 +149,7 @@ function startOtpChat(): Promise<ServerHandle> {
       resolve({
         name: 'otp-chat',
         port: m.port!,
+        transport: 'xmpp',
         memory: async () => 0,
         rss: async () => 0,
         cpu,

@@ -14,6 +14,13 @@ export const DRIVERS = Number(process.env.DRIVERS ?? 1);
 export const PASSWORD_FORMAT = process.env.PASSWORD_FORMAT === 'scram' ? 'scram' : 'plain';
 /** The driver's SASL mechanism: PLAIN (default) or SCRAM-SHA-1 (then the driver runs PBKDF2 too). */
 export const MECHANISM = process.env.MECHANISM === 'SCRAM-SHA-1' ? 'SCRAM-SHA-1' : 'PLAIN';
+/**
+ * The transport: `tcp` (plain), `starttls` (both servers offer STARTTLS with a self-signed
+ * certificate and the driver takes it), or `ws` (otp-chat only: WebSocket and TCP rounds
+ * interleaved on one server, RATIO ws-vs-tcp).
+ */
+export const TRANSPORT: 'tcp' | 'starttls' | 'ws' =
+  process.env.TRANSPORT === 'starttls' || process.env.TRANSPORT === 'ws' ? process.env.TRANSPORT : 'tcp';
 export const DOMAIN = 'localhost';
 export const PASSWORD = 'secret';
 export const user = (i: number) => `u${i}`;
@@ -21,6 +28,10 @@ export const user = (i: number) => `u${i}`;
 export interface ServerHandle {
   readonly name: string;
   readonly port: number;
+  /** How the driver connects: `ws` for the WebSocket endpoint, else TCP (STARTTLS when offered). */
+  readonly transport: 'xmpp' | 'ws';
+  /** The self-signed certificate the driver trusts, when the server has TLS. */
+  readonly cert?: string;
   /** VM-accounted bytes (see main.ts's header comment). */
   memory(): Promise<number>;
   /** Resident set size of the server process, bytes. */
@@ -50,7 +61,12 @@ export interface Row {
 }
 
 export type DriverRequest =
-  | { readonly type: 'login'; readonly port: number }
+  | {
+      readonly type: 'login';
+      readonly port: number;
+      readonly transport: 'xmpp' | 'ws';
+      readonly cert?: string | undefined;
+    }
   | { readonly type: 'blast' }
   | { readonly type: 'logout' }
   | { readonly type: 'exit' };

@@ -43,6 +43,27 @@ export interface ChatServerConfig {
   /** Users registered at start (`user:password`). */
   readonly users: readonly { readonly user: string; readonly password: string }[];
   /**
+   * TLS: STARTTLS on `port`, direct TLS and `wss` with the certificate of `tlsCert` and `tlsKey`,
+   * or, without them, a self-signed one generated into `dataDir` at first start. `false`: plain
+   * TCP and `ws` only. @default true
+   */
+  readonly tls?: boolean | undefined;
+  /** PEM certificate file (with `tlsKey`); SIGHUP reads it again. */
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  /** Where the generated certificate is kept. @default examples/chat-server/data */
+  readonly dataDir?: string | undefined;
+  /** ejabberd's `starttls_required`: no login on `port` before STARTTLS. @default false */
+  readonly starttlsRequired?: boolean | undefined;
+  /** Offer PLAIN on unencrypted streams (the demo does, and its banner says so). @default true */
+  readonly allowPlainWithoutTls?: boolean | undefined;
+  /** Direct TLS (XEP-0368) port, or `'off'`. @default 5223 (a free one when `port` is 0) */
+  readonly directTlsPort?: number | 'off' | undefined;
+  /** WebSocket (RFC 7395) port, or `'off'`. @default 5280 (a free one when `port` is 0) */
+  readonly websocketPort?: number | 'off' | undefined;
+  /** WebSocket over TLS port, or `'off'`. @default 5443 (a free one when `port` is 0) */
+  readonly websocketSecurePort?: number | 'off' | undefined;
+  /**
    * Worker processes sharing the listening port (Node's `cluster`), each a node of the cluster,
    * supervised by a primary that restarts a dead one. Absent: one per core when the nodes can
    * reach each other (a shared store and a cluster: `--backend redis`, or postgres with
@@ -125,6 +146,16 @@ const USAGE = `usage: pnpm start [-- options]
   --cluster-timeout <ms>     a node silent this long is down (default 7000)
   --max-user-sessions <n>    sessions per user, or "infinity" (default 10)
   --user <name:password>     a user (repeatable; default the demo users alice and bob)
+  --tls on|off               STARTTLS, direct TLS and wss (default on)
+  --tls-cert <file>          PEM certificate (with --tls-key; SIGHUP reads both again); without
+                             them a self-signed one is generated into --data-dir at first start
+  --tls-key <file>           its PEM private key
+  --data-dir <dir>           where the generated certificate is kept (default examples/chat-server/data)
+  --starttls-required on|off no login before STARTTLS on --port (default off)
+  --plain-without-tls on|off offer SASL PLAIN on unencrypted streams (default on: a demo)
+  --tls-port <n|off>         direct TLS (XEP-0368) port (default 5223; a free one with --port 0)
+  --ws-port <n|off>          WebSocket (RFC 7395) port, ws://host:port/xmpp-websocket (default 5280)
+  --wss-port <n|off>         WebSocket over TLS port (default 5443)
   --workers <n>              worker processes sharing the port, each a cluster node, restarted
                              when one dies (default: one per core with a cluster, i.e. --backend
                              redis or --cluster-url; 1 otherwise)
@@ -134,9 +165,11 @@ const USAGE = `usage: pnpm start [-- options]
   --admin-token <token>      its token (default $OTP_CHAT_ADMIN_TOKEN, else generated and printed)
   --config <file.json>       the same keys as JSON (host, port, domain, vhosts, backend, redisUrl,
                              postgresUrl, node, clusterUrl, clusterHeartbeatMs, clusterTimeoutMs,
-                             maxUserSessions, users: [{user, password}], adminPort, adminHost,
-                             adminToken, workers); flags win; SIGHUP reads
-                             it again (vhosts, users and maxUserSessions change while running)`;
+                             maxUserSessions, users: [{user, password}], tls, tlsCert, tlsKey,
+                             dataDir, starttlsRequired, allowPlainWithoutTls, directTlsPort,
+                             websocketPort, websocketSecurePort, adminPort, adminHost, adminToken,
+                             workers); flags win; SIGHUP reads it again (vhosts, users and
+                             maxUserSessions change while running) and the certificate files`;
 
 export { USAGE };
 
@@ -164,6 +197,16 @@ const nodeName = z
   .max(255, 'a node name of at most 255 characters')
   .regex(/^[A-Za-z0-9_.-]+(@[A-Za-z0-9_.-]+)?$/, 'not a node name (letters, digits, _ - . and one @)');
 
+/** A port of an optional listener, or `'off'`. */
+const listenPort = z.union([z.literal('off'), z.number().int('not an integer').min(0).max(65535)]);
+
+/** `on`/`off` (and `true`/`false`) as a boolean; anything else stays a string, which zod refuses. */
+function onOff(v: string): boolean | string {
+  if (v === 'on' || v === 'true') return true;
+  if (v === 'off' || v === 'false') return false;
+  return v;
+}
+
 /** The whole configuration, strictly: an unknown key is an error, naming it. */
 const configSchema = z
   .object({
@@ -187,6 +230,15 @@ const configSchema = z
     users: z
       .array(z.object({ user: userName, password: z.string().min(1, 'an empty password') }).strict())
       .min(1, 'at least one user'),
+    tls: z.boolean().optional(),
+    tlsCert: z.string().min(1, 'an empty file name').optional(),
+    tlsKey: z.string().min(1, 'an empty file name').optional(),
+    dataDir: z.string().min(1, 'an empty directory name').optional(),
+    starttlsRequired: z.boolean().optional(),
+    allowPlainWithoutTls: z.boolean().optional(),
+    directTlsPort: listenPort.optional(),
+    websocketPort: listenPort.optional(),
+    websocketSecurePort: listenPort.optional(),
     workers: z.number().int('not an integer').min(1, 'at least 1').max(256, 'at most 256').optional(),
     adminPort: z.union([z.number().int('not an integer').min(0).max(65535), z.literal('off')]).optional(),
     adminHost: z.string().min(1, 'an empty listen address').optional(),
@@ -244,20 +296,30 @@ const FLAGS = {
     key: 'clusterTimeoutMs',
     value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)),
   },
-  'admin-port': {
-    key: 'adminPort',
-    value: (v: string) => (v === 'off' ? 'off' : v.trim() === '' ? Number.NaN : Number(v)),
-  },
+  'admin-port': { key: 'adminPort', value: portOrOff },
   'admin-host': { key: 'adminHost', value: (v: string) => v },
   'admin-token': { key: 'adminToken', value: (v: string) => v },
   'max-user-sessions': {
     key: 'maxUserSessions',
     value: (v: string) => (v === 'infinity' ? Number.POSITIVE_INFINITY : Number(v)),
   },
+  tls: { key: 'tls', value: onOff },
+  'tls-cert': { key: 'tlsCert', value: (v: string) => v },
+  'tls-key': { key: 'tlsKey', value: (v: string) => v },
+  'data-dir': { key: 'dataDir', value: (v: string) => v },
+  'starttls-required': { key: 'starttlsRequired', value: onOff },
+  'plain-without-tls': { key: 'allowPlainWithoutTls', value: onOff },
+  'tls-port': { key: 'directTlsPort', value: portOrOff },
+  'ws-port': { key: 'websocketPort', value: portOrOff },
+  'wss-port': { key: 'websocketSecurePort', value: portOrOff },
   workers: { key: 'workers', value: (v: string) => (v.trim() === '' ? Number.NaN : Number(v)) },
 } as const satisfies Record<string, { key: keyof ChatServerConfig; value: (v: string) => unknown }>;
 
 type Flag = keyof typeof FLAGS;
+
+function portOrOff(v: string): number | 'off' {
+  return v === 'off' ? 'off' : v.trim() === '' ? Number.NaN : Number(v);
+}
 
 /** `node:util` `parseArgs` options: the flags above, then `--user` and `--vhost` (repeatable), `--config`, `--help`. */
 const OPTIONS: ParseArgsConfig['options'] = {
@@ -352,6 +414,12 @@ export function parseConfig(
   const served = [result.domain, ...result.vhosts].map((h) => nameprep(h));
   const twice = served.find((h, i) => served.indexOf(h) !== i);
   if (twice !== undefined) throw new ConfigError('vhosts', `${twice} is served twice`);
+  if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
+    throw new ConfigError(
+      result.tlsCert === undefined ? '--tls-cert' : '--tls-key',
+      'give both --tls-cert and --tls-key',
+    );
+  }
   if (result.backend === 'memory' && clusterUrlOf(result) !== undefined) {
     throw new ConfigError(
       '--cluster-url',

@@ -3,6 +3,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ClusterError } from '@otp-chat/cluster';
+import { DEFAULTS } from '@otp-chat/xmpp';
 import { ConfigError, clusterUrlOf, DEFAULT_CONFIG, parseConfig, USAGE, workersOf } from './config.ts';
 import { startChatServer } from './startChatServer.ts';
 import { superviseWorkers, WORKER_NODE_ENV } from './workers.ts';
@@ -101,7 +102,44 @@ console.log(
   `  users: ${config.users.map((u) => `${u.user}@${config.domain}`).join(', ')}` +
     (demo ? ' (the demo accounts: their passwords are in examples/chat-server/README.md)' : ''),
 );
-console.log('  connect with any XMPP client over plain TCP (no TLS), e.g. @xmpp/client:');
+// What listens where, and how a client trusts the certificate.
+const a = server.addresses;
+const starttls =
+  server.certificate === undefined
+    ? 'no TLS'
+    : config.starttlsRequired
+      ? 'STARTTLS required'
+      : 'STARTTLS offered';
+console.log(`  xmpp://${a.tcp.host}:${a.tcp.port}  TCP, ${starttls} (RFC 6120)`);
+if (a.directTls !== undefined)
+  console.log(`  xmpps://${a.directTls.host}:${a.directTls.port}  direct TLS (XEP-0368)`);
+if (a.websocket !== undefined) {
+  console.log(
+    `  ws://${a.websocket.host}:${a.websocket.port}${DEFAULTS.websocketPath}  WebSocket (RFC 7395)`,
+  );
+}
+if (a.websocketSecure !== undefined) {
+  console.log(
+    `  wss://${a.websocketSecure.host}:${a.websocketSecure.port}${DEFAULTS.websocketPath}  WebSocket over TLS`,
+  );
+}
+const cert = server.certificate;
+if (cert !== undefined) {
+  console.log(
+    cert.selfSigned
+      ? `  certificate: self-signed for ${config.domain}, ${cert.created ? 'generated now' : 'kept'} in ${cert.files.certFile}`
+      : `  certificate: ${cert.files.certFile}`,
+  );
+  console.log(`  SHA-256 fingerprint: ${cert.fingerprint256}`);
+}
+if (config.allowPlainWithoutTls ?? true) {
+  console.log('  SASL PLAIN is allowed without TLS too (a demo; --plain-without-tls off to refuse it)');
+}
+console.log(
+  cert === undefined
+    ? '  connect with any XMPP client, e.g. @xmpp/client:'
+    : `  connect with any XMPP client (trust the fingerprint above), e.g. @xmpp/client with NODE_EXTRA_CA_CERTS=${cert.files.certFile}:`,
+);
 console.log(
   `    client({ service: "xmpp://${host}:${port}", domain: "${config.domain}", username: "${config.users[0]!.user}", password: <its password> })`,
 );
@@ -117,7 +155,7 @@ if (server.admin !== undefined) {
 } else if (config.adminPort !== 'off') {
   console.log(`  admin: off (port ${ADMIN_PORT} is taken; choose one with --admin-port <n>)`);
 }
-console.log('  SIGHUP reloads the configuration (vhosts, users, maxUserSessions).');
+console.log('  SIGHUP reloads the configuration (vhosts, users, maxUserSessions) and the certificate files.');
 console.log('  Ctrl-C to stop.');
 
 // SIGHUP: read the flags and the config file again and apply what can change while running
@@ -140,6 +178,9 @@ const reload = async () => {
       `users added: ${list(r.usersAdded)}`,
   );
   if (r.needsRestart.length > 0) console.log(`  a restart is needed to change: ${r.needsRestart.join(', ')}`);
+  if (r.certificate === 'reloaded')
+    console.log(`  certificate reloaded: ${server.certificate?.fingerprint256}`);
+  else if (r.certificate !== 'none') console.error(`  certificate not reloaded: ${r.certificate.error}`);
 };
 process.on('SIGHUP', () => {
   reloading = reloading.then(reload).catch((error: unknown) => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { ActorSystem, type Logger } from '@otp-chat/actor';
 import { AdminMetrics, instrumentBackend, type ReadinessCheck } from '@otp-chat/admin';
 import { Cluster } from '@otp-chat/cluster';
@@ -8,6 +9,8 @@ import { nameprep, nodeprep } from '@otp-chat/jid';
 import { DEFAULTS as REDIS_DEFAULTS, RedisBackend } from '@otp-chat/redis-backend';
 import { SqlBackend, SqlClient } from '@otp-chat/sql-backend';
 import {
+  DEFAULTS,
+  ensureSelfSignedCertificate,
   MemoryUserStore,
   type ModuleStore,
   modBlocking,
@@ -18,11 +21,13 @@ import {
   modPresence,
   modRegister,
   modRoster,
+  type PemFiles,
   RedisModuleStore,
   RegisterError,
   SqlModuleStore,
   SqlUserStore,
   type UserStore,
+  type XmppListeners,
   XmppServer,
 } from '@otp-chat/xmpp';
 import { Redis } from 'ioredis';
@@ -47,6 +52,10 @@ export interface ChatServer {
   readonly cluster: Cluster | undefined;
   /** Where the XMPP listener is bound. */
   readonly address: { readonly host: string; readonly port: number };
+  /** Every listener: TCP (STARTTLS), direct TLS, ws, wss. */
+  readonly addresses: XmppListeners;
+  /** The certificate served, if TLS is on: its files, whether it was generated at this start, its fingerprint. */
+  readonly certificate: ServedCertificate | undefined;
   /** The admin API, metrics, health and observer listener, when `adminPort` asked for one. */
   readonly admin: ChatAdmin | undefined;
   /** The configuration in force (the one started with, as changed by {@link reload}). */
@@ -68,6 +77,25 @@ export interface ChatServer {
   stop(): Promise<void>;
 }
 
+/** The certificate a chat server serves. */
+interface ServedCertificate {
+  readonly files: PemFiles;
+  /** Self-signed, generated into the data folder (at this start when `created`). */
+  readonly selfSigned: boolean;
+  readonly created: boolean;
+  /** SHA-256 fingerprint of the certificate in force (`AB:CD:…`). */
+  readonly fingerprint256: string;
+}
+
+/** Where a generated certificate is kept by default: `examples/chat-server/data`. */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data', import.meta.url));
+
+/** A listener's port: `'off'`, the one given, or the default (a free one when `port` is 0). */
+function listenPort(value: number | 'off' | undefined, fallback: number, port: number): number | undefined {
+  if (value === 'off') return undefined;
+  return value ?? (port === 0 ? 0 : fallback);
+}
+
 /** What a {@link ChatServer.reload} changed. */
 export interface ReloadReport {
   /** Virtual hosts added (`host_up`), prepared. */
@@ -78,6 +106,8 @@ export interface ReloadReport {
   readonly usersAdded: readonly string[];
   /** Changed keys that only a restart applies; their running values stay. */
   readonly needsRestart: readonly (keyof ChatServerConfig)[];
+  /** The certificate files were read again (`'reloaded'`), there is none, or why they were not. */
+  readonly certificate: 'reloaded' | 'none' | { readonly error: string };
 }
 
 /** The keys a reload cannot apply to a running server. */
@@ -92,6 +122,15 @@ const RESTART_KEYS = [
   'clusterUrl',
   'clusterHeartbeatMs',
   'clusterTimeoutMs',
+  'tls',
+  'tlsCert',
+  'tlsKey',
+  'dataDir',
+  'starttlsRequired',
+  'allowPlainWithoutTls',
+  'directTlsPort',
+  'websocketPort',
+  'websocketSecurePort',
   'adminPort',
   'adminHost',
   'adminToken',
@@ -147,6 +186,7 @@ export async function startChatServer(
   const metrics =
     typeof adminPort === 'number' ? new AdminMetrics({ system, hooks, events: [events] }) : undefined;
   let pg: PostgresStores | undefined;
+  let certificate: Omit<ServedCertificate, 'fingerprint256'> | undefined;
   let moduleRedis: Redis | undefined;
   let store: RedisBackend | SqlBackend | undefined;
   let users: UserStore;
@@ -179,7 +219,30 @@ export async function startChatServer(
         ? undefined
         : new RedisModuleStore(moduleRedis, { prefix: `${prefix}:mod` }));
     for (const host of hosts) await registerUsers(users, config.users, host);
+    certificate = await certificateOf(config);
+    const tls = certificate?.files;
+    // A generated certificate per virtual host, chosen by the name the client asks for (SNI).
+    const hostCertificates: Record<string, PemFiles> = {};
+    if (certificate?.selfSigned === true) {
+      for (const host of config.vhosts) hostCertificates[host] = await selfSignedFor(config, host);
+    }
+    const port = config.port;
     xmpp = await XmppServer.start({
+      ...(tls === undefined
+        ? {}
+        : {
+            tls,
+            hostCertificates,
+            starttlsRequired: config.starttlsRequired ?? false,
+            ...optionalPort('directTlsPort', listenPort(config.directTlsPort, DEFAULTS.directTlsPort, port)),
+            ...optionalPort(
+              'websocketSecurePort',
+              listenPort(config.websocketSecurePort, DEFAULTS.websocketSecurePort, port),
+            ),
+          }),
+      ...optionalPort('websocketPort', listenPort(config.websocketPort, DEFAULTS.websocketPort, port)),
+      // The demo offers PLAIN in the clear too unless told not to; its banner says so.
+      allowPlainWithoutTls: config.allowPlainWithoutTls ?? true,
       system,
       hosts,
       host: config.host,
@@ -228,6 +291,17 @@ export async function startChatServer(
       if (removed > 0) logger.warn({ node, removed }, 'chat-server: removed the sessions of a dead node');
     });
   }
+  // The certificate files are read again on a reload (SIGHUP): new handshakes get the new one.
+  const reloadCertificate = (): ReloadReport['certificate'] => {
+    if (xmpp.tls === undefined) return 'none';
+    try {
+      xmpp.reloadCertificates();
+      return 'reloaded';
+    } catch (error) {
+      logger.error({ err: error }, 'chat-server: the certificate was not reloaded');
+      return { error: (error as Error).message };
+    }
+  };
   let admin: ChatAdmin | undefined;
   if (typeof adminPort === 'number' && metrics !== undefined) {
     try {
@@ -272,12 +346,22 @@ export async function startChatServer(
       ...Object.fromEntries(RESTART_KEYS.map((k) => [k, current[k]])),
     } as ChatServerConfig;
     for (const host of hostsUp) {
+      if (certificate?.selfSigned === true) xmpp.setHostCertificate(host, await selfSignedFor(current, host));
       await xmpp.hooks.run('host_up', 'global', host);
       if (cluster !== undefined) logRemoved(host);
     }
-    for (const host of hostsDown) await xmpp.hooks.run('host_down', 'global', host);
+    for (const host of hostsDown) {
+      await xmpp.hooks.run('host_down', 'global', host);
+      if (certificate?.selfSigned === true) xmpp.setHostCertificate(host, undefined);
+    }
     await xmpp.hooks.run('config_reloaded', 'global');
-    return { hostsUp, hostsDown, usersAdded: added.map((u) => u.user), needsRestart };
+    return {
+      hostsUp,
+      hostsDown,
+      usersAdded: added.map((u) => u.user),
+      needsRestart,
+      certificate: reloadCertificate(),
+    };
   };
   return {
     system,
@@ -290,6 +374,15 @@ export async function startChatServer(
     get address() {
       return xmpp.address;
     },
+    get addresses() {
+      return xmpp.addresses;
+    },
+    get certificate() {
+      const tls = xmpp.tls;
+      return certificate === undefined || tls === undefined
+        ? undefined
+        : { ...certificate, fingerprint256: tls.fingerprint256 };
+    },
     admin,
     async stop() {
       admin?.drain();
@@ -300,6 +393,33 @@ export async function startChatServer(
       await admin?.stop();
     },
   };
+}
+
+function optionalPort<K extends string>(key: K, port: number | undefined): { [P in K]?: number } {
+  return (port === undefined ? {} : { [key]: port }) as { [P in K]?: number };
+}
+
+/**
+ * The certificate files: `tlsCert` and `tlsKey` when given, else a self-signed certificate for
+ * the domain, generated into the data folder at first start and reused after; none with TLS off.
+ */
+async function certificateOf(
+  config: ChatServerConfig,
+): Promise<Omit<ServedCertificate, 'fingerprint256'> | undefined> {
+  if (config.tls === false) return undefined;
+  if (config.tlsCert !== undefined && config.tlsKey !== undefined) {
+    return { files: { certFile: config.tlsCert, keyFile: config.tlsKey }, selfSigned: false, created: false };
+  }
+  const { files, created } = await ensureSelfSignedCertificate(
+    config.dataDir ?? DEFAULT_DATA_DIR,
+    nameprep(config.domain),
+  );
+  return { files, selfSigned: true, created };
+}
+
+/** The generated certificate of a virtual host (made at its first start, kept in the data folder). */
+async function selfSignedFor(config: ChatServerConfig, host: string): Promise<PemFiles> {
+  return (await ensureSelfSignedCertificate(config.dataDir ?? DEFAULT_DATA_DIR, nameprep(host))).files;
 }
 
 /**

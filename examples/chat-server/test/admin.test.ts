@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config.ts';
 import { startChatServer } from '../src/startChatServer.ts';
 import { ChatNode } from './support/ChatNode.ts';
+import './support/trustCertificate.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TOKEN = 'chat-admin-test-token-0123456789';

@@ -16,6 +16,7 @@ import {
   parseConfig,
 } from '../src/config.ts';
 import { startChatServer, uniqueNodeName } from '../src/startChatServer.ts';
+import './support/trustCertificate.ts';
 
 const PACKAGE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MAIN = join(PACKAGE_DIR, 'src', 'main.ts');

@@ -10,6 +10,7 @@ import { connectClient, type TestClient } from '@otp-chat/xmpp/testing';
 import xml from '@xmpp/xml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ChatNode } from './support/ChatNode.ts';
+import './support/trustCertificate.ts';
 
 const FAST = ['--cluster-heartbeat', '100', '--cluster-timeout', '700'];
 const SUITE = 'chat-server nodes on one PostgreSQL, messages over Redis';

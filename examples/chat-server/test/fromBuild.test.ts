@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connectClient } from '@otp-chat/xmpp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import './support/trustCertificate.ts';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 

@@ -8,6 +8,7 @@ import xml, { type Element } from '@xmpp/xml';
 import { describe, expect, it } from 'vitest';
 import { type ChatServerConfig, DEFAULT_CONFIG } from '../src/config.ts';
 import { type ChatServer, startChatServer } from '../src/startChatServer.ts';
+import './support/trustCertificate.ts';
 
 const USERS = [...DEFAULT_CONFIG.users, { user: 'carol', password: 'carol' }];
 

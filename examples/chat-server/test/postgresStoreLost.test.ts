@@ -11,6 +11,7 @@ import xml from '@xmpp/xml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config.ts';
 import { type ChatServer, startChatServer } from '../src/startChatServer.ts';
+import './support/trustCertificate.ts';
 
 describe.runIf(canRunPostgresTests('chat-server when PostgreSQL loses the sessions', 'server'))(
   'chat-server --backend postgres when the database loses the sessions',

@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG } from '../src/config.ts';
 import { type ChatServer, type ReloadReport, startChatServer } from '../src/startChatServer.ts';
 import { ChatNode } from './support/ChatNode.ts';
+import './support/trustCertificate.ts';
 
 const VHOST = 'chat.example';
 
@@ -58,6 +59,7 @@ describe('ChatServer.reload', () => {
       hostsDown: [],
       usersAdded: ['carol'],
       needsRestart: ['port'],
+      certificate: 'reloaded',
     });
     expect(reloaded).toBe(1);
     expect(server.config.port).toBe(0);
@@ -73,7 +75,13 @@ describe('ChatServer.reload', () => {
     expect(first.streamErrors.map((e) => e.condition)).toEqual(['conflict']);
 
     const down = await server.reload({ ...server.config, vhosts: [] });
-    expect(down).toEqual({ hostsUp: [], hostsDown: [VHOST], usersAdded: [], needsRestart: [] });
+    expect(down).toEqual({
+      hostsUp: [],
+      hostsDown: [VHOST],
+      usersAdded: [],
+      needsRestart: [],
+      certificate: 'reloaded',
+    });
     await there.offline;
     expect(there.streamErrors.map((e) => e.condition)).toEqual(['system-shutdown']);
     expect(await hostUnknown(port, VHOST)).toBe(true);

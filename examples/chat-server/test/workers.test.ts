@@ -10,6 +10,7 @@ import { canRunRedisTests, startTestRedis, type TestRedis } from '@otp-chat/redi
 import { connectClient, type TestClient, xml } from '@otp-chat/xmpp/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ChatNode } from './support/ChatNode.ts';
+import './support/trustCertificate.ts';
 
 const FAST = ['--cluster-heartbeat', '100', '--cluster-timeout', '700'];
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];

@@ -48,6 +48,9 @@ function startNode(name: string, redisUrl: string): Promise<Node> {
       redisUrl,
       '--port',
       '0',
+      // Plain TCP: this is about the cluster (TLS is the chat server's own example).
+      '--tls',
+      'off',
       '--workers',
       '1',
       '--node',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import {
   type ActorContext,
   type ActorRef,
@@ -23,6 +23,7 @@ import {
   type StanzaErrorCondition,
 } from '@otp-chat/session-manager';
 import { Element } from '@xmpp/xml';
+import type { C2SSocket } from './C2SSocket.ts';
 import type { C2SActionEvent, C2SEvent } from './c2sMachine.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
 import type { StreamError, StreamErrorCondition } from './errors.ts';
@@ -55,11 +56,15 @@ import {
   BIND_FEATURES_SM,
   bindResult,
   decodeSasl,
+  ENCRYPTION_REQUIRED,
   iqResult,
   NS_BIND,
   NS_SASL,
   NS_SESSION,
+  NS_TLS,
   presenceUnavailable,
+  STARTTLS_FAILURE,
+  STARTTLS_PROCEED,
   STREAM_END,
   saslChallenge,
   saslFailure,
@@ -68,19 +73,19 @@ import {
   streamHeader,
 } from './internal/wire.ts';
 import { parsePlain } from './SaslPlain.ts';
-import { ScramSha1Server } from './ScramSha1.ts';
+import { SCRAM_MECHANISMS, type ScramMechanism, ScramServer, type ScramStep } from './Scram.ts';
 import { StreamParser } from './StreamParser.ts';
 import './hooks.ts';
 
-/** What starts a connection actor: the accepted socket and its server. */
+/** What starts a connection actor: the accepted socket (TCP, TLS or an adapted WebSocket) and its listener. */
 export interface C2SConnectionArgs {
-  readonly socket: Socket;
+  readonly socket: C2SSocket;
   readonly host: C2SHost;
 }
 
 /** Socket events the connection sends to itself (they go through the mailbox, in order). */
 type SocketInfo =
-  | { readonly type: '$tcp'; readonly data: Buffer }
+  | { readonly type: '$tcp'; readonly data: Buffer; readonly socket: C2SSocket }
   | { readonly type: '$tcp_closed' }
   | { readonly type: '$timeout' }
   | { readonly type: '$drained' };
@@ -136,11 +141,11 @@ function randomId(): string {
  */
 export class C2SConnection {
   private snapshot: Snapshot;
-  private readonly parser: StreamParser;
+  private parser: StreamParser;
   private readonly pending: C2SEvent[] = [];
   private streamId = '';
   private headerSent = false;
-  private scram: ScramSha1Server | undefined;
+  private scram: ScramServer | undefined;
   private sid: Sid | undefined;
   /** The authenticated user (prepared localpart), set on SASL success. */
   private user = '';
@@ -170,7 +175,16 @@ export class C2SConnection {
   private readonly ip: string;
   private readonly port: number;
   /** The transport, the session info's `conn` (`ejabberd_c2s:get_conn_type/1`). */
-  private readonly conn: 'c2s' | 'c2s_tls';
+  private conn: 'c2s' | 'c2s_tls' | 'websocket';
+  /** The TLS session under the stream (direct TLS, `wss`, or since STARTTLS). */
+  private tlsSocket: TLSSocket | undefined;
+  /** The socket listeners, kept to move them to the TLS socket at STARTTLS. */
+  private readonly listeners: {
+    readonly data: (data: Buffer) => void;
+    readonly drain: () => void;
+    readonly close: () => void;
+    readonly error: () => void;
+  };
   /** Output of the current tick, not yet handed to the socket, and the routed stanzas in it. */
   private out = '';
   private outStanzas: Element[] | null = null;
@@ -204,20 +218,59 @@ export class C2SConnection {
   private drained = false;
 
   constructor(
-    private readonly socket: Socket,
+    private socket: C2SSocket,
     private readonly host: C2SHost,
     private readonly ctx: ActorContext,
   ) {
-    const [snap] = initial(host);
+    this.tlsSocket = socket instanceof TLSSocket ? socket : socket.tlsSocket;
+    const [snap] = initial(host, this.tlsSocket !== undefined);
     this.snapshot = snap;
     this.ip = socket.remoteAddress ?? '';
     this.port = socket.remotePort ?? 0;
-    this.conn = (socket as { encrypted?: boolean }).encrypted === true ? 'c2s_tls' : 'c2s';
+    this.conn = host.listener.conn;
     const o = host.options;
     this.shaper = Number.isFinite(o.shaperBytesPerSecond)
       ? new Shaper(o.shaperBytesPerSecond, o.shaperBurstBytes, ctx.system.clock)
       : undefined;
-    this.parser = new StreamParser(
+    this.parser = this.newParser();
+    const self = ctx.self;
+    const system = ctx.system;
+    this.listeners = {
+      data: (data: Buffer) => {
+        this.arrived(data.length);
+        system.send(self, { type: '$tcp', data, socket: this.socket });
+      },
+      drain: () => this.onDrain(),
+      close: () => system.send(self, { type: '$tcp_closed' }),
+      error: () => {}, // 'close' follows
+    };
+    this.attach(socket);
+    this.timer = system.clock.setTimeout(
+      () => system.send(self, { type: '$timeout' }),
+      o.negotiationTimeoutMs,
+    );
+  }
+
+  private attach(socket: C2SSocket): void {
+    const l = this.listeners;
+    socket.on('data', l.data);
+    socket.on('drain', l.drain);
+    socket.on('close', l.close);
+    socket.on('error', l.error);
+  }
+
+  /** Stops listening to the plain socket under a new TLS layer (its errors stay handled). */
+  private detach(socket: C2SSocket): void {
+    const l = this.listeners;
+    socket.off('data', l.data);
+    socket.off('drain', l.drain);
+    socket.off('close', l.close);
+  }
+
+  /** A framing parser at the pre-authentication limits (a new one for each TLS layer). */
+  private newParser(): StreamParser {
+    const o = this.host.options;
+    return new StreamParser(
       {
         onStreamStart: (header) => this.pending.push({ type: 'STREAM_HEADER', header }),
         onElement: (element) => this.pending.push(classify(element)),
@@ -236,20 +289,6 @@ export class C2SConnection {
         maxAttributes: o.maxAttributes,
         maxNameLength: o.maxNameLength,
       },
-    );
-    const self = ctx.self;
-    const system = ctx.system;
-    socket.setNoDelay(true);
-    socket.on('data', (data: Buffer) => {
-      this.arrived(data.length);
-      system.send(self, { type: '$tcp', data });
-    });
-    socket.on('drain', () => this.onDrain());
-    socket.on('close', () => system.send(self, { type: '$tcp_closed' }));
-    socket.on('error', () => {}); // 'close' follows
-    this.timer = system.clock.setTimeout(
-      () => system.send(self, { type: '$timeout' }),
-      o.negotiationTimeoutMs,
     );
   }
 
@@ -283,6 +322,11 @@ export class C2SConnection {
     const m = message as SocketInfo;
     switch (m.type) {
       case '$tcp':
+        if (m.socket !== this.socket) {
+          // Read before STARTTLS and after <starttls/>: what a client must not send (RFC 6120 §5.4.3.3).
+          this.pendingInput -= m.data.length;
+          return;
+        }
         return this.onData(m.data);
       case '$tcp_closed':
         if (this.mgmt?.resumable === true && this.snapshot.value === 'session_established') {
@@ -479,8 +523,11 @@ export class C2SConnection {
   /** What each action of the c2s machine does (one handler per action, checked when compiled). */
   private static readonly actions: C2SActionHandlers<C2SConnection> = {
     sendStreamHeader: (c, e) => c.sendStreamHeader(e.header),
-    sendAuthFeatures: (c) => c.write(authFeatures(c.host.options.mechanisms)),
+    sendAuthFeatures: (c) => c.write(c.authFeatures()),
     sendBindFeatures: (c) => c.write(c.host.options.streamManagement ? BIND_FEATURES_SM : BIND_FEATURES),
+    startTls: (c) => c.startTls(),
+    sendStartTlsFailure: (c) => c.write(STARTTLS_FAILURE),
+    sendEncryptionRequired: (c) => c.write(ENCRYPTION_REQUIRED),
     saslStart: (c, e) => c.saslStart(e.element),
     saslContinue: (c, e) => c.saslContinue(e.element),
     sendSaslChallenge: (c, e) => c.write(saslChallenge(e.data)),
@@ -495,6 +542,92 @@ export class C2SConnection {
     runKickHook: (c) => c.runKickHook(),
     closeStream: (c) => c.closeStream(),
   };
+
+  /**
+   * The features before authentication (`xmpp_stream_in:send_features/1`): STARTTLS when this
+   * listener offers it and the stream is not encrypted yet (alone when it is required), the
+   * mechanisms this stream can do, and the channel bindings it has (XEP-0440).
+   */
+  private authFeatures(): string {
+    const context = this.snapshot.context;
+    const starttls = context.encrypted ? 'none' : context.starttls;
+    if (starttls === 'required') return authFeatures([], 'required', []);
+    const bindings = this.channelBindingTypes();
+    this.offered = this.mechanisms(bindings.length > 0);
+    return authFeatures(this.offered, starttls, bindings);
+  }
+
+  /** The mechanisms offered on this stream, in the configured order. */
+  private mechanisms(canBind: boolean): readonly string[] {
+    const o = this.host.options;
+    const hashes = this.host.users.scramHashes ?? ['sha1'];
+    const encrypted = this.tlsSocket !== undefined;
+    return o.mechanisms.filter((m) => {
+      if (m === 'PLAIN') return encrypted || o.allowPlainWithoutTls;
+      const scram = SCRAM_MECHANISMS[m];
+      return hashes.includes(scram.hash) && (!scram.plus || canBind);
+    });
+  }
+
+  /**
+   * The channel binding types of this stream (RFC 5929, RFC 9266): `tls-server-end-point` on any
+   * TLS with a known certificate, `tls-exporter` on TLS 1.3 only (RFC 9266 §3).
+   */
+  private channelBindingTypes(): string[] {
+    const tls = this.tlsSocket;
+    if (tls === undefined || this.host.listener.tls === undefined) return [];
+    return tls.getProtocol() === 'TLSv1.3'
+      ? ['tls-exporter', 'tls-server-end-point']
+      : ['tls-server-end-point'];
+  }
+
+  /** The channel binding data of this stream for `type`, `undefined` when it has none. */
+  private channelBinding(type: string): Buffer | undefined {
+    const tls = this.tlsSocket;
+    const credentials = this.host.listener.tls;
+    if (tls === undefined || credentials === undefined) return undefined;
+    if (type === 'tls-exporter') {
+      return tls.getProtocol() === 'TLSv1.3'
+        ? tls.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0))
+        : undefined;
+    }
+    if (type === 'tls-server-end-point') {
+      const raw = tls.getCertificate();
+      return raw !== null && 'raw' in raw ? credentials.endPointBindingOf(raw.raw) : undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * STARTTLS (RFC 6120 §5.4.3.3): `<proceed/>` goes out on the plain socket, after whatever was
+   * waiting, then TLS starts on the same socket. Anything the client sent after `<starttls/>`
+   * is dropped, the parser starts over, and the client opens a new stream over TLS.
+   */
+  private startTls(): void {
+    const startTls = this.host.listener.startTls;
+    const raw = this.socket;
+    if (startTls === undefined || raw instanceof TLSSocket) {
+      throw new Error('STARTTLS without a certificate or on an encrypted socket');
+    }
+    for (const chunk of this.queue) raw.write(chunk.data);
+    this.queue = [];
+    this.queuedBytes = 0;
+    const out = this.out + STARTTLS_PROCEED;
+    this.out = '';
+    this.outStanzas = null;
+    raw.write(out);
+    this.detach(raw);
+    // No SNI from many clients at STARTTLS: the stream's domain names the certificate (as ejabberd).
+    const secure = startTls(raw as never, this.snapshot.context.server);
+    this.socket = secure;
+    this.tlsSocket = secure;
+    this.conn = 'c2s_tls';
+    this.attach(secure);
+    if (this.pauses !== 0) secure.pause();
+    this.pending.length = 0;
+    this.parser = this.newParser();
+    this.headerSent = false;
+  }
 
   private sendStreamHeader(header: Element): void {
     // `select_lang/2`: the client's language when it names one (an overlong one ends the stream,
@@ -572,12 +705,14 @@ export class C2SConnection {
 
   /** The mechanism of the exchange in progress (for logs). */
   private mechanism = '';
+  /** The mechanisms the last features offered. */
+  private offered: readonly string[] = [];
 
   private saslStart(auth: Element): MaybePromise<void> {
     const mechanism = String(auth.attrs.mechanism ?? '');
     this.mechanism = mechanism;
     const payload = decodeSasl(auth.text());
-    if (!this.host.options.mechanisms.includes(mechanism as never)) {
+    if (!this.offered.includes(mechanism)) {
       return this.feed({ type: 'SASL_FAILURE', condition: 'invalid-mechanism' });
     }
     if (payload === undefined) return this.feed({ type: 'SASL_FAILURE', condition: 'incorrect-encoding' });
@@ -603,8 +738,10 @@ export class C2SConnection {
       return this.plainResult(ok, luser);
     }
     const users = this.host.users;
+    const scram = SCRAM_MECHANISMS[mechanism as ScramMechanism];
+    const canBind = this.channelBindingTypes().length > 0;
     this.scramLockedOut = false;
-    this.scram = new ScramSha1Server(
+    this.scram = new ScramServer(
       (username) => {
         let luser: string;
         try {
@@ -618,9 +755,13 @@ export class C2SConnection {
           this.scramLockedOut = true;
           return undefined;
         }
-        return users.scramCredentials(luser, server);
+        return users.scramCredentials(luser, server, scram.hash);
       },
       {
+        hash: scram.hash,
+        plus: scram.plus,
+        // Only where -PLUS is offered: there a `y` flag is a downgrade (RFC 5802 §6).
+        ...(canBind ? { channelBinding: (type: string) => this.channelBinding(type) } : {}),
         authzidAllowed: (a, u) => a === '' || authzidMatches(a, u, server),
         unknownUser: (username) => this.host.scramDecoy(username, server),
       },
@@ -645,7 +786,7 @@ export class C2SConnection {
     return this.saslStep(this.scram.finish(payload.toString('utf8')));
   }
 
-  private saslStep(step: Awaited<ReturnType<ScramSha1Server['start']>>): MaybePromise<void> {
+  private saslStep(step: ScramStep): MaybePromise<void> {
     if (step.type === 'challenge') return this.feed({ type: 'SASL_CHALLENGE', data: step.data });
     if (step.type === 'failure') {
       if (step.condition !== 'not-authorized')
@@ -654,8 +795,8 @@ export class C2SConnection {
       try {
         luser = nodeprep(this.scram?.user ?? '');
       } catch {}
-      if (this.scramLockedOut) return this.authRefused('SCRAM-SHA-1', luser);
-      return this.authFailed('SCRAM-SHA-1', luser);
+      if (this.scramLockedOut) return this.authRefused(this.mechanism, luser);
+      return this.authFailed(this.mechanism, luser);
     }
     let luser: string;
     try {
@@ -663,7 +804,7 @@ export class C2SConnection {
     } catch {
       return this.feed({ type: 'SASL_FAILURE', condition: 'not-authorized' });
     }
-    this.authSucceeded('SCRAM-SHA-1', luser);
+    this.authSucceeded(this.mechanism, luser);
     return this.feed({ type: 'SASL_SUCCESS', user: luser, data: step.data });
   }
 
@@ -1423,7 +1564,11 @@ export class C2SConnection {
 
 const initialSnapshots = new WeakMap<
   C2SHost,
-  { readonly hosts: readonly string[]; readonly step: readonly [C2SSnapshot, readonly C2SAction[]] }
+  {
+    readonly hosts: readonly string[];
+    readonly encrypted: boolean;
+    readonly step: readonly [C2SSnapshot, readonly C2SAction[]];
+  }
 >();
 
 /**
@@ -1432,11 +1577,13 @@ const initialSnapshots = new WeakMap<
  * same one: no xstate actor and no initial transition per connection. A host added or removed at
  * run time gives a new list of hosts, hence a new initial snapshot.
  */
-function initial(host: C2SHost): readonly [C2SSnapshot, readonly C2SAction[]] {
+function initial(host: C2SHost, encrypted: boolean): readonly [C2SSnapshot, readonly C2SAction[]] {
   const hosts = host.hosts;
   let cached = initialSnapshots.get(host);
-  if (cached === undefined || cached.hosts !== hosts) {
-    cached = { hosts, step: initialStep({ hosts, maxAuthFailures: host.options.maxAuthFailures }) };
+  if (cached === undefined || cached.hosts !== hosts || cached.encrypted !== encrypted) {
+    const starttls = encrypted ? 'none' : host.listener.starttls;
+    const input = { hosts, maxAuthFailures: host.options.maxAuthFailures, starttls, encrypted };
+    cached = { hosts, encrypted, step: initialStep(input) };
     initialSnapshots.set(host, cached);
   }
   return cached.step;
@@ -1444,6 +1591,7 @@ function initial(host: C2SHost): readonly [C2SSnapshot, readonly C2SAction[]] {
 
 function classify(element: Element): C2SEvent {
   const ns = element.attrs.xmlns;
+  if (ns === NS_TLS && element.name === 'starttls') return { type: 'STARTTLS' };
   if (ns === NS_SASL) {
     if (element.name === 'auth') return { type: 'AUTH', element };
     if (element.name === 'response') return { type: 'SASL_RESPONSE', element };

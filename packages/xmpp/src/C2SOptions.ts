@@ -1,11 +1,12 @@
 import type { MaybePromise } from '@otp-chat/actor';
 import type { Jid } from '@otp-chat/jid';
+import type { ScramMechanism } from './Scram.ts';
 
 /** `resource_conflict` (`ejabberd_c2s:resource_conflict_action/3`). */
 export type ResourceConflict = 'setresource' | 'closeold' | 'closenew' | 'acceptnew';
 
-/** The SASL mechanisms the C2S offers. */
-export type SaslMechanism = 'SCRAM-SHA-1' | 'PLAIN';
+/** The SASL mechanisms the C2S can offer. */
+export type SaslMechanism = ScramMechanism | 'PLAIN';
 
 /** The `c2s` access rule: `allow` or `deny` for a user binding from an address (`ejabberd_c2s:bind/2`). */
 export type AccessRule = (jid: Jid, ip: string) => MaybePromise<'allow' | 'deny'>;
@@ -24,8 +25,14 @@ export interface C2SOptions {
   readonly resourceConflict: ResourceConflict;
   /** @default DEFAULTS.negotiationTimeoutMs */
   readonly negotiationTimeoutMs: number;
-  /** Offered in this order. @default ['SCRAM-SHA-1', 'PLAIN'] */
+  /**
+   * Offered in this order, on each stream those it can do: `-PLUS` only over TLS, SHA-256 and
+   * SHA-512 only when the user store has those keys, PLAIN only over TLS unless
+   * {@link allowPlainWithoutTls}. @default DEFAULTS.mechanisms
+   */
   readonly mechanisms: readonly SaslMechanism[];
+  /** Offer PLAIN on unencrypted streams too (a demo, a loopback test). @default false */
+  readonly allowPlainWithoutTls: boolean;
   /** @default allow everyone */
   readonly access: AccessRule;
   /** @default DEFAULTS.preAuthMaxStanzaSize */

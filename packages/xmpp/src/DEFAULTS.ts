@@ -7,6 +7,27 @@ export const DEFAULTS = Object.freeze({
   host: '127.0.0.1',
   /** The RFC 6120 client port (`ejabberd_c2s` listener `port: 5222`). */
   port: 5222,
+  /** Direct TLS port (XEP-0368 `_xmpps-client`; ejabberd listener with `tls: true`). */
+  directTlsPort: 5223,
+  /** WebSocket port (RFC 7395; ejabberd's `ejabberd_http` listener with `/websocket`). */
+  websocketPort: 5280,
+  /** WebSocket over TLS port (`wss`; ejabberd's example uses 5443). */
+  websocketSecurePort: 5443,
+  /** The WebSocket endpoint's path. ejabberd's example config uses `/websocket`; converse.js's docs `/xmpp-websocket`. */
+  websocketPath: '/xmpp-websocket',
+  /**
+   * The SASL mechanisms offered, strongest first (ejabberd offers SCRAM-SHA-1, -256, -512, their
+   * -PLUS variants over TLS, and PLAIN).
+   */
+  mechanisms: Object.freeze([
+    'SCRAM-SHA-512-PLUS',
+    'SCRAM-SHA-256-PLUS',
+    'SCRAM-SHA-1-PLUS',
+    'SCRAM-SHA-512',
+    'SCRAM-SHA-256',
+    'SCRAM-SHA-1',
+    'PLAIN',
+  ] as const),
   /** The virtual host served when none is configured (ejabberd's `hosts: [localhost]`). */
   domain: 'localhost',
   /** `max_stanza_size` of the c2s listener: 256 KiB, as ejabberd's example config. */

@@ -7,12 +7,15 @@ import {
   prepareNewPassword,
   prepareOfferedPassword,
 } from './internal/passwords.ts';
-import { type ScramCredentials, scramCredentials } from './ScramSha1.ts';
+import { type ScramCredentials, type ScramHash, scramCredentials } from './Scram.ts';
 import type { PasswordFormat, UserStore } from './UserStore.ts';
 
 interface Account {
   readonly password: string | undefined;
+  /** SCRAM-SHA-1 keys: the only ones kept with the `scram` format. */
   scram: ScramCredentials | undefined;
+  /** SCRAM-SHA-256 and -512 keys, derived from the password when first asked for. */
+  stronger?: Partial<Record<ScramHash, ScramCredentials>>;
 }
 
 /** Options of a {@link MemoryUserStore}. */
@@ -32,10 +35,13 @@ export class MemoryUserStore implements UserStore {
   private readonly accounts = new Map<string, Map<string, Account>>();
   private readonly format: PasswordFormat;
   private readonly iterations: number;
+  /** Every SCRAM hash when the password is kept; SHA-1 only with the `scram` format. */
+  readonly scramHashes: readonly ScramHash[];
 
   constructor(options: MemoryUserStoreOptions = {}) {
     this.format = options.passwordFormat ?? 'plain';
     this.iterations = options.scramIterations ?? DEFAULTS.scramIterations;
+    this.scramHashes = this.format === 'plain' ? ['sha512', 'sha256', 'sha1'] : ['sha1'];
   }
 
   private account(luser: string, lserver: string): Account | undefined {
@@ -52,11 +58,17 @@ export class MemoryUserStore implements UserStore {
     return matchesScram(prepared, scram.salt, scram.iterations, scram.storedKey);
   }
 
-  scramCredentials(luser: string, lserver: string): ScramCredentials | undefined {
+  scramCredentials(luser: string, lserver: string, hash: ScramHash = 'sha1'): ScramCredentials | undefined {
     const account = this.account(luser, lserver);
     if (account === undefined) return undefined;
-    account.scram ??= scramCredentials(account.password!, randomBytes(16), this.iterations);
-    return account.scram;
+    if (hash === 'sha1') {
+      account.scram ??= scramCredentials(account.password!, randomBytes(16), this.iterations);
+      return account.scram;
+    }
+    if (account.password === undefined) return undefined;
+    account.stronger ??= {};
+    account.stronger[hash] ??= scramCredentials(account.password, randomBytes(16), this.iterations, hash);
+    return account.stronger[hash];
   }
 
   userExists(luser: string, lserver: string): boolean {

@@ -7,7 +7,7 @@ import {
   prepareNewPassword,
   prepareOfferedPassword,
 } from './internal/passwords.ts';
-import { type ScramCredentials, scramCredentials } from './ScramSha1.ts';
+import { type ScramCredentials, scramCredentials } from './Scram.ts';
 import type { PasswordFormat, UserStore } from './UserStore.ts';
 
 /** The few hash commands the store needs; an ioredis `Redis` satisfies it. */

@@ -14,7 +14,7 @@ import {
   prepareNewPassword,
   prepareOfferedPassword,
 } from './internal/passwords.ts';
-import { type ScramCredentials, scramCredentials } from './ScramSha1.ts';
+import { type ScramCredentials, scramCredentials } from './Scram.ts';
 import type { PasswordFormat, UserStore } from './UserStore.ts';
 
 /** Options of a {@link SqlUserStore}. */

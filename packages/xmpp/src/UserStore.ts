@@ -1,5 +1,5 @@
 import type { MaybePromise } from '@otp-chat/actor';
-import type { ScramCredentials } from './ScramSha1.ts';
+import type { ScramCredentials, ScramHash } from './Scram.ts';
 
 /**
  * Accounts, ejabberd's `ejabberd_auth` as the C2S uses it. User and server names are passed
@@ -10,8 +10,20 @@ export interface UserStore {
   readonly name: string;
   /** SASL PLAIN: true when `password` is the user's password (false for an unknown user). */
   checkPassword(luser: string, lserver: string, password: string): MaybePromise<boolean>;
-  /** SASL SCRAM-SHA-1: the stored keys, `undefined` for an unknown user. */
-  scramCredentials(luser: string, lserver: string): MaybePromise<ScramCredentials | undefined>;
+  /**
+   * SASL SCRAM: the stored keys for `hash` (SHA-1 when omitted), `undefined` for an unknown user.
+   * Only asked for the hashes of {@link scramHashes}.
+   */
+  scramCredentials(
+    luser: string,
+    lserver: string,
+    hash?: ScramHash,
+  ): MaybePromise<ScramCredentials | undefined>;
+  /**
+   * The SCRAM hashes the store has keys for (ejabberd's `auth_scram_hash`): the server offers
+   * only those mechanisms. @default ['sha1']
+   */
+  readonly scramHashes?: readonly ScramHash[];
   /** `ejabberd_auth:user_exists/2`. */
   userExists(luser: string, lserver: string): MaybePromise<boolean>;
   /** `ejabberd_auth:try_register/3`: rejects with `RegisterError('exists')` for a taken name. */

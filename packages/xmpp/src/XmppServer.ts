@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { type ActorRef, type ActorSystem, isThenable, type Logger, moduleLogger } from '@otp-chat/actor';
 import { Commands, Hooks } from '@otp-chat/event-bus';
 import { type Jid, nameprep, parseJid } from '@otp-chat/jid';
@@ -15,18 +18,40 @@ import {
 } from '@otp-chat/session-manager';
 import { dynamicWorker, Supervisor } from '@otp-chat/supervisor';
 import type { Element } from '@xmpp/xml';
+import { WebSocketServer } from 'ws';
 import { AuthThrottle, type AuthThrottleOptions } from './AuthThrottle.ts';
-import { c2sConnectionServer } from './C2SConnection.ts';
+import { type C2SConnectionArgs, c2sConnectionServer } from './C2SConnection.ts';
 import type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './C2SOptions.ts';
+import type { C2SSocket } from './C2SSocket.ts';
 import { DEFAULTS } from './DEFAULTS.ts';
 import { XmppConfigError } from './errors.ts';
-import type { C2SHost } from './internal/C2SHost.ts';
+import type { C2SHost, C2SListenerInfo } from './internal/C2SHost.ts';
 import { MemoryModuleStore } from './MemoryModuleStore.ts';
 import { MemoryUserStore } from './MemoryUserStore.ts';
 import type { ModuleStore } from './ModuleStore.ts';
-import { scramDecoy } from './ScramSha1.ts';
+import { scramDecoy } from './Scram.ts';
+import { type PemFiles, type PemPair, TlsCredentials } from './TlsCredentials.ts';
 import type { UserStore } from './UserStore.ts';
+import { WebSocketStream } from './WebSocketStream.ts';
 import type { XmppModule } from './XmppModule.ts';
+
+/** An address a listener is bound to. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** What listens where: the TCP port always, the others when configured. */
+export interface XmppListeners {
+  /** RFC 6120 over TCP, STARTTLS offered when a certificate is configured. */
+  readonly tcp: ListenAddress;
+  /** XEP-0368 direct TLS. */
+  readonly directTls?: ListenAddress;
+  /** RFC 7395 over `ws://`. */
+  readonly websocket?: ListenAddress;
+  /** RFC 7395 over `wss://`. */
+  readonly websocketSecure?: ListenAddress;
+}
 
 /** Options of {@link XmppServer.start}. Every one has a default. */
 export interface XmppServerOptions {
@@ -105,6 +130,44 @@ export interface XmppServerOptions {
   readonly secret?: string | Buffer;
   /** SCRAM iteration count announced for unknown users: the one real accounts use. @default DEFAULTS.scramIterations */
   readonly scramIterations?: number;
+  /**
+   * The certificate (ejabberd's `certfiles`): PEM strings, PEM files (reloaded by
+   * {@link XmppServer.reloadCertificates}) or loaded credentials. Without one, no TLS listener
+   * runs and STARTTLS is not offered.
+   */
+  readonly tls?: TlsCredentials | PemPair | PemFiles;
+  /**
+   * Certificates of particular virtual hosts, chosen by the name a client asks for (SNI; the
+   * stream's domain with STARTTLS); `tls` serves the others. {@link XmppServer.setHostCertificate}
+   * changes them while running.
+   */
+  readonly hostCertificates?: Readonly<Record<string, TlsCredentials | PemPair | PemFiles>>;
+  /** Offer STARTTLS on `port` (needs `tls`). @default true when `tls` is given */
+  readonly starttls?: boolean;
+  /** `starttls_required`: no SASL on `port` before STARTTLS. @default false */
+  readonly starttlsRequired?: boolean;
+  /** Offer PLAIN on unencrypted streams too. @default false */
+  readonly allowPlainWithoutTls?: boolean;
+  /** Direct TLS (XEP-0368) port, 0 for a free one (needs `tls`). @default none */
+  readonly directTlsPort?: number;
+  /** WebSocket (RFC 7395) port, 0 for a free one. @default none */
+  readonly websocketPort?: number;
+  /** WebSocket over TLS port, 0 for a free one (needs `tls`). @default none */
+  readonly websocketSecurePort?: number;
+  /** The WebSocket endpoint's path. @default DEFAULTS.websocketPath */
+  readonly websocketPath?: string;
+}
+
+function credentialsOf(tls: XmppServerOptions['tls']): TlsCredentials | undefined {
+  if (tls === undefined || tls instanceof TlsCredentials) return tls;
+  return 'certFile' in tls ? TlsCredentials.fromFiles(tls) : TlsCredentials.fromPem(tls);
+}
+
+function checkPort(name: string, port: number | undefined): void {
+  if (port === undefined) return;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new XmppConfigError(name, port, 'an integer in 0..65535');
+  }
 }
 
 /**
@@ -129,18 +192,29 @@ export class XmppServer {
   readonly localIq = new IqHandlerTable();
   private hostList: readonly string[];
   private hostSet: ReadonlySet<string>;
-  private listener: Server | undefined;
+  private readonly listeners: Server[] = [];
+  private readonly httpServers: HttpServer[] = [];
+  private readonly webSocketServers: WebSocketServer[] = [];
   private connections: ActorRef | undefined;
   private modules: readonly XmppModule[] = [];
-  private readonly sockets = new Set<Socket>();
-  private boundPort = 0;
-  private boundHost = '';
+  private readonly sockets = new Set<Duplex>();
+  private bound: { -readonly [K in keyof XmppListeners]: XmppListeners[K] } = { tcp: { host: '', port: 0 } };
+  /** The certificate in force, if any. */
+  readonly tls: TlsCredentials | undefined;
+  /** Certificates by virtual host (SNI), prepared names. */
+  private readonly hostTls = new Map<string, TlsCredentials>();
   /** Where the local IQ handler table routes replies and logs failures. */
   private readonly localRouting: IqRouting;
   /** How many times each stanza was routed again from a closing connection. */
   private readonly reroutes = new WeakMap<Element, number>();
 
-  private constructor(options: XmppServerOptions, sm: SessionManager, users: UserStore, hooks: Hooks) {
+  private constructor(
+    options: XmppServerOptions,
+    sm: SessionManager,
+    users: UserStore,
+    hooks: Hooks,
+    tls: TlsCredentials | undefined,
+  ) {
     this.system = options.system;
     this.sm = sm;
     this.users = users;
@@ -151,6 +225,7 @@ export class XmppServer {
     this.hostList = sm.hosts;
     this.hostSet = new Set(this.hostList);
     this.localRouting = { route: (stanza) => this.route(stanza), logger: this.logger };
+    this.tls = tls;
   }
 
   /**
@@ -166,9 +241,37 @@ export class XmppServer {
     return this.connections;
   }
 
-  /** The address the listener is bound to. */
-  get address(): { readonly host: string; readonly port: number } {
-    return { host: this.boundHost, port: this.boundPort };
+  /** The address the TCP listener is bound to. */
+  get address(): ListenAddress {
+    return this.bound.tcp;
+  }
+
+  /** Every listener's address. */
+  get addresses(): XmppListeners {
+    return { ...this.bound };
+  }
+
+  /**
+   * Reads the certificate files again (SIGHUP): new TLS handshakes (STARTTLS, direct TLS, `wss`)
+   * get the new certificate, established streams keep theirs. Throws `XmppConfigError` when the
+   * files do not load, keeping the certificate in force.
+   */
+  reloadCertificates(): void {
+    this.tls?.reload();
+    for (const credentials of this.hostTls.values()) credentials.reload();
+  }
+
+  /**
+   * The certificate served to clients that ask for `host` (SNI, or the stream's domain with
+   * STARTTLS); `undefined` removes it (the default one serves `host` then). Needs `tls`.
+   */
+  setHostCertificate(host: string, tls: TlsCredentials | PemPair | PemFiles | undefined): void {
+    if (this.tls === undefined)
+      throw new XmppConfigError('tls', undefined, 'a default certificate before host ones');
+    const name = nameprep(host);
+    const credentials = credentialsOf(tls);
+    if (credentials === undefined) this.hostTls.delete(name);
+    else this.hostTls.set(name, credentials);
   }
 
   /**
@@ -179,9 +282,19 @@ export class XmppServer {
     const hosts = (options.hosts ?? [DEFAULTS.domain]).map((h) => nameprep(h));
     if (hosts.length === 0) throw new XmppConfigError('hosts', hosts, 'at least one host');
     const port = options.port ?? DEFAULTS.port;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new XmppConfigError('port', port, 'an integer in 0..65535');
+    checkPort('port', port);
+    checkPort('directTlsPort', options.directTlsPort);
+    checkPort('websocketPort', options.websocketPort);
+    checkPort('websocketSecurePort', options.websocketSecurePort);
+    if (
+      options.tls === undefined &&
+      (options.directTlsPort !== undefined ||
+        options.websocketSecurePort !== undefined ||
+        options.starttlsRequired === true)
+    ) {
+      throw new XmppConfigError('tls', undefined, 'a certificate for direct TLS, wss or starttlsRequired');
     }
+    const tls = credentialsOf(options.tls);
     const users = options.users ?? new MemoryUserStore();
     const hooks = options.hooks ?? new Hooks({ logger: options.logger ?? options.system.logger });
     let server: XmppServer | undefined;
@@ -200,7 +313,10 @@ export class XmppServer {
       userExists: (luser, lserver) => users.userExists(luser, lserver),
       router: (stanza) => server?.route(stanza),
     });
-    server = new XmppServer(options, sm, users, hooks);
+    server = new XmppServer(options, sm, users, hooks, tls);
+    for (const [host, certificate] of Object.entries(options.hostCertificates ?? {})) {
+      server.setHostCertificate(host, certificate);
+    }
     try {
       await server.startModules(options.modules ?? []);
       await server.listen(options, port);
@@ -276,7 +392,8 @@ export class XmppServer {
       maxAuthFailures: options.maxAuthFailures ?? DEFAULTS.maxAuthFailures,
       resourceConflict: options.resourceConflict ?? DEFAULTS.resourceConflict,
       negotiationTimeoutMs: options.negotiationTimeoutMs ?? DEFAULTS.negotiationTimeoutMs,
-      mechanisms: options.mechanisms ?? ['SCRAM-SHA-1', 'PLAIN'],
+      mechanisms: options.mechanisms ?? DEFAULTS.mechanisms,
+      allowPlainWithoutTls: options.allowPlainWithoutTls ?? false,
       access: options.access ?? (() => 'allow'),
       preAuthMaxStanzaSize: options.preAuthMaxStanzaSize ?? DEFAULTS.preAuthMaxStanzaSize,
       maxStanzaElements: options.maxStanzaElements ?? DEFAULTS.maxStanzaElements,
@@ -303,11 +420,15 @@ export class XmppServer {
           : options.secret;
     const iterations = options.scramIterations ?? DEFAULTS.scramIterations;
     const server = this;
-    const host: C2SHost = {
+    const logger = moduleLogger(this.logger, 'c2s');
+    const tls = this.tls;
+    // One host per listener: the same server, the transport facts of that listener.
+    const hostFor = (listener: C2SListenerInfo): C2SHost => ({
+      listener,
       sm: this.sm,
       users: this.users,
       hooks: this.hooks,
-      logger: moduleLogger(this.logger, 'c2s'),
+      logger,
       get hosts() {
         return server.hosts;
       },
@@ -319,13 +440,13 @@ export class XmppServer {
         salt: scramDecoy(secret, `${lserver}\0${username}`),
         iterations,
       }),
-    };
+    });
     const started = await Supervisor.start(this.system, {
       strategy: 'simple_one_for_one',
       intensity: 1000,
       period: 1,
       children: [
-        dynamicWorker('c2s', c2sConnectionServer, (socket) => ({ socket: socket as Socket, host }), {
+        dynamicWorker('c2s', c2sConnectionServer, (args) => args as C2SConnectionArgs, {
           restart: 'temporary',
           shutdown: 5000,
           trapExit: true,
@@ -337,31 +458,158 @@ export class XmppServer {
     }
     const sup = started.ok;
     this.connections = sup;
-    const listener = createServer({ noDelay: true }, (socket) => this.accept(sup, socket));
-    this.listener = listener;
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      listener.listen(
-        { host: options.host ?? DEFAULTS.host, port, backlog: options.backlog ?? DEFAULTS.backlog },
-        () => {
-          listener.off('error', reject);
-          resolve();
-        },
+    const address = options.host ?? DEFAULTS.host;
+    const backlog = options.backlog ?? DEFAULTS.backlog;
+    const starttls =
+      tls === undefined || options.starttls === false
+        ? 'none'
+        : options.starttlsRequired
+          ? 'required'
+          : 'optional';
+    const timeoutMs = c2s.negotiationTimeoutMs;
+    const startTls =
+      tls === undefined
+        ? undefined
+        : (socket: Socket, host?: string) => this.startTls(socket, timeoutMs, host);
+    const tcpHost = hostFor({ starttls, conn: 'c2s', tls, startTls });
+    this.bound.tcp = await this.listenOn(address, port, backlog, (socket) =>
+      this.accept(sup, tcpHost, socket),
+    );
+    if (tls !== undefined && options.directTlsPort !== undefined) {
+      const tlsHost = hostFor({ starttls: 'none', conn: 'c2s_tls', tls, startTls });
+      this.bound.directTls = await this.listenOn(address, options.directTlsPort, backlog, (socket) =>
+        this.accept(sup, tlsHost, this.startTls(socket, timeoutMs)),
       );
-    });
-    listener.on('error', (error) => this.logger.error({ err: error }, 'c2s listener error'));
-    const addr = listener.address();
-    if (addr !== null && typeof addr === 'object') {
-      this.boundPort = addr.port;
-      this.boundHost = addr.address;
+    }
+    const path = options.websocketPath ?? DEFAULTS.websocketPath;
+    if (options.websocketPort !== undefined) {
+      const ws = this.webSocketEndpoint(
+        sup,
+        hostFor({ starttls: 'none', conn: 'websocket', tls, startTls }),
+        path,
+        c2s,
+      );
+      this.bound.websocket = await this.listenOn(address, options.websocketPort, backlog, (socket) =>
+        this.track(ws, socket),
+      );
+    }
+    if (tls !== undefined && options.websocketSecurePort !== undefined) {
+      const wss = this.webSocketEndpoint(
+        sup,
+        hostFor({ starttls: 'none', conn: 'websocket', tls, startTls }),
+        path,
+        c2s,
+      );
+      this.bound.websocketSecure = await this.listenOn(
+        address,
+        options.websocketSecurePort,
+        backlog,
+        (socket) => this.track(wss, this.startTls(socket, timeoutMs)),
+      );
     }
   }
 
-  private accept(sup: ActorRef, socket: Socket): void {
+  private async listenOn(
+    host: string,
+    port: number,
+    backlog: number,
+    onSocket: (socket: Socket) => void,
+  ): Promise<ListenAddress> {
+    const listener = createServer({ noDelay: true }, onSocket);
+    this.listeners.push(listener);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen({ host, port, backlog }, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    listener.on('error', (error) => this.logger.error({ err: error }, 'c2s listener error'));
+    const addr = listener.address();
+    return addr !== null && typeof addr === 'object'
+      ? { host: addr.address, port: addr.port }
+      : { host, port };
+  }
+
+  /**
+   * TLS on an accepted socket, server side (direct TLS, `wss`, STARTTLS): the certificate of the
+   * host the client names (SNI), else the default one, as in force now (a reload applies to the
+   * next handshake). A handshake that does not finish within the negotiation timeout is cut.
+   */
+  private startTls(socket: Socket, timeoutMs: number, host?: string): TLSSocket {
+    socket.on('error', () => {});
+    const tls = this.tls!;
+    const secure = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: ((host === undefined ? undefined : this.hostTls.get(host)) ?? tls).secureContext,
+      SNICallback: (name, done) => done(null, (this.hostTls.get(name.toLowerCase()) ?? tls).secureContext),
+    });
+    // Tracked for stop() as the TLS socket, not the one under it: destroying a socket under a
+    // live TLS layer crashes Node 20 (a segfault at exit).
+    if (this.sockets.delete(socket)) {
+      this.sockets.add(secure);
+      secure.once('close', () => this.sockets.delete(secure));
+    }
+    const timer = setTimeout(() => secure.destroy(), timeoutMs);
+    timer.unref();
+    secure.once('secure', () => clearTimeout(timer));
+    secure.once('close', () => clearTimeout(timer));
+    return secure;
+  }
+
+  /**
+   * An HTTP endpoint that upgrades `path` to an RFC 7395 WebSocket (subprotocol `xmpp`, messages
+   * no larger than the largest stanza) and starts a connection on it; everything else is 404.
+   */
+  private webSocketEndpoint(sup: ActorRef, host: C2SHost, path: string, c2s: C2SOptions): HttpServer {
+    const wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: Math.max(c2s.maxStanzaSize, c2s.preAuthMaxStanzaSize) + 1024,
+      handleProtocols: (protocols) => (protocols.has('xmpp') ? 'xmpp' : false),
+    });
+    this.webSocketServers.push(wss);
+    const http = createHttpServer(
+      { headersTimeout: c2s.negotiationTimeoutMs, requestTimeout: c2s.negotiationTimeoutMs },
+      (_req, res) => {
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('XMPP over WebSocket lives at ' + path + '\n');
+      },
+    );
+    this.httpServers.push(http);
+    http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim());
+      if (new URL(req.url ?? '/', 'http://x').pathname !== path || !protocols.includes('xmpp')) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        this.startConnection(sup, host, new WebSocketStream(ws, req.socket));
+      });
+    });
+    return http;
+  }
+
+  /** Hands a raw socket to an HTTP server (for a WebSocket upgrade), tracked for shutdown. */
+  private track(http: HttpServer, socket: Duplex): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
-    Supervisor.startChild(this.system, sup, socket).then(
+    http.emit('connection', socket);
+  }
+
+  private accept(sup: ActorRef, host: C2SHost, socket: Socket | TLSSocket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+    this.startConnection(sup, host, socket);
+  }
+
+  private startConnection(sup: ActorRef, host: C2SHost, socket: C2SSocket & Duplex): void {
+    const args: C2SConnectionArgs = { socket, host };
+    Supervisor.startChild(this.system, sup, args).then(
       (result) => {
         if (typeof result !== 'object' || !('ok' in result)) socket.destroy();
       },
@@ -453,13 +701,13 @@ export class XmppServer {
    * the modules, then the session manager. Idempotent.
    */
   async stop(): Promise<void> {
-    const listener = this.listener;
-    this.listener = undefined;
-    const closed =
-      listener === undefined ? Promise.resolve() : new Promise<void>((r) => listener.close(() => r()));
+    const listeners = this.listeners.splice(0);
+    const closed = Promise.all(listeners.map((l) => new Promise<void>((r) => l.close(() => r()))));
     const sup = this.connections;
     this.connections = undefined;
     if (sup !== undefined && this.system.isAlive(sup)) await this.system.stop(sup, 'shutdown');
+    for (const wss of this.webSocketServers.splice(0)) wss.close();
+    for (const http of this.httpServers.splice(0)) http.close();
     for (const socket of this.sockets) socket.destroy();
     await closed;
     const seq = DEFAULTS.hostHookSeq;

@@ -28,12 +28,23 @@ export interface C2SContext {
   readonly streamError: StreamErrorInfo | undefined;
   /** True for a `kick` (the connection runs `sm_kick_user`). */
   readonly kicked: boolean;
+  /** STARTTLS on this stream (RFC 6120 §5): not offered, offered, or required before SASL (`starttls_required`). */
+  readonly starttls: StartTlsPolicy;
+  /** The stream runs over TLS (direct TLS, `wss`, or after STARTTLS). */
+  readonly encrypted: boolean;
 }
+
+/** Whether a listener offers STARTTLS (ejabberd's `starttls` and `starttls_required`). */
+export type StartTlsPolicy = 'none' | 'optional' | 'required';
 
 /** What creates a machine: the hosts served and the SASL failure limit. */
 export interface C2SInput {
   readonly hosts: readonly string[];
   readonly maxAuthFailures: number;
+  /** @default 'none' */
+  readonly starttls?: StartTlsPolicy;
+  /** The transport is encrypted from the start (direct TLS, `wss`). @default false */
+  readonly encrypted?: boolean;
 }
 
 /**
@@ -45,6 +56,7 @@ export interface C2SInput {
  */
 export type C2SEvent =
   | { readonly type: 'STREAM_HEADER'; readonly header: Element }
+  | { readonly type: 'STARTTLS' }
   | { readonly type: 'AUTH'; readonly element: Element }
   | { readonly type: 'SASL_RESPONSE'; readonly element: Element }
   | { readonly type: 'SASL_ABORT' }
@@ -73,6 +85,7 @@ export type C2SEvent =
 /** The state names (ejabberd_c2s / xmpp_stream_in states, plus the two where work is pending). */
 export type C2SStateName =
   | 'wait_for_stream'
+  | 'wait_for_starttls'
   | 'wait_for_auth'
   | 'authenticating'
   | 'wait_for_sasl_response'
@@ -94,6 +107,12 @@ export interface C2SActionEvents {
   readonly sendStreamHeader: 'STREAM_HEADER';
   readonly sendAuthFeatures: 'STREAM_HEADER';
   readonly sendBindFeatures: 'STREAM_HEADER';
+  /** `<proceed/>`, then the TLS handshake on the same socket; the stream restarts. */
+  readonly startTls: 'STARTTLS';
+  /** `<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>` before the stream closes (RFC 6120 §5.4.2.2). */
+  readonly sendStartTlsFailure: 'STARTTLS';
+  /** `<failure><encryption-required/></failure>`: SASL before the required STARTTLS. */
+  readonly sendEncryptionRequired: 'AUTH' | 'SASL_RESPONSE';
   readonly saslStart: 'AUTH';
   readonly saslContinue: 'SASL_RESPONSE';
   readonly sendSaslChallenge: 'SASL_CHALLENGE';
@@ -145,6 +164,8 @@ function headerProblem(header: Element, hosts: readonly string[]): StreamErrorIn
 }
 
 const notAuthorized: StreamErrorInfo = { condition: 'not-authorized' };
+/** `xmpp_stream_in:process_element/2` in `wait_for_starttls`. */
+const tlsRequired: StreamErrorInfo = { condition: 'policy-violation', text: 'Use of STARTTLS required' };
 const internalError: StreamErrorInfo = { condition: 'internal-server-error' };
 
 const noop = () => {};
@@ -154,6 +175,9 @@ const ACTIONS = {
   sendStreamHeader: noop,
   sendAuthFeatures: noop,
   sendBindFeatures: noop,
+  startTls: noop,
+  sendStartTlsFailure: noop,
+  sendEncryptionRequired: noop,
   saslStart: noop,
   saslContinue: noop,
   sendSaslChallenge: noop,
@@ -203,6 +227,8 @@ export const c2sMachine = setup({
     authenticated: ({ context }) => context.authenticated,
     tooManyFailures: ({ context }) => context.authFailures + 1 >= context.maxAuthFailures,
     isKick: ({ event }) => event.type === 'CONTROL' && event.message.type === 'kick',
+    needsTls: ({ context }) => context.starttls === 'required' && !context.encrypted,
+    canStartTls: ({ context }) => context.starttls !== 'none' && !context.encrypted,
   },
 }).createMachine({
   id: 'c2s',
@@ -214,6 +240,8 @@ export const c2sMachine = setup({
     authFailures: 0,
     streamError: undefined,
     kicked: false,
+    starttls: input.starttls ?? 'none',
+    encrypted: input.encrypted ?? false,
   }),
   initial: 'wait_for_stream',
   on: {
@@ -244,6 +272,9 @@ export const c2sMachine = setup({
     // Routed stanzas before the session is established are kept by the connection (delivered
     // after the bind result) and re-routed by it once closed: the machine only ignores them.
     ROUTE: {},
+    // `<starttls/>` anywhere but before SASL (or on an encrypted stream): `<failure/>`, then the
+    // stream closes (`xmpp_stream_in:process_starttls_failure/2`).
+    STARTTLS: { target: '.closed', actions: 'sendStartTlsFailure' },
   },
   states: {
     wait_for_stream: {
@@ -268,6 +299,16 @@ export const c2sMachine = setup({
             actions: ['sendStreamHeader', 'sendBindFeatures'],
           },
           {
+            // `starttls_required`: the features offer STARTTLS only.
+            guard: 'needsTls',
+            target: 'wait_for_starttls',
+            actions: [
+              assign({ server: ({ event }) => String(event.header.attrs.to).toLowerCase() }),
+              'sendStreamHeader',
+              'sendAuthFeatures',
+            ],
+          },
+          {
             target: 'wait_for_auth',
             actions: [
               assign({ server: ({ event }) => String(event.header.attrs.to).toLowerCase() }),
@@ -278,11 +319,28 @@ export const c2sMachine = setup({
         ],
       },
     },
+    wait_for_starttls: {
+      on: {
+        ...refuse(ELEMENT_EVENTS, tlsRequired),
+        ...refuse(RESULT_EVENTS, internalError),
+        AUTH: { actions: 'sendEncryptionRequired' },
+        SASL_RESPONSE: { actions: 'sendEncryptionRequired' },
+        STARTTLS: { target: 'wait_for_stream', actions: [assign({ encrypted: true }), 'startTls'] },
+      },
+    },
     wait_for_auth: {
       on: {
         ...refuse(ELEMENT_EVENTS, notAuthorized),
         ...refuse(RESULT_EVENTS, internalError),
         AUTH: { target: 'authenticating', actions: 'saslStart' },
+        STARTTLS: [
+          {
+            guard: 'canStartTls',
+            target: 'wait_for_stream',
+            actions: [assign({ encrypted: true }), 'startTls'],
+          },
+          { target: 'closed', actions: 'sendStartTlsFailure' },
+        ],
       },
     },
     authenticating: {

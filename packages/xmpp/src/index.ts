@@ -6,6 +6,7 @@ export {
 } from './AuthThrottle.ts';
 export { C2SConnection, type C2SConnectionArgs, c2sConnectionServer } from './C2SConnection.ts';
 export type { AccessRule, C2SOptions, ResourceConflict, SaslMechanism } from './C2SOptions.ts';
+export type { C2SSocket } from './C2SSocket.ts';
 export {
   type C2SActionEvent,
   type C2SActionEvents,
@@ -15,6 +16,7 @@ export {
   type C2SInput,
   type C2SStateName,
   c2sMachine,
+  type StartTlsPolicy,
   type StreamErrorInfo,
 } from './c2sMachine.ts';
 export { DEFAULTS } from './DEFAULTS.ts';
@@ -55,17 +57,28 @@ export {
 } from './rosterSubscription.ts';
 export { type PlainMessage, parsePlain } from './SaslPlain.ts';
 export {
+  SCRAM_MECHANISMS,
   type ScramCredentials,
+  type ScramHash,
   type ScramLookup,
-  ScramSha1Server,
-  type ScramSha1ServerOptions,
+  type ScramMechanism,
+  ScramServer,
+  type ScramServerOptions,
   type ScramStep,
   scramCredentials,
   scramDecoy,
-} from './ScramSha1.ts';
+} from './Scram.ts';
 export { MODULE_SCHEMA, SqlModuleStore, type SqlModuleStoreOptions } from './SqlModuleStore.ts';
 export { SqlUserStore, type SqlUserStoreOptions } from './SqlUserStore.ts';
 export { StreamParser, type StreamParserOptions, type StreamParserSink } from './StreamParser.ts';
+export { ensureSelfSignedCertificate, selfSignedCertificate } from './selfSignedCertificate.ts';
+export { type PemFiles, type PemPair, TlsCredentials } from './TlsCredentials.ts';
 export type { PasswordFormat, UserStore } from './UserStore.ts';
+export { WebSocketStream } from './WebSocketStream.ts';
 export type { XmppModule } from './XmppModule.ts';
-export { XmppServer, type XmppServerOptions } from './XmppServer.ts';
+export {
+  type ListenAddress,
+  type XmppListeners,
+  XmppServer,
+  type XmppServerOptions,
+} from './XmppServer.ts';

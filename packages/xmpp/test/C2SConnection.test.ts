@@ -20,7 +20,7 @@ import type { C2SOptions } from '../src/C2SOptions.ts';
 import { DEFAULTS } from '../src/DEFAULTS.ts';
 import type { C2SHost } from '../src/internal/C2SHost.ts';
 import { MemoryUserStore } from '../src/MemoryUserStore.ts';
-import { scramDecoy } from '../src/ScramSha1.ts';
+import { scramDecoy } from '../src/Scram.ts';
 
 /** A socket double: records writes, pause/resume and closing. */
 class FakeSocket extends EventEmitter {
@@ -110,6 +110,7 @@ async function setup(options: Partial<C2SOptions> = {}, backend?: Backend) {
   /** What the connection routed again, and how many sessions existed at that moment. */
   const rerouted: Array<{ id: string; sessions: number }> = [];
   const host: C2SHost = {
+    listener: { starttls: 'none', conn: 'c2s', tls: undefined, startTls: undefined },
     sm,
     users,
     hooks,
@@ -123,6 +124,7 @@ async function setup(options: Partial<C2SOptions> = {}, backend?: Backend) {
       resourceConflict: 'acceptnew',
       negotiationTimeoutMs: 30_000,
       mechanisms: ['SCRAM-SHA-1', 'PLAIN'],
+      allowPlainWithoutTls: true,
       access: () => 'allow',
       preAuthMaxStanzaSize: DEFAULTS.preAuthMaxStanzaSize,
       maxStanzaElements: DEFAULTS.maxStanzaElements,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegisterError } from '../src/errors.ts';
 import { MemoryUserStore } from '../src/MemoryUserStore.ts';
 import { RedisUserStore } from '../src/RedisUserStore.ts';
-import { scramCredentials } from '../src/ScramSha1.ts';
+import { scramCredentials } from '../src/Scram.ts';
 import type { PasswordFormat, UserStore } from '../src/UserStore.ts';
 
 const ITERATIONS = 64; // small: these tests are about the contract, not PBKDF2's cost

@@ -9,20 +9,63 @@ import {
 import { type Backend, IqDecodeError } from '@otp-chat/session-manager';
 import xml, { type Element } from '@xmpp/xml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connectClient, type TestClient } from '../src/testing/index.ts';
+import { type ClientTransport, connectClient, type TestClient } from '../src/testing/index.ts';
 import type { XmppServer } from '../src/XmppServer.ts';
 import { PASSWORD, startServer } from './support/server.ts';
+import { testCertificate } from './support/tls.ts';
 
-type BackendCase = [name: string, factory: () => () => Backend];
+/** The transports the suite runs over: the same tests, the same client, one server per test. */
+type Transport = 'tcp' | 'starttls' | 'tls' | 'websocket' | 'websocket-tls';
+type BackendCase = [name: string, transport: Transport, factory: () => () => Backend];
 
 let redis: TestRedis | undefined;
 const redisOk = canRunRedisTests('@otp-chat/xmpp real-client suite on Redis');
 // Both variants are always registered: without Redis the Redis one is skipped and counted as
 // skipped (canRunRedisTests has said why, loudly; REQUIRE_REDIS=1 makes it a failure).
+const memory = () => () => undefined as unknown as Backend;
 const cases: BackendCase[] = [
-  ['memory', () => () => undefined as unknown as Backend],
-  ['redis', () => () => new RedisBackend({ url: redis!.url, prefix: uniquePrefix('xmpp') })],
+  ['memory', 'tcp', memory],
+  ['memory', 'starttls', memory],
+  ['memory', 'tls', memory],
+  ['memory', 'websocket', memory],
+  ['memory', 'websocket-tls', memory],
+  ['redis', 'tcp', () => () => new RedisBackend({ url: redis!.url, prefix: uniquePrefix('xmpp') })],
 ];
+
+/** The server options that open `transport` (`@xmpp/client` takes STARTTLS whenever it is offered). */
+async function transportOptions(transport: Transport): Promise<Parameters<typeof startServer>[0]> {
+  switch (transport) {
+    case 'tcp':
+      return {};
+    case 'starttls':
+      return { tls: await testCertificate() };
+    case 'tls':
+      return { tls: await testCertificate(), directTlsPort: 0 };
+    case 'websocket':
+      return { websocketPort: 0 };
+    case 'websocket-tls':
+      return { tls: await testCertificate(), websocketSecurePort: 0 };
+  }
+}
+
+/** How `@xmpp/client` reaches `transport` on `server`. */
+function clientEndpoint(
+  transport: Transport,
+  server: XmppServer,
+): { transport: ClientTransport; port: number } {
+  const a = server.addresses;
+  switch (transport) {
+    case 'tcp':
+    case 'starttls':
+      return { transport: 'xmpp', port: a.tcp.port };
+    case 'tls':
+      return { transport: 'xmpps', port: a.directTls!.port };
+    case 'websocket':
+      return { transport: 'ws', port: a.websocket!.port };
+    case 'websocket-tls':
+      return { transport: 'wss', port: a.websocketSecure!.port };
+  }
+}
 
 beforeAll(async () => {
   if (redisOk) redis = await startTestRedis();
@@ -34,24 +77,31 @@ afterAll(async () => {
 const body = (s: Element) => s.getChildText('body');
 const isMsg = (text: string) => (s: Element) => s.is('message') && body(s) === text;
 
-describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory) => {
+describe.each(cases)('XmppServer with @xmpp/client, %s backend, over %s', (name, transport, factory) => {
   const skip = name === 'redis' && !redisOk;
   describe.skipIf(skip)(skip ? 'skipped: no redis-server on PATH and no REDIS_URL' : 'real clients', () => {
     let server: XmppServer | undefined;
     let port = 0;
+    /** Where the clients connect (`port` stays the TCP port, for raw sockets). */
+    let endpoint: { transport: ClientTransport; port: number } = { transport: 'xmpp', port: 0 };
     const clients: TestClient[] = [];
     const raw: Socket[] = [];
 
     async function start(options: Parameters<typeof startServer>[0] = {}) {
       const backend = name === 'memory' ? undefined : factory();
-      const s = await startServer({ ...options, ...(backend === undefined ? {} : { backend }) });
+      const s = await startServer({
+        ...(await transportOptions(transport)),
+        ...options,
+        ...(backend === undefined ? {} : { backend }),
+      });
       server = s.server;
       port = s.port;
+      endpoint = clientEndpoint(transport, s.server);
       return s;
     }
     async function login(username: string, resource?: string, mechanism: 'PLAIN' | 'default' = 'PLAIN') {
       const c = await connectClient({
-        port,
+        ...endpoint,
         username,
         password: PASSWORD,
         mechanism,
@@ -350,11 +400,11 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend', (name, factory)
     it('a wrong password fails SASL and opens no session', async () => {
       await start();
       const refused = { name: 'SASLError', condition: 'not-authorized' };
-      await expect(connectClient({ port, username: 'alice', password: 'wrong' })).rejects.toMatchObject(
-        refused,
-      );
       await expect(
-        connectClient({ port, username: 'alice', password: 'wrong', mechanism: 'default' }),
+        connectClient({ ...endpoint, username: 'alice', password: 'wrong' }),
+      ).rejects.toMatchObject(refused);
+      await expect(
+        connectClient({ ...endpoint, username: 'alice', password: 'wrong', mechanism: 'default' }),
       ).rejects.toMatchObject(refused);
       expect(await server!.sm.connectedUsersNumber()).toBe(0);
     });

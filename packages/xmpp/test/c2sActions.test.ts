@@ -1,7 +1,13 @@
 import xml from '@xmpp/xml';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type C2SActionEvents, type C2SActionName, type C2SEvent, c2sMachine } from '../src/c2sMachine.ts';
+import {
+  type C2SActionEvents,
+  type C2SActionName,
+  type C2SEvent,
+  c2sMachine,
+  type StartTlsPolicy,
+} from '../src/c2sMachine.ts';
 import { type C2SActionHandlers, initialStep, step } from '../src/internal/machineStep.ts';
 
 const HEADER = { version: '1.0', xmlns: 'jabber:client', 'xmlns:stream': 'http://etherx.jabber.org/streams' };
@@ -33,6 +39,7 @@ const SAMPLES: { readonly [T in C2SEvent['type']]: readonly Extract<C2SEvent, { 
   STREAM_ERROR: [{ type: 'STREAM_ERROR', condition: 'not-well-formed' }],
   SOCKET_CLOSED: [{ type: 'SOCKET_CLOSED' }],
   TIMEOUT: [{ type: 'TIMEOUT' }],
+  STARTTLS: [{ type: 'STARTTLS' }],
 };
 const ALL_EVENTS = Object.keys(SAMPLES) as C2SEvent['type'][];
 const events: C2SEvent[] = Object.values(SAMPLES).flat();
@@ -42,6 +49,9 @@ const ALLOWED: { readonly [A in C2SActionName]: readonly C2SActionEvents[A][] } 
   sendStreamHeader: ['STREAM_HEADER'],
   sendAuthFeatures: ['STREAM_HEADER'],
   sendBindFeatures: ['STREAM_HEADER'],
+  startTls: ['STARTTLS'],
+  sendStartTlsFailure: ['STARTTLS'],
+  sendEncryptionRequired: ['AUTH', 'SASL_RESPONSE'],
   saslStart: ['AUTH'],
   saslContinue: ['SASL_RESPONSE'],
   sendSaslChallenge: ['SASL_CHALLENGE'],
@@ -95,13 +105,13 @@ describe('the c2s machine and its actions', () => {
 
   it('runs each action only on the events C2SActionEvents lists for it (property)', () => {
     const seen = new Set<string>();
-    const input = { hosts: ['localhost'], maxAuthFailures: 3 };
     fc.assert(
       fc.property(
         fc.nat({ max: login.length }),
         fc.array(fc.constantFrom(...events), { maxLength: 20 }),
-        (prefix, tail) => {
-          let [snapshot] = initialStep(input);
+        fc.constantFrom<StartTlsPolicy>('none', 'optional', 'required'),
+        (prefix, tail, starttls) => {
+          let [snapshot] = initialStep({ hosts: ['localhost'], maxAuthFailures: 3, starttls });
           for (const event of [...login.slice(0, prefix), ...tail]) {
             if (snapshot.status === 'done') break;
             const [next, actions] = step(snapshot, event);
@@ -119,24 +129,28 @@ describe('the c2s machine and its actions', () => {
         numRuns: 1000,
         // Each action at least once, whatever the random runs do.
         examples: [
+          [1, [{ type: 'STARTTLS' }], 'optional'],
+          [1, [SAMPLES.AUTH[0]!, { type: 'STARTTLS' }], 'required'],
           [
             2,
             [
               { type: 'SASL_CHALLENGE', data: 'c' },
               { type: 'SASL_RESPONSE', element: xml('response') },
             ],
+            'none',
           ],
-          [2, [{ type: 'SASL_CHALLENGE', data: 'c' }, { type: 'SASL_ABORT' }]],
-          [2, [{ type: 'SASL_FAILURE', condition: 'not-authorized' }]],
-          [5, [{ type: 'BIND_FAILED', iq, condition: 'conflict' }]],
+          [2, [{ type: 'SASL_CHALLENGE', data: 'c' }, { type: 'SASL_ABORT' }], 'none'],
+          [2, [{ type: 'SASL_FAILURE', condition: 'not-authorized' }], 'none'],
+          [5, [{ type: 'BIND_FAILED', iq, condition: 'conflict' }], 'none'],
           [
             6,
             [
               { type: 'STANZA', element: xml('message') },
               { type: 'ROUTE', stanza: xml('message') },
             ],
+            'none',
           ],
-          [6, [{ type: 'CONTROL', message: { type: 'kick' } }]],
+          [6, [{ type: 'CONTROL', message: { type: 'kick' } }], 'none'],
         ],
       },
     );
@@ -150,6 +164,9 @@ describe('the c2s machine and its actions', () => {
       sendStreamHeader: noop,
       sendAuthFeatures: noop,
       sendBindFeatures: noop,
+      startTls: noop,
+      sendStartTlsFailure: noop,
+      sendEncryptionRequired: (_t, e) => void e.element,
       saslStart: (_t, e) => void e.element,
       saslContinue: (_t, e) => void e.element,
       sendSaslChallenge: (_t, e) => void e.data,

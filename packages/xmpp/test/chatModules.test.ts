@@ -43,7 +43,15 @@ async function start(): Promise<number> {
     offline,
     list: [modPing(), offline, modRegister(), roster, modPresence(), disco, modBlocking(), modCarboncopy()],
   };
-  server = await XmppServer.start({ system, port: 0, users, logger: silentLogger, modules: modules.list });
+  // The clients log in with PLAIN over plain TCP (loopback, no TLS configured).
+  server = await XmppServer.start({
+    system,
+    port: 0,
+    users,
+    logger: silentLogger,
+    modules: modules.list,
+    allowPlainWithoutTls: true,
+  });
   return server.address.port;
 }
 

@@ -32,6 +32,8 @@ async function start(resumeTimeoutMs = 5000): Promise<number> {
     streamManagement: true,
     resumeTimeoutMs,
     modules: [modPing(), offline],
+    // The clients log in with PLAIN over plain TCP (loopback, no TLS configured).
+    allowPlainWithoutTls: true,
   });
   return server.address.port;
 }

@@ -64,6 +64,8 @@ export async function startAdminNode(): Promise<AdminNode> {
     hooks,
     logger: silentLogger,
     modules: [modPing(), modOffline(), modRegister()],
+    // The tests' clients log in with PLAIN over plain TCP (loopback, no TLS configured).
+    allowPlainWithoutTls: true,
   });
   const started = Date.now();
   xmpp.commands.register(TEST_COMMANDS, { definer: 'test' });

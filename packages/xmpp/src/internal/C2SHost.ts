@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '@otp-chat/actor';
 import type { Hooks } from '@otp-chat/event-bus';
 import type { Jid } from '@otp-chat/jid';
@@ -5,10 +7,28 @@ import type { SessionManager } from '@otp-chat/session-manager';
 import type { Element } from '@xmpp/xml';
 import type { AuthThrottle } from '../AuthThrottle.ts';
 import type { C2SOptions } from '../C2SOptions.ts';
+import type { StartTlsPolicy } from '../c2sMachine.ts';
+import type { TlsCredentials } from '../TlsCredentials.ts';
 import type { UserStore } from '../UserStore.ts';
 
-/** What a connection actor needs from its server. */
+/** What one listener's connections run over (ejabberd's listener options `starttls`, `tls`). */
+export interface C2SListenerInfo {
+  /** STARTTLS offered, required, or not (always `'none'` when the stream starts encrypted). */
+  readonly starttls: StartTlsPolicy;
+  /** The `conn` of the sessions it opens (`ejabberd_c2s:get_conn_type/1`) before any STARTTLS. */
+  readonly conn: 'c2s' | 'c2s_tls' | 'websocket';
+  /** The server's default certificate (channel binding data is derived from the one a connection got). */
+  readonly tls: TlsCredentials | undefined;
+  /**
+   * TLS on an accepted socket, server side, with the certificate of the name the client asks
+   * (SNI), else of `host` (STARTTLS: the stream's domain), else the default one.
+   */
+  readonly startTls: ((socket: Socket, host?: string) => TLSSocket) | undefined;
+}
+
+/** What a connection actor needs from its server (one per listener). */
 export interface C2SHost {
+  readonly listener: C2SListenerInfo;
   readonly sm: SessionManager;
   readonly users: UserStore;
   readonly hooks: Hooks;

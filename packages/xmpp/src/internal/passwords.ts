@@ -2,7 +2,7 @@
 // on the way out, whether the store keeps the password or only its SCRAM keys.
 import { timingSafeEqual } from 'node:crypto';
 import { RegisterError } from '../errors.ts';
-import { scramCredentials } from '../ScramSha1.ts';
+import { scramCredentials } from '../Scram.ts';
 import { saslprep } from './saslprep.ts';
 
 /** SASLprep of a password being registered; an empty or unpreparable one is a `RegisterError`. */

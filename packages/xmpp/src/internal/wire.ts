@@ -4,6 +4,9 @@ import type { StreamErrorCondition } from '../errors.ts';
 export const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
 export const NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind';
 export const NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session';
+export const NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls';
+/** XEP-0440: the channel binding types a server has. */
+const NS_SASL_CB = 'urn:xmpp:sasl-cb:0';
 const NS_STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams';
 
 /**
@@ -18,12 +21,38 @@ export function streamHeader(id: string, from: string, lang: string): string {
   );
 }
 
-/** Stream features before authentication: the SASL mechanisms (RFC 6120 §6.4.1). */
-export function authFeatures(mechanisms: readonly string[]): string {
-  let m = '';
-  for (const name of mechanisms) m += `<mechanism>${name}</mechanism>`;
-  return `<stream:features><mechanisms xmlns='${NS_SASL}'>${m}</mechanisms></stream:features>`;
+/**
+ * Stream features before authentication: STARTTLS (RFC 6120 §5.4.1, alone when required), the
+ * SASL mechanisms (RFC 6120 §6.4.1) and the channel binding types (XEP-0440).
+ */
+export function authFeatures(
+  mechanisms: readonly string[],
+  starttls: 'none' | 'optional' | 'required',
+  bindings: readonly string[],
+): string {
+  let f = '<stream:features>';
+  if (starttls === 'required')
+    return `${f}<starttls xmlns='${NS_TLS}'><required/></starttls></stream:features>`;
+  if (starttls === 'optional') f += `<starttls xmlns='${NS_TLS}'/>`;
+  f += `<mechanisms xmlns='${NS_SASL}'>`;
+  for (const name of mechanisms) f += `<mechanism>${name}</mechanism>`;
+  f += '</mechanisms>';
+  if (bindings.length > 0) {
+    f += `<sasl-channel-binding xmlns='${NS_SASL_CB}'>`;
+    for (const type of bindings) f += `<channel-binding type='${type}'/>`;
+    f += '</sasl-channel-binding>';
+  }
+  return `${f}</stream:features>`;
 }
+
+/** STARTTLS accepted: TLS starts right after this (RFC 6120 §5.4.2.3). */
+export const STARTTLS_PROCEED = `<proceed xmlns='${NS_TLS}'/>`;
+
+/** STARTTLS refused: the stream closes after this (RFC 6120 §5.4.2.2). */
+export const STARTTLS_FAILURE = `<failure xmlns='${NS_TLS}'/>`;
+
+/** SASL before the required STARTTLS (RFC 6120 §6.5.3, `encryption-required`). */
+export const ENCRYPTION_REQUIRED = `<failure xmlns='${NS_SASL}'><encryption-required/></failure>`;
 
 /** Stream features after authentication: bind, the legacy session marked optional, and roster versioning (XEP-0237). */
 /** The same with XEP-0198 offered. */

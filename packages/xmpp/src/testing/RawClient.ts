@@ -57,6 +57,11 @@ export class RawClient {
     );
   }
 
+  /** Reads and writes an already connected socket (a TLS one, after STARTTLS). */
+  static over(socket: Socket): RawClient {
+    return new RawClient(socket);
+  }
+
   /** Connects to `127.0.0.1:port` (or `host`). */
   static connect(port: number, host = '127.0.0.1'): Promise<RawClient> {
     return new Promise((resolve, reject) => {

@@ -1,9 +1,20 @@
 import type { Element } from '@xmpp/xml';
+import { provideWebSocket } from './trust.ts';
 import { client, type XmppClient } from './xmppClient.ts';
+
+/**
+ * How a test client reaches the server: `xmpp` is TCP (STARTTLS when the server offers it),
+ * `xmpps` direct TLS (XEP-0368), `ws` and `wss` RFC 7395 at `path`.
+ */
+export type ClientTransport = 'xmpp' | 'xmpps' | 'ws' | 'wss';
 
 /** Options of {@link connectClient}. */
 export interface ConnectClientOptions {
   readonly port: number;
+  /** @default 'xmpp' */
+  readonly transport?: ClientTransport;
+  /** The WebSocket endpoint. @default '/xmpp-websocket' */
+  readonly path?: string;
   /** @default '127.0.0.1' */
   readonly host?: string;
   /** @default 'localhost' */
@@ -20,6 +31,12 @@ export interface ConnectClientOptions {
   readonly mechanism?: 'PLAIN' | 'default';
   /** @xmpp/client's IQ and connection timeout. @default 5000 */
   readonly timeoutMs?: number;
+  /**
+   * TCP_NODELAY on the client's socket (TCP and TLS): a load driver's, so that Nagle's algorithm
+   * and the server's delayed ACKs do not add 40 ms to the round trips of a TLS handshake.
+   * @default false (as @xmpp/client)
+   */
+  readonly noDelay?: boolean;
 }
 
 /** A stream error the server sent before closing. */
@@ -48,13 +65,17 @@ export interface TestClient {
 }
 
 /**
- * Logs in with `@xmpp/client` over plain TCP (`xmpp://host:port`), auto-reconnect off, and
- * records what arrives. Rejects when the login fails.
+ * Logs in with `@xmpp/client` (`xmpp://host:port` unless another transport is named),
+ * auto-reconnect off, and records what arrives. Rejects when the login fails. Over TLS, the
+ * server's certificate must be trusted (`trustCertificate` for a test certificate).
  */
 export async function connectClient(options: ConnectClientOptions): Promise<TestClient> {
   const { username, password } = options;
+  const transport = options.transport ?? 'xmpp';
+  if (transport === 'ws' || transport === 'wss') provideWebSocket();
+  const path = transport === 'ws' || transport === 'wss' ? (options.path ?? '/xmpp-websocket') : '';
   const xmpp = client({
-    service: `xmpp://${options.host ?? '127.0.0.1'}:${options.port}`,
+    service: `${transport}://${options.host ?? '127.0.0.1'}:${options.port}${path}`,
     domain: options.domain ?? 'localhost',
     ...(options.resource === undefined ? {} : { resource: options.resource }),
     username,
@@ -65,6 +86,11 @@ export async function connectClient(options: ConnectClientOptions): Promise<Test
       : { credentials: (authenticate) => authenticate({ username, password }, 'PLAIN') }),
   });
   xmpp.reconnect.stop();
+  if (options.noDelay === true && (transport === 'xmpp' || transport === 'xmpps')) {
+    const entity = xmpp as unknown as { socketParameters(service: string): object };
+    const parameters = entity.socketParameters.bind(entity);
+    entity.socketParameters = (service) => ({ ...parameters(service), noDelay: true });
+  }
   const stanzas: Element[] = [];
   const streamErrors: ReceivedStreamError[] = [];
   const waiters: Array<{ match: (s: Element) => boolean; resolve: (s: Element) => void }> = [];

@@ -7,6 +7,7 @@
 /** `@xmpp/xml`'s element builder, re-exported so that drivers need no extra dependency. */
 export { default as xml } from '@xmpp/xml';
 export {
+  type ClientTransport,
   type ConnectClientOptions,
   connectClient,
   type ReceivedStreamError,
@@ -14,3 +15,4 @@ export {
 } from './connectClient.ts';
 export { plainAuth, RawClient, startTags, streamOpen } from './RawClient.ts';
 export { runSoak, type SoakOptions, type SoakReport } from './soak.ts';
+export { provideWebSocket, trustCertificate } from './trust.ts';

@@ -6,7 +6,7 @@ import { streamErrorFor } from '@otp-chat/session-manager';
 import xml from '@xmpp/xml';
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { C2SEvent, C2SStateName, StreamErrorInfo } from '../../src/c2sMachine.ts';
+import type { C2SEvent, C2SStateName, StartTlsPolicy, StreamErrorInfo } from '../../src/c2sMachine.ts';
 
 export const HOSTS = ['localhost'] as const;
 
@@ -49,6 +49,7 @@ const NAMES = [
   'end',
   'closed',
   'timeout',
+  'starttls',
 ] as const;
 
 /** Every kind of event, with the payload variants the machine distinguishes. */
@@ -80,6 +81,7 @@ export const EVENTS: Readonly<Record<EventName, C2SEvent>> = {
   end: { type: 'STREAM_END' },
   closed: { type: 'SOCKET_CLOSED' },
   timeout: { type: 'TIMEOUT' },
+  starttls: { type: 'STARTTLS' },
 };
 export const EVENT_NAMES: readonly EventName[] = NAMES;
 
@@ -91,6 +93,7 @@ export interface ModelState {
   authFailures: number;
   streamError: StreamErrorInfo | undefined;
   kicked: boolean;
+  encrypted: boolean;
 }
 
 const ELEMENTS = new Set(['STREAM_HEADER', 'AUTH', 'SASL_RESPONSE', 'SASL_ABORT', 'BIND', 'STANZA']);
@@ -114,8 +117,13 @@ function headerError(e: Extract<C2SEvent, { type: 'STREAM_HEADER' }>): StreamErr
 export class C2SModel {
   s: ModelState;
 
-  constructor(readonly maxAuthFailures: number) {
+  constructor(
+    readonly maxAuthFailures: number,
+    readonly starttls: StartTlsPolicy = 'none',
+    encrypted = false,
+  ) {
     this.s = {
+      encrypted,
       state: 'wait_for_stream',
       server: '',
       authenticated: false,
@@ -165,6 +173,15 @@ export class C2SModel {
         if (s.state === 'session_established') actions.push('deliver');
         return actions;
     }
+    if (e.type === 'STARTTLS') {
+      // Offered and not on TLS yet, before SASL: TLS starts and the stream restarts.
+      const before = s.state === 'wait_for_auth' || s.state === 'wait_for_starttls';
+      if (before && this.starttls !== 'none' && !s.encrypted) {
+        s.encrypted = true;
+        go('wait_for_stream', 'startTls');
+      } else close(undefined, ['sendStartTlsFailure']);
+      return actions;
+    }
     const notAuthorized: StreamErrorInfo = { condition: 'not-authorized' };
     const internal: StreamErrorInfo = { condition: 'internal-server-error' };
     // A result nobody asked for is a server bug: internal-server-error, in every state that did
@@ -178,12 +195,21 @@ export class C2SModel {
             s.server = String(e.header.attrs.to ?? '').toLowerCase();
             close(error, ['sendStreamHeader']);
           } else if (s.authenticated) go('wait_for_bind', 'sendStreamHeader', 'sendBindFeatures');
-          else {
+          else if (this.starttls === 'required' && !s.encrypted) {
+            s.server = String(e.header.attrs.to).toLowerCase();
+            go('wait_for_starttls', 'sendStreamHeader', 'sendAuthFeatures');
+          } else {
             s.server = String(e.header.attrs.to).toLowerCase();
             go('wait_for_auth', 'sendStreamHeader', 'sendAuthFeatures');
           }
         } else if (RESULTS.has(e.type)) unexpectedResult();
         else close(notAuthorized); // RFC 6120 §4.3: anything before the header
+        return actions;
+      case 'wait_for_starttls':
+        // ejabberd's xmpp_stream_in: SASL gets encryption-required, anything else ends the stream.
+        if (e.type === 'AUTH' || e.type === 'SASL_RESPONSE') actions.push('sendEncryptionRequired');
+        else if (RESULTS.has(e.type)) unexpectedResult();
+        else close({ condition: 'policy-violation', text: 'Use of STARTTLS required' });
         return actions;
       case 'wait_for_auth':
         if (e.type === 'AUTH') go('authenticating', 'saslStart');

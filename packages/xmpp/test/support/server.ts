@@ -25,6 +25,8 @@ export async function startServer(
     users,
     logger: silentLogger,
     modules: [modPing(), modOffline(), modRegister()],
+    // The suites log in with PLAIN over plain TCP too (a loopback test).
+    allowPlainWithoutTls: true,
     ...(backend === undefined ? {} : { backends: { localhost: backend() } }),
     ...rest,
   });

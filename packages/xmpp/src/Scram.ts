@@ -2,8 +2,14 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from
 import { DEFAULTS } from './DEFAULTS.ts';
 import { saslprep } from './internal/saslprep.ts';
 
+/** The hash of a SCRAM mechanism: SCRAM-SHA-1 (RFC 5802), SCRAM-SHA-256 (RFC 7677), SCRAM-SHA-512. */
+export type ScramHash = 'sha1' | 'sha256' | 'sha512';
+
+/** The output length of each hash, the length of SaltedPassword and of every key. */
+const HASH_BYTES: Readonly<Record<ScramHash, number>> = { sha1: 20, sha256: 32, sha512: 64 };
+
 /**
- * What a server stores for SCRAM-SHA-1 (RFC 5802 §3): never the password itself.
+ * What a server stores for a SCRAM mechanism (RFC 5802 §3): never the password itself.
  * `storedKey = H(HMAC(SaltedPassword, "Client Key"))`, `serverKey = HMAC(SaltedPassword, "Server Key")`.
  */
 export interface ScramCredentials {
@@ -13,21 +19,42 @@ export interface ScramCredentials {
   readonly serverKey: Buffer;
 }
 
-/** Derives {@link ScramCredentials} from a password (SASLprep'd here), a salt and an iteration count. */
-export function scramCredentials(password: string, salt: Buffer, iterations: number): ScramCredentials {
-  const salted = pbkdf2Sync(saslprep(password), salt, iterations, 20, 'sha1');
-  const clientKey = hmac(salted, 'Client Key');
+/**
+ * Derives {@link ScramCredentials} from a password (SASLprep'd here), a salt and an iteration
+ * count, for `hash` (SHA-1 unless told).
+ */
+export function scramCredentials(
+  password: string,
+  salt: Buffer,
+  iterations: number,
+  hash: ScramHash = 'sha1',
+): ScramCredentials {
+  const salted = pbkdf2Sync(saslprep(password), salt, iterations, HASH_BYTES[hash], hash);
+  const clientKey = hmac(hash, salted, 'Client Key');
   return {
     salt,
     iterations,
-    storedKey: createHash('sha1').update(clientKey).digest(),
-    serverKey: hmac(salted, 'Server Key'),
+    storedKey: createHash(hash).update(clientKey).digest(),
+    serverKey: hmac(hash, salted, 'Server Key'),
   };
 }
 
-function hmac(key: Buffer, data: string): Buffer {
-  return createHmac('sha1', key).update(data).digest();
+function hmac(hash: ScramHash, key: Buffer, data: string): Buffer {
+  return createHmac(hash, key).update(data).digest();
 }
+
+/** The SCRAM mechanisms and their hashes, strongest first; `-PLUS` adds channel binding (RFC 5802 §6). */
+export const SCRAM_MECHANISMS = {
+  'SCRAM-SHA-512-PLUS': { hash: 'sha512', plus: true },
+  'SCRAM-SHA-256-PLUS': { hash: 'sha256', plus: true },
+  'SCRAM-SHA-1-PLUS': { hash: 'sha1', plus: true },
+  'SCRAM-SHA-512': { hash: 'sha512', plus: false },
+  'SCRAM-SHA-256': { hash: 'sha256', plus: false },
+  'SCRAM-SHA-1': { hash: 'sha1', plus: false },
+} as const satisfies Record<string, { readonly hash: ScramHash; readonly plus: boolean }>;
+
+/** The name of a SCRAM mechanism. */
+export type ScramMechanism = keyof typeof SCRAM_MECHANISMS;
 
 /** One step of the exchange: send a challenge, succeed (with additional data), or fail. */
 export type ScramStep =
@@ -38,13 +65,25 @@ export type ScramStep =
       readonly condition: 'malformed-request' | 'not-authorized' | 'invalid-authzid';
     };
 
+type ScramFailure = 'malformed-request' | 'not-authorized' | 'invalid-authzid';
+
 /** Looks up the credentials of a (SASLprep'd) user name; `undefined` for an unknown user. */
 export type ScramLookup = (
   username: string,
 ) => ScramCredentials | undefined | Promise<ScramCredentials | undefined>;
 
-/** Options of a {@link ScramSha1Server}. */
-export interface ScramSha1ServerOptions {
+/** Options of a {@link ScramServer}. */
+export interface ScramServerOptions {
+  /** @default 'sha1' */
+  readonly hash?: ScramHash;
+  /** A `-PLUS` mechanism: the client must bind to the channel (`p=` GS2 flag). @default false */
+  readonly plus?: boolean;
+  /**
+   * The channel binding data of this connection for a type (`tls-server-end-point`,
+   * `tls-exporter`), `undefined` when the type is not available. Omit when the connection has no
+   * channel binding (not on TLS).
+   */
+  readonly channelBinding?: (type: string) => Buffer | undefined;
   /** Makes the server nonce part. @default 18 random bytes in base64 */
   readonly nonce?: () => string;
   /** Checks the authorization identity (`a=`); return false to refuse it. @default only '' */
@@ -107,10 +146,13 @@ function attributes(message: string): Map<string, string> | undefined {
 }
 
 /**
- * The server side of one SCRAM-SHA-1 exchange (RFC 5802), without channel binding (`n` or `y`
- * GS2 flag; `p=` is refused). `start(clientFirst)` then `finish(clientFinal)`.
+ * The server side of one SCRAM exchange (RFC 5802; RFC 7677 for SHA-256): `start(clientFirst)`
+ * then `finish(clientFinal)`. The GS2 flag is checked against the mechanism (RFC 5802 §6): a
+ * `-PLUS` mechanism needs `p=<type>` with a type this connection has, and the binding data in the
+ * client-final `c=` must be this channel's; a plain mechanism refuses `p=`, and refuses `y` (the
+ * client thinks the server cannot bind: a downgrade) when this connection could bind.
  */
-export class ScramSha1Server {
+export class ScramServer {
   private state: 'initial' | 'challenged' | 'done' = 'initial';
   private gs2Header = '';
   private clientFirstBare = '';
@@ -118,11 +160,16 @@ export class ScramSha1Server {
   private nonce = '';
   private username = '';
   private credentials: ScramCredentials | undefined;
+  /** The channel binding data the client bound to (`p=`), empty otherwise. */
+  private cbindData: Buffer = Buffer.alloc(0);
+  private readonly hash: ScramHash;
 
   constructor(
     private readonly lookup: ScramLookup,
-    private readonly options: ScramSha1ServerOptions = {},
-  ) {}
+    private readonly options: ScramServerOptions = {},
+  ) {
+    this.hash = options.hash ?? 'sha1';
+  }
 
   /** The SASLprep'd user name of the client-first message, once it was read (`''` before). */
   get user(): string {
@@ -133,10 +180,12 @@ export class ScramSha1Server {
   async start(clientFirst: string): Promise<ScramStep> {
     if (this.state !== 'initial') return this.fail('malformed-request');
     // gs2-header = gs2-cbind-flag "," [ authzid ] ","
-    const m = /^([ny]),(a=[^,]*)?,(.*)$/s.exec(clientFirst);
+    const m = /^(n|y|p=([A-Za-z0-9.-]+)),(a=[^,]*)?,(.*)$/s.exec(clientFirst);
     if (m === null) return this.fail('malformed-request');
-    const authzid = m[2] === undefined ? '' : unescapeSaslName(m[2].slice(2));
-    const bare = m[3]!;
+    const binding = this.checkBindingFlag(m[1]!, m[2]);
+    if (binding !== undefined) return this.fail(binding);
+    const authzid = m[3] === undefined ? '' : unescapeSaslName(m[3].slice(2));
+    const bare = m[4]!;
     const attrs = attributes(bare);
     const rawUser = attrs?.get('n');
     const cnonce = attrs?.get('r');
@@ -182,23 +231,42 @@ export class ScramSha1Server {
     const proofB64 = clientFinal.slice(proofAt + 3);
     const attrs = attributes(withoutProof);
     if (attrs === undefined || !B64.test(proofB64)) return this.fail('malformed-request');
-    if (attrs.get('c') !== Buffer.from(this.gs2Header).toString('base64')) return this.fail('not-authorized');
+    const cbind = Buffer.concat([Buffer.from(this.gs2Header), this.cbindData]).toString('base64');
+    if (attrs.get('c') !== cbind) return this.fail('not-authorized');
     if (attrs.get('r') !== this.nonce) return this.fail('not-authorized');
     const credentials = this.credentials;
     if (credentials === undefined) return this.fail('not-authorized');
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;
-    const clientSignature = createHmac('sha1', credentials.storedKey).update(authMessage).digest();
+    const hash = this.hash;
+    if (credentials.storedKey.length !== HASH_BYTES[hash]) return this.fail('not-authorized');
+    const clientSignature = hmac(hash, credentials.storedKey, authMessage);
     const proof = Buffer.from(proofB64, 'base64');
     if (proof.length !== clientSignature.length) return this.fail('not-authorized');
     const clientKey = Buffer.alloc(proof.length);
     for (let i = 0; i < proof.length; i++) clientKey[i] = proof[i]! ^ clientSignature[i]!;
-    const storedKey = createHash('sha1').update(clientKey).digest();
+    const storedKey = createHash(hash).update(clientKey).digest();
     if (!timingSafeEqual(storedKey, credentials.storedKey)) return this.fail('not-authorized');
-    const serverSignature = createHmac('sha1', credentials.serverKey).update(authMessage).digest();
+    const serverSignature = hmac(hash, credentials.serverKey, authMessage);
     return { type: 'success', data: `v=${serverSignature.toString('base64')}`, username: this.username };
   }
 
-  private fail(condition: 'malformed-request' | 'not-authorized' | 'invalid-authzid'): ScramStep {
+  /** RFC 5802 §6: the GS2 channel binding flag against the mechanism and this connection. */
+  private checkBindingFlag(flag: string, type: string | undefined): ScramFailure | undefined {
+    const cb = this.options.channelBinding;
+    if (this.options.plus === true) {
+      if (type === undefined || cb === undefined) return 'malformed-request';
+      const data = cb(type);
+      if (data === undefined) return 'malformed-request';
+      this.cbindData = data;
+      return undefined;
+    }
+    if (type !== undefined) return 'malformed-request';
+    // `y`: the client could bind but thinks the server cannot; this connection can: a downgrade.
+    if (flag === 'y' && cb !== undefined) return 'not-authorized';
+    return undefined;
+  }
+
+  private fail(condition: ScramFailure): ScramStep {
     this.state = 'done';
     return { type: 'failure', condition };
   }
