@@ -1,6 +1,6 @@
 import type { ActorRef } from '@otp-chat/actor';
 import { type AnyCommandSpec, defineCommand, InvalidArgumentsError } from '@otp-chat/event-bus';
-import { jid, parseJid } from '@otp-chat/jid';
+import { jid, nameprep, nodeprep, parseJid } from '@otp-chat/jid';
 import xml, { type Element } from '@xmpp/xml';
 import { z } from 'zod';
 import { callGetPresence, callSetPresence } from './ConnectionCall.ts';
@@ -137,8 +137,21 @@ async function statusList(sm: SessionManager, host: string, status: string): Pro
   return rows;
 }
 
-const user = z.string().min(1);
-const host = z.string().min(1);
+/** Whether `prep` accepts `value` (a name that cannot be prepared is a bad argument, not a crash). */
+function prepares(prep: (value: string) => string): (value: string) => boolean {
+  return (value) => {
+    try {
+      prep(value);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
+// ejabberd's commands take any binary and its jid:nodeprep/nameprep give `error` deep inside;
+// here a name that cannot be prepared is refused up front, naming the argument.
+const user = z.string().min(1).refine(prepares(nodeprep), 'not a valid user name (nodeprep)');
+const host = z.string().min(1).refine(prepares(nameprep), 'not a valid host name (nameprep)');
 const sessionInfoShape = {
   connection: z.string(),
   ip: z.string(),

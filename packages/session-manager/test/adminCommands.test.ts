@@ -194,6 +194,22 @@ describe('mod_admin_extra session commands', () => {
     await sm.stop();
   });
 
+  it.each([
+    ['connected_users_vhost', { host: ' ' }, 'host'],
+    ['num_resources', { user: 'alice', host: 'a b' }, 'host'],
+    ['user_sessions_info', { user: 'a\u0000b', host: HOST }, 'user'],
+    ['kick_session', { user: 'a@b', host: HOST, resource: '', reason: 'x' }, 'user'],
+  ] as const)(
+    '%s with a name that cannot be prepared (%j) is InvalidArgumentsError naming %s',
+    async (name, args, field) => {
+      const { sm } = await scene();
+      const error = await sm.commands.execute(name, args, local).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidArgumentsError);
+      expect((error as InvalidArgumentsError).issues.map((i) => i.path)).toEqual([field]);
+      await sm.stop();
+    },
+  );
+
   it('connected_users_vhost, num_resources, resource_num', async () => {
     const { sm } = await scene();
     expect(await sm.commands.execute('connected_users_vhost', { host: OTHER }, local)).toEqual([
