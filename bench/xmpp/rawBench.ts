@@ -38,6 +38,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARMUP = Number(process.env.WARMUP ?? 1);
 /** The workers default on this machine with a shared backend (one per core). */
 const DEFAULT_WORKERS = Number(process.env.WORKERS ?? availableParallelism());
+/** `memory`: ours on the memory backend, one worker (a Redis-free comparison). */
+const BACKEND = process.env.BACKEND === 'memory' ? 'memory' : 'redis';
 const NODE_FLAGS = process.env.XMPP_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 
 export interface RawRow {
@@ -152,6 +154,8 @@ async function drive(
   const c2 = await server.cpu();
   const blast = await drivers.ask({ type: 'blast', k: K }, 'delivered');
   const c3 = await server.cpu();
+  const misses = classifyMisses(new Set(login.flatMap((r) => r.failedUsers)), blast);
+  printMisses(server.name, misses);
   await drivers.ask({ type: 'logout' }, 'logged-out');
   const loggedIn = N - failed;
   const delivered = blast.reduce((s, r) => s + r.received, 0);
@@ -170,6 +174,90 @@ async function drive(
     rttLost: probes.reduce((s, p) => s + p.lost, 0),
     rssPerSession: (rss1 - rss0) / Math.max(1, loggedIn),
   };
+}
+
+/**
+ * Every chat of the message phase that did not arrive as a chat, by why (user i sends K to i+1):
+ * - `notSent`: its sender's login failed (the driver's accounting, not a loss);
+ * - `toAbsent`: its receiver's login failed; of those `toAbsentBounced` came back as errors (the
+ *   rest went to offline storage, or nowhere);
+ * - `bounced`: both logged in, the sender got it back as a `type='error'` message;
+ * - `toClosed`: the receiver's connection was closed by the server during the phase;
+ * - `missing`: both logged in and connected, neither delivered nor bounced — lost without a word.
+ */
+export interface Misses {
+  notSent: number;
+  toAbsent: number;
+  toAbsentBounced: number;
+  bounced: number;
+  toClosed: number;
+  missing: number;
+  readonly examples: string[];
+}
+
+function classifyMisses(
+  failed: ReadonlySet<number>,
+  blast: readonly Extract<RawReply, { type: 'delivered' }>[],
+): Misses {
+  const short = new Map(blast.flatMap((b) => b.short));
+  const bounced = new Map(
+    blast.flatMap((b) => b.bounced.map(([u, count, first]) => [u, { count, first }] as const)),
+  );
+  const closed = new Map(blast.flatMap((b) => b.closed));
+  const m: Misses = {
+    notSent: 0,
+    toAbsent: 0,
+    toAbsentBounced: 0,
+    bounced: 0,
+    toClosed: 0,
+    missing: 0,
+    examples: [],
+  };
+  const example = (line: string) => {
+    if (m.examples.length < 12) m.examples.push(line);
+  };
+  for (let r = 0; r < N; r++) {
+    const s = (r + N - 1) % N;
+    const back = bounced.get(s);
+    if (failed.has(s)) {
+      if (!failed.has(r)) m.notSent += K - (short.get(r) ?? K);
+      continue;
+    }
+    if (failed.has(r)) {
+      m.toAbsent += K;
+      m.toAbsentBounced += back?.count ?? 0;
+      continue;
+    }
+    const got = short.get(r);
+    if (got === undefined) continue;
+    const lost = K - got;
+    const b = Math.min(lost, back?.count ?? 0);
+    m.bounced += b;
+    if (b > 0) example(`u${s}→u${r}: ${b} bounced, e.g. ${back!.first.slice(0, 400)}`);
+    const rest = lost - b;
+    if (rest === 0) continue;
+    if (closed.has(r)) {
+      m.toClosed += rest;
+      example(
+        `u${s}→u${r}: ${rest} not received, u${r}'s connection closed: ${closed.get(r)!.slice(0, 300)}`,
+      );
+    } else {
+      m.missing += rest;
+      example(`u${s}→u${r}: ${rest} of ${K} never received, no bounce, u${r} still connected`);
+    }
+  }
+  return m;
+}
+
+function printMisses(server: string, m: Misses): void {
+  process.stdout.write(
+    `# ${server}: chats not delivered: missing ${m.missing}, bounced ${m.bounced}, to a closed connection ${m.toClosed}, ` +
+      `to a failed login ${m.toAbsent} (${m.toAbsentBounced} bounced), not sent (sender's login failed) ${m.notSent}\n`,
+  );
+  for (const e of m.examples) process.stdout.write(`#   ${e}\n`);
+  figure('msgs-missing', m.missing, 'msgs');
+  figure('msgs-bounced', m.bounced, 'msgs');
+  figure('msgs-to-closed', m.toClosed, 'msgs');
 }
 
 function printRows(rows: readonly RawRow[]): void {
@@ -255,8 +343,9 @@ export async function rawBench(): Promise<void> {
         workers,
         n: N,
         redisUrl: redis.url,
-        redisPid: redis.pid,
+        redisPid: BACKEND === 'memory' ? undefined : redis.pid,
         nodeFlags: NODE_FLAGS,
+        backend: BACKEND,
       });
     };
     servers.push(await ours(DEFAULT_WORKERS));

@@ -32,8 +32,21 @@ export type RawReply =
       readonly cpu: number;
       readonly failed: number;
       readonly error?: string;
+      /** The users of this driver whose login failed or was not tried (by the deadline). */
+      readonly failedUsers: readonly number[];
     }
-  | { readonly type: 'delivered'; readonly sec: number; readonly received: number; readonly cpu: number }
+  | {
+      readonly type: 'delivered';
+      readonly sec: number;
+      readonly received: number;
+      readonly cpu: number;
+      /** Every logged-in user of this driver that got fewer than K chats: [user, chats received]. */
+      readonly short: readonly (readonly [number, number])[];
+      /** Every sender of this driver that got its chats back as error bounces: [user, bounces, first bounce]. */
+      readonly bounced: readonly (readonly [number, number, string])[];
+      /** Every session of this driver the server closed (or that failed) since its login: [user, what it read last]. */
+      readonly closed: readonly (readonly [number, string])[];
+    }
   | { readonly type: 'rtt'; readonly micros: number[]; readonly lost: number }
   | { readonly type: 'logged-out' };
 
@@ -42,21 +55,26 @@ const OPEN = `<?xml version='1.0'?><stream:stream to='${DOMAIN}' version='1.0' x
 const BIND = `<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>`;
 /** The body of the message phase's chats (the probes' are `p<seq>`). */
 const BLAST_BODY = '<body>m</body>';
-/** The longest marker searched across two chunks. */
-const CARRY = 24;
 /** Bounds: a step longer than this fails the login; every phase ends by this deadline. */
 const STEP_TIMEOUT_MS = 30_000;
-const PHASE_TIMEOUT_MS = 180_000;
+const PHASE_TIMEOUT_MS = Number(process.env.PHASE_TIMEOUT_MS ?? 180_000);
+/** What a session keeps of text that is no stanza it counts (a stream error's start, a split tag). */
+const KEEP = 512;
 
 interface Conn {
   readonly index: number;
   readonly socket: Socket;
-  /** Login: what was read since the last step. Afterwards: the last CARRY characters. */
+  /** Login: what was read since the last step. Afterwards: the unfinished stanza (up to KEEP characters otherwise). */
   text: string;
   /** The login step waiting for a marker. */
   waiting: { readonly markers: readonly string[]; readonly done: (found: string) => void } | undefined;
-  /** Messages received in the message phase. */
+  /** Chats (`<body>m</body>`, not an error) received in the message phase. */
   received: number;
+  /** This session's own chats that came back as `type='error'` bounces, and the first one. */
+  bounced: number;
+  firstBounce: string;
+  /** Set once the socket closed after the login: the last text read (a stream error, if any). */
+  closed: string | undefined;
 }
 
 const cpuSeconds = () => {
@@ -98,22 +116,33 @@ function onData(c: Conn, chunk: string): void {
     }
     return;
   }
+  // Whole `<message …>…</message>` stanzas: a chat, a bounce of one of ours (`type='error'`, the
+  // original body inside), or a probe; anything else (a stream error) stays in the kept text.
   const text = c.text + chunk;
-  // A marker wholly inside the carried tail was counted with the previous chunk.
-  let at = text.indexOf(BLAST_BODY, Math.max(0, c.text.length - BLAST_BODY.length + 1));
-  while (at >= 0) {
-    c.received++;
-    if (++total === expected) onAllIn();
-    at = text.indexOf(BLAST_BODY, at + BLAST_BODY.length);
-  }
-  let p = text.indexOf('<body>p');
-  while (p >= 0) {
-    const end = text.indexOf('<', p + 7);
+  let start = 0;
+  for (;;) {
+    const end = text.indexOf('</message>', start);
     if (end < 0) break;
-    onProbe(Number(text.slice(p + 7, end)), process.hrtime.bigint());
-    p = text.indexOf('<body>p', end);
+    const open = text.lastIndexOf('<message', end);
+    const tagEnd = text.indexOf('>', open);
+    const error = open >= 0 && /\btype=['"]error['"]/.test(text.slice(open, tagEnd));
+    const body = text.indexOf('<body>', open);
+    if (body >= 0 && body < end) {
+      if (text.startsWith(BLAST_BODY, body)) {
+        if (error) {
+          if (c.bounced++ === 0) c.firstBounce = text.slice(open, end + 10);
+        } else {
+          c.received++;
+          if (++total === expected) onAllIn();
+        }
+      } else if (text.startsWith('<body>p', body) && !error) {
+        onProbe(Number(text.slice(body + 7, text.indexOf('<', body + 7))), process.hrtime.bigint());
+      }
+    }
+    start = end + 10;
   }
-  c.text = text.length > CARRY ? text.slice(-CARRY) : text;
+  const rest = text.slice(start);
+  c.text = rest.length > KEEP && !rest.includes('<message') ? rest.slice(0, KEEP) : rest;
 }
 
 function step(c: Conn, markers: readonly string[]): Promise<string> {
@@ -162,9 +191,21 @@ async function open(port: number): Promise<Socket> {
 async function login1(i: number, j: number, port: number): Promise<Conn> {
   const socket = await open(port);
   socket.setEncoding('latin1');
-  const c: Conn = { index: i, socket, text: '', waiting: undefined, received: 0 };
+  const c: Conn = {
+    index: i,
+    socket,
+    text: '',
+    waiting: undefined,
+    received: 0,
+    bounced: 0,
+    firstBounce: '',
+    closed: undefined,
+  };
   socket.on('data', (d: string) => onData(c, d));
   socket.on('error', () => {});
+  socket.once('close', () => {
+    c.closed = c.text.slice(0, 300) || '(closed, nothing pending)';
+  });
   const features = step(c, ['</stream:features>']);
   socket.write(OPEN);
   await features;
@@ -186,6 +227,7 @@ async function login(port: number, concurrency: number, deadlineMs: number): Pro
   let next = 0;
   let failed = 0;
   let error: string | undefined;
+  const failedUsers: number[] = [];
   const cpu0 = cpuSeconds();
   const t0 = process.hrtime.bigint();
   await Promise.all(
@@ -196,6 +238,7 @@ async function login(port: number, concurrency: number, deadlineMs: number): Pro
           conns[j] = await login1(mine[j]!, j, port);
         } catch (e) {
           failed++;
+          failedUsers.push(mine[j]!);
           error ??= (e as Error).message;
         }
       }
@@ -203,14 +246,27 @@ async function login(port: number, concurrency: number, deadlineMs: number): Pro
   );
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
   failed += mine.length - next;
+  failedUsers.push(...mine.slice(next));
   conns = conns.filter((c) => c !== undefined);
-  return { type: 'logged-in', sec, cpu: cpuSeconds() - cpu0, failed, ...(error ? { error } : {}) };
+  return {
+    type: 'logged-in',
+    sec,
+    cpu: cpuSeconds() - cpu0,
+    failed,
+    failedUsers,
+    ...(error ? { error } : {}),
+  };
 }
 
 /** Every session sends `k` chats to the next user's full JID (another driver's, mostly). */
 async function blast(k: number): Promise<RawReply> {
   total = 0;
   expected = conns.length * k;
+  for (const c of conns) {
+    c.received = 0;
+    c.bounced = 0;
+    c.firstBounce = '';
+  }
   const allIn = new Promise<void>((resolve) => {
     onAllIn = resolve;
   });
@@ -225,7 +281,15 @@ async function blast(k: number): Promise<RawReply> {
   await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, PHASE_TIMEOUT_MS)))]);
   clearTimeout(timer);
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { type: 'delivered', sec, received: total, cpu: cpuSeconds() - cpu0 };
+  return {
+    type: 'delivered',
+    sec,
+    received: total,
+    cpu: cpuSeconds() - cpu0,
+    short: conns.filter((c) => c.received < k).map((c) => [c.index, c.received] as const),
+    bounced: conns.filter((c) => c.bounced > 0).map((c) => [c.index, c.bounced, c.firstBounce] as const),
+    closed: conns.filter((c) => c.closed !== undefined).map((c) => [c.index, c.closed!] as const),
+  };
 }
 
 /**
