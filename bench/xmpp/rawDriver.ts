@@ -67,7 +67,9 @@ interface Conn {
   /** Login: what was read since the last step. Afterwards: the unfinished stanza (up to KEEP characters otherwise). */
   text: string;
   /** The login step waiting for a marker. */
-  waiting: { readonly markers: readonly string[]; readonly done: (found: string) => void } | undefined;
+  waiting:
+    | { readonly markers: readonly string[]; readonly done: (found: string, text: string) => void }
+    | undefined;
   /** Chats (`<body>m</body>`, not an error) received in the message phase. */
   received: number;
   /** This session's own chats that came back as `type='error'` bounces, and the first one. */
@@ -108,9 +110,10 @@ function onData(c: Conn, chunk: string): void {
     for (const m of c.waiting.markers) {
       if (c.text.includes(m)) {
         const done = c.waiting.done;
+        const text = c.text;
         c.waiting = undefined;
         c.text = '';
-        done(m);
+        done(m, text);
         return;
       }
     }
@@ -145,7 +148,8 @@ function onData(c: Conn, chunk: string): void {
   c.text = rest.length > KEEP && !rest.includes('<message') ? rest.slice(0, KEEP) : rest;
 }
 
-function step(c: Conn, markers: readonly string[]): Promise<string> {
+/** The marker found, and the text read up to it. */
+function step(c: Conn, markers: readonly string[]): Promise<readonly [string, string]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`user ${c.index}: no ${markers[0]} within ${STEP_TIMEOUT_MS} ms`)),
@@ -153,9 +157,9 @@ function step(c: Conn, markers: readonly string[]): Promise<string> {
     );
     c.waiting = {
       markers,
-      done: (m) => {
+      done: (m, text) => {
         clearTimeout(timer);
-        resolve(m);
+        resolve([m, text]);
       },
     };
   });
@@ -206,19 +210,35 @@ async function login1(i: number, j: number, port: number): Promise<Conn> {
   socket.once('close', () => {
     c.closed = c.text.slice(0, 300) || '(closed, nothing pending)';
   });
+  try {
+    await steps(c, j);
+    return c;
+  } catch (error) {
+    // A session half made (a bind answered late) must not receive chats this driver does not count.
+    c.waiting = undefined;
+    socket.destroy();
+    throw error;
+  }
+}
+
+async function steps(c: Conn, j: number): Promise<void> {
+  const { socket, index: i } = c;
   const features = step(c, ['</stream:features>']);
   socket.write(OPEN);
   await features;
   const sasl = step(c, ['success', 'failure']);
   socket.write(auth[j]!);
-  if ((await sasl) !== 'success') throw new Error(`user ${i}: SASL failure`);
+  const [outcome, saslText] = await sasl;
+  if (outcome !== 'success') throw new Error(`user ${i}: SASL failure: ${saslText.slice(0, 200)}`);
   const restarted = step(c, ['</stream:features>']);
   socket.write(OPEN);
   await restarted;
   const bound = step(c, ['</iq>']);
   socket.write(BIND);
-  await bound;
-  return c;
+  const [, bindText] = await bound;
+  // A bind refused (`internal-server-error` when the session store timed out) ends with `</iq>` too.
+  if (/type=['"]error['"]/.test(bindText))
+    throw new Error(`user ${i}: bind refused: ${bindText.slice(0, 300)}`);
 }
 
 async function login(port: number, concurrency: number, deadlineMs: number): Promise<RawReply> {
@@ -239,6 +259,7 @@ async function login(port: number, concurrency: number, deadlineMs: number): Pro
         } catch (e) {
           failed++;
           failedUsers.push(mine[j]!);
+          if (failed <= 10) process.stderr.write(`# driver ${slot}: login failed: ${(e as Error).message}\n`);
           error ??= (e as Error).message;
         }
       }
