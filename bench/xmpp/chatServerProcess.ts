@@ -87,7 +87,10 @@ export async function startChatServerProcess(options: {
       '--cluster-timeout',
       String(process.env.CLUSTER_TIMEOUT_MS ?? 30_000),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OTP_CHAT_LOG_LEVEL: 'error' } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OTP_CHAT_LOG_LEVEL: process.env.SERVER_LOG_LEVEL ?? 'error' },
+    },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let out = '';

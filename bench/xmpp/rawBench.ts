@@ -40,6 +40,11 @@ const WARMUP = Number(process.env.WARMUP ?? 1);
 const DEFAULT_WORKERS = Number(process.env.WORKERS ?? availableParallelism());
 /** `memory`: ours on the memory backend, one worker (a Redis-free comparison). */
 const BACKEND = process.env.BACKEND === 'memory' ? 'memory' : 'redis';
+/**
+ * Diagnosis: stop the last worker (SIGSTOP) this long at the start of each message phase, then let
+ * it go on (SIGCONT): a long GC pause or a worker starved of a core, made deterministic.
+ */
+const PAUSE_WORKER_MS = Number(process.env.PAUSE_WORKER_MS ?? 0);
 const NODE_FLAGS = process.env.XMPP_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 
 export interface RawRow {
@@ -152,7 +157,9 @@ async function drive(
   const micros = probes.flatMap((p) => p.micros).sort((a, b) => a - b);
   await settle(all);
   const c2 = await server.cpu();
+  const paused = pauseLastWorker(server);
   const blast = await drivers.ask({ type: 'blast', k: K }, 'delivered');
+  await paused;
   const c3 = await server.cpu();
   const misses = classifyMisses(new Set(login.flatMap((r) => r.failedUsers)), blast);
   printMisses(server.name, misses);
@@ -176,6 +183,16 @@ async function drive(
   };
 }
 
+async function pauseLastWorker(server: ServerHandle): Promise<void> {
+  const pids = (server as Partial<ChatServerProcess>).pids;
+  if (PAUSE_WORKER_MS <= 0 || pids === undefined || pids.length < 2) return;
+  const pid = pids.at(-1)!;
+  process.kill(pid, 'SIGSTOP');
+  process.stdout.write(`# ${server.name}: worker pid ${pid} stopped for ${PAUSE_WORKER_MS} ms\n`);
+  await sleep(PAUSE_WORKER_MS);
+  process.kill(pid, 'SIGCONT');
+}
+
 /**
  * Every chat of the message phase that did not arrive as a chat, by why (user i sends K to i+1):
  * - `notSent`: its sender's login failed (the driver's accounting, not a loss);
@@ -192,6 +209,8 @@ export interface Misses {
   bounced: number;
   toClosed: number;
   missing: number;
+  /** Sessions whose IQ after the phase was not answered (a stuck connection). */
+  silent: number;
   readonly examples: string[];
 }
 
@@ -204,6 +223,8 @@ function classifyMisses(
     blast.flatMap((b) => b.bounced.map(([u, count, first]) => [u, { count, first }] as const)),
   );
   const closed = new Map(blast.flatMap((b) => b.closed));
+  const silent = new Set(blast.flatMap((b) => b.silent));
+  const state = (u: number) => (silent.has(u) ? 'did NOT answer an IQ after the phase' : 'answers IQs');
   const m: Misses = {
     notSent: 0,
     toAbsent: 0,
@@ -211,6 +232,7 @@ function classifyMisses(
     bounced: 0,
     toClosed: 0,
     missing: 0,
+    silent: silent.size,
     examples: [],
   };
   const example = (line: string) => {
@@ -243,7 +265,9 @@ function classifyMisses(
       );
     } else {
       m.missing += rest;
-      example(`u${s}→u${r}: ${rest} of ${K} never received, no bounce, u${r} still connected`);
+      example(
+        `u${s}→u${r}: ${rest} of ${K} never received, no bounce, u${r} still connected; sender u${s} ${state(s)}, receiver u${r} ${state(r)}`,
+      );
     }
   }
   return m;
@@ -255,6 +279,8 @@ function printMisses(server: string, m: Misses): void {
       `to a failed login ${m.toAbsent} (${m.toAbsentBounced} bounced), not sent (sender's login failed) ${m.notSent}\n`,
   );
   for (const e of m.examples) process.stdout.write(`#   ${e}\n`);
+  if (m.silent > 0)
+    process.stdout.write(`# ${server}: ${m.silent} sessions did not answer an IQ after the phase\n`);
   figure('msgs-missing', m.missing, 'msgs');
   figure('msgs-bounced', m.bounced, 'msgs');
   figure('msgs-to-closed', m.toClosed, 'msgs');

@@ -44,6 +44,8 @@ export type RawReply =
       readonly short: readonly (readonly [number, number])[];
       /** Every sender of this driver that got its chats back as error bounces: [user, bounces, first bounce]. */
       readonly bounced: readonly (readonly [number, number, string])[];
+      /** The sessions of this driver whose IQ after the phase the server did not answer within 5 s. */
+      readonly silent: readonly number[];
       /** Every session of this driver the server closed (or that failed) since its login: [user, what it read last]. */
       readonly closed: readonly (readonly [number, string])[];
     }
@@ -77,6 +79,8 @@ interface Conn {
   firstBounce: string;
   /** Set once the socket closed after the login: the last text read (a stream error, if any). */
   closed: string | undefined;
+  /** After the message phase: the server answered this session's IQ (its connection reads and writes). */
+  answered: boolean;
 }
 
 const cpuSeconds = () => {
@@ -100,6 +104,12 @@ let conns: Conn[] = [];
 let expected = 0;
 let total = 0;
 let onAllIn: () => void = () => {};
+/** After the message phase, an IQ to the server on each session short of chats and on each sender: does its connection still answer? */
+const PING_ID = 'after-blast';
+const PING = `<iq type='get' id='${PING_ID}' to='${DOMAIN}'><ping xmlns='urn:xmpp:ping'/></iq>`;
+let answeredCount = 0;
+let expectedAnswers = 0;
+let onAllAnswered: () => void = () => {};
 /** Probes: send time by sequence number, and what to call with each arrival. */
 const probeSent = new Map<number, bigint>();
 let onProbe: (seq: number, at: bigint) => void = () => {};
@@ -143,6 +153,10 @@ function onData(c: Conn, chunk: string): void {
       }
     }
     start = end + 10;
+  }
+  if (!c.answered && (text.includes(`id='${PING_ID}'`) || text.includes(`id="${PING_ID}"`))) {
+    c.answered = true;
+    if (++answeredCount === expectedAnswers) onAllAnswered();
   }
   const rest = text.slice(start);
   c.text = rest.length > KEEP && !rest.includes('<message') ? rest.slice(0, KEEP) : rest;
@@ -204,6 +218,7 @@ async function login1(i: number, j: number, port: number): Promise<Conn> {
     bounced: 0,
     firstBounce: '',
     closed: undefined,
+    answered: false,
   };
   socket.on('data', (d: string) => onData(c, d));
   socket.on('error', () => {});
@@ -302,11 +317,26 @@ async function blast(k: number): Promise<RawReply> {
   await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, PHASE_TIMEOUT_MS)))]);
   clearTimeout(timer);
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSeconds() - cpu0;
+  // Every session pings the server (5 s at most): one that does not answer has a stuck connection.
+  answeredCount = 0;
+  expectedAnswers = conns.length;
+  const answered = new Promise<void>((resolve) => {
+    onAllAnswered = resolve;
+  });
+  for (const c of conns) {
+    c.answered = false;
+    c.socket.write(PING);
+  }
+  let pingTimer: NodeJS.Timeout | undefined;
+  await Promise.race([answered, new Promise<void>((r) => (pingTimer = setTimeout(r, 5000)))]);
+  clearTimeout(pingTimer);
   return {
     type: 'delivered',
     sec,
     received: total,
-    cpu: cpuSeconds() - cpu0,
+    cpu,
+    silent: conns.filter((c) => !c.answered).map((c) => c.index),
     short: conns.filter((c) => c.received < k).map((c) => [c.index, c.received] as const),
     bounced: conns.filter((c) => c.bounced > 0).map((c) => [c.index, c.bounced, c.firstBounce] as const),
     closed: conns.filter((c) => c.closed !== undefined).map((c) => [c.index, c.closed!] as const),
