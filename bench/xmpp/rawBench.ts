@@ -157,12 +157,17 @@ async function drive(
   const micros = probes.flatMap((p) => p.micros).sort((a, b) => a - b);
   await settle(all);
   const c2 = await server.cpu();
+  await drivers.ask({ type: 'arm' }, 'armed');
   const paused = pauseLastWorker(server);
   const blast = await drivers.ask({ type: 'blast', k: K }, 'delivered');
   await paused;
   const c3 = await server.cpu();
   const misses = classifyMisses(new Set(login.flatMap((r) => r.failedUsers)), blast);
   printMisses(server.name, misses);
+  const early = blast.reduce((s, r) => s + r.early, 0);
+  process.stdout.write(
+    `# ${server.name}: ${early} chats reached a driver before it was asked to send (counted since 'arm')\n`,
+  );
   await drivers.ask({ type: 'logout' }, 'logged-out');
   const loggedIn = N - failed;
   const delivered = blast.reduce((s, r) => s + r.received, 0);

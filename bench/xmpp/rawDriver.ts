@@ -19,6 +19,7 @@ export type RawRequest =
       readonly concurrency: number;
       readonly deadlineMs?: number;
     }
+  | { readonly type: 'arm' }
   | { readonly type: 'blast'; readonly k: number }
   | { readonly type: 'rtt'; readonly probes: number; readonly inFlight: number }
   | { readonly type: 'logout' }
@@ -39,6 +40,8 @@ export type RawReply =
       readonly type: 'delivered';
       readonly sec: number;
       readonly received: number;
+      /** Chats counted between `arm` and `blast` (other drivers' first chats, which came first). */
+      readonly early: number;
       readonly cpu: number;
       /** Every logged-in user of this driver that got fewer than K chats: [user, chats received]. */
       readonly short: readonly (readonly [number, number])[];
@@ -50,6 +53,7 @@ export type RawReply =
       readonly closed: readonly (readonly [number, string])[];
     }
   | { readonly type: 'rtt'; readonly micros: number[]; readonly lost: number }
+  | { readonly type: 'armed' }
   | { readonly type: 'logged-out' };
 
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
@@ -146,6 +150,7 @@ function onData(c: Conn, chunk: string): void {
           if (c.bounced++ === 0) c.firstBounce = text.slice(open, end + 10);
         } else {
           c.received++;
+          // Counted from `arm` on: chats may come before this driver is asked to blast.
           if (++total === expected) onAllIn();
         }
       } else if (text.startsWith('<body>p', body) && !error) {
@@ -295,16 +300,29 @@ async function login(port: number, concurrency: number, deadlineMs: number): Pro
 }
 
 /** Every session sends `k` chats to the next user's full JID (another driver's, mostly). */
-async function blast(k: number): Promise<RawReply> {
+/**
+ * Zeroes the message phase's counts. Every driver is armed (and has answered) before any is asked
+ * to blast: another driver's first chats can reach this one's sessions before this one hears
+ * `blast`, and zeroing then would forget them (that was the bench's "lost" chats: K of them, those
+ * of the first sender of the driver asked first, now and then in a fresh server's first round).
+ */
+function arm(): RawReply {
   total = 0;
-  expected = conns.length * k;
+  expected = Number.POSITIVE_INFINITY;
   for (const c of conns) {
     c.received = 0;
     c.bounced = 0;
     c.firstBounce = '';
   }
+  return { type: 'armed' };
+}
+
+async function blast(k: number): Promise<RawReply> {
+  const early = total;
+  expected = conns.length * k;
   const allIn = new Promise<void>((resolve) => {
     onAllIn = resolve;
+    if (total >= expected) resolve();
   });
   const payloads = conns.map((c) => {
     const to = `${user((c.index + 1) % n)}@${DOMAIN}/r`;
@@ -335,6 +353,7 @@ async function blast(k: number): Promise<RawReply> {
     type: 'delivered',
     sec,
     received: total,
+    early,
     cpu,
     silent: conns.filter((c) => !c.answered).map((c) => c.index),
     short: conns.filter((c) => c.received < k).map((c) => [c.index, c.received] as const),
@@ -423,6 +442,7 @@ async function logout(): Promise<RawReply> {
 process.on('message', (m: RawRequest) => {
   const reply = (r: RawReply) => process.send?.(r);
   if (m.type === 'login') void login(m.port, m.concurrency, m.deadlineMs ?? PHASE_TIMEOUT_MS).then(reply);
+  else if (m.type === 'arm') reply(arm());
   else if (m.type === 'blast') void blast(m.k).then(reply);
   else if (m.type === 'rtt') void rtt(m.probes, m.inFlight).then(reply);
   else if (m.type === 'logout') void logout().then(reply);
