@@ -207,7 +207,7 @@ async function pauseLastWorker(server: ServerHandle): Promise<void> {
  * - `toClosed`: the receiver's connection was closed by the server during the phase;
  * - `missing`: both logged in and connected, neither delivered nor bounced — lost without a word.
  */
-export interface Misses {
+interface Misses {
   notSent: number;
   toAbsent: number;
   toAbsentBounced: number;

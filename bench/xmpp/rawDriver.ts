@@ -3,10 +3,14 @@
 // no XMPP library, so that the server, not the driver, is what a round measures. Each login is the
 // shortest exchange both servers accept, step by step (stream, SASL PLAIN with the credentials
 // base64-encoded once before the timed phase, stream restart, resource bind); a step waits for its
-// answer's closing marker (`</stream:features>`, `success`, `</iq>`), no parser. After the logins
-// the only stanzas a session receives are the bench's messages: the message phase counts
-// `<body>m</body>`, the round-trip probes find `<body>p<seq>` and time them against the send (the
-// two may run at once: round trips under load).
+// answer's closing marker (`</stream:features>`, `success`, `</iq>`; a bind answered with an error
+// is a failed login), no parser. After the logins the only stanzas a session receives are the
+// bench's messages, read as whole `<message>` stanzas: the message phase counts chats
+// (`<body>m</body>`) and, apart, the bounces of the session's own chats (`type='error'`: they carry
+// the body too); the round-trip probes find `<body>p<seq>` and time them against the send (the two
+// may run at once: round trips under load). The count starts at `arm`, which every driver answers
+// before any is asked to blast; after the phase every session pings the server, and rawBench.ts
+// classifies each chat that did not arrive (FIGURE msgs-missing, msgs-bounced, msgs-to-closed).
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { DOMAIN, PASSWORD, user } from './shared.ts';
