@@ -18,7 +18,7 @@
 // the workers and redis-server; ejabberd: its BEAM). RSS likewise (growth over the logins of the
 // first round, per session).
 
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { RedisServer } from '@otp-chat/redis-backend/testing';
@@ -45,6 +45,25 @@ const BACKEND = process.env.BACKEND === 'memory' ? 'memory' : 'redis';
  * it go on (SIGCONT): a long GC pause or a worker starved of a core, made deterministic.
  */
 const PAUSE_WORKER_MS = Number(process.env.PAUSE_WORKER_MS ?? 0);
+/** The private Redis of each of our servers (by server name), for its command counts. */
+const redisOf = new Map<string, string>();
+
+/** Redis commands served so far, by command (`INFO commandstats`); empty when not readable. */
+function redisCommands(url: string | undefined): Map<string, number> {
+  const counts = new Map<string, number>();
+  if (url === undefined) return counts;
+  try {
+    const info = execFileSync('redis-cli', ['-u', url, 'INFO', 'commandstats'], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
+    for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) counts.set(m[1]!, Number(m[2]));
+  } catch {
+    // no redis-cli: no counts
+  }
+  return counts;
+}
+
 const NODE_FLAGS = process.env.XMPP_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 
 export interface RawRow {
@@ -157,11 +176,24 @@ async function drive(
   const micros = probes.flatMap((p) => p.micros).sort((a, b) => a - b);
   await settle(all);
   const c2 = await server.cpu();
+  const r0 = redisCommands(redisOf.get(server.name));
   await drivers.ask({ type: 'arm' }, 'armed');
   const paused = pauseLastWorker(server);
   const blast = await drivers.ask({ type: 'blast', k: K }, 'delivered');
   await paused;
   const c3 = await server.cpu();
+  const r1 = redisCommands(redisOf.get(server.name));
+  if (r1.size > 0) {
+    const chats = N * K;
+    const per = [...r1]
+      .map(([cmd, n]) => [cmd, (n - (r0.get(cmd) ?? 0)) / chats] as const)
+      .filter(([, x]) => x >= 0.01)
+      .sort((a, b) => b[1] - a[1])
+      .map(([cmd, x]) => `${cmd} ${x.toFixed(2)}`);
+    process.stdout.write(
+      `# ${server.name}: Redis commands per chat in the message phase: ${per.join(', ')}\n`,
+    );
+  }
   const misses = classifyMisses(new Set(login.flatMap((r) => r.failedUsers)), blast);
   printMisses(server.name, misses);
   const early = blast.reduce((s, r) => s + r.early, 0);
@@ -369,6 +401,7 @@ export async function rawBench(): Promise<void> {
     const ours = async (workers: number): Promise<ChatServerProcess> => {
       const redis = await RedisServer.start();
       redises.push(redis);
+      redisOf.set(`otp-chat ${workers} worker${workers === 1 ? '' : 's'}`, redis.url);
       return startChatServerProcess({
         name: `otp-chat ${workers} worker${workers === 1 ? '' : 's'}`,
         workers,
