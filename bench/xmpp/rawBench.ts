@@ -13,6 +13,13 @@
 //   EJABBERD=0 pnpm bench:xmpp                       # ours only (no ejabberd RATIO lines)
 //   XMPP_NODE_FLAGS='--max-semi-space-size=16' …     # node flags of every chat-server process
 //   DRIVER=xmpp-client pnpm bench:xmpp              # the @xmpp/client variant (main.ts's other half)
+//   BACKEND=memory WORKERS=1 EJABBERD=0 …           # ours on the memory backend only
+//   PAUSE_WORKER_MS=2000 …                           # SIGSTOP the last worker that long per message phase
+//   PHASE_TIMEOUT_MS=30000 SERVER_LOG_LEVEL=warn …   # a shorter phase deadline; the servers' log level
+//
+// Every chat of the message phase that did not arrive is classified (FIGURE msgs-missing,
+// msgs-bounced, msgs-to-closed; failed logins apart, examples printed), and the Redis commands per
+// chat are printed from each private Redis's INFO commandstats.
 //
 // CPU is user + system time of every process a server is made of over a phase (ours: the primary,
 // the workers and redis-server; ejabberd: its BEAM). RSS likewise (growth over the logins of the
