@@ -95,6 +95,7 @@ async function main(): Promise<void> {
     figure('idle-cpu-pct', ((i1 - i0) / IDLE_S) * 100, '% of one core');
     rtt('held', await drivers.ask({ type: 'rtt', probes: Math.ceil(PROBES / DRIVERS), inFlight: 2 }, 'rtt'));
     // Under load: the probes while every session sends one chat to the next user.
+    await drivers.ask({ type: 'arm' }, 'armed');
     const blast = drivers.ask({ type: 'blast', k: 1 }, 'delivered');
     const probes = await drivers.ask(
       { type: 'rtt', probes: Math.ceil(PROBES / DRIVERS), inFlight: 2 },

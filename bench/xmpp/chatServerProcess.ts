@@ -51,6 +51,8 @@ export async function startChatServerProcess(options: {
   readonly redisPid: number | undefined;
   readonly nodeFlags?: readonly string[];
   readonly prefix?: string;
+  /** `memory` (one worker only; `redisUrl` unused): the chat server without Redis. @default 'redis' */
+  readonly backend?: 'redis' | 'memory';
 }): Promise<ChatServerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'otp-chat-bench-'));
   const config = join(dir, 'chat.json');
@@ -59,8 +61,9 @@ export async function startChatServerProcess(options: {
     JSON.stringify({
       domain: DOMAIN,
       port: 0,
-      backend: 'redis',
-      redisUrl: options.redisUrl,
+      ...(options.backend === 'memory'
+        ? { backend: 'memory' }
+        : { backend: 'redis', redisUrl: options.redisUrl }),
       workers: options.workers,
       maxUserSessions: 'infinity',
       users: Array.from({ length: options.n }, (_, i) => ({ user: user(i), password: PASSWORD })),
@@ -84,7 +87,10 @@ export async function startChatServerProcess(options: {
       '--cluster-timeout',
       String(process.env.CLUSTER_TIMEOUT_MS ?? 30_000),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OTP_CHAT_LOG_LEVEL: 'error' } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OTP_CHAT_LOG_LEVEL: process.env.SERVER_LOG_LEVEL ?? 'error' },
+    },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let out = '';

@@ -91,20 +91,37 @@ function driverProcess(slot: number): void {
       return out;
     });
   };
-  const blast = async () => {
-    const total = mine.length * K;
-    let received = 0;
-    let finish: () => void = () => {};
-    const allIn = new Promise<void>((resolve) => {
-      finish = resolve;
-    });
+  // The message phase's count starts at `arm`, which every driver answers before any is asked to
+  // blast: another driver's first chats may reach this driver's clients before it hears `blast`.
+  const total = () => mine.length * K;
+  let received = 0;
+  let finish: () => void = () => {};
+  /** Clients whose chats are counted (one listener each, for the life of the client). */
+  const counted = new WeakSet<object>();
+  const arm = () => {
+    received = 0;
     clients.forEach((c, j) => {
+      if (counted.has(c)) return;
+      counted.add(c);
       const i = mine[j]!;
       const from = `${user((i + N - 1) % N)}@${DOMAIN}/bench`;
-      c.raw.on('stanza', (s) => {
-        if (s.name === 'message' && s.attrs.type === 'chat' && s.attrs.from === from && ++received === total)
+      const on = (s: { name: string; attrs: Record<string, string> }) => {
+        if (
+          s.name === 'message' &&
+          s.attrs.type === 'chat' &&
+          s.attrs.from === from &&
+          ++received === total()
+        )
           finish();
-      });
+      };
+      c.raw.on('stanza', on);
+    });
+    reply({ type: 'armed' });
+  };
+  const blast = async () => {
+    const allIn = new Promise<void>((resolve) => {
+      finish = resolve;
+      if (received >= total()) resolve();
     });
     const cpu0 = cpuSeconds();
     const t1 = process.hrtime.bigint();
@@ -117,6 +134,7 @@ function driverProcess(slot: number): void {
   };
   process.on('message', (m: DriverRequest) => {
     if (m.type === 'login') void login(m.port, m.transport, m.cert);
+    else if (m.type === 'arm') arm();
     else if (m.type === 'blast') void blast();
     else if (m.type === 'exit') process.exit(0);
     else if (m.type === 'logout') {

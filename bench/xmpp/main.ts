@@ -178,6 +178,7 @@ async function startDrivers(): Promise<Driver> {
       return { sec: max(r), cpu: sum(r.map((x) => x.cpu)) };
     },
     blast: async () => {
+      await ask({ type: 'arm' }, 'armed');
       const r = await ask({ type: 'blast' }, 'delivered');
       return { sec: max(r), cpu: sum(r.map((x) => x.cpu)), received: sum(r.map((x) => x.received)) };
     },

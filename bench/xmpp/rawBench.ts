@@ -13,12 +13,19 @@
 //   EJABBERD=0 pnpm bench:xmpp                       # ours only (no ejabberd RATIO lines)
 //   XMPP_NODE_FLAGS='--max-semi-space-size=16' …     # node flags of every chat-server process
 //   DRIVER=xmpp-client pnpm bench:xmpp              # the @xmpp/client variant (main.ts's other half)
+//   BACKEND=memory WORKERS=1 EJABBERD=0 …           # ours on the memory backend only
+//   PAUSE_WORKER_MS=2000 …                           # SIGSTOP the last worker that long per message phase
+//   PHASE_TIMEOUT_MS=30000 SERVER_LOG_LEVEL=warn …   # a shorter phase deadline; the servers' log level
+//
+// Every chat of the message phase that did not arrive is classified (FIGURE msgs-missing,
+// msgs-bounced, msgs-to-closed; failed logins apart, examples printed), and the Redis commands per
+// chat are printed from each private Redis's INFO commandstats.
 //
 // CPU is user + system time of every process a server is made of over a phase (ours: the primary,
 // the workers and redis-server; ejabberd: its BEAM). RSS likewise (growth over the logins of the
 // first round, per session).
 
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { RedisServer } from '@otp-chat/redis-backend/testing';
@@ -38,6 +45,32 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const WARMUP = Number(process.env.WARMUP ?? 1);
 /** The workers default on this machine with a shared backend (one per core). */
 const DEFAULT_WORKERS = Number(process.env.WORKERS ?? availableParallelism());
+/** `memory`: ours on the memory backend, one worker (a Redis-free comparison). */
+const BACKEND = process.env.BACKEND === 'memory' ? 'memory' : 'redis';
+/**
+ * Diagnosis: stop the last worker (SIGSTOP) this long at the start of each message phase, then let
+ * it go on (SIGCONT): a long GC pause or a worker starved of a core, made deterministic.
+ */
+const PAUSE_WORKER_MS = Number(process.env.PAUSE_WORKER_MS ?? 0);
+/** The private Redis of each of our servers (by server name), for its command counts. */
+const redisOf = new Map<string, string>();
+
+/** Redis commands served so far, by command (`INFO commandstats`); empty when not readable. */
+function redisCommands(url: string | undefined): Map<string, number> {
+  const counts = new Map<string, number>();
+  if (url === undefined) return counts;
+  try {
+    const info = execFileSync('redis-cli', ['-u', url, 'INFO', 'commandstats'], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
+    for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) counts.set(m[1]!, Number(m[2]));
+  } catch {
+    // no redis-cli: no counts
+  }
+  return counts;
+}
+
 const NODE_FLAGS = process.env.XMPP_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 
 export interface RawRow {
@@ -150,8 +183,30 @@ async function drive(
   const micros = probes.flatMap((p) => p.micros).sort((a, b) => a - b);
   await settle(all);
   const c2 = await server.cpu();
+  const r0 = redisCommands(redisOf.get(server.name));
+  await drivers.ask({ type: 'arm' }, 'armed');
+  const paused = pauseLastWorker(server);
   const blast = await drivers.ask({ type: 'blast', k: K }, 'delivered');
+  await paused;
   const c3 = await server.cpu();
+  const r1 = redisCommands(redisOf.get(server.name));
+  if (r1.size > 0) {
+    const chats = N * K;
+    const per = [...r1]
+      .map(([cmd, n]) => [cmd, (n - (r0.get(cmd) ?? 0)) / chats] as const)
+      .filter(([, x]) => x >= 0.01)
+      .sort((a, b) => b[1] - a[1])
+      .map(([cmd, x]) => `${cmd} ${x.toFixed(2)}`);
+    process.stdout.write(
+      `# ${server.name}: Redis commands per chat in the message phase: ${per.join(', ')}\n`,
+    );
+  }
+  const misses = classifyMisses(new Set(login.flatMap((r) => r.failedUsers)), blast);
+  printMisses(server.name, misses);
+  const early = blast.reduce((s, r) => s + r.early, 0);
+  process.stdout.write(
+    `# ${server.name}: ${early} chats reached a driver before it was asked to send (counted since 'arm')\n`,
+  );
   await drivers.ask({ type: 'logout' }, 'logged-out');
   const loggedIn = N - failed;
   const delivered = blast.reduce((s, r) => s + r.received, 0);
@@ -170,6 +225,109 @@ async function drive(
     rttLost: probes.reduce((s, p) => s + p.lost, 0),
     rssPerSession: (rss1 - rss0) / Math.max(1, loggedIn),
   };
+}
+
+async function pauseLastWorker(server: ServerHandle): Promise<void> {
+  const pids = (server as Partial<ChatServerProcess>).pids;
+  if (PAUSE_WORKER_MS <= 0 || pids === undefined || pids.length < 2) return;
+  const pid = pids.at(-1)!;
+  process.kill(pid, 'SIGSTOP');
+  process.stdout.write(`# ${server.name}: worker pid ${pid} stopped for ${PAUSE_WORKER_MS} ms\n`);
+  await sleep(PAUSE_WORKER_MS);
+  process.kill(pid, 'SIGCONT');
+}
+
+/**
+ * Every chat of the message phase that did not arrive as a chat, by why (user i sends K to i+1):
+ * - `notSent`: its sender's login failed (the driver's accounting, not a loss);
+ * - `toAbsent`: its receiver's login failed; of those `toAbsentBounced` came back as errors (the
+ *   rest went to offline storage, or nowhere);
+ * - `bounced`: both logged in, the sender got it back as a `type='error'` message;
+ * - `toClosed`: the receiver's connection was closed by the server during the phase;
+ * - `missing`: both logged in and connected, neither delivered nor bounced — lost without a word.
+ */
+interface Misses {
+  notSent: number;
+  toAbsent: number;
+  toAbsentBounced: number;
+  bounced: number;
+  toClosed: number;
+  missing: number;
+  /** Sessions whose IQ after the phase was not answered (a stuck connection). */
+  silent: number;
+  readonly examples: string[];
+}
+
+function classifyMisses(
+  failed: ReadonlySet<number>,
+  blast: readonly Extract<RawReply, { type: 'delivered' }>[],
+): Misses {
+  const short = new Map(blast.flatMap((b) => b.short));
+  const bounced = new Map(
+    blast.flatMap((b) => b.bounced.map(([u, count, first]) => [u, { count, first }] as const)),
+  );
+  const closed = new Map(blast.flatMap((b) => b.closed));
+  const silent = new Set(blast.flatMap((b) => b.silent));
+  const state = (u: number) => (silent.has(u) ? 'did NOT answer an IQ after the phase' : 'answers IQs');
+  const m: Misses = {
+    notSent: 0,
+    toAbsent: 0,
+    toAbsentBounced: 0,
+    bounced: 0,
+    toClosed: 0,
+    missing: 0,
+    silent: silent.size,
+    examples: [],
+  };
+  const example = (line: string) => {
+    if (m.examples.length < 12) m.examples.push(line);
+  };
+  for (let r = 0; r < N; r++) {
+    const s = (r + N - 1) % N;
+    const back = bounced.get(s);
+    if (failed.has(s)) {
+      if (!failed.has(r)) m.notSent += K - (short.get(r) ?? K);
+      continue;
+    }
+    if (failed.has(r)) {
+      m.toAbsent += K;
+      m.toAbsentBounced += back?.count ?? 0;
+      continue;
+    }
+    const got = short.get(r);
+    if (got === undefined) continue;
+    const lost = K - got;
+    const b = Math.min(lost, back?.count ?? 0);
+    m.bounced += b;
+    if (b > 0) example(`u${s}→u${r}: ${b} bounced, e.g. ${back!.first.slice(0, 400)}`);
+    const rest = lost - b;
+    if (rest === 0) continue;
+    if (closed.has(r)) {
+      m.toClosed += rest;
+      example(
+        `u${s}→u${r}: ${rest} not received, u${r}'s connection closed: ${closed.get(r)!.slice(0, 300)}`,
+      );
+    } else {
+      m.missing += rest;
+      example(
+        `u${s}→u${r}: ${rest} of ${K} never received, no bounce, u${r} still connected; sender u${s} ${state(s)}, receiver u${r} ${state(r)}`,
+      );
+    }
+  }
+  return m;
+}
+
+function printMisses(server: string, m: Misses): void {
+  process.stdout.write(
+    `# ${server}: chats not delivered: missing ${m.missing}, bounced ${m.bounced}, to a closed connection ${m.toClosed}, ` +
+      `to a failed login ${m.toAbsent} (${m.toAbsentBounced} bounced), not sent (sender's login failed) ${m.notSent}\n`,
+  );
+  for (const e of m.examples) process.stdout.write(`#   ${e}\n`);
+  if (m.silent > 0)
+    process.stdout.write(`# ${server}: ${m.silent} sessions did not answer an IQ after the phase\n`);
+  figure('msgs-missing', m.missing, 'msgs');
+  figure('msgs-bounced', m.bounced, 'msgs');
+  figure('msgs-to-closed', m.toClosed, 'msgs');
 }
 
 function printRows(rows: readonly RawRow[]): void {
@@ -250,13 +408,15 @@ export async function rawBench(): Promise<void> {
     const ours = async (workers: number): Promise<ChatServerProcess> => {
       const redis = await RedisServer.start();
       redises.push(redis);
+      redisOf.set(`otp-chat ${workers} worker${workers === 1 ? '' : 's'}`, redis.url);
       return startChatServerProcess({
         name: `otp-chat ${workers} worker${workers === 1 ? '' : 's'}`,
         workers,
         n: N,
         redisUrl: redis.url,
-        redisPid: redis.pid,
+        redisPid: BACKEND === 'memory' ? undefined : redis.pid,
         nodeFlags: NODE_FLAGS,
+        backend: BACKEND,
       });
     };
     servers.push(await ours(DEFAULT_WORKERS));

@@ -3,10 +3,14 @@
 // no XMPP library, so that the server, not the driver, is what a round measures. Each login is the
 // shortest exchange both servers accept, step by step (stream, SASL PLAIN with the credentials
 // base64-encoded once before the timed phase, stream restart, resource bind); a step waits for its
-// answer's closing marker (`</stream:features>`, `success`, `</iq>`), no parser. After the logins
-// the only stanzas a session receives are the bench's messages: the message phase counts
-// `<body>m</body>`, the round-trip probes find `<body>p<seq>` and time them against the send (the
-// two may run at once: round trips under load).
+// answer's closing marker (`</stream:features>`, `success`, `</iq>`; a bind answered with an error
+// is a failed login), no parser. After the logins the only stanzas a session receives are the
+// bench's messages, read as whole `<message>` stanzas: the message phase counts chats
+// (`<body>m</body>`) and, apart, the bounces of the session's own chats (`type='error'`: they carry
+// the body too); the round-trip probes find `<body>p<seq>` and time them against the send (the two
+// may run at once: round trips under load). The count starts at `arm`, which every driver answers
+// before any is asked to blast; after the phase every session pings the server, and rawBench.ts
+// classifies each chat that did not arrive (FIGURE msgs-missing, msgs-bounced, msgs-to-closed).
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { DOMAIN, PASSWORD, user } from './shared.ts';
@@ -19,6 +23,7 @@ export type RawRequest =
       readonly concurrency: number;
       readonly deadlineMs?: number;
     }
+  | { readonly type: 'arm' }
   | { readonly type: 'blast'; readonly k: number }
   | { readonly type: 'rtt'; readonly probes: number; readonly inFlight: number }
   | { readonly type: 'logout' }
@@ -32,9 +37,27 @@ export type RawReply =
       readonly cpu: number;
       readonly failed: number;
       readonly error?: string;
+      /** The users of this driver whose login failed or was not tried (by the deadline). */
+      readonly failedUsers: readonly number[];
     }
-  | { readonly type: 'delivered'; readonly sec: number; readonly received: number; readonly cpu: number }
+  | {
+      readonly type: 'delivered';
+      readonly sec: number;
+      readonly received: number;
+      /** Chats counted between `arm` and `blast` (other drivers' first chats, which came first). */
+      readonly early: number;
+      readonly cpu: number;
+      /** Every logged-in user of this driver that got fewer than K chats: [user, chats received]. */
+      readonly short: readonly (readonly [number, number])[];
+      /** Every sender of this driver that got its chats back as error bounces: [user, bounces, first bounce]. */
+      readonly bounced: readonly (readonly [number, number, string])[];
+      /** The sessions of this driver whose IQ after the phase the server did not answer within 5 s. */
+      readonly silent: readonly number[];
+      /** Every session of this driver the server closed (or that failed) since its login: [user, what it read last]. */
+      readonly closed: readonly (readonly [number, string])[];
+    }
   | { readonly type: 'rtt'; readonly micros: number[]; readonly lost: number }
+  | { readonly type: 'armed' }
   | { readonly type: 'logged-out' };
 
 const SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
@@ -42,21 +65,30 @@ const OPEN = `<?xml version='1.0'?><stream:stream to='${DOMAIN}' version='1.0' x
 const BIND = `<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>`;
 /** The body of the message phase's chats (the probes' are `p<seq>`). */
 const BLAST_BODY = '<body>m</body>';
-/** The longest marker searched across two chunks. */
-const CARRY = 24;
 /** Bounds: a step longer than this fails the login; every phase ends by this deadline. */
 const STEP_TIMEOUT_MS = 30_000;
-const PHASE_TIMEOUT_MS = 180_000;
+const PHASE_TIMEOUT_MS = Number(process.env.PHASE_TIMEOUT_MS ?? 180_000);
+/** What a session keeps of text that is no stanza it counts (a stream error's start, a split tag). */
+const KEEP = 512;
 
 interface Conn {
   readonly index: number;
   readonly socket: Socket;
-  /** Login: what was read since the last step. Afterwards: the last CARRY characters. */
+  /** Login: what was read since the last step. Afterwards: the unfinished stanza (up to KEEP characters otherwise). */
   text: string;
   /** The login step waiting for a marker. */
-  waiting: { readonly markers: readonly string[]; readonly done: (found: string) => void } | undefined;
-  /** Messages received in the message phase. */
+  waiting:
+    | { readonly markers: readonly string[]; readonly done: (found: string, text: string) => void }
+    | undefined;
+  /** Chats (`<body>m</body>`, not an error) received in the message phase. */
   received: number;
+  /** This session's own chats that came back as `type='error'` bounces, and the first one. */
+  bounced: number;
+  firstBounce: string;
+  /** Set once the socket closed after the login: the last text read (a stream error, if any). */
+  closed: string | undefined;
+  /** After the message phase: the server answered this session's IQ (its connection reads and writes). */
+  answered: boolean;
 }
 
 const cpuSeconds = () => {
@@ -80,6 +112,12 @@ let conns: Conn[] = [];
 let expected = 0;
 let total = 0;
 let onAllIn: () => void = () => {};
+/** After the message phase, an IQ to the server on each session short of chats and on each sender: does its connection still answer? */
+const PING_ID = 'after-blast';
+const PING = `<iq type='get' id='${PING_ID}' to='${DOMAIN}'><ping xmlns='urn:xmpp:ping'/></iq>`;
+let answeredCount = 0;
+let expectedAnswers = 0;
+let onAllAnswered: () => void = () => {};
 /** Probes: send time by sequence number, and what to call with each arrival. */
 const probeSent = new Map<number, bigint>();
 let onProbe: (seq: number, at: bigint) => void = () => {};
@@ -90,33 +128,51 @@ function onData(c: Conn, chunk: string): void {
     for (const m of c.waiting.markers) {
       if (c.text.includes(m)) {
         const done = c.waiting.done;
+        const text = c.text;
         c.waiting = undefined;
         c.text = '';
-        done(m);
+        done(m, text);
         return;
       }
     }
     return;
   }
+  // Whole `<message …>…</message>` stanzas: a chat, a bounce of one of ours (`type='error'`, the
+  // original body inside), or a probe; anything else (a stream error) stays in the kept text.
   const text = c.text + chunk;
-  // A marker wholly inside the carried tail was counted with the previous chunk.
-  let at = text.indexOf(BLAST_BODY, Math.max(0, c.text.length - BLAST_BODY.length + 1));
-  while (at >= 0) {
-    c.received++;
-    if (++total === expected) onAllIn();
-    at = text.indexOf(BLAST_BODY, at + BLAST_BODY.length);
-  }
-  let p = text.indexOf('<body>p');
-  while (p >= 0) {
-    const end = text.indexOf('<', p + 7);
+  let start = 0;
+  for (;;) {
+    const end = text.indexOf('</message>', start);
     if (end < 0) break;
-    onProbe(Number(text.slice(p + 7, end)), process.hrtime.bigint());
-    p = text.indexOf('<body>p', end);
+    const open = text.lastIndexOf('<message', end);
+    const tagEnd = text.indexOf('>', open);
+    const error = open >= 0 && /\btype=['"]error['"]/.test(text.slice(open, tagEnd));
+    const body = text.indexOf('<body>', open);
+    if (body >= 0 && body < end) {
+      if (text.startsWith(BLAST_BODY, body)) {
+        if (error) {
+          if (c.bounced++ === 0) c.firstBounce = text.slice(open, end + 10);
+        } else {
+          c.received++;
+          // Counted from `arm` on: chats may come before this driver is asked to blast.
+          if (++total === expected) onAllIn();
+        }
+      } else if (text.startsWith('<body>p', body) && !error) {
+        onProbe(Number(text.slice(body + 7, text.indexOf('<', body + 7))), process.hrtime.bigint());
+      }
+    }
+    start = end + 10;
   }
-  c.text = text.length > CARRY ? text.slice(-CARRY) : text;
+  if (!c.answered && (text.includes(`id='${PING_ID}'`) || text.includes(`id="${PING_ID}"`))) {
+    c.answered = true;
+    if (++answeredCount === expectedAnswers) onAllAnswered();
+  }
+  const rest = text.slice(start);
+  c.text = rest.length > KEEP && !rest.includes('<message') ? rest.slice(0, KEEP) : rest;
 }
 
-function step(c: Conn, markers: readonly string[]): Promise<string> {
+/** The marker found, and the text read up to it. */
+function step(c: Conn, markers: readonly string[]): Promise<readonly [string, string]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`user ${c.index}: no ${markers[0]} within ${STEP_TIMEOUT_MS} ms`)),
@@ -124,9 +180,9 @@ function step(c: Conn, markers: readonly string[]): Promise<string> {
     );
     c.waiting = {
       markers,
-      done: (m) => {
+      done: (m, text) => {
         clearTimeout(timer);
-        resolve(m);
+        resolve([m, text]);
       },
     };
   });
@@ -162,22 +218,51 @@ async function open(port: number): Promise<Socket> {
 async function login1(i: number, j: number, port: number): Promise<Conn> {
   const socket = await open(port);
   socket.setEncoding('latin1');
-  const c: Conn = { index: i, socket, text: '', waiting: undefined, received: 0 };
+  const c: Conn = {
+    index: i,
+    socket,
+    text: '',
+    waiting: undefined,
+    received: 0,
+    bounced: 0,
+    firstBounce: '',
+    closed: undefined,
+    answered: false,
+  };
   socket.on('data', (d: string) => onData(c, d));
   socket.on('error', () => {});
+  socket.once('close', () => {
+    c.closed = c.text.slice(0, 300) || '(closed, nothing pending)';
+  });
+  try {
+    await steps(c, j);
+    return c;
+  } catch (error) {
+    // A session half made (a bind answered late) must not receive chats this driver does not count.
+    c.waiting = undefined;
+    socket.destroy();
+    throw error;
+  }
+}
+
+async function steps(c: Conn, j: number): Promise<void> {
+  const { socket, index: i } = c;
   const features = step(c, ['</stream:features>']);
   socket.write(OPEN);
   await features;
   const sasl = step(c, ['success', 'failure']);
   socket.write(auth[j]!);
-  if ((await sasl) !== 'success') throw new Error(`user ${i}: SASL failure`);
+  const [outcome, saslText] = await sasl;
+  if (outcome !== 'success') throw new Error(`user ${i}: SASL failure: ${saslText.slice(0, 200)}`);
   const restarted = step(c, ['</stream:features>']);
   socket.write(OPEN);
   await restarted;
   const bound = step(c, ['</iq>']);
   socket.write(BIND);
-  await bound;
-  return c;
+  const [, bindText] = await bound;
+  // A bind refused (`internal-server-error` when the session store timed out) ends with `</iq>` too.
+  if (/type=['"]error['"]/.test(bindText))
+    throw new Error(`user ${i}: bind refused: ${bindText.slice(0, 300)}`);
 }
 
 async function login(port: number, concurrency: number, deadlineMs: number): Promise<RawReply> {
@@ -186,6 +271,7 @@ async function login(port: number, concurrency: number, deadlineMs: number): Pro
   let next = 0;
   let failed = 0;
   let error: string | undefined;
+  const failedUsers: number[] = [];
   const cpu0 = cpuSeconds();
   const t0 = process.hrtime.bigint();
   await Promise.all(
@@ -196,6 +282,8 @@ async function login(port: number, concurrency: number, deadlineMs: number): Pro
           conns[j] = await login1(mine[j]!, j, port);
         } catch (e) {
           failed++;
+          failedUsers.push(mine[j]!);
+          if (failed <= 10) process.stderr.write(`# driver ${slot}: login failed: ${(e as Error).message}\n`);
           error ??= (e as Error).message;
         }
       }
@@ -203,16 +291,42 @@ async function login(port: number, concurrency: number, deadlineMs: number): Pro
   );
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
   failed += mine.length - next;
+  failedUsers.push(...mine.slice(next));
   conns = conns.filter((c) => c !== undefined);
-  return { type: 'logged-in', sec, cpu: cpuSeconds() - cpu0, failed, ...(error ? { error } : {}) };
+  return {
+    type: 'logged-in',
+    sec,
+    cpu: cpuSeconds() - cpu0,
+    failed,
+    failedUsers,
+    ...(error ? { error } : {}),
+  };
 }
 
 /** Every session sends `k` chats to the next user's full JID (another driver's, mostly). */
-async function blast(k: number): Promise<RawReply> {
+/**
+ * Zeroes the message phase's counts. Every driver is armed (and has answered) before any is asked
+ * to blast: another driver's first chats can reach this one's sessions before this one hears
+ * `blast`, and zeroing then would forget them (that was the bench's "lost" chats: K of them, those
+ * of the first sender of the driver asked first, now and then in a fresh server's first round).
+ */
+function arm(): RawReply {
   total = 0;
+  expected = Number.POSITIVE_INFINITY;
+  for (const c of conns) {
+    c.received = 0;
+    c.bounced = 0;
+    c.firstBounce = '';
+  }
+  return { type: 'armed' };
+}
+
+async function blast(k: number): Promise<RawReply> {
+  const early = total;
   expected = conns.length * k;
   const allIn = new Promise<void>((resolve) => {
     onAllIn = resolve;
+    if (total >= expected) resolve();
   });
   const payloads = conns.map((c) => {
     const to = `${user((c.index + 1) % n)}@${DOMAIN}/r`;
@@ -225,7 +339,31 @@ async function blast(k: number): Promise<RawReply> {
   await Promise.race([allIn, new Promise<void>((r) => (timer = setTimeout(r, PHASE_TIMEOUT_MS)))]);
   clearTimeout(timer);
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { type: 'delivered', sec, received: total, cpu: cpuSeconds() - cpu0 };
+  const cpu = cpuSeconds() - cpu0;
+  // Every session pings the server (5 s at most): one that does not answer has a stuck connection.
+  answeredCount = 0;
+  expectedAnswers = conns.length;
+  const answered = new Promise<void>((resolve) => {
+    onAllAnswered = resolve;
+  });
+  for (const c of conns) {
+    c.answered = false;
+    c.socket.write(PING);
+  }
+  let pingTimer: NodeJS.Timeout | undefined;
+  await Promise.race([answered, new Promise<void>((r) => (pingTimer = setTimeout(r, 5000)))]);
+  clearTimeout(pingTimer);
+  return {
+    type: 'delivered',
+    sec,
+    received: total,
+    early,
+    cpu,
+    silent: conns.filter((c) => !c.answered).map((c) => c.index),
+    short: conns.filter((c) => c.received < k).map((c) => [c.index, c.received] as const),
+    bounced: conns.filter((c) => c.bounced > 0).map((c) => [c.index, c.bounced, c.firstBounce] as const),
+    closed: conns.filter((c) => c.closed !== undefined).map((c) => [c.index, c.closed!] as const),
+  };
 }
 
 /**
@@ -308,6 +446,7 @@ async function logout(): Promise<RawReply> {
 process.on('message', (m: RawRequest) => {
   const reply = (r: RawReply) => process.send?.(r);
   if (m.type === 'login') void login(m.port, m.concurrency, m.deadlineMs ?? PHASE_TIMEOUT_MS).then(reply);
+  else if (m.type === 'arm') reply(arm());
   else if (m.type === 'blast') void blast(m.k).then(reply);
   else if (m.type === 'rtt') void rtt(m.probes, m.inFlight).then(reply);
   else if (m.type === 'logout') void logout().then(reply);

@@ -67,6 +67,8 @@ export type DriverRequest =
       readonly transport: 'xmpp' | 'ws';
       readonly cert?: string | undefined;
     }
+  /** Starts counting the message phase's chats; every driver answers before any is asked to blast. */
+  | { readonly type: 'arm' }
   | { readonly type: 'blast' }
   | { readonly type: 'logout' }
   | { readonly type: 'exit' };
@@ -74,6 +76,7 @@ export type DriverRequest =
 export type DriverReply =
   | { readonly type: 'logged-in'; readonly sec: number; readonly cpu: number }
   | { readonly type: 'delivered'; readonly sec: number; readonly received: number; readonly cpu: number }
+  | { readonly type: 'armed' }
   | { readonly type: 'logged-out' };
 
 /** Contacts per user in the presence round (bench/xmpp/presence.ts). */
