@@ -206,6 +206,16 @@ export function modBlocking(options: { readonly maxItems?: number } = {}): XmppM
     }
   };
 
+  // The per-host hooks: one list for start and stop (a hook is deleted with exactly the
+  // arguments it was added with, as ejabberd_hooks requires).
+  function hostHooks(s: XmppServer, op: 'add' | 'delete', host: string): void {
+    s.hooks[op]('sm_receive_packet', host, receive, SEQ);
+    s.hooks[op]('user_send_packet', host, send, SEQ);
+    s.hooks[op]('privacy_check_packet', host, privacy, SEQ);
+    s.hooks[op]('disco_local_features', host, feature, SEQ);
+    s.hooks[op]('remove_user', host, removeUser, SEQ);
+  }
+
   return {
     name: 'mod_blocking',
     blocklist: async (luser, lserver) => [...(await list(luser, lserver)).keys()].sort(),
@@ -213,21 +223,13 @@ export function modBlocking(options: { readonly maxItems?: number } = {}): XmppM
       server = s;
       for (const host of s.hosts) {
         s.sm.registerIqHandler(host, NS_BLOCKING, handleIq);
-        s.hooks.add('sm_receive_packet', host, receive, SEQ);
-        s.hooks.add('user_send_packet', host, send, SEQ);
-        s.hooks.add('privacy_check_packet', host, privacy, SEQ);
-        s.hooks.add('disco_local_features', host, feature, SEQ);
-        s.hooks.add('remove_user', host, removeUser, SEQ);
+        hostHooks(s, 'add', host);
       }
     },
     stop(s) {
       for (const host of s.hosts) {
         s.sm.unregisterIqHandler(host, NS_BLOCKING);
-        s.hooks.delete('sm_receive_packet', host, receive, SEQ);
-        s.hooks.delete('user_send_packet', host, send, SEQ);
-        s.hooks.delete('privacy_check_packet', host, privacy, SEQ);
-        s.hooks.delete('disco_local_features', host, feature, SEQ);
-        s.hooks.delete('remove_user', host, removeUser, SEQ);
+        hostHooks(s, 'delete', host);
       }
     },
   };

@@ -121,23 +121,27 @@ export function modCarboncopy(): XmppModule {
 
   const feature = (acc: readonly string[]) => [...acc, NS_CARBONS];
 
+  // The per-host hooks: one list for start and stop (a hook is deleted with exactly the
+  // arguments it was added with, as ejabberd_hooks requires).
+  function hostHooks(s: XmppServer, op: 'add' | 'delete', host: string): void {
+    s.hooks[op]('user_send_packet', host, sent, SEQ);
+    s.hooks[op]('user_receive_packet', host, received, SEQ);
+    s.hooks[op]('disco_local_features', host, feature, SEQ);
+  }
+
   return {
     name: 'mod_carboncopy',
     start(s) {
       server = s;
       for (const host of s.hosts) {
         s.sm.registerIqHandler(host, NS_CARBONS, handleIq);
-        s.hooks.add('user_send_packet', host, sent, SEQ);
-        s.hooks.add('user_receive_packet', host, received, SEQ);
-        s.hooks.add('disco_local_features', host, feature, SEQ);
+        hostHooks(s, 'add', host);
       }
     },
     stop(s) {
       for (const host of s.hosts) {
         s.sm.unregisterIqHandler(host, NS_CARBONS);
-        s.hooks.delete('user_send_packet', host, sent, SEQ);
-        s.hooks.delete('user_receive_packet', host, received, SEQ);
-        s.hooks.delete('disco_local_features', host, feature, SEQ);
+        hostHooks(s, 'delete', host);
       }
     },
   };

@@ -127,6 +127,15 @@ export function modOffline(options: ModOfflineOptions = {}): XmppModule & { read
 
   const feature = (acc: readonly string[]) => [...acc, NS_MSGOFFLINE];
 
+  // The per-host hooks: one list for start and stop (a hook is deleted with exactly the
+  // arguments it was added with, as ejabberd_hooks requires).
+  function hostHooks(s: XmppServer, op: 'add' | 'delete', host: string): void {
+    s.hooks[op]('offline_message_hook', host, store, STORE_SEQ);
+    s.hooks[op]('c2s_self_presence', host, resend, STORE_SEQ);
+    s.hooks[op]('remove_user', host, removeUser, STORE_SEQ);
+    s.hooks[op]('disco_local_features', host, feature, STORE_SEQ);
+  }
+
   return {
     name: 'mod_offline',
     store: {
@@ -136,18 +145,12 @@ export function modOffline(options: ModOfflineOptions = {}): XmppModule & { read
     start(s) {
       server = s;
       for (const host of s.hosts) {
-        s.hooks.add('offline_message_hook', host, store, STORE_SEQ);
-        s.hooks.add('c2s_self_presence', host, resend, STORE_SEQ);
-        s.hooks.add('remove_user', host, removeUser, STORE_SEQ);
-        s.hooks.add('disco_local_features', host, feature, STORE_SEQ);
+        hostHooks(s, 'add', host);
       }
     },
     stop(s) {
       for (const host of s.hosts) {
-        s.hooks.delete('offline_message_hook', host, store, STORE_SEQ);
-        s.hooks.delete('c2s_self_presence', host, resend, STORE_SEQ);
-        s.hooks.delete('remove_user', host, removeUser, STORE_SEQ);
-        s.hooks.delete('disco_local_features', host, feature, STORE_SEQ);
+        hostHooks(s, 'delete', host);
       }
     },
   };

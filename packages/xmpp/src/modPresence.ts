@@ -191,25 +191,27 @@ export function modPresence(): XmppModule {
     return acc;
   };
 
+  // The per-host hooks: one list for start and stop (a hook is deleted with exactly the
+  // arguments it was added with, as ejabberd_hooks requires).
+  function hostHooks(s: XmppServer, op: 'add' | 'delete', host: string): void {
+    s.hooks[op]('c2s_self_presence', host, selfPresence, SEQ);
+    s.hooks[op]('unset_presence_hook', host, unsetPresence, SEQ);
+    s.hooks[op]('sm_remove_connection_hook', host, forget, SEQ);
+    s.hooks[op]('sm_receive_packet', host, receive, SEQ);
+    s.hooks[op]('user_send_packet', host, send, SEQ);
+  }
+
   return {
     name: 'mod_presence',
     start(s) {
       server = s;
       for (const host of s.hosts) {
-        s.hooks.add('c2s_self_presence', host, selfPresence, SEQ);
-        s.hooks.add('unset_presence_hook', host, unsetPresence, SEQ);
-        s.hooks.add('sm_remove_connection_hook', host, forget, SEQ);
-        s.hooks.add('sm_receive_packet', host, receive, SEQ);
-        s.hooks.add('user_send_packet', host, send, SEQ);
+        hostHooks(s, 'add', host);
       }
     },
     stop(s) {
       for (const host of s.hosts) {
-        s.hooks.delete('c2s_self_presence', host, selfPresence, SEQ);
-        s.hooks.delete('unset_presence_hook', host, unsetPresence, SEQ);
-        s.hooks.delete('sm_remove_connection_hook', host, forget, SEQ);
-        s.hooks.delete('sm_receive_packet', host, receive, SEQ);
-        s.hooks.delete('user_send_packet', host, send, SEQ);
+        hostHooks(s, 'delete', host);
       }
     },
   };

@@ -393,6 +393,17 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
     await srv().store.deleteAll(VERSION_TABLE, us);
   };
 
+  // The per-host hooks: one list for start and stop (a hook is deleted with exactly the
+  // arguments it was added with, as ejabberd_hooks requires).
+  function hostHooks(s: XmppServer, op: 'add' | 'delete', host: string): void {
+    s.hooks[op]('roster_in_subscription', host, inSubscription, SEQ);
+    s.hooks[op]('user_send_packet', host, outSubscription, SEQ);
+    s.hooks[op]('c2s_self_presence', host, resendPending, SEQ);
+    s.hooks[op]('roster_get', host, rosterGet, SEQ);
+    s.hooks[op]('roster_get_jid_info', host, jidInfo, SEQ);
+    s.hooks[op]('remove_user', host, removeUser, SEQ);
+  }
+
   return {
     name: 'mod_roster',
     getRoster: async (luser, lserver) => [...(await readAll(usOf(luser, lserver))).values()],
@@ -401,23 +412,13 @@ export function modRoster(options: ModRosterOptions = {}): XmppModule & RosterAp
       server = s;
       for (const host of s.hosts) {
         s.sm.registerIqHandler(host, NS_ROSTER, handleIq);
-        s.hooks.add('roster_in_subscription', host, inSubscription, SEQ);
-        s.hooks.add('user_send_packet', host, outSubscription, SEQ);
-        s.hooks.add('c2s_self_presence', host, resendPending, SEQ);
-        s.hooks.add('roster_get', host, rosterGet, SEQ);
-        s.hooks.add('roster_get_jid_info', host, jidInfo, SEQ);
-        s.hooks.add('remove_user', host, removeUser, SEQ);
+        hostHooks(s, 'add', host);
       }
     },
     stop(s) {
       for (const host of s.hosts) {
         s.sm.unregisterIqHandler(host, NS_ROSTER);
-        s.hooks.delete('roster_in_subscription', host, inSubscription, SEQ);
-        s.hooks.delete('user_send_packet', host, outSubscription, SEQ);
-        s.hooks.delete('c2s_self_presence', host, resendPending, SEQ);
-        s.hooks.delete('roster_get', host, rosterGet, SEQ);
-        s.hooks.delete('roster_get_jid_info', host, jidInfo, SEQ);
-        s.hooks.delete('remove_user', host, removeUser, SEQ);
+        hostHooks(s, 'delete', host);
       }
     },
   };
