@@ -111,33 +111,11 @@ describe('auto_shutdown counts significant children only (do_auto_shutdown/2)', 
 });
 
 describe('simple_one_for_one shutdown (terminate_dynamic_children/1)', () => {
-  it('reports a shutdown error for the child that had to be killed, and only for it', async () => {
-    const { system, clock } = testSystem();
-    const log = eventLog();
-    // A connection whose terminate never ends when it was started with 'stuck'.
-    const conn: GenServer<unknown, unknown, never, never, never, never> = {
-      init: (args) => ({ ok: args }),
-      terminate: (_reason, state) => (state === 'stuck' ? new Promise<void>(() => {}) : undefined),
-    };
-    const sup = okRef(
-      await Supervisor.start(system, {
-        strategy: 'simple_one_for_one',
-        onEvent: log.onEvent,
-        children: [dynamicWorker('conn', conn, (extra) => extra, { trapExit: true, shutdown: 100 })],
-      }),
-    );
-    const refs: ActorRef[] = [];
-    for (const extra of ['one', 'stuck', 'two'])
-      refs.push(okRef(await Supervisor.startChild(system, sup, extra)));
-    const stopped = system.stop(sup);
-    await flush();
-    clock.advance(100);
-    await stopped;
-    expect(log.of('child_shutdown_error').map((e) => [e.ref, e.reason])).toEqual([[refs[1], 'killed']]);
-    expect(refs.every((r) => !system.isAlive(r))).toBe(true);
-  });
-
-  it('a child that died before its EXIT was read is taken as noproc; the others are reported against their own refs', async () => {
+  /**
+   * A pool whose children are started with `extras`: a child started with 'stuck' never ends its
+   * terminate; one started with 'slow' holds the supervisor in start_child until `release()`.
+   */
+  async function pool(extras: readonly string[]) {
     const { system, clock } = testSystem();
     const log = eventLog();
     let release: () => void = () => {};
@@ -145,7 +123,6 @@ describe('simple_one_for_one shutdown (terminate_dynamic_children/1)', () => {
       release = resolve;
     });
     const conn: GenServer<unknown, unknown, never, never, never, never> = {
-      // 'slow' holds the supervisor in start_child until released.
       init: (args) => (args === 'slow' ? held.then(() => ({ ok: args })) : { ok: args }),
       terminate: (_reason, state) => (state === 'stuck' ? new Promise<void>(() => {}) : undefined),
     };
@@ -157,8 +134,22 @@ describe('simple_one_for_one shutdown (terminate_dynamic_children/1)', () => {
       }),
     );
     const refs: ActorRef[] = [];
-    for (const extra of ['one', 'gone', 'stuck'])
-      refs.push(okRef(await Supervisor.startChild(system, sup, extra)));
+    for (const extra of extras) refs.push(okRef(await Supervisor.startChild(system, sup, extra)));
+    return { system, clock, log, sup, refs, release };
+  }
+
+  it('reports a shutdown error for the child that had to be killed, and only for it', async () => {
+    const { system, clock, log, sup, refs } = await pool(['one', 'stuck', 'two']);
+    const stopped = system.stop(sup);
+    await flush();
+    clock.advance(100);
+    await stopped;
+    expect(log.of('child_shutdown_error').map((e) => [e.ref, e.reason])).toEqual([[refs[1], 'killed']]);
+    expect(refs.every((r) => !system.isAlive(r))).toBe(true);
+  });
+
+  it('a child that died before its EXIT was read is taken as noproc; the others are reported against their own refs', async () => {
+    const { system, clock, log, sup, refs, release } = await pool(['one', 'gone', 'stuck']);
     // While the supervisor is busy starting 'slow', it is asked to stop, then 'gone' dies: the
     // stop is read first, with 'gone' dead and still among its children (its EXIT unread).
     const slow = Supervisor.startChild(system, sup, 'slow');
